@@ -1,0 +1,299 @@
+"""The ``microstructure`` command (see the command-line contract in the architecture notes).
+
+Every command prints human text by default and one JSON object with ``--json``. Errors go to
+stderr as one line naming the file or parameter, with a non-zero exit; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from microstructure import __version__
+
+__all__ = ["main", "build_parser"]
+
+PROG = "microstructure"
+
+
+class CliError(Exception):
+    """An error with a one-line message for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    from microstructure.io.tables import to_jsonable
+
+    if getattr(args, "json", False):
+        print(json.dumps(to_jsonable(data)))
+    else:
+        print(text)
+
+
+def _add_common(p: argparse.ArgumentParser, *, voxel: bool = True, labels: bool = True) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if voxel:
+        p.add_argument(
+            "--voxel-size-nm",
+            metavar="V",
+            help="voxel size in nm: one value or Z,Y,X (overrides the file metadata)",
+        )
+    if labels:
+        p.add_argument("--labels", metavar="MAP", help="label map, e.g. pore=0,am=85,cbd=170")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from microstructure.io import read_volume
+    from microstructure.volume import PHASE_NAMES
+
+    vol = read_volume(args.stack, voxel_size_nm=args.voxel_size_nm, labels=args.labels)
+    d = vol.data
+    info: dict[str, Any] = {
+        "path": str(args.stack),
+        "format": vol.metadata.get("format"),
+        "shape": list(vol.shape),
+        "dtype": str(d.dtype),
+        "voxels": int(d.size),
+        "size_mb": round(d.nbytes / 2**20, 2),
+        "min": float(d.min()),
+        "max": float(d.max()),
+        "mean": float(d.mean()),
+        "voxel_size_nm": list(vol.voxel_size_nm) if vol.voxel_size_nm else None,
+        "voxel_size_origin": vol.metadata.get("voxel_size_origin"),
+        "physical_size_um": list(vol.physical_size_um()) if vol.voxel_size_nm else None,
+        "kind": "labels" if vol.is_labels else "grayscale",
+    }
+    if vol.is_labels:
+        counts = np.bincount(d.ravel(), minlength=4)
+        info["phase_fractions"] = {PHASE_NAMES[i]: counts[i] / d.size for i in range(4)}
+    lines = [
+        f"{info['path']} ({info['format']})",
+        f"  shape (z, y, x): {tuple(info['shape'])}  dtype {info['dtype']}  {info['size_mb']} MB",
+        f"  values: min {info['min']:g}  max {info['max']:g}  mean {info['mean']:.4g}",
+    ]
+    if vol.voxel_size_nm:
+        vs = ", ".join(f"{v:g}" for v in vol.voxel_size_nm)
+        ps = " x ".join(f"{v:.3g}" for v in info["physical_size_um"])
+        lines.append(f"  voxel size (z, y, x): {vs} nm ({info['voxel_size_origin']}); {ps} um")
+    else:
+        lines.append("  voxel size: unknown (not in metadata; pass --voxel-size-nm)")
+    lines.append(f"  kind: {info['kind']}")
+    if "phase_fractions" in info:
+        fr = "  ".join(f"{k} {v * 100:.2f} %" for k, v in info["phase_fractions"].items())
+        lines.append(f"  phases: {fr}")
+    _emit(args, info, "\n".join(lines))
+    return 0
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise CliError(f"--shape: expected Z,Y,X integers, got {text!r}") from None
+    if len(vals) != 3 or min(vals) < 1:
+        raise CliError(f"--shape: expected three positive integers Z,Y,X, got {text!r}")
+    return (vals[0], vals[1], vals[2])
+
+
+def cmd_phantom(args: argparse.Namespace) -> int:
+    from microstructure.phantom import generate_phantom, save_phantom
+
+    kwargs: dict[str, Any] = {"seed": args.seed}
+    if args.shape:
+        kwargs["shape"] = _parse_shape(args.shape)
+    if args.voxel_size_nm:
+        from microstructure.volume import parse_voxel_size
+
+        kwargs["voxel_size_nm"] = parse_voxel_size(args.voxel_size_nm, name="--voxel-size-nm")
+    out = Path(args.out_dir)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    ph = generate_phantom(**kwargs)
+    files = save_phantom(out, ph)
+    truth = ph.truth
+    data = {"out_dir": str(out), "files": {k: str(v) for k, v in files.items()}, "truth": truth}
+    fr = truth.get("phase_fractions", {})
+    text = (
+        f"phantom written to {out}: "
+        + ", ".join(Path(v).name for v in files.values())
+        + "\n  shape "
+        + str(tuple(ph.labels.shape))
+        + "  phases: "
+        + "  ".join(f"{k} {v * 100:.2f} %" for k, v in fr.items())
+    )
+    _emit(args, data, text)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from microstructure.pipeline import run_pipeline
+
+    log = None if args.json else (lambda line: print(line, flush=True))
+    report = run_pipeline(
+        args.recipe,
+        args.input,
+        args.out,
+        voxel_size_nm=args.voxel_size_nm,
+        labels=args.labels,
+        force=args.force,
+        progress=not args.no_progress,
+        log=log,
+    )
+    text = f"finished: {len(report['stages'])} stage(s); report in {Path(args.out) / 'report.json'}"
+    _emit(args, report, text)
+    return 0
+
+
+def cmd_porosity(args: argparse.Namespace) -> int:
+    from microstructure.io import read_volume
+    from microstructure.porosity import format_porosity_report, porosity_report
+    from microstructure.volume import check_labels
+
+    vol = read_volume(args.labels_file, voxel_size_nm=args.voxel_size_nm, labels=args.labels)
+    labels = check_labels(vol.data, name=str(args.labels_file))
+    densities = None
+    if args.densities:
+        from microstructure.cbd.composition import parse_named_values
+
+        densities = {
+            k.lower(): v for k, v in parse_named_values(args.densities, name="--densities").items()
+        }
+    report = porosity_report(
+        labels,
+        voxel_size_nm=vol.voxel_size_nm,
+        faces=args.faces,
+        thickness_axis=args.thickness_axis,
+        top_at=args.top_at,
+        densities_g_per_cm3=densities,
+        cbd_nanoporosity=args.cbd_nanoporosity,
+    )
+    report = {"path": str(args.labels_file), **report}
+    _emit(args, report, f"{args.labels_file}\n" + format_porosity_report(report))
+    return 0
+
+
+def cmd_composition(args: argparse.Namespace) -> int:
+    from microstructure.cbd.composition import composition, parse_named_values
+
+    mass = parse_named_values(args.mass_fractions, name="--mass-fractions")
+    dens = parse_named_values(args.densities, name="--densities")
+    cbd = tuple(c.strip() for c in args.cbd.split(",") if c.strip()) if args.cbd else ()
+    result = composition(mass, dens, cbd=cbd)
+    _emit(args, result.to_dict(), result.format())
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="FIB/SEM tomography of battery electrodes: porosity, simulated MIP, "
+        "M-factors, DFN.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("info", help="describe a stack: shape, dtype, voxel size, phases")
+    p.add_argument("stack", help="TIFF, folder of TIFF slices, .npy or .zarr")
+    _add_common(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("phantom", help="write a synthetic FIB/SEM stack with ground truth")
+    p.add_argument("out_dir", help="output folder (fibsem.tif, truth_labels.tif, truth.json)")
+    p.add_argument("--shape", metavar="Z,Y,X", help="volume shape in voxels")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
+    _add_common(p, labels=False)
+    p.set_defaults(func=cmd_phantom)
+
+    p = sub.add_parser("run", help="run a recipe on a stack")
+    p.add_argument("recipe", help="recipe TOML file, e.g. pipelines/fibsem_nmc622.toml")
+    p.add_argument("--input", required=True, help="input stack")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--force", action="store_true", help="recompute cached stages")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("porosity", help="porosity metrics of a labels volume")
+    p.add_argument("labels_file", metavar="LABELS", help="labels volume")
+    p.add_argument("--faces", default="all", help="faces that count as open (default all)")
+    p.add_argument("--thickness-axis", default="y", choices=["z", "y", "x"])
+    p.add_argument("--top-at", type=int, default=0, choices=[0, -1])
+    p.add_argument("--densities", metavar="PHASE=G_PER_CM3", help="e.g. am=4.76,cbd=1.935")
+    p.add_argument(
+        "--cbd-nanoporosity", type=float, default=0.0, help="unresolved CBD porosity (0..1)"
+    )
+    _add_common(p)
+    p.set_defaults(func=cmd_porosity)
+
+    p = sub.add_parser("composition", help="electrode recipe: mass fractions to volume fractions")
+    p.add_argument("--mass-fractions", required=True, help="e.g. AM=0.95,CB=0.02,PVdF=0.03")
+    p.add_argument("--densities", required=True, help="g/cm3, e.g. AM=4.76,CB=2.25,PVdF=1.77")
+    p.add_argument("--cbd", default="", help="components forming the CBD, e.g. CB,PVdF")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_composition)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+#: Later modules append functions (subparsers) -> None adding their commands.
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``microstructure`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    warnings.showwarning = _one_line_warning
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (CliError, ValueError, FileNotFoundError, OSError) as exc:
+        if args.debug:
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # unexpected: still one line, with a hint
+        if args.debug:
+            raise
+        print(
+            f"{PROG}: error: unexpected {type(exc).__name__}: {exc} (rerun with --debug "
+            "and report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,472 @@
+"""Reading and writing 3D stacks with their voxel size.
+
+Formats
+-------
+- multi-page TIFF (``.tif``/``.tiff``), voxel size from ImageJ metadata (XResolution/YResolution
+  tags + ``spacing`` + ``unit``) or OME-XML (``PhysicalSizeX/Y/Z`` with units);
+- a folder of 2D TIFF slices, natural-sorted (``slice_2.tif`` before ``slice_10.tif``);
+- ``.npy`` arrays (no metadata: the voxel size must be given);
+- Zarr arrays or groups (``.zarr``): voxel size from our ``voxel_size_nm`` attribute or from
+  OME-NGFF ``multiscales`` scale transformations.
+
+Writers keep the scale (ImageJ TIFF with spacing in micrometres, so Fiji and napari show
+the right size; Zarr with a ``voxel_size_nm`` attribute) and are atomic: data go to a
+temporary file beside the target, which is then renamed over it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from microstructure.io.labels import apply_label_map, parse_label_map
+from microstructure.volume import Volume, check_volume, parse_voxel_size
+
+__all__ = ["read_volume", "write_volume", "read_metadata_voxel_size", "natural_key"]
+
+_TIFF_SUFFIXES = (".tif", ".tiff")
+
+# Length units seen in ImageJ/OME metadata, to nanometres.
+_UNIT_TO_NM = {
+    "nm": 1.0,
+    "nanometer": 1.0,
+    "nanometre": 1.0,
+    "um": 1e3,
+    "µm": 1e3,
+    "μm": 1e3,
+    "\\u00b5m": 1e3,
+    "micron": 1e3,
+    "microns": 1e3,
+    "micrometer": 1e3,
+    "micrometre": 1e3,
+    "mm": 1e6,
+    "millimeter": 1e6,
+    "cm": 1e7,
+    "m": 1e9,
+    "meter": 1e9,
+    "a": 0.1,
+    "å": 0.1,
+    "angstrom": 0.1,
+}
+
+
+def natural_key(name: str) -> list[Any]:
+    """Sort key that orders embedded numbers numerically (``s2`` < ``s10``)."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def _unit_nm(unit: Any) -> float | None:
+    if unit is None:
+        return None
+    key = str(unit).strip().lower()
+    return _UNIT_TO_NM.get(key)
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def _tidy(value: float) -> float:
+    """Remove the rounding noise of TIFF rational resolutions (37.19999 -> 37.2)."""
+    return float(f"{value:.7g}")
+
+
+def _tiff_attrs(tif: tifffile.TiffFile) -> dict:
+    """Our own metadata, stored as JSON in the ImageJ ``info`` property by write_volume."""
+    ij = tif.imagej_metadata or {}
+    info = ij.get("Info", ij.get("info"))
+    if not info:
+        return {}
+    try:
+        attrs = json.loads(info)
+    except (TypeError, ValueError):
+        return {}
+    return attrs if isinstance(attrs, dict) else {}
+
+
+def _ome_voxel_size(xml: str) -> tuple[float | None, float | None, float | None]:
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return (None, None, None)
+    for el in root.iter():
+        if el.tag.endswith("Pixels"):
+            out = []
+            for ax in ("Z", "Y", "X"):
+                size = el.get(f"PhysicalSize{ax}")
+                unit = el.get(f"PhysicalSize{ax}Unit", "µm")
+                factor = _unit_nm(unit)
+                if size is None or factor is None:
+                    out.append(None)
+                else:
+                    out.append(float(size) * factor)
+            return (out[0], out[1], out[2])
+    return (None, None, None)
+
+
+def _imagej_voxel_size(tif: tifffile.TiffFile) -> tuple[float | None, float | None, float | None]:
+    ij = tif.imagej_metadata or {}
+    page = tif.pages.first
+    unit = ij.get("unit")
+    factor = _unit_nm(unit)
+    if factor is None:
+        # A TIFF without a usable unit: the resolution tags are in inches or meaningless.
+        return (None, None, None)
+
+    def _res(tag: str) -> float | None:
+        t = page.tags.get(tag)
+        if t is None:
+            return None
+        num, den = t.value
+        if num == 0:
+            return None
+        return _tidy(den / num * factor)  # pixels per unit -> nm per pixel
+
+    dy, dx = _res("YResolution"), _res("XResolution")
+    dz = ij.get("spacing")
+    dz_nm = _tidy(float(dz) * factor) if dz is not None else None
+    return (dz_nm, dy, dx)
+
+
+def read_metadata_voxel_size(
+    path: str | os.PathLike,
+) -> tuple[float | None, float | None, float | None]:
+    """Voxel size (z, y, x) in nm stored in a TIFF's OME or ImageJ metadata (None where absent)."""
+    with tifffile.TiffFile(path) as tif:
+        if tif.is_ome and tif.ome_metadata:
+            vs = _ome_voxel_size(tif.ome_metadata)
+            if any(v is not None for v in vs):
+                return vs
+        if tif.is_imagej:
+            return _imagej_voxel_size(tif)
+    return (None, None, None)
+
+
+def _finish_voxel_size(
+    found: tuple[float | None, float | None, float | None],
+    given: Any,
+    source: str,
+) -> tuple[tuple[float, float, float] | None, str]:
+    """Combine metadata and a user-given voxel size; returns (voxel size, origin)."""
+    if given is not None:
+        return parse_voxel_size(given, name="--voxel-size-nm"), "given"
+    if all(v is not None and v > 0 for v in found):
+        return (float(found[0]), float(found[1]), float(found[2])), "metadata"  # type: ignore[arg-type]
+    return None, "unknown"
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, tuple, dict]:
+    try:
+        data = tifffile.imread(path)
+        with tifffile.TiffFile(path) as tif:
+            attrs = _tiff_attrs(tif)
+    except Exception as exc:  # tifffile raises many kinds of errors on corrupt files
+        raise ValueError(f"{path}: cannot read as TIFF ({exc})") from None
+    found = read_metadata_voxel_size(path)
+    if "voxel_size_nm" in attrs:  # exact value written by us, beats the rational tags
+        try:
+            found = tuple(float(v) for v in attrs["voxel_size_nm"])
+        except (TypeError, ValueError):
+            pass
+    return np.asarray(data), found, attrs
+
+
+def _read_tiff_folder(path: Path) -> tuple[np.ndarray, tuple]:
+    files = sorted(
+        (p for p in path.iterdir() if p.suffix.lower() in _TIFF_SUFFIXES and p.is_file()),
+        key=lambda p: natural_key(p.name),
+    )
+    if not files:
+        raise FileNotFoundError(f"{path}: folder holds no .tif/.tiff slices")
+    first = tifffile.imread(files[0])
+    if first.ndim != 2:
+        raise ValueError(
+            f"{files[0]}: slices in a folder must be 2D images, got shape {first.shape}"
+        )
+    data = np.empty((len(files),) + first.shape, dtype=first.dtype)
+    data[0] = first
+    for i, f in enumerate(files[1:], start=1):
+        img = tifffile.imread(f)
+        if img.shape != first.shape or img.dtype != first.dtype:
+            raise ValueError(
+                f"{f}: slice shape/dtype {img.shape} {img.dtype} differs from the first slice "
+                f"{files[0].name} ({first.shape} {first.dtype})"
+            )
+        data[i] = img
+    _, dy, dx = read_metadata_voxel_size(files[0])
+    return data, (None, dy, dx)
+
+
+def _read_zarr(path: Path) -> tuple[Any, tuple, dict]:
+    import zarr
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot open as Zarr ({exc})") from None
+    attrs: dict = dict(node.attrs)
+    found: tuple = (None, None, None)
+    if isinstance(node, zarr.Array):
+        arr = node
+    else:
+        ms = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
+        if ms:
+            ds = ms[0]["datasets"][0]
+            arr = node[ds["path"]]
+            axes = ms[0].get("axes", [])
+            for tr in ds.get("coordinateTransformations", []):
+                if tr.get("type") == "scale":
+                    scale = tr["scale"][-3:]
+                    units = [a.get("unit") if isinstance(a, dict) else None for a in axes[-3:]]
+                    factors = [_unit_nm(u) if u else 1e3 for u in units] or [1e3] * 3
+                    found = tuple(
+                        float(s) * (f or 1e3) for s, f in zip(scale, factors, strict=False)
+                    )
+        else:
+            names = [k for k, _ in node.arrays()]
+            if "data" in names:
+                arr = node["data"]
+            elif len(names) == 1:
+                arr = node[names[0]]
+            else:
+                raise ValueError(
+                    f"{path}: Zarr group holds {len(names)} arrays {names}; "
+                    "expected one, one named 'data', or OME-NGFF multiscales"
+                )
+        attrs = {**attrs, **dict(arr.attrs)}
+    if "voxel_size_nm" in attrs:
+        vs = attrs["voxel_size_nm"]
+        found = tuple(float(v) for v in vs)
+    return arr, found, attrs
+
+
+def read_volume(
+    path: str | os.PathLike,
+    *,
+    voxel_size_nm: Any = None,
+    labels: str | Mapping[str, Any] | None = None,
+    lazy: bool = False,
+) -> Volume:
+    """Read a 3D stack and its voxel size.
+
+    Parameters
+    ----------
+    path
+        Multi-page TIFF, folder of 2D TIFF slices, ``.npy`` file, or Zarr store.
+    voxel_size_nm
+        Overrides the metadata: one number (cubic voxels) or (z, y, x) in nm. When neither
+        this nor the file gives a voxel size, ``Volume.voxel_size_nm`` is ``None`` and stages
+        that need a length scale ask for it.
+    labels
+        A label map such as ``"pore=0,am=85,cbd=170"`` translating the file's values to our
+        phases (0 pore, 1 AM, 2 CBD, 3 CBD pore); every value present must be mapped.
+    lazy
+        For Zarr: return the on-disk array (a Dask array) instead of loading it.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        For unreadable files, non-3D data, empty/NaN volumes, or a label map that does not
+        match the values present.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file or folder")
+    suffix = p.suffix.lower()
+    attrs: dict = {}
+    if (
+        p.is_dir()
+        and suffix != ".zarr"
+        and not (p / ".zarray").exists()
+        and not (p / "zarr.json").exists()
+        and not (p / ".zgroup").exists()
+    ):
+        data, found = _read_tiff_folder(p)
+        fmt = "tiff-folder"
+    elif suffix == ".zarr" or p.is_dir():
+        data, found, attrs = _read_zarr(p)
+        fmt = "zarr"
+        if lazy:
+            import dask.array as da
+
+            data = da.from_zarr(data)
+        else:
+            data = np.asarray(data[...])
+    elif suffix in _TIFF_SUFFIXES:
+        data, found, attrs = _read_tiff(p)
+        fmt = "tiff"
+    elif suffix == ".npy":
+        try:
+            data = np.load(p, allow_pickle=False)
+        except Exception as exc:
+            raise ValueError(f"{p}: cannot read as .npy ({exc})") from None
+        found = (None, None, None)
+        fmt = "npy"
+    else:
+        raise ValueError(
+            f"{p}: unsupported format {suffix or '(no suffix)'}; "
+            "use .tif/.tiff, a folder of TIFF slices, .npy or .zarr"
+        )
+
+    if not lazy or fmt != "zarr":
+        data = check_volume(data, name=str(p))
+    vs, origin = _finish_voxel_size(found, voxel_size_nm, str(p))
+    metadata: dict[str, Any] = {"source": str(p), "format": fmt, "voxel_size_origin": origin}
+    if origin == "given" and all(v is not None for v in found):
+        meta_vs = tuple(float(v) for v in found)  # type: ignore[arg-type]
+        if not np.allclose(meta_vs, vs, rtol=1e-3):
+            warnings.warn(
+                f"{p}: --voxel-size-nm {vs} overrides the file's metadata {meta_vs}",
+                stacklevel=2,
+            )
+    for key in ("tilt_corrected", "phases", "label_map"):
+        if key in attrs:
+            metadata[key] = attrs[key]
+    if labels is not None:
+        mapping = parse_label_map(labels) if isinstance(labels, str) else dict(labels)
+        data = apply_label_map(np.asarray(data), mapping, source=str(p))
+        metadata["label_map"] = {k: list(v) for k, v in _as_lists(mapping).items()}
+    return Volume(data=data, voxel_size_nm=vs, metadata=metadata)
+
+
+def _as_lists(mapping: Mapping[str, Any]) -> dict[str, list]:
+    out = {}
+    for k, v in mapping.items():
+        out[k] = [int(x) for x in (v if isinstance(v, list | tuple) else [v])]
+    return out
+
+
+# --------------------------------------------------------------------------- writers
+
+_IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
+
+
+def _imagej_compatible(data: np.ndarray) -> np.ndarray:
+    """Convert to a dtype ImageJ hyperstacks support (uint8, uint16, float32), losslessly
+    where possible."""
+    if data.dtype == np.bool_:
+        return data.astype(np.uint8)
+    if data.dtype in _IMAGEJ_DTYPES:
+        return data
+    if np.issubdtype(data.dtype, np.integer):
+        lo, hi = (int(data.min()), int(data.max())) if data.size else (0, 0)
+        if lo >= 0 and hi <= 255:
+            return data.astype(np.uint8)
+        if lo >= 0 and hi <= 65535:
+            return data.astype(np.uint16)
+    return data.astype(np.float32)
+
+
+def _tmp_path_beside(target: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def write_volume(
+    path: str | os.PathLike, volume: Volume, *, compression: str | None = None
+) -> Path:
+    """Write a volume atomically, keeping its voxel size.
+
+    ``.tif``/``.tiff``: an ImageJ hyperstack (uint8, uint16 or float32; bool and small
+    integers are stored losslessly as uint8/uint16, other types as float32) with the voxel
+    size as resolution and ``spacing`` in micrometres, plus our metadata as JSON in the
+    ImageJ ``info`` property. ``.zarr``: a chunked array with attribute ``voxel_size_nm``.
+    ``.npy``: the raw array (no voxel size).
+
+    The data go to a temporary file in the target folder that is then renamed over the
+    target, so an interrupted write never leaves a truncated file.
+    """
+    target = Path(path)
+    if not target.parent.exists():
+        raise FileNotFoundError(f"{target.parent}: output folder does not exist")
+    data = volume.data
+    if not isinstance(data, np.ndarray) and hasattr(data, "compute") and target.suffix != ".zarr":
+        data = data.compute()
+    suffix = target.suffix.lower()
+    meta = {k: v for k, v in volume.metadata.items() if _json_ok(v)}
+    if volume.voxel_size_nm is not None:
+        meta["voxel_size_nm"] = list(volume.voxel_size_nm)
+
+    if suffix in _TIFF_SUFFIXES:
+        arr = _imagej_compatible(np.asarray(data))
+        if arr.ndim != 3:
+            raise ValueError(f"{target}: write_volume expects a 3D array, got shape {arr.shape}")
+        kwargs: dict[str, Any] = {
+            "imagej": True,
+            "metadata": {"axes": "ZYX", "unit": "um", "Info": json.dumps(meta)},
+        }
+        if volume.voxel_size_nm is not None:
+            vz, vy, vx = (v / 1000.0 for v in volume.voxel_size_nm)
+            kwargs["resolution"] = (1.0 / vx, 1.0 / vy)
+            kwargs["metadata"]["spacing"] = vz
+        if compression:
+            kwargs["compression"] = compression
+        tmp = _tmp_path_beside(target)
+        try:
+            tifffile.imwrite(tmp, arr, **kwargs)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    elif suffix == ".zarr":
+        import zarr
+
+        tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        try:
+            store = tmpdir / "store.zarr"
+            if hasattr(data, "to_zarr"):
+                data.to_zarr(str(store))
+                arr = zarr.open_array(str(store), mode="r+")
+            else:
+                d = np.asarray(data)
+                chunks = tuple(min(s, 128) for s in d.shape)
+                arr = zarr.create_array(str(store), shape=d.shape, dtype=d.dtype, chunks=chunks)
+                arr[...] = d
+            arr.attrs.update(meta)
+            if target.exists():
+                old = target.with_name(f".{target.name}.old")
+                if old.exists():
+                    shutil.rmtree(old)
+                os.replace(target, old)
+                os.replace(store, target)
+                shutil.rmtree(old)
+            else:
+                os.replace(store, target)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    elif suffix == ".npy":
+        tmp = _tmp_path_beside(target)
+        try:
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.asarray(data), allow_pickle=False)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    else:
+        raise ValueError(f"{target}: unsupported output format {suffix!r}; use .tif, .zarr or .npy")
+    return target
+
+
+def _json_ok(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,67 @@
+"""Stage ``porosity``: phase fractions, closed/accessible porosity, densities, surface, profile."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from microstructure.faces import parse_faces
+from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.volume import Volume
+
+
+class PorosityParams(StageParams):
+    faces: str = Field(
+        "all", description="faces a pore must connect to to count as open (contract face names)"
+    )
+    densities_g_per_cm3: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+        None, description="phase densities, e.g. {am = 4.76, cbd = 1.935}"
+    )
+    cbd_nanoporosity: float = Field(
+        0.0, ge=0.0, lt=1.0, description="unresolved porosity of the CBD solid phase (0..1)"
+    )
+
+    @field_validator("faces")
+    @classmethod
+    def _faces_ok(cls, v: str) -> str:
+        parse_faces(v)
+        return v
+
+    @field_validator("densities_g_per_cm3")
+    @classmethod
+    def _phases_ok(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is not None:
+            bad = set(v) - {"am", "cbd", "cbd_pore", "pore"}
+            if bad:
+                raise ValueError(f"unknown phase(s) {sorted(bad)}; use am, cbd")
+        return v
+
+
+@register
+class PorosityStage(Stage):
+    name = "porosity"
+    summary = "phase fractions, closed and accessible porosity, density, surface, profile"
+    Params = PorosityParams
+    consumes = "labels"
+    produces = "none"
+
+    def run(self, volume: Volume, params: PorosityParams, ctx: StageContext) -> StageOutput:
+        from microstructure.porosity import porosity_report
+
+        report = porosity_report(
+            volume.data,
+            voxel_size_nm=volume.voxel_size_nm,
+            faces=params.faces,
+            thickness_axis=ctx.thickness_axis,
+            top_at=ctx.top_at,
+            densities_g_per_cm3=params.densities_g_per_cm3,
+            cbd_nanoporosity=params.cbd_nanoporosity,
+        )
+        tables = {}
+        profile = report.get("profile")
+        if isinstance(profile, dict) and profile:
+            cols = {k: v for k, v in profile.items() if isinstance(v, list | tuple)}
+            if cols and len({len(v) for v in cols.values()}) == 1:
+                tables["profile"] = cols
+        return StageOutput(volume=None, numbers=report, tables=tables)

@@ -1,0 +1,294 @@
+"""Run a recipe: stage folders, cache by hash, resume, provenance, report.
+
+Layout of an output folder::
+
+    OUT/01-porosity/params.json   parameters, hash key, timing, peak memory, numbers
+    OUT/01-porosity/volume.tif    the stage's output volume (when it produces one)
+    OUT/01-porosity/*.csv         the stage's tables
+    OUT/figures/*.png             figures of all stages
+    OUT/report.json               every stage's numbers, rewritten after each stage
+
+Each stage's key hashes the input data, the voxel size, the label map and every upstream
+stage's name, version and parameters. A stage whose folder holds a finished ``params.json``
+with the same key is skipped (its volume is loaded only if a later stage needs it), so an
+interrupted run resumes where it stopped; ``force=True`` recomputes everything. A stage works
+in a temporary folder that is renamed into place only when it has finished, and the input is
+never written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import microstructure
+from microstructure.io.stacks import read_volume, write_volume
+from microstructure.io.tables import to_jsonable, write_csv, write_json
+from microstructure.pipeline.memory import PeakMemory
+from microstructure.pipeline.recipe import Recipe, StageSpec, load_recipe
+from microstructure.pipeline.stages import StageContext, volume_kind
+from microstructure.volume import Volume
+
+__all__ = ["run_pipeline", "hash_volume", "PARAMS_FILE", "VOLUME_FILE"]
+
+PARAMS_FILE = "params.json"
+VOLUME_FILE = "volume.tif"
+
+
+def hash_volume(volume: Volume) -> str:
+    """Content hash of a volume's data, dtype, shape and voxel size (blake2b, hex)."""
+    h = hashlib.blake2b(digest_size=20)
+    data = np.ascontiguousarray(np.asarray(volume.data))
+    h.update(f"{data.dtype.str}|{data.shape}|{volume.voxel_size_nm}".encode())
+    flat = data.reshape(-1).view(np.uint8)
+    step = 1 << 26
+    for start in range(0, flat.size, step):
+        h.update(memoryview(flat[start : start + step]))
+    return h.hexdigest()
+
+
+def _stage_key(previous: str, spec: StageSpec, recipe: Recipe) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    params = spec.params.model_dump(mode="json")
+    h.update(previous.encode())
+    h.update(
+        json.dumps(
+            {
+                "stage": spec.name,
+                "version": spec.stage.version,
+                "params": params,
+                "electrode": [recipe.thickness_axis, recipe.top_at],
+            },
+            sort_keys=True,
+        ).encode()
+    )
+    return h.hexdigest()
+
+
+def _check_chain(recipe: Recipe, kind: str) -> None:
+    """Fail before any work if a stage would receive the wrong kind of volume."""
+    source = "the input"
+    for spec in recipe.stages:
+        need = spec.stage.consumes
+        if need != "any" and need != kind:
+            raise ValueError(
+                f"{recipe.path}: stage {spec.index} {spec.name!r} needs a {need} volume but "
+                f"{source} is {kind}"
+                + (" (pass --labels to map label values)" if need == "labels" else "")
+            )
+        if spec.stage.produces in ("grayscale", "labels"):
+            kind = spec.stage.produces
+            source = f"the output of stage {spec.index} {spec.name!r}"
+
+
+def _load_finished(stage_dir: Path, key: str) -> dict[str, Any] | None:
+    meta_path = stage_dir / PARAMS_FILE
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("key") != key or meta.get("status") != "finished":
+        return None
+    vol = meta.get("volume")
+    if vol and not (stage_dir / vol).exists():
+        return None
+    return meta
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    if final.exists():
+        old = final.with_name(f".{final.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def run_pipeline(
+    recipe: Recipe | str | os.PathLike,
+    input_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    voxel_size_nm: Any = None,
+    labels: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run every stage of ``recipe`` on the stack at ``input_path``, writing into ``out_dir``.
+
+    Parameters
+    ----------
+    recipe
+        A :class:`Recipe` or the path of a recipe TOML file.
+    input_path
+        The input stack (any format :func:`microstructure.io.read_volume` reads).
+    out_dir
+        Output folder (created if needed). Must not be the input itself.
+    voxel_size_nm, labels
+        Override the voxel size and give a label map for the input (else the recipe's
+        ``[input]`` values, else the file metadata).
+    force
+        Recompute every stage even when a cached result matches.
+    progress
+        Show progress bars on stderr.
+    log
+        Called with one human line per stage (e.g. ``print``).
+
+    Returns
+    -------
+    dict
+        The report, also written to ``out_dir/report.json``.
+    """
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    src = Path(input_path)
+    out = Path(out_dir)
+    if not src.exists():
+        raise FileNotFoundError(f"{src}: input stack not found")
+    if out.resolve() == src.resolve():
+        raise ValueError(f"--out {out}: the output folder must not be the input")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
+
+    volume = read_volume(
+        src,
+        voxel_size_nm=voxel_size_nm if voxel_size_nm is not None else recipe.input_voxel_size_nm,
+        labels=labels if labels is not None else recipe.input_labels,
+    )
+    _check_chain(recipe, volume_kind(volume))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
+
+    key = hash_volume(volume) + json.dumps(volume.metadata.get("label_map"), sort_keys=True)
+    input_key = hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
+    report: dict[str, Any] = {
+        "microstructure_version": microstructure.__version__,
+        "recipe": {"path": str(recipe.path), "name": recipe.name, "sha256": recipe.sha256},
+        "input": {
+            "path": str(src),
+            "shape": list(volume.shape),
+            "dtype": str(volume.data.dtype),
+            "voxel_size_nm": list(volume.voxel_size_nm) if volume.voxel_size_nm else None,
+            "voxel_size_origin": volume.metadata.get("voxel_size_origin"),
+            "label_map": volume.metadata.get("label_map"),
+            "key": input_key,
+        },
+        "electrode": {"thickness_axis": recipe.thickness_axis, "top_at": recipe.top_at},
+        "stages": [],
+        "numbers": {},
+    }
+    ctx_results: dict[str, dict[str, Any]] = {}
+    current: Volume | Callable[[], Volume] = volume
+    previous_key = input_key
+    write_json(out / "report.json", {**report, "status": "running"})
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(recipe.stages, desc="stages", unit="stage", disable=None if progress else True)
+    for spec in bar:
+        bar.set_postfix_str(spec.name)
+        key = _stage_key(previous_key, spec, recipe)
+        stage_dir = out / spec.dirname
+        meta = None if force else _load_finished(stage_dir, key)
+        if meta is not None:
+            status = "cached"
+            if meta.get("volume"):
+                path = stage_dir / meta["volume"]
+                current = lambda path=path: read_volume(path)  # noqa: E731
+        else:
+            status = "computed"
+            vol_in = current() if callable(current) else current
+            current = vol_in
+            tmp = out / f".{spec.dirname}.tmp"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+            ctx = StageContext(
+                work_dir=tmp,
+                thickness_axis=recipe.thickness_axis,
+                top_at=recipe.top_at,
+                input_volume=volume,
+                results=ctx_results,
+                progress=progress,
+            )
+            t0 = time.perf_counter()
+            try:
+                with PeakMemory() as pm:
+                    result = spec.stage().run(vol_in, spec.params, ctx)
+            except (ValueError, FileNotFoundError) as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise ValueError(f"stage {spec.index} {spec.name!r}: {exc}") from exc
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            seconds = time.perf_counter() - t0
+            vol_file = None
+            if result.volume is not None:
+                vol_file = VOLUME_FILE
+                result.volume.metadata.setdefault("stage", spec.name)
+                write_volume(tmp / vol_file, result.volume)
+                current = result.volume
+            for name, cols in result.tables.items():
+                write_csv(tmp / f"{name}.csv", cols)
+            meta = {
+                "status": "finished",
+                "stage": spec.name,
+                "index": spec.index,
+                "version": spec.stage.version,
+                "key": key,
+                "previous_key": previous_key,
+                "params": spec.params.model_dump(mode="json"),
+                "seconds": round(seconds, 4),
+                "peak_rss_mb": round(pm.peak_mb, 1),
+                "added_rss_mb": round(pm.added_mb, 1),
+                "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "volume": vol_file,
+                "tables": [f"{n}.csv" for n in result.tables],
+                "figures": list(result.figures),
+                "numbers": to_jsonable(result.numbers),
+            }
+            write_json(tmp / PARAMS_FILE, meta)
+            _replace_dir(tmp, stage_dir)
+        for fig in meta.get("figures", []):
+            src_fig = stage_dir / fig
+            if src_fig.exists():
+                shutil.copyfile(src_fig, out / "figures" / f"{spec.dirname}-{fig}")
+        numbers = meta.get("numbers", {})
+        ctx_results[spec.name] = numbers
+        report["numbers"][spec.name] = numbers
+        report["stages"].append(
+            {
+                "index": spec.index,
+                "name": spec.name,
+                "dir": spec.dirname,
+                "status": status,
+                "seconds": meta.get("seconds"),
+                "peak_rss_mb": meta.get("peak_rss_mb"),
+                "volume": meta.get("volume"),
+            }
+        )
+        write_json(out / "report.json", {**report, "status": "running"})
+        if log is not None:
+            log(
+                f"[{spec.index}/{len(recipe.stages)}] {spec.name}: {status}"
+                + (f" in {meta.get('seconds', 0):.2f} s" if status == "computed" else "")
+            )
+        previous_key = key
+    report["status"] = "finished"
+    write_json(out / "report.json", report)
+    return report

@@ -1,0 +1,146 @@
+"""Stage registry: every pipeline stage is a small class registered under its recipe name.
+
+A stage wraps one library function: it declares a pydantic ``Params`` model (validated before
+any work, unknown keys rejected), what kind of volume it consumes (``grayscale``, ``labels`` or
+``any``) and produces, and a ``run`` method returning a :class:`StageOutput`. Stage modules live
+in :mod:`microstructure.pipeline.builtin`; each registers itself with :func:`register`, so a new
+stage is one new module there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from microstructure.volume import Volume
+
+__all__ = [
+    "StageParams",
+    "StageOutput",
+    "StageContext",
+    "Stage",
+    "register",
+    "get_stage",
+    "available_stages",
+    "volume_kind",
+]
+
+Kind = Literal["grayscale", "labels", "any"]
+
+
+class StageParams(BaseModel):
+    """Base of every stage's parameter model: strict, immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+@dataclass
+class StageOutput:
+    """What a stage returns.
+
+    Attributes
+    ----------
+    volume
+        The stage's output volume; ``None`` when the stage only measures (its input is
+        passed on unchanged to the next stage).
+    numbers
+        JSON-serialisable results gathered into ``report.json``.
+    tables
+        Named column tables (name -> {column: 1D array}), written as ``NAME.csv``.
+    figures
+        Names of PNG files the stage wrote into its work folder (copied to ``figures/``).
+    """
+
+    volume: Volume | None = None
+    numbers: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    figures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StageContext:
+    """What the runner gives a stage besides its input volume and parameters."""
+
+    work_dir: Path  #: temporary folder that becomes OUT/NN-stage when the stage succeeds
+    thickness_axis: str = "y"
+    top_at: int = 0
+    input_volume: Volume | None = None  #: the run's original input (e.g. raw stack)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  #: numbers so far
+    progress: bool = True  #: show progress bars
+
+    def progress_bar(self, iterable: Any = None, **kwargs: Any) -> Any:
+        """A tqdm bar (silent when progress is off or stderr is not a terminal)."""
+        from tqdm.auto import tqdm
+
+        kwargs.setdefault("leave", False)
+        return tqdm(iterable, disable=None if self.progress else True, **kwargs)
+
+
+class Stage:
+    """Base class of pipeline stages (subclass, set the class attributes, implement run)."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type[StageParams]] = StageParams
+    consumes: ClassVar[Kind] = "any"
+    produces: ClassVar[Literal["grayscale", "labels", "same", "none"]] = "same"
+    #: bump when the stage's algorithm changes so cached results are recomputed
+    version: ClassVar[str] = "1"
+
+    def run(self, volume: Volume, params: Any, ctx: StageContext) -> StageOutput:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Stage]] = {}
+_LOADED = False
+
+
+def register(cls: type[Stage]) -> type[Stage]:
+    """Class decorator adding a stage to the registry under ``cls.name``."""
+    if not cls.name:
+        raise TypeError(f"{cls.__name__}: a stage needs a non-empty `name`")
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise TypeError(f"stage name {cls.name!r} registered twice ({existing}, {cls})")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_builtin() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    from microstructure.pipeline import builtin
+
+    for mod in pkgutil.iter_modules(builtin.__path__):
+        importlib.import_module(f"{builtin.__name__}.{mod.name}")
+    _LOADED = True
+
+
+def available_stages() -> dict[str, type[Stage]]:
+    """All registered stages by name."""
+    _load_builtin()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_stage(name: str) -> type[Stage]:
+    """The stage class registered as ``name``; ValueError listing the known ones otherwise."""
+    stages = available_stages()
+    if name not in stages:
+        raise ValueError(f"unknown stage {name!r}; available: {', '.join(stages) or 'none'}")
+    return stages[name]
+
+
+def volume_kind(volume: Volume) -> Literal["grayscale", "labels"]:
+    """``labels`` for an integer volume holding only phase codes 0..3, else ``grayscale``."""
+    return "labels" if volume.is_labels else "grayscale"
+
+
+Factory = Callable[[], Stage]

@@ -1,0 +1,1 @@
+"""preprocess stages (added by their issues)."""

@@ -1,0 +1,1 @@
+"""segment stages (added by their issues)."""
