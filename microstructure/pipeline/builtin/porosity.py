@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -20,6 +20,9 @@ class PorosityParams(StageParams):
     )
     cbd_nanoporosity: float = Field(
         0.0, ge=0.0, lt=1.0, description="unresolved porosity of the CBD solid phase (0..1)"
+    )
+    surface_method: Literal["crofton", "mesh", "none"] = Field(
+        "crofton", description="interface areas: crofton (fast), mesh (accurate) or none"
     )
 
     @field_validator("faces")
@@ -57,6 +60,8 @@ class PorosityStage(Stage):
             top_at=ctx.top_at,
             densities_g_per_cm3=params.densities_g_per_cm3,
             cbd_nanoporosity=params.cbd_nanoporosity,
+            surface=params.surface_method != "none",
+            surface_method="crofton" if params.surface_method == "none" else params.surface_method,
         )
         tables = {}
         profile = report.get("profile")

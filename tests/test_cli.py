@@ -1,0 +1,149 @@
+"""The command-line contract: JSON output, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from microstructure.cli import main
+from microstructure.io import write_volume
+from microstructure.volume import Volume
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_console_script_is_installed():
+    proc = subprocess.run(
+        [sys.executable, "-m", "microstructure.cli", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("microstructure ")
+
+
+def test_composition_reproduces_seed000_table1(capsys):
+    code, out, err = run_cli(
+        capsys,
+        "composition",
+        "--mass-fractions",
+        "AM=0.95,CB=0.02,PVdF=0.03",
+        "--densities",
+        "AM=4.76,CB=2.25,PVdF=1.77",
+        "--cbd",
+        "CB,PVdF",
+        "--json",
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    text = json.dumps(data)
+    # Table 1: 88.54 / 3.94 / 7.52 vol% of solids, CBD 11.46 vol% at 1.935 g/cm3; 4.436 g/cm3.
+    for value in (0.8854, 0.0394, 0.0752, 0.1146):
+        assert any(isinstance(v, float) and abs(v - value) < 5e-5 for v in _floats(data)), (
+            value,
+            text,
+        )
+    assert any(abs(v - 1.935) < 5e-4 for v in _floats(data))
+    assert any(abs(v - 4.436) < 5e-4 for v in _floats(data))
+
+
+def _floats(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _floats(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _floats(v)
+    elif isinstance(obj, float):
+        yield obj
+
+
+def test_porosity_on_matbox_volume(capsys, validation_file):
+    path = validation_file("matbox_nmc-1-cal_generatedCBD_bridge.tif")
+    code, out, err = run_cli(capsys, "porosity", str(path), "--voxel-size-nm", "398", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    fr = data["phase_fractions"]
+    assert fr["pore"] == pytest.approx(0.4005, abs=5e-5)
+    assert fr["am"] == pytest.approx(0.4995, abs=5e-5)
+    assert fr["cbd"] == pytest.approx(0.1000, abs=5e-5)
+    assert 0.0 <= data["closed_porosity"] < fr["pore"]
+
+
+def test_porosity_on_taufactor_volume_with_label_map(capsys, validation_file):
+    path = validation_file("taufactor_electrode.tiff")
+    code, out, err = run_cli(
+        capsys, "porosity", str(path), "--labels", "pore=0,am=85,cbd=170", "--json"
+    )
+    assert code == 0, err
+    fr = json.loads(out)["phase_fractions"]
+    assert (fr["pore"], fr["am"], fr["cbd"]) == pytest.approx((0.4499, 0.4005, 0.1496), abs=5e-5)
+
+
+def test_info_reports_voxel_size_and_phases(tmp_path, capsys):
+    labels = np.zeros((4, 5, 6), np.uint8)
+    labels[:, :, :3] = 1
+    write_volume(tmp_path / "l.tif", Volume(labels, (10, 20, 30)))
+    code, out, _ = run_cli(capsys, "info", str(tmp_path / "l.tif"), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["voxel_size_nm"] == [10, 20, 30]
+    assert data["physical_size_um"] == pytest.approx([0.04, 0.1, 0.18])
+    assert data["phase_fractions"]["am"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["info", "missing.tif"], "missing.tif: no such file"),
+        (["porosity", "{flat}"], "2D"),
+        (["porosity", "{nan}"], "NaN"),
+        (["porosity", "{labels}", "--labels", "pore=0,am=85"], "does not cover value(s) 1"),
+        (["porosity", "{gray}"], "not phase labels"),
+        (
+            ["composition", "--mass-fractions", "AM=0.95,CB", "--densities", "AM=4.76"],
+            "--mass-fractions",
+        ),
+        (
+            ["run", "{recipe}", "--input", "{labels}", "--out", "{out}"],
+            "unknown parameter 'colour'",
+        ),
+        (["run", "{recipe2}", "--input", "{labels}", "--out", "{out}"], "unknown stage 'segmnt'"),
+        (["info", "{labels}", "--voxel-size-nm", "-3"], "--voxel-size-nm"),
+    ],
+)
+def test_bad_input_gives_one_line_error(tmp_path, capsys, argv, needle):
+    np.save(tmp_path / "flat.npy", np.zeros((5, 5), np.uint8))
+    np.save(tmp_path / "nan.npy", np.full((3, 3, 3), np.nan, np.float32))
+    np.save(tmp_path / "gray.npy", np.full((3, 3, 3), 200, np.uint8))
+    np.save(tmp_path / "labels.npy", np.ones((3, 3, 3), np.uint8))
+    (tmp_path / "r.toml").write_text('[[stage]]\nname = "porosity"\ncolour = "red"\n')
+    (tmp_path / "r2.toml").write_text('[[stage]]\nname = "segmnt"\n')
+    subst = {
+        "{flat}": str(tmp_path / "flat.npy"),
+        "{nan}": str(tmp_path / "nan.npy"),
+        "{gray}": str(tmp_path / "gray.npy"),
+        "{labels}": str(tmp_path / "labels.npy"),
+        "{recipe}": str(tmp_path / "r.toml"),
+        "{recipe2}": str(tmp_path / "r2.toml"),
+        "{out}": str(tmp_path / "out"),
+    }
+    argv = [subst.get(a, a) for a in argv]
+    code, out, err = run_cli(capsys, *argv)
+    assert code != 0
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("microstructure: error:") and needle in lines[0], lines[0]
+    assert "Traceback" not in err and out == ""
+
+
+def test_usage_error_is_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["mip-nonsense"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
