@@ -31,6 +31,7 @@ import numpy as np
 import tifffile
 
 from microstructure.io.labels import apply_label_map, parse_label_map
+from microstructure.io.tables import temp_path_beside
 from microstructure.volume import Volume, check_volume, parse_voxel_size
 
 __all__ = ["read_volume", "write_volume", "read_metadata_voxel_size", "natural_key"]
@@ -373,9 +374,7 @@ def _imagej_compatible(data: np.ndarray) -> np.ndarray:
 
 
 def _tmp_path_beside(target: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(name)
+    return temp_path_beside(target)
 
 
 def write_volume(

@@ -14,15 +14,29 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_text", "write_json", "write_csv", "to_jsonable"]
+__all__ = ["atomic_write_text", "write_json", "write_csv", "to_jsonable", "temp_path_beside"]
+
+
+def temp_path_beside(target: Path) -> Path:
+    """A new empty temporary file next to ``target`` (same file system, so a rename is atomic).
+
+    ``mkstemp`` creates files readable by the owner only; the file is given the permissions an
+    ordinary ``open(..., "w")`` would give (0o666 less the umask) so outputs stay shareable.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
+    return Path(name)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = temp_path_beside(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         os.replace(tmp, target)
     finally:
