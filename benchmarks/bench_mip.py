@@ -1,0 +1,157 @@
+"""Benchmark: simulated MIP and local thickness against edt and PoreSpy, in one process.
+
+Prints a table of wall times and ratios (anchors: one ``edt.edt`` call on the same image,
+PoreSpy 3.x ``porosimetry`` and ``local_thickness(method="bf")``). JIT compilation is done
+on a small image first and reported separately.
+
+    python benchmarks/bench_mip.py                 # 200^3, porosity ~0.3
+    python benchmarks/bench_mip.py --porespy-default   # also PoreSpy's default sizes (~35 s+)
+    python benchmarks/bench_mip.py --seed-size     # also 650 x 395 x 481 (subprocess, peak RSS)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import edt
+import numpy as np
+
+from microstructure.porosimetry import invasion_radius, local_thickness
+
+
+def spheres(shape, radius, porosity, seed):
+    import porespy as ps
+
+    ps.settings.tqdm["disable"] = True
+    return ps.generators.overlapping_spheres(list(shape), r=radius, porosity=porosity, seed=seed)
+
+
+def best_of(fn, repeat):
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def seed_size_child() -> None:
+    shape = (650, 395, 481)
+    rng = np.random.default_rng(0)
+    # overlapping solid spheres (radius 12 voxels) until porosity ~0.3, built slab-free
+    solid = np.zeros(shape, dtype=bool)
+    r = 12
+    ball = np.indices((2 * r + 1,) * 3) - r
+    ball = (ball**2).sum(0) < r * r
+    while 1 - solid.mean() > 0.3:
+        for c in rng.integers(0, shape, size=(2000, 3)):
+            sl = tuple(
+                slice(max(ci - r, 0), min(ci + r + 1, n)) for ci, n in zip(c, shape, strict=True)
+            )
+            bl = tuple(
+                slice(s.start - (ci - r), s.stop - (ci - r)) for s, ci in zip(sl, c, strict=True)
+            )
+            solid[sl] |= ball[bl]
+    pore = ~solid
+    del solid
+    t = time.perf_counter()
+    inv = invasion_radius(pore, voxel_size_nm=37.2, inlet="all-but-bottom")
+    dt = time.perf_counter() - t
+    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(
+        json.dumps(
+            {
+                "seconds": dt,
+                "peak_rss_gb": rss_gb,
+                "porosity": float(pore.mean()),
+                "intruded": float((inv > 0).mean()),
+                "voxels": int(pore.size),
+            }
+        )
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--size", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--porespy-default", action="store_true")
+    ap.add_argument("--seed-size", action="store_true")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        seed_size_child()
+        return
+    import porespy as ps
+
+    n = args.size
+    print(f"machine: {os.cpu_count()} cores; image {n}^3 overlapping spheres r=10, porosity ~0.3")
+    t = time.perf_counter()
+    small = spheres((40, 40, 40), 6, 0.4, 3)
+    invasion_radius(small, voxel_size_nm=1.0)
+    invasion_radius(small, voxel_size_nm=1.0, radii_nm=np.arange(1, 10))
+    local_thickness(small, voxel_size_nm=1.0)
+    compile_s = time.perf_counter() - t
+    im = spheres((n, n, n), 10, 0.3, 1)
+    print(f"porosity {im.mean():.3f}; numba compile/warm-up {compile_s:.1f} s")
+    rows = []
+    t_edt, dt = best_of(lambda: edt.edt(im, black_border=False, parallel=2), args.repeat)
+    rows.append(("edt.edt (parallel=2)", t_edt))
+    sizes = np.arange(1, int(dt.max()) + 1)
+    t_ex, inv_ex = best_of(lambda: invasion_radius(im, voxel_size_nm=1.0), args.repeat)
+    rows.append(("ours MIP exact radii, all pressures", t_ex))
+    t_int, inv_int = best_of(
+        lambda: invasion_radius(im, voxel_size_nm=1.0, radii_nm=sizes), args.repeat
+    )
+    rows.append(("ours MIP integer radii", t_int))
+    t_ps, ps_int = best_of(lambda: ps.filters.porosimetry(im, sizes=sizes), 1)
+    rows.append(("PoreSpy porosimetry integer sizes", t_ps))
+    t_ps_def = None
+    if args.porespy_default:
+        t_ps_def, ps_def = best_of(lambda: ps.filters.porosimetry(im), 1)
+        rows.append(("PoreSpy porosimetry default sizes", t_ps_def))
+    t_lt, lt = best_of(lambda: local_thickness(im, voxel_size_nm=1.0), args.repeat)
+    rows.append(("ours local thickness exact", t_lt))
+    ps.filters.local_thickness(small, method="bf")  # compile PoreSpy's kernels first
+    t_bf, lt_bf = best_of(lambda: ps.filters.local_thickness(im, method="bf"), args.repeat)
+    rows.append(("PoreSpy local_thickness bf (integer)", t_bf))
+    t_lti, lt_int = best_of(
+        lambda: local_thickness(im, voxel_size_nm=1.0, radii_nm=sizes), args.repeat
+    )
+    rows.append(("ours local thickness integer radii", t_lti))
+
+    print(f"\n{'step':44s} {'seconds':>9s} {'x edt':>7s}")
+    for name, s in rows:
+        print(f"{name:44s} {s:9.3f} {s / t_edt:7.2f}")
+    print("\nratios (same process):")
+    print(f"  MIP exact / edt                    {t_ex / t_edt:6.2f}   (target <= 5)")
+    print(f"  PoreSpy integer / ours integer     {t_ps / t_int:6.2f}   (target >= 2)")
+    print(f"  PoreSpy integer / ours exact       {t_ps / t_ex:6.2f}")
+    if t_ps_def is not None:
+        print(f"  PoreSpy default / ours exact       {t_ps_def / t_ex:6.2f}   (target >= 15)")
+    print(f"  ours exact LT / PoreSpy bf         {t_lt / t_bf:6.2f}   (target <= 1.5)")
+    print("\nagreement:")
+    print(f"  integer MIP identical to PoreSpy:  {np.array_equal(inv_int, ps_int)}")
+    print(f"  integer LT identical to PoreSpy bf: {np.array_equal(lt_int, lt_bf)}")
+    dev = max(abs(np.mean(inv_ex[im] >= r) - np.mean(ps_int[im] >= r)) for r in sizes)
+    print(f"  max |saturation exact - PoreSpy| over integer radii: {dev:.4f}")
+    if args.seed_size:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child"], capture_output=True, text=True, check=True
+        )
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"\nseed-size 650x395x481 ({res['voxels'] / 1e6:.0f} Mvoxel, porosity "
+            f"{res['porosity']:.3f}), inlet all-but-bottom, exact radii: "
+            f"{res['seconds']:.1f} s, peak RSS {res['peak_rss_gb']:.2f} GB (whole process)"
+        )
+
+
+if __name__ == "__main__":
+    main()
