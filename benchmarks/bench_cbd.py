@@ -1,0 +1,162 @@
+"""Benchmark: CBD insertion + fibrous nanopores on a 256^3 electrode, and the MATBOX comparison.
+
+    python benchmarks/bench_cbd.py               # performance table (256^3)
+    python benchmarks/bench_cbd.py --size 128    # smaller
+    python benchmarks/bench_cbd.py --matbox      # + comparison on the MATBOX NMC volume
+    python benchmarks/bench_cbd.py --porespy-anchor   # + PoreSpy cylinders anchor (slow)
+
+Anchors run in the same process: one Euclidean distance transform of the pore space (``edt``,
+the floor of any distance-based stage), and optionally PoreSpy's random-cylinder generator
+(``porespy.generators.cylinders``, fixed radius, no phase restriction, porosity not exact) on
+the same shape for the nanopores. Peak memory: tracemalloc peak of numpy allocations
+during the stage, and the process max RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+import tracemalloc
+from pathlib import Path
+
+import edt
+import numpy as np
+
+from microstructure.cbd.insertion import cbd_envelope_fraction, insert_cbd
+from microstructure.cbd.nanopores import add_nanopores
+from microstructure.cbd.report import cbd_report
+
+VOXEL_NM = 37.2
+MATBOX = Path(__file__).resolve().parents[2] / "shared" / "validation"
+MATBOX_FILE = "matbox_nmc-1-cal_generatedCBD_bridge.tif"
+
+
+def electrode(n: int, *, radius: float = 12.0, am_fraction: float = 0.6, seed: int = 0):
+    """Boolean model of overlapping spheres (AM = 1) with about ``am_fraction`` solid."""
+    rng = np.random.default_rng(seed)
+    n_spheres = int(-np.log(1 - am_fraction) * n**3 / (4 / 3 * np.pi * radius**3))
+    pts = np.ones((n, n, n), dtype=np.uint8)
+    idx = rng.integers(0, n, size=(n_spheres, 3))
+    pts[idx[:, 0], idx[:, 1], idx[:, 2]] = 0
+    return (edt.edt(pts, parallel=2) <= radius).astype(np.uint8)
+
+
+def timed(fn, *args, **kwargs):
+    tracemalloc.start()
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    dt = time.perf_counter() - t
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return out, dt, peak / 2**20
+
+
+def performance(n: int, *, porespy_anchor: bool = False) -> None:
+    lab = electrode(n)
+    am = float((lab == 1).mean())
+    target = cbd_envelope_fraction(am, cbd_to_am_volume_ratio=11.46 / 88.54, cbd_porosity=0.502)
+    # warm numba (compile time is not the stage's cost)
+    add_nanopores(np.full((8, 8, 8), 2, np.uint8), voxel_size_nm=VOXEL_NM)
+
+    rows = []
+    _, t_edt, _ = timed(edt.edt, lab == 0, anisotropy=(VOXEL_NM,) * 3, parallel=2)
+    (cbd, info), t_ins, m_ins = timed(
+        insert_cbd, lab, voxel_size_nm=VOXEL_NM, volume_fraction=target, return_info=True
+    )
+    rows.append(("insert_cbd contact-angle 40 deg", t_ins, m_ins, f"{t_ins / t_edt:.1f}x 1 EDT"))
+    (_, t_br, m_br) = timed(
+        insert_cbd, lab, voxel_size_nm=VOXEL_NM, volume_fraction=target, method="bridge"
+    )
+    rows.append(("insert_cbd bridge", t_br, m_br, f"{t_br / t_edt:.1f}x 1 EDT"))
+    (_, t_dep, m_dep) = timed(
+        insert_cbd, lab, voxel_size_nm=VOXEL_NM, volume_fraction=target, method="deposition"
+    )
+    rows.append(("insert_cbd deposition", t_dep, m_dep, f"{t_dep / t_edt:.1f}x 1 EDT"))
+    (porous, t_np, m_np) = timed(add_nanopores, cbd, voxel_size_nm=VOXEL_NM)
+    if porespy_anchor:
+        import porespy as ps
+
+        _, t_ps, _ = timed(
+            ps.generators.cylinders,
+            [n, n, n],
+            r=1,
+            porosity=1 - 0.502 * target,
+            phi_max=90,
+            theta_max=90,
+            seed=0,
+        )
+        rows.append(("add_nanopores 50.2 %", t_np, m_np, f"{t_np / t_ps:.3f}x porespy cylinders"))
+    else:
+        rows.append(("add_nanopores 50.2 %", t_np, m_np, f"{t_np / t_edt:.1f}x 1 EDT"))
+    env = (porous == 2) | (porous == 3)
+    print(f"\n{n}^3 electrode, AM {am:.3f}, CBD target {target:.4f} (Table 1 recipe), 2 cores")
+    print(f"{'stage':36s} {'time s':>8s} {'numpy peak MiB':>15s}  ratio to anchor")
+    for name, t, m, r in rows:
+        print(f"{name:36s} {t:8.2f} {m:15.0f}  {r}")
+    print(f"{'anchor: edt of the pore space':36s} {t_edt:8.2f}")
+    if porespy_anchor:
+        print(f"{'anchor: porespy cylinders (r=1 vx)':36s} {t_ps:8.2f}")
+    print(f"insertion + nanopores: {t_ins + t_np:.2f} s")
+    print(
+        f"CBD envelope {(env).mean():.5f} (target {target:.5f}); "
+        f"CBD porosity {(porous == 3).sum() / env.sum():.5f}; evaluations {info['evaluations']}"
+    )
+    print(f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def _pore_size(labels: np.ndarray, vs: float) -> dict[str, float]:
+    """Local-thickness diameters (um) of the remaining pore space (label 0), PoreSpy 'bf'."""
+    import porespy as ps
+
+    lt = ps.filters.local_thickness(labels == 0)
+    d = 2 * lt[labels == 0] * vs / 1000
+    q = np.percentile(d, [10, 50, 90])
+    return {"d10_um": float(q[0]), "d50_um": float(q[1]), "d90_um": float(q[2])}
+
+
+def matbox() -> None:
+    import tifffile
+
+    vol = tifffile.imread(MATBOX / MATBOX_FILE)
+    vs = 398.0
+    frac = float((vol == 2).mean())
+    base = np.where(vol == 2, 0, vol).astype(np.uint8)
+    out = {"matbox_bridge": vol}
+    t = {}
+    for name, kw in (
+        ("ours_bridge", {"method": "bridge"}),
+        ("ours_contact_angle_40", {"contact_angle_deg": 40.0}),
+        ("ours_contact_angle_0", {"contact_angle_deg": 0.0}),
+        ("ours_deposition", {"method": "deposition"}),
+    ):
+        s = time.perf_counter()
+        out[name] = insert_cbd(base, voxel_size_nm=vs, volume_fraction=frac, **kw)
+        t[name] = time.perf_counter() - s
+    res = {}
+    for name, lab in out.items():
+        rep = cbd_report(
+            lab, voxel_size_nm=vs, am_particles=(lab == 1).astype(np.int64), contact_angle=True
+        )
+        res[name] = {
+            "cbd_fraction": rep["cbd_envelope_fraction"],
+            "cbd_fraction_touching_am": rep["cbd_fraction_touching_am"],
+            "cbd_clusters": rep["cbd_clusters"]["count"],
+            "largest_cluster_fraction": rep["cbd_clusters"]["largest_fraction"],
+            "contact_angle_mean_deg": rep["contact_angle"]["mean_deg"],
+            **_pore_size(lab, vs),
+            "time_s": t.get(name),
+        }
+        print(name, json.dumps(res[name]), flush=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--matbox", action="store_true")
+    ap.add_argument("--porespy-anchor", action="store_true", help="slow: ~500 s at 256^3")
+    a = ap.parse_args()
+    performance(a.size, porespy_anchor=a.porespy_anchor)
+    if a.matbox:
+        matbox()

@@ -1,0 +1,479 @@
+"""Insert a carbon-binder domain (CBD) into the pore space of a labels volume.
+
+The CBD cannot be segmented from FIB/SEM data at the resolution needed for the active material
+(seed 000, section 2), so it is modelled geometrically after segmentation. Three methods share
+one interface, :func:`insert_cbd`:
+
+``"contact-angle"`` (default)
+    Morphological equilibrium of a wetting liquid (the CBD) and a non-wetting "gas" in the
+    pore space. With ``d`` the Euclidean distance of each pore voxel to the nearest solid
+    voxel, the gas for a ball radius ``r`` is the union of balls of radius ``r`` centred on
+    pore voxels where ``d >= r cos(theta)``, restricted to the pore space; the CBD is the rest
+    of the pore space. A ball centred at ``r cos(theta)`` from a flat wall meets it at the
+    angle ``theta`` measured through the CBD, so ``theta = 0`` gives pendular bridges tangent
+    to the active material and larger angles flatter bridges. The CBD amount rises with
+    ``r``; ``r`` is found by a safeguarded bisection and the target is then hit exactly by
+    removing the CBD voxels nearest to the gas balls (the meniscus recedes uniformly: no
+    random trimming, no specks).
+``"bridge"``
+    Fill the pore space by increasing local pore size (radius of the largest inscribed ball
+    that contains the voxel, evaluated on a one-voxel radius ladder), the way NREL MATBOX's
+    distance-based "bridge" additive generation favours the narrowest gaps; inside the last
+    size class, voxels closest to the solid go first.
+``"deposition"``
+    Weighted random surface growth (after Mistry et al. 2018): pore voxels that touch a solid
+    face are candidates, weighted by ``(1 - w) n_am + w n_cbd`` (face neighbours of active
+    material and of CBD). ``w`` near 0 coats the active material as a film, near 1 grows
+    agglomerates.
+
+The target comes from the recipe through :func:`cbd_envelope_fraction` (seed 000 Table 1) or
+is given directly as a fraction of the whole volume.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Literal
+
+import edt
+import numpy as np
+
+from microstructure.volume import Phase, check_labels, parse_voxel_size
+
+__all__ = [
+    "CbdFallbackWarning",
+    "cbd_envelope_fraction",
+    "insert_cbd",
+    "INSERTION_METHODS",
+]
+
+#: Names accepted by ``insert_cbd(method=...)``.
+INSERTION_METHODS: tuple[str, ...] = ("contact-angle", "bridge", "deposition")
+
+_EDT_THREADS = 2
+
+
+class CbdFallbackWarning(UserWarning):
+    """The contact-angle method could not reach the target and surface deposition finished it."""
+
+
+def cbd_envelope_fraction(
+    am_fraction: float,
+    *,
+    cbd_to_am_volume_ratio: float,
+    cbd_porosity: float = 0.502,
+) -> float:
+    """CBD envelope volume fraction implied by the recipe and the segmented active material.
+
+    ``V_cbd_solid = V_am * cbd_to_am_volume_ratio`` and the envelope (solid plus its
+    nanopores) is ``V_cbd_solid / (1 - cbd_porosity)``.
+
+    Parameters
+    ----------
+    am_fraction
+        Active-material volume fraction of the whole volume (0..1), e.g. ``(labels == 1).mean()``.
+    cbd_to_am_volume_ratio
+        Solid volume of CBD per solid volume of active material from the recipe, e.g. seed 000
+        Table 1: ``11.46 / 88.54``.
+    cbd_porosity
+        Porosity of the CBD (0..1); 0.502 in seed 000.
+
+    Returns
+    -------
+    float
+        CBD envelope volume as a fraction of the whole volume.
+
+    Raises
+    ------
+    ValueError
+        For values outside their ranges.
+    """
+    am = _finite_float(am_fraction, "am_fraction")
+    ratio = _finite_float(cbd_to_am_volume_ratio, "cbd_to_am_volume_ratio")
+    eps = _finite_float(cbd_porosity, "cbd_porosity")
+    if not 0.0 <= am <= 1.0:
+        raise ValueError(f"am_fraction: must be in [0, 1], got {am}")
+    if ratio < 0.0:
+        raise ValueError(f"cbd_to_am_volume_ratio: must be >= 0, got {ratio}")
+    if not 0.0 <= eps < 1.0:
+        raise ValueError(f"cbd_porosity: must be in [0, 1), got {eps}")
+    return am * ratio / (1.0 - eps)
+
+
+def insert_cbd(
+    labels: np.ndarray,
+    *,
+    voxel_size_nm: Any,
+    volume_fraction: float,
+    contact_angle_deg: float = 40.0,
+    method: Literal["contact-angle", "bridge", "deposition"] = "contact-angle",
+    seed: int = 0,
+    morphology_w: float = 0.5,
+    return_info: bool = False,
+) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
+    """Distribute a non-porous CBD (label 2) in the pore space (label 0).
+
+    Parameters
+    ----------
+    labels
+        Labels volume (z, y, x): 0 pore, 1 AM, 2 CBD, 3 CBD pore. Voxels already labelled 2 or
+        3 count towards the target and act as solid.
+    voxel_size_nm
+        Voxel size (z, y, x) in nm (scalar for cubic voxels).
+    volume_fraction
+        Target CBD envelope (labels 2 + 3) as a fraction of the whole volume, in (0, 1).
+    contact_angle_deg
+        Contact angle between CBD and active material in degrees, in [0, 90) (method
+        ``"contact-angle"`` only; 40 deg in seed 000).
+    method
+        ``"contact-angle"``, ``"bridge"`` or ``"deposition"`` (see the module docstring).
+    seed
+        Seed of the random tie-breaking (and of the growth for ``"deposition"``).
+    morphology_w
+        Weight of CBD neighbours against AM neighbours for ``"deposition"`` (0..1).
+    return_info
+        Also return a JSON-ready dict: method used, ball radius, whether a fallback happened.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, dict)
+        New uint8 labels volume (the input is not modified) with exactly
+        ``round(volume_fraction * labels.size)`` voxels labelled 2 or 3.
+
+    Raises
+    ------
+    ValueError
+        No pore space, a target larger than the pore space or smaller than the CBD already
+        present, an angle outside [0, 90), an unknown method.
+
+    Warns
+    -----
+    CbdFallbackWarning
+        When a large contact angle cannot hold the requested amount: the reachable amount is
+        inserted with the contact angle and surface deposition adds the rest.
+    """
+    lab = check_labels(labels, name="labels")
+    vs = parse_voxel_size(voxel_size_nm)
+    frac = _finite_float(volume_fraction, "volume_fraction")
+    if not 0.0 < frac < 1.0:
+        raise ValueError(f"volume_fraction: must be in (0, 1), got {frac}")
+    theta = _finite_float(contact_angle_deg, "contact_angle_deg")
+    if not 0.0 <= theta < 90.0:
+        raise ValueError(
+            f"contact_angle_deg: must be in [0, 90) degrees for a wetting CBD, got {theta}"
+        )
+    if method not in INSERTION_METHODS:
+        raise ValueError(f"method: expected one of {', '.join(INSERTION_METHODS)}, got {method!r}")
+    w = _finite_float(morphology_w, "morphology_w")
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"morphology_w: must be in [0, 1], got {w}")
+
+    pore = lab == Phase.PORE
+    n_pore = int(np.count_nonzero(pore))
+    if n_pore == 0:
+        raise ValueError("labels: no pore space (phase 0) to put the CBD into")
+    n_target = int(round(frac * lab.size))
+    n_existing = int(np.count_nonzero((lab == Phase.CBD) | (lab == Phase.CBD_PORE)))
+    n_add = n_target - n_existing
+    if n_add < 0:
+        raise ValueError(
+            f"volume_fraction: {frac:.4f} is below the CBD already present "
+            f"({n_existing / lab.size:.4f}); remove it first"
+        )
+    if n_add > n_pore:
+        raise ValueError(
+            f"volume_fraction: {frac:.4f} exceeds the pore space available for CBD "
+            f"({(n_pore + n_existing) / lab.size:.4f} of the volume)"
+        )
+    if not np.any(lab == Phase.AM) and method != "bridge" and n_existing == 0:
+        raise ValueError("labels: no active material (phase 1) for the CBD to attach to")
+
+    rng = np.random.default_rng(seed)
+    info: dict[str, Any] = {
+        "method": method,
+        "contact_angle_deg": theta if method == "contact-angle" else None,
+        "target_voxels": n_target,
+        "added_voxels": n_add,
+        "fallback": False,
+    }
+    out = lab.copy()
+    if n_add > 0:
+        if method == "contact-angle":
+            add_mask, cinfo = _contact_angle_fill(pore, vs, n_add, theta, rng)
+            info.update(cinfo)
+            if cinfo["fallback"]:
+                out[add_mask] = Phase.CBD
+                _deposit(out, n_add - int(cinfo["contact_angle_voxels"]), w, rng)
+                warnings.warn(
+                    f"contact angle {theta:g} deg holds at most "
+                    f"{cinfo['contact_angle_voxels'] / lab.size:.4f} of the volume as CBD; "
+                    f"surface deposition added the rest to reach {frac:.4f}",
+                    CbdFallbackWarning,
+                    stacklevel=2,
+                )
+                add_mask = None
+        elif method == "bridge":
+            add_mask, binfo = _bridge_fill(pore, vs, n_add, rng)
+            info.update(binfo)
+        else:
+            _deposit(out, n_add, w, rng)
+            info["morphology_w"] = w
+            add_mask = None
+        if add_mask is not None:
+            out[add_mask] = Phase.CBD
+    if return_info:
+        return out, info
+    return out
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _finite_float(value: Any, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return v
+
+
+def _mean_voxel(vs: tuple[float, float, float]) -> float:
+    """Geometric-mean voxel edge (nm), the half-voxel wall offset for anisotropic voxels."""
+    return float(np.prod(vs) ** (1.0 / 3.0))
+
+
+def _edt(mask: np.ndarray, vs: tuple[float, float, float]) -> np.ndarray:
+    """Distance (nm) of every nonzero voxel to the nearest zero voxel (outside = nonzero)."""
+    return edt.edt(
+        np.ascontiguousarray(mask, dtype=np.uint8),
+        anisotropy=vs,
+        black_border=False,
+        parallel=_EDT_THREADS,
+    )
+
+
+def _take_ranked(candidates: np.ndarray, key: np.ndarray, n: int, rng: np.random.Generator):
+    """Flat indices of the ``n`` candidates with the smallest ``key``; ties broken at random.
+
+    ``candidates`` are flat indices, ``key`` their keys (same length).
+    """
+    if n >= candidates.size:
+        return candidates
+    if n <= 0:
+        return candidates[:0]
+    kth = np.partition(key, n - 1)[n - 1]
+    below = candidates[key < kth]
+    tied = candidates[key == kth]
+    need = n - below.size
+    pick = rng.choice(tied.size, size=need, replace=False) if need < tied.size else slice(None)
+    return np.concatenate([below, tied[pick]])
+
+
+# ------------------------------------------------------------------- contact-angle method
+
+
+def _contact_angle_fill(
+    pore: np.ndarray,
+    vs: tuple[float, float, float],
+    n_add: int,
+    theta_deg: float,
+    rng: np.random.Generator,
+    *,
+    n_scan: int = 8,
+    max_iter: int = 14,
+    rel_tol: float = 0.01,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Boolean mask of ``n_add`` pore voxels forming the CBD at contact angle ``theta_deg``."""
+    cos_t = math.cos(math.radians(theta_deg))
+    h = min(vs)
+    # Discretisation: a voxel is gas when a ball of radius rho reaches within half a voxel of
+    # its centre, i.e. when its centre lies within rho + h/2 of the ball centre (this leaves
+    # no spurious one-voxel film on flat walls). Distances d are to solid voxel centres; the
+    # solid surface lies h/2 closer, so the wall distance is w = d - h/2 and a centre is
+    # allowed when w >= rho cos(theta): the ball then meets a flat wall at theta, measured
+    # through the CBD. On a convex particle of radius R the same ball meets the wall at
+    # theta_eff with cos(theta_eff) = cos(theta) - rho sin(theta)^2 / (2 R) (steeper), the
+    # known limit of this morphological model (see docs/validation_cbd.md).
+    half = 0.5 * _mean_voxel(vs)
+    d_in = _edt(pore, vs)
+    flat_pore = np.flatnonzero(pore)
+    w_pore = d_in.ravel()[flat_pore] - np.float32(half)
+    del d_in
+    w_max = float(w_pore.max())
+    # beyond rho_top no centre remains and the whole pore space would be CBD: not equilibrium
+    rho_top = w_max / cos_t * (1.0 - 1e-6)
+
+    cache: dict[float, tuple[int, np.ndarray | None]] = {}
+
+    def amount(rho: float, keep: bool = False) -> tuple[int, np.ndarray | None]:
+        """CBD voxel count at ball radius rho (and the distances of pore voxels to centres)."""
+        if rho in cache and (cache[rho][1] is not None or not keep or cache[rho][0] < 0):
+            return cache[rho]
+        ok = w_pore >= rho * cos_t
+        if not ok.any():
+            # no ball fits: everything would be CBD, which is not a wetting equilibrium
+            cache[rho] = (-1, None)
+            return cache[rho]
+        centres = np.ones(pore.shape, dtype=np.uint8)
+        centres.ravel()[flat_pore[ok]] = 0
+        # distance of every voxel to the nearest centre (centres are the zeros)
+        dist_c = _edt(centres, vs).ravel()[flat_pore]
+        del centres
+        n = int(np.count_nonzero(dist_c > rho + half))
+        res = (n, dist_c if keep else None)
+        cache[rho] = res
+        return res
+
+    # coarse geometric scan from half a voxel up to the last radius with centres
+    r_lo_scan = 0.5 * h
+    radii = np.geomspace(r_lo_scan, max(rho_top, r_lo_scan * 1.01), n_scan)
+    counts = [amount(float(r))[0] for r in radii]
+    hit = [i for i, c in enumerate(counts) if c >= n_add]
+    if not hit:
+        i_best = int(np.argmax(counts))
+        r_best = float(radii[i_best])
+        n_best, dist_c = amount(r_best, keep=True)
+        assert dist_c is not None
+        mask = np.zeros(pore.shape, dtype=bool)
+        mask.ravel()[flat_pore[dist_c > r_best + half]] = True
+        return mask, {
+            "ball_radius_nm": r_best,
+            "fallback": True,
+            "contact_angle_voxels": n_best,
+            "evaluations": len(cache),
+        }
+    i = hit[0]
+    if i == 0:
+        r_lo, n_lo = 0.0, 0
+    else:
+        r_lo, n_lo = float(radii[i - 1]), counts[i - 1]
+    r_hi, n_hi = float(radii[i]), counts[i]
+    # safeguarded regula falsi / bisection on r: stop when the bracket is tight in voxels
+    tol = max(1, int(rel_tol * n_add))
+    for _ in range(max_iter):
+        # the amount is a step function of r: below 1/20 voxel the bracket cannot improve
+        if n_hi - n_add <= tol or r_hi - r_lo <= 0.05 * h:
+            break
+        span = r_hi - r_lo
+        t = (n_add - n_lo) / max(n_hi - n_lo, 1)
+        r_mid = r_lo + span * min(max(t, 0.25), 0.75)
+        n_mid = amount(r_mid)[0]
+        if n_mid >= n_add:
+            r_hi, n_hi = r_mid, n_mid
+        else:
+            r_lo, n_lo = r_mid, n_mid
+    n_hi, dist_c = amount(r_hi, keep=True)
+    assert dist_c is not None
+    sel = np.flatnonzero(dist_c > r_hi + half)
+    # keep the n_add voxels farthest from the gas balls: the meniscus recedes uniformly
+    keep = _take_ranked(flat_pore[sel], -dist_c[sel], n_add, rng)
+    mask = np.zeros(pore.shape, dtype=bool)
+    mask.ravel()[keep] = True
+    return mask, {
+        "ball_radius_nm": r_hi,
+        "fallback": False,
+        "contact_angle_voxels": n_add,
+        "evaluations": len(cache),
+    }
+
+
+# ------------------------------------------------------------------------- bridge method
+
+
+def _bridge_fill(
+    pore: np.ndarray,
+    vs: tuple[float, float, float],
+    n_add: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fill the ``n_add`` pore voxels of smallest local pore size (ties: closest to solid)."""
+    h = min(vs)
+    d = _edt(pore, vs)
+    d_max = float(d.max())
+    flat_pore = np.flatnonzero(pore)
+    d_pore = d.ravel()[flat_pore]
+    del d
+
+    def small_pores(r: float) -> np.ndarray:
+        """Boolean over pore voxels: local pore radius < r (not inside any ball of radius r)."""
+        centres = np.ones(pore.shape, dtype=np.uint8)
+        centres.ravel()[flat_pore[d_pore >= r]] = 0
+        dist_c = _edt(centres, vs).ravel()[flat_pore]
+        return dist_c > r
+
+    # one-voxel radius ladder; find the first rung holding at least n_add voxels
+    ladder = np.arange(1, int(math.ceil(d_max / h)) + 2) * h
+    lo, hi = -1, ladder.size - 1
+    small_hi = None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        s = small_pores(float(ladder[mid]))
+        if np.count_nonzero(s) >= n_add:
+            hi, small_hi = mid, s
+        else:
+            lo = mid
+    if small_hi is None:
+        small_hi = small_pores(float(ladder[hi]))
+    small_lo = small_pores(float(ladder[lo])) if lo >= 0 else np.zeros(flat_pore.size, dtype=bool)
+    chosen = flat_pore[small_lo]
+    shell = np.flatnonzero(small_hi & ~small_lo)
+    extra = _take_ranked(flat_pore[shell], d_pore[shell], n_add - chosen.size, rng)
+    mask = np.zeros(pore.shape, dtype=bool)
+    mask.ravel()[chosen] = True
+    mask.ravel()[extra] = True
+    return mask, {"pore_radius_class_nm": float(ladder[hi])}
+
+
+# --------------------------------------------------------------------- deposition method
+
+
+def _face_neighbour_count(mask: np.ndarray) -> np.ndarray:
+    """Number of the six face neighbours of each voxel that are in ``mask`` (uint8)."""
+    m = mask.view(np.uint8) if mask.dtype == np.bool_ else mask.astype(np.uint8)
+    n = np.zeros(mask.shape, dtype=np.uint8)
+    n[1:] += m[:-1]
+    n[:-1] += m[1:]
+    n[:, 1:] += m[:, :-1]
+    n[:, :-1] += m[:, 1:]
+    n[:, :, 1:] += m[:, :, :-1]
+    n[:, :, :-1] += m[:, :, 1:]
+    return n
+
+
+def _deposit(
+    out: np.ndarray,
+    n_add: int,
+    w: float,
+    rng: np.random.Generator,
+    *,
+    batch_fraction: float = 0.02,
+) -> None:
+    """Grow ``n_add`` CBD voxels into the pore space of ``out`` (in place, private array).
+
+    Each round, pore voxels with a solid face neighbour are candidates with weight
+    ``(1 - w) n_am + w n_cbd``; a batch is drawn without replacement in proportion to the
+    weights (Efraimidis-Spirakis keys). The last batch is sized to hit ``n_add`` exactly.
+    """
+    batch = max(1, int(batch_fraction * n_add))
+    remaining = n_add
+    while remaining > 0:
+        pore = out == Phase.PORE
+        n_am = _face_neighbour_count(out == Phase.AM)
+        cbd = (out == Phase.CBD) | (out == Phase.CBD_PORE)
+        n_cbd = _face_neighbour_count(cbd)
+        cand = np.flatnonzero(pore & ((n_am > 0) | (n_cbd > 0)))
+        if cand.size == 0:
+            # pore regions with no solid at all: fill them from the largest remaining ones
+            cand = np.flatnonzero(pore)
+            weight = np.ones(cand.size)
+        else:
+            weight = (1.0 - w) * n_am.ravel()[cand] + w * n_cbd.ravel()[cand]
+            weight = weight + 1e-6  # every candidate stays possible
+        k = min(batch, remaining, cand.size)
+        keys = np.log(rng.random(cand.size)) / weight
+        pick = cand[np.argpartition(-keys, k - 1)[:k]] if k < cand.size else cand
+        out.ravel()[pick] = Phase.CBD
+        remaining -= pick.size
