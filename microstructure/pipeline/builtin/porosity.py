@@ -48,8 +48,10 @@ class PorosityStage(Stage):
     Params = PorosityParams
     consumes = "labels"
     produces = "none"
+    version = "2"  # 2: profile and labels figures
 
     def run(self, volume: Volume, params: PorosityParams, ctx: StageContext) -> StageOutput:
+        from microstructure.plot import labels_slice_figure, profile_figure
         from microstructure.porosity import porosity_report
 
         report = porosity_report(
@@ -64,9 +66,32 @@ class PorosityStage(Stage):
             surface_method="crofton" if params.surface_method == "none" else params.surface_method,
         )
         tables = {}
+        figures = []
         profile = report.get("profile")
         if isinstance(profile, dict) and profile:
             cols = {k: v for k, v in profile.items() if isinstance(v, list | tuple)}
             if cols and len({len(v) for v in cols.values()}) == 1:
                 tables["profile"] = cols
-        return StageOutput(volume=None, numbers=report, tables=tables)
+                curves = {
+                    name: cols[name]
+                    for name in ("porosity", "am", "cbd", "cbd_pore")
+                    if name in cols and max(cols[name], default=0.0) > 0.0
+                }
+                if "depth_um" in cols and curves:
+                    profile_figure(
+                        ctx.work_dir / "profile.png",
+                        cols["depth_um"],
+                        curves,
+                        xlabel=f"depth from the separator side along {ctx.thickness_axis} (um)",
+                        title="phase fractions through the electrode thickness",
+                    )
+                    figures.append("profile.png")
+        labels_slice_figure(
+            ctx.work_dir / "labels.png",
+            [("labels (middle z slice)", volume.data)],
+            voxel_size_nm=volume.voxel_size_nm,
+            title=f"porosity {report['total_porosity']:.3f}, "
+            f"closed {report['closed_porosity']:.4f}",
+        )
+        figures.append("labels.png")
+        return StageOutput(volume=None, numbers=report, tables=tables, figures=figures)

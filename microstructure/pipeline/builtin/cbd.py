@@ -1,0 +1,196 @@
+"""Stages ``cbd`` (carbon-binder domain into the pore space) and ``nanopores`` (fibrous CBD pores).
+
+Seed 000: the CBD is invisible in the FIB/SEM data, so it is modelled. The amount comes from the
+recipe (the composition calculator turns mass fractions and densities into the CBD : AM solid
+volume ratio, Table 1: 11.46 : 88.54) and the segmented AM; the envelope is the solid divided by
+``1 - cbd_porosity``. Or give the envelope fraction directly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.volume import Phase, Volume
+
+
+class CbdParams(StageParams):
+    method: Literal["contact-angle", "bridge", "deposition"] = Field(
+        "contact-angle", description="insertion algorithm (see microstructure.cbd.insertion)"
+    )
+    contact_angle_deg: float = Field(
+        40.0, ge=0.0, lt=90.0, description="CBD/AM contact angle, degrees (seed 000: 40)"
+    )
+    volume_fraction: float | None = Field(
+        None, gt=0.0, lt=1.0, description="CBD envelope as a fraction of the whole volume"
+    )
+    cbd_to_am_volume_ratio: float | None = Field(
+        None, gt=0.0, description="CBD solid volume per AM volume (Table 1: 11.46/88.54)"
+    )
+    mass_fractions: dict[str, float] | None = Field(
+        None, description="recipe mass fractions, e.g. {AM = 0.95, CB = 0.02, PVdF = 0.03}"
+    )
+    densities_g_per_cm3: dict[str, float] | None = Field(
+        None, description="component densities for mass_fractions, g/cm3"
+    )
+    cbd_components: list[str] = Field(
+        ["CB", "PVdF"], description="components of mass_fractions that form the CBD"
+    )
+    cbd_porosity: float = Field(
+        0.502, ge=0.0, lt=1.0, description="CBD porosity used to size the envelope (0..1)"
+    )
+    replace_existing: bool = Field(
+        False, description="turn CBD already in the input (labels 2, 3) into pore first"
+    )
+    morphology_w: float = Field(0.5, ge=0.0, le=1.0, description="deposition: CBD vs AM weight")
+    seed: int = Field(0, ge=0, description="random seed")
+    report: bool = Field(True, description="measure contacts, clusters and the contact angle")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CbdParams:
+        given = [
+            name
+            for name in ("volume_fraction", "cbd_to_am_volume_ratio", "mass_fractions")
+            if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one CBD amount: volume_fraction, cbd_to_am_volume_ratio or "
+                f"mass_fractions (+ densities_g_per_cm3); got {given or 'none'}"
+            )
+        if self.mass_fractions is not None and self.densities_g_per_cm3 is None:
+            raise ValueError("mass_fractions needs densities_g_per_cm3")
+        return self
+
+
+@register
+class CbdStage(Stage):
+    name = "cbd"
+    summary = "insert the carbon-binder domain into the pore space with a contact angle"
+    Params = CbdParams
+    consumes = "labels"
+    produces = "labels"
+
+    def run(self, volume: Volume, params: CbdParams, ctx: StageContext) -> StageOutput:
+        from microstructure.cbd import cbd_envelope_fraction, cbd_report, composition, insert_cbd
+        from microstructure.plot import labels_slice_figure
+
+        vs = volume.require_voxel_size("CBD insertion")
+        labels = volume.data
+        if params.replace_existing:
+            labels = labels.copy()
+            labels[(labels == Phase.CBD) | (labels == Phase.CBD_PORE)] = Phase.PORE
+        numbers: dict = {}
+        if params.volume_fraction is not None:
+            target = params.volume_fraction
+            numbers["target_source"] = "volume_fraction"
+        else:
+            if params.mass_fractions is not None:
+                comp = composition(
+                    params.mass_fractions,
+                    params.densities_g_per_cm3 or {},
+                    cbd=params.cbd_components,
+                )
+                ratio = comp.cbd_volume_fraction / (1.0 - comp.cbd_volume_fraction)
+                numbers["composition"] = {
+                    "cbd_solid_volume_fraction": comp.cbd_volume_fraction,
+                    "cbd_density_g_per_cm3": comp.cbd_density_g_per_cm3,
+                }
+                numbers["target_source"] = "mass_fractions"
+            else:
+                ratio = float(params.cbd_to_am_volume_ratio or 0.0)
+                numbers["target_source"] = "cbd_to_am_volume_ratio"
+            am_fraction = float((labels == Phase.AM).mean())
+            target = cbd_envelope_fraction(
+                am_fraction, cbd_to_am_volume_ratio=ratio, cbd_porosity=params.cbd_porosity
+            )
+            numbers["cbd_to_am_volume_ratio"] = ratio
+            numbers["am_fraction"] = am_fraction
+        numbers["target_envelope_fraction"] = target
+        out, info = insert_cbd(
+            labels,
+            voxel_size_nm=vs,
+            volume_fraction=target,
+            contact_angle_deg=params.contact_angle_deg,
+            method=params.method,
+            seed=params.seed,
+            morphology_w=params.morphology_w,
+            return_info=True,
+        )
+        numbers["insertion"] = info
+        numbers["cbd_envelope_fraction"] = float(
+            ((out == Phase.CBD) | (out == Phase.CBD_PORE)).mean()
+        )
+        if params.report:
+            numbers["report"] = cbd_report(out, voxel_size_nm=vs, seed=params.seed)
+        labels_slice_figure(
+            ctx.work_dir / "cbd.png",
+            [("before", labels), (f"CBD, {params.method}", out)],
+            voxel_size_nm=vs,
+            title=f"CBD envelope {numbers['cbd_envelope_fraction']:.4f} "
+            f"(target {target:.4f})",
+        )
+        meta = {**volume.metadata, "cbd": {"method": params.method, "target": target}}
+        return StageOutput(
+            volume=Volume(out, vs, meta), numbers=numbers, figures=["cbd.png"]
+        )
+
+
+class NanoporesParams(StageParams):
+    porosity: float = Field(0.502, ge=0.0, lt=1.0, description="CBD porosity (seed 000: 0.502)")
+    mean_diameter_nm: float = Field(100.0, gt=0.0, description="mean pore diameter, nm")
+    std_diameter_nm: float = Field(30.0, ge=0.0, description="pore diameter std, nm")
+    min_diameter_nm: float | None = Field(
+        None, gt=0.0, description="lower truncation, nm (default: the voxel length)"
+    )
+    length_nm: float | None = Field(
+        None, gt=0.0, description="fibre (cylinder) length, nm (default 10 mean diameters)"
+    )
+    seed: int = Field(0, ge=0, description="random seed")
+    measure: bool = Field(True, description="measure the diameters back (local thickness)")
+
+
+@register
+class NanoporesStage(Stage):
+    name = "nanopores"
+    summary = "carve fibrous nanopores with a Gaussian diameter distribution into the CBD"
+    Params = NanoporesParams
+    consumes = "labels"
+    produces = "labels"
+
+    def run(self, volume: Volume, params: NanoporesParams, ctx: StageContext) -> StageOutput:
+        from microstructure.cbd import add_nanopores, nanopore_diameters
+        from microstructure.plot import labels_slice_figure
+
+        vs = volume.require_voxel_size("CBD nanopores")
+        out, info = add_nanopores(
+            volume.data,
+            voxel_size_nm=vs,
+            porosity=params.porosity,
+            mean_diameter_nm=params.mean_diameter_nm,
+            std_diameter_nm=params.std_diameter_nm,
+            min_diameter_nm=params.min_diameter_nm,
+            length_nm=params.length_nm,
+            seed=params.seed,
+            return_info=True,
+        )
+        n_cbd = int(((out == Phase.CBD) | (out == Phase.CBD_PORE)).sum())
+        numbers = {
+            "cbd_porosity": float((out == Phase.CBD_PORE).sum() / n_cbd) if n_cbd else 0.0,
+            "nanopores": info,
+        }
+        if params.measure:
+            numbers["measured_diameters"] = nanopore_diameters(out, voxel_size_nm=vs)
+        labels_slice_figure(
+            ctx.work_dir / "nanopores.png",
+            [("CBD", volume.data), ("with nanopores", out)],
+            voxel_size_nm=vs,
+            title=f"CBD porosity {numbers['cbd_porosity']:.4f} (set {params.porosity:.4f})",
+        )
+        return StageOutput(
+            volume=Volume(out, vs, dict(volume.metadata)),
+            numbers=numbers,
+            figures=["nanopores.png"],
+        )
