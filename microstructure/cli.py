@@ -203,7 +203,203 @@ def cmd_composition(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_labels(
+    args: argparse.Namespace, what: str
+) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """Read LABELS with the voxel size required, mapped to our phase codes."""
+    from microstructure.io import read_volume
+    from microstructure.volume import check_labels
+
+    vol = read_volume(args.labels_file, voxel_size_nm=args.voxel_size_nm, labels=args.labels)
+    labels = check_labels(vol.data, name=str(args.labels_file))
+    return labels, vol.require_voxel_size(what)
+
+
+def _densities(text: str | None) -> dict[str, float] | None:
+    if not text:
+        return None
+    from microstructure.cbd.composition import parse_named_values
+
+    return {k.lower(): v for k, v in parse_named_values(text, name="--densities").items()}
+
+
+def _d_text(d: dict[str, Any]) -> str:
+    parts = [f"{k[:-3].upper()} {d[k]:.4g} nm" for k in ("d10_nm", "d50_nm", "d90_nm") if k in d]
+    return ", ".join(parts)
+
+
+def cmd_mip_simulate(args: argparse.Namespace) -> int:
+    from microstructure.porosimetry import plot_mip_curve, simulate_mip
+
+    labels, vs = _read_labels(args, "simulated MIP")
+    result = simulate_mip(
+        labels,
+        voxel_size_nm=vs,
+        inlet=args.inlet,
+        contact_angle_deg=args.contact_angle_deg,
+        surface_tension_n_per_m=args.surface_tension_n_per_m,
+        thickness_axis=args.thickness_axis,
+        top_at=args.top_at,
+        batch_size_nm=args.batch_size_nm,
+        densities_g_per_cm3=_densities(args.densities),
+        extrusion=args.extrusion,
+        cbd_porosity=args.cbd_porosity,
+    )
+    data = {"path": str(args.labels_file), **result.summary()}
+    if args.out:
+        data["curve_csv"] = str(result.to_csv(args.out))
+    if args.figure:
+        data["figure"] = str(plot_mip_curve(result.curve, args.figure, title=str(args.labels_file)))
+    lines = [
+        f"{args.labels_file}: simulated MIP from {', '.join(result.inlet)}",
+        f"  porosity {100 * result.porosity:.2f} %, intruded "
+        f"{100 * result.curve.total_intruded_fraction:.2f} % of the volume "
+        f"({100 * result.accessible_fraction:.1f} % of the pore space)",
+        f"  {_d_text(data)} ({len(result.curve)} pressure steps)",
+    ]
+    if result.extrusion is not None:
+        entrapped = result.extrusion.entrapped_fraction
+        lines.append(f"  Hg entrapped on extrusion: {100 * entrapped:.1f} %")
+    if args.out:
+        lines.append(f"  curve written to {args.out}")
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_mip_read(args: argparse.Namespace) -> int:
+    from microstructure.io.mip_files import read_mip_file
+    from microstructure.porosimetry import plot_mip_curve
+
+    curve = read_mip_file(
+        args.measured,
+        pressure_unit=args.pressure_unit,
+        volume_unit=args.volume_unit,
+        sample_mass_g=args.sample_mass_g,
+        min_pressure_mpa=args.min_pressure_mpa,
+        max_pressure_mpa=args.max_pressure_mpa,
+        bulk_density_g_per_cm3=args.bulk_density_g_per_cm3,
+        contact_angle_deg=args.contact_angle_deg,
+        surface_tension_n_per_m=args.surface_tension_n_per_m,
+    )
+    d = curve.d_values()
+    data: dict[str, Any] = {
+        "path": str(args.measured),
+        "n_points": len(curve),
+        "pressure_min_mpa": float(curve.pressure_mpa.min()),
+        "pressure_max_mpa": float(curve.pressure_mpa.max()),
+        "diameter_min_nm": float(curve.diameter_nm.min()),
+        "diameter_max_nm": float(curve.diameter_nm.max()),
+        "intruded_porosity": curve.total_intruded_fraction,
+        **d,
+    }
+    if curve.specific_volume_mm3_per_g is not None:
+        data["specific_volume_mm3_per_g"] = float(np.max(curve.specific_volume_mm3_per_g))
+    if args.out:
+        data["curve_csv"] = str(curve.to_csv(args.out))
+    if args.figure:
+        data["figure"] = str(plot_mip_curve(curve, args.figure, title=str(args.measured)))
+    lines = [
+        f"{args.measured}: {len(curve)} points, {data['pressure_min_mpa']:.4g}-"
+        f"{data['pressure_max_mpa']:.4g} MPa = {data['diameter_max_nm']:.4g}-"
+        f"{data['diameter_min_nm']:.4g} nm",
+        f"  {_d_text(d)}",
+    ]
+    if "specific_volume_mm3_per_g" in data:
+        lines.append(f"  intruded {data['specific_volume_mm3_per_g']:.4g} mm3/g")
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_mip_compare(args: argparse.Namespace) -> int:
+    from microstructure.io.mip_files import load_mip_curve
+    from microstructure.porosimetry import compare_mip_curves, plot_mip_comparison
+
+    sim = load_mip_curve(args.simulated, label=f"simulated ({Path(args.simulated).name})")
+    meas = load_mip_curve(
+        args.measured,
+        label=f"measured ({Path(args.measured).name})",
+        pressure_unit=args.pressure_unit,
+    )
+    cmp = compare_mip_curves(sim, meas)
+    data = {"simulated": str(args.simulated), "measured": str(args.measured), **cmp.to_dict()}
+    text = cmp.text()
+    if args.out:
+        data["figure"] = str(plot_mip_comparison(sim, meas, args.out))
+        text += f"\n  figure written to {args.out}"
+    _emit(args, data, text)
+    return 0
+
+
+def cmd_granulometry(args: argparse.Namespace) -> int:
+    from microstructure.porosimetry import granulometry
+
+    labels, vs = _read_labels(args, "granulometry")
+    result = granulometry(labels, voxel_size_nm=vs)
+    data = {"path": str(args.labels_file), **result.summary()}
+    if args.out:
+        data["psd_csv"] = str(result.to_csv(args.out))
+    text = (
+        f"{args.labels_file}: granulometry (exact local thickness) of the pore space\n"
+        f"  porosity {100 * result.porosity:.2f} %, mean diameter "
+        f"{data['mean_diameter_nm']:.4g} nm, {_d_text(data)}"
+    )
+    _emit(args, data, text)
+    return 0
+
+
+def cmd_mfactor(args: argparse.Namespace) -> int:
+    from microstructure.transport import m_factor
+
+    labels, vs = _read_labels(args, "the M-factor")
+    phases = tuple(int(p) for p in str(args.phases).split(",") if p.strip())
+    results = {}
+    lines = [f"{args.labels_file}: M-factor of phases {phases}"]
+    for axis in args.axis.split(","):
+        res = m_factor(labels, voxel_size_nm=vs, axis=axis.strip(), phases=phases)
+        results[res.axis] = res.to_dict()
+        tau = "inf" if not res.percolating else f"{res.tortuosity_factor:.4g}"
+        lines.append(
+            f"  {res.axis}: M {res.m_factor:.4g}, tortuosity factor {tau}, porosity "
+            f"{res.porosity:.4g}" + (f" ({res.message})" if res.message else "")
+        )
+    if len(results) == 1:
+        data = {"path": str(args.labels_file), **next(iter(results.values()))}
+    else:
+        data = {"path": str(args.labels_file), "axes": results}
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_dfn(args: argparse.Namespace) -> int:
+    from microstructure.transport.dfn import simulate_discharge
+
+    result = simulate_discharge(args.preset, c_rate=args.c_rate, transport=args.transport)
+    data = {"preset": args.preset, "c_rate": args.c_rate, "transport": args.transport}
+    data.update(result.summary())
+    if args.out:
+        data["curve_csv"] = str(result.to_csv(args.out))
+    text = (
+        f"DFN {args.preset}, {args.c_rate:g}C, {args.transport} transport: "
+        f"{result.capacity_mah:.4g} mAh, {result.energy_density_wh_per_kg:.4g} Wh/kg, "
+        f"end voltage {float(result.voltage_v[-1]):.3f} V"
+    )
+    _emit(args, data, text)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
+
+
+def _add_washburn(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--contact-angle-deg", type=float, default=140.0, help="Hg contact angle (default 140)"
+    )
+    p.add_argument(
+        "--surface-tension-n-per-m",
+        type=float,
+        default=0.48,
+        help="Hg surface tension in N/m (default 0.48)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,6 +464,71 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_composition)
+
+    p = sub.add_parser("mip", help="simulated and measured mercury intrusion curves")
+    mip = p.add_subparsers(dest="mip_command", metavar="ACTION", parser_class=_Parser)
+    mip.required = True
+    q = mip.add_parser("simulate", help="simulate MIP on a labels volume")
+    q.add_argument("labels_file", metavar="LABELS", help="labels volume")
+    q.add_argument(
+        "--inlet", required=True, help="faces Hg enters from: all, top, all-but-bottom, z-, ..."
+    )
+    _add_washburn(q)
+    q.add_argument("--thickness-axis", default="y", choices=["z", "y", "x"])
+    q.add_argument("--top-at", type=int, default=0, choices=[0, -1])
+    q.add_argument("--batch-size-nm", type=float, help="diameter step (default: exact radii)")
+    q.add_argument("--densities", metavar="PHASE=G_PER_CM3", help="e.g. am=4.76,cbd=1.935")
+    q.add_argument("--extrusion", action="store_true", help="also extrude (Hg entrapment)")
+    q.add_argument("--cbd-porosity", type=float, help="unresolved CBD nanoporosity (hybrid)")
+    q.add_argument("--out", metavar="CSV", help="write the curve CSV")
+    q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
+    _add_common(q)
+    q.set_defaults(func=cmd_mip_simulate)
+
+    q = mip.add_parser("read", help="read a measured MIP export (pressure, cumulative volume)")
+    q.add_argument("measured", metavar="MEASURED", help="instrument text export")
+    q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
+    q.add_argument("--volume-unit", choices=["ml", "mm3"])
+    q.add_argument("--sample-mass-g", type=float, help="sample mass for absolute volumes")
+    q.add_argument("--min-pressure-mpa", type=float, help="lower end of the pressure window")
+    q.add_argument("--max-pressure-mpa", type=float, help="upper end of the pressure window")
+    q.add_argument(
+        "--bulk-density-g-per-cm3", type=float, help="sample bulk density (intruded fraction)"
+    )
+    _add_washburn(q)
+    q.add_argument("--out", metavar="CSV", help="write the curve CSV")
+    q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(func=cmd_mip_read)
+
+    q = mip.add_parser("compare", help="compare a simulated and a measured curve")
+    q.add_argument("simulated", metavar="SIMULATED", help="simulated curve CSV")
+    q.add_argument("measured", metavar="MEASURED", help="measured curve CSV or instrument export")
+    q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
+    q.add_argument("--out", metavar="PNG", help="write the overlay figure")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(func=cmd_mip_compare)
+
+    p = sub.add_parser("granulometry", help="pore size distribution by sphere filling")
+    p.add_argument("labels_file", metavar="LABELS", help="labels volume")
+    p.add_argument("--out", metavar="CSV", help="write the PSD CSV")
+    _add_common(p)
+    p.set_defaults(func=cmd_granulometry)
+
+    p = sub.add_parser("mfactor", help="M-factor and tortuosity factor from the image")
+    p.add_argument("labels_file", metavar="LABELS", help="labels volume")
+    p.add_argument("--axis", required=True, help="z, y or x (or a list: z,y,x)")
+    p.add_argument("--phases", default="0,3", help="transporting labels (default 0,3)")
+    _add_common(p)
+    p.set_defaults(func=cmd_mfactor)
+
+    p = sub.add_parser("dfn", help="discharge a half cell with a (hierarchical) DFN model")
+    p.add_argument("--preset", required=True, help="electrode preset, e.g. cal-3")
+    p.add_argument("--c-rate", type=float, required=True, help="discharge rate, 1/h")
+    p.add_argument("--transport", required=True, choices=["combined", "intergranular"])
+    p.add_argument("--out", metavar="CSV", help="write the discharge curve CSV")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_dfn)
 
     for extra in _EXTRA_COMMANDS:
         extra(sub)
