@@ -7,6 +7,7 @@ Layout of an output folder::
     OUT/01-porosity/*.csv         the stage's tables
     OUT/figures/*.png             figures of all stages
     OUT/report.json               every stage's numbers, rewritten after each stage
+    OUT/report.html               a static summary page (numbers, figures) after the run
 
 Each stage's key hashes the input data, the voxel size, the label map and every upstream
 stage's name, version and parameters. A stage whose folder holds a finished ``params.json``
@@ -33,6 +34,7 @@ import numpy as np
 import microstructure
 from microstructure.io.stacks import read_volume, write_volume
 from microstructure.io.tables import to_jsonable, write_csv, write_json
+from microstructure.pipeline.html_report import write_html_report
 from microstructure.pipeline.memory import PeakMemory
 from microstructure.pipeline.recipe import Recipe, StageSpec, load_recipe
 from microstructure.pipeline.stages import StageContext, volume_kind
@@ -291,4 +293,5 @@ def run_pipeline(
         previous_key = key
     report["status"] = "finished"
     write_json(out / "report.json", report)
+    write_html_report(out, to_jsonable(report))
     return report

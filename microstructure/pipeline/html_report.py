@@ -1,0 +1,152 @@
+"""A static HTML summary of a run: input, stages with timing and memory, key numbers, figures.
+
+``run_pipeline`` writes ``OUT/report.html`` next to ``report.json`` after every run. The page
+needs no server, no script and no network: it links the PNGs in ``OUT/figures/`` by relative
+path, so the folder can be zipped and mailed as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from microstructure.io.tables import atomic_write_text
+
+__all__ = ["write_html_report", "scalar_numbers"]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { display: inline-block; margin: 0.5em; } img { max-width: 520px; border: 1px solid #eee; }
+figcaption { font-size: 0.8em; color: #555; } .muted { color: #777; }
+"""
+
+
+def scalar_numbers(numbers: Mapping[str, Any], *, max_items: int = 40) -> list[tuple[str, Any]]:
+    """Flatten a stage's numbers to ``(dotted.key, scalar)`` pairs, skipping lists and tables.
+
+    Parameters
+    ----------
+    numbers
+        The stage's JSON numbers (nested dicts).
+    max_items
+        At most this many pairs (the report stays readable; report.json has everything).
+
+    Returns
+    -------
+    list of (str, scalar)
+    """
+    out: list[tuple[str, Any]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if len(out) >= max_items:
+            return
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, bool | int | float | str) or value is None:
+            if isinstance(value, str) and len(value) > 80:
+                return
+            out.append((prefix, value))
+
+    walk("", numbers)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return html.escape(str(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return html.escape(str(value))
+        return f"{value:.5g}"
+    return html.escape(str(value))
+
+
+def write_html_report(out_dir: str | os.PathLike, report: Mapping[str, Any]) -> Path:
+    """Write ``out_dir/report.html`` from a run's report (the content of ``report.json``).
+
+    Parameters
+    ----------
+    out_dir
+        The run folder (holds ``figures/`` and the stage folders).
+    report
+        The run report as returned by :func:`microstructure.pipeline.run_pipeline`.
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML file written (atomically).
+    """
+    out = Path(out_dir)
+    recipe = report.get("recipe", {}) or {}
+    inp = report.get("input", {}) or {}
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>microstructure run: {html.escape(str(recipe.get('name', '')))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Run of recipe <code>{html.escape(str(recipe.get('name', '?')))}</code></h1>",
+        "<table>",
+    ]
+    rows = [
+        ("recipe file", recipe.get("path")),
+        ("input", inp.get("path")),
+        ("shape (z, y, x)", inp.get("shape")),
+        ("voxel size (z, y, x) nm", inp.get("voxel_size_nm")),
+        ("status", report.get("status")),
+        ("microstructure version", report.get("microstructure_version")),
+    ]
+    for key, value in rows:
+        parts.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(str(value))}</td></tr>")
+    parts.append("</table>")
+
+    stages = list(report.get("stages", []))
+    parts.append(
+        "<h2>Stages</h2><table><tr><th>#</th><th>stage</th><th>status</th>"
+        "<th>time (s)</th><th>peak memory (MB)</th><th>folder</th></tr>"
+    )
+    for st in stages:
+        parts.append(
+            "<tr>"
+            f"<td class=num>{_fmt(st.get('index'))}</td><td>{_fmt(st.get('name'))}</td>"
+            f"<td>{_fmt(st.get('status'))}</td><td class=num>{_fmt(st.get('seconds'))}</td>"
+            f"<td class=num>{_fmt(st.get('peak_rss_mb'))}</td><td>{_fmt(st.get('dir'))}</td>"
+            "</tr>"
+        )
+    parts.append("</table>")
+
+    numbers = report.get("numbers", {}) or {}
+    fig_dir = out / "figures"
+    for st in stages:
+        name = str(st.get("name"))
+        parts.append(f"<h2>{_fmt(st.get('index'))}. {html.escape(name)}</h2>")
+        pairs = scalar_numbers(numbers.get(name, {}) or {})
+        if pairs:
+            parts.append("<table><tr><th>number</th><th>value</th></tr>")
+            for key, value in pairs:
+                parts.append(
+                    f"<tr><td>{html.escape(key)}</td><td class=num>{_fmt(value)}</td></tr>"
+                )
+            parts.append("</table>")
+            parts.append(
+                '<p class="muted">All numbers: <code>report.json</code> and '
+                f"<code>{_fmt(st.get('dir'))}/params.json</code>.</p>"
+            )
+        prefix = f"{st.get('dir')}-"
+        figs = sorted(p.name for p in fig_dir.glob(f"{prefix}*.png")) if fig_dir.is_dir() else []
+        for fig in figs:
+            src = html.escape(f"figures/{fig}", quote=True)
+            parts.append(
+                f'<figure><img src="{src}" alt="{html.escape(fig, quote=True)}">'
+                f"<figcaption>{html.escape(fig)}</figcaption></figure>"
+            )
+    parts.append("</body></html>")
+    return atomic_write_text(out / "report.html", "\n".join(parts) + "\n")
