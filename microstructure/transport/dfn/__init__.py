@@ -1,0 +1,42 @@
+"""DFN half-cell model with hierarchically structured (porous) particles, built on PyBaMM.
+
+Seed 003 (Naumann et al., ACS Appl. Energy Mater. 2024): a Doyle-Fuller-Newman model of a
+half cell (Li-metal counter electrode) whose positive electrode is made of porous NMC111
+secondary particles. Three scales: x (separator + electrode), R (inside a secondary particle:
+intragranular electrolyte and, optionally, electronic potential) and r (solid diffusion in the
+primary particles). Electrode-scale ionic transport is ``"intergranular"`` (``M_inter``, seed
+003 eq. 3) or ``"combined"`` (``M_inter + M_particles M_II``, eq. 4-7).
+
+Public entry point: :func:`simulate_discharge`. All PyBaMM use sits in ``_pybamm_model``
+(built on PyBaMM 26.x).
+"""
+
+from microstructure.transport.dfn.parameters import (
+    M_INTER_LAWS,
+    PARAMETER_SOURCES,
+    CellParameters,
+    MeshSettings,
+    cell_parameters,
+    resolve_preset,
+)
+from microstructure.transport.dfn.simulate import (
+    DEFAULT_MESH,
+    TRANSPORT_MODES,
+    DischargeResult,
+    clear_cache,
+    simulate_discharge,
+)
+
+__all__ = [
+    "DEFAULT_MESH",
+    "M_INTER_LAWS",
+    "PARAMETER_SOURCES",
+    "TRANSPORT_MODES",
+    "CellParameters",
+    "DischargeResult",
+    "MeshSettings",
+    "cell_parameters",
+    "clear_cache",
+    "resolve_preset",
+    "simulate_discharge",
+]
