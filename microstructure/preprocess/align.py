@@ -43,17 +43,42 @@ __all__ = [
 ]
 
 
-def _prepare(
-    sl: np.ndarray, window: np.ndarray, band: tuple[float, float]
-) -> tuple[np.ndarray, bool]:
-    """Band-pass (difference of Gaussians), window and FFT one slice; flag featureless ones."""
+def _bandpass(
+    sl: np.ndarray, band: tuple[float, float], soft_mask: np.ndarray | None
+) -> np.ndarray:
+    """Difference-of-Gaussians band-pass of one slice (times the softened mask, if any)."""
     img = sl.astype(np.float32, copy=False)
     lo, hi = band
     fine = ndimage.gaussian_filter(img, lo, mode="reflect") if lo > 0 else img
-    coarse = ndimage.gaussian_filter(img, hi, mode="reflect")
-    bp = (fine - coarse) * window
-    bp -= bp.mean()
-    scale = float(np.abs(img).max()) + 1e-30
+    bp = fine - ndimage.gaussian_filter(img, hi, mode="reflect")
+    if soft_mask is not None:
+        bp = bp * soft_mask
+    return bp
+
+
+def _prepare(
+    sl: np.ndarray,
+    window: np.ndarray,
+    band: tuple[float, float],
+    shift: np.ndarray | None = None,
+    soft_mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, bool]:
+    """Band-pass, move by ``-shift`` (Fourier shift), window and FFT one slice.
+
+    Moving each slice by minus its current position estimate before windowing means every
+    slice is windowed over the same piece of structure (the window is fixed in the aligned
+    frame), so the measured residual shifts carry no bias from content entering or leaving
+    the window. Returns the rfft2 spectrum and a flag that is False for featureless slices.
+    """
+    bp = _bandpass(sl, band, soft_mask)
+    scale = float(np.abs(bp).max()) + float(np.abs(sl).max()) + 1e-30
+    if shift is not None and (abs(shift[0]) > 1e-9 or abs(shift[1]) > 1e-9):
+        f = np.fft.rfft2(bp)
+        f = ndimage.fourier_shift(f, (-float(shift[0]), -float(shift[1])), n=bp.shape[1])
+        bp = np.fft.irfft2(f, s=bp.shape).astype(np.float32)
+    wsum = float(window.sum())
+    mean = float((bp * window).sum()) / wsum if wsum > 0 else 0.0
+    bp = (bp - np.float32(mean)) * window
     ok = bool(np.std(bp) > 1e-6 * scale)
     return np.fft.rfft2(bp), ok
 
@@ -119,21 +144,25 @@ def _taper_1d(n: int, start: float, length: float, taper: float = TAPER) -> np.n
 
 
 def _window(
-    shape: tuple[int, int],
-    mask: np.ndarray | None,
-    region: tuple[float, float, float, float] | None = None,
+    shape: tuple[int, int], region: tuple[float, float, float, float] | None = None
 ) -> np.ndarray:
     """Tukey window over ``region`` = (y start, y length, x start, x length) in pixels
-    (sub-pixel starts allowed; default the whole slice), times the softened ``mask``."""
+    (sub-pixel starts allowed; default the whole slice)."""
     if region is None:
         region = (0.0, shape[0] - 1.0, 0.0, shape[1] - 1.0)
     wy = _taper_1d(shape[0], region[0], region[1])
     wx = _taper_1d(shape[1], region[2], region[3])
-    w = np.outer(wy, wx).astype(np.float32)
-    if mask is not None:
-        soft = ndimage.gaussian_filter(mask.astype(np.float32), 2.0)
-        w = w * soft
-    return w
+    return np.outer(wy, wx).astype(np.float32)
+
+
+def common_region(
+    positions: np.ndarray, shape: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """(y start, y length, x start, x length) in slice 0's frame seen by every slice."""
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    lo, hi = pos.min(axis=0), pos.max(axis=0)
+    ny, nx = shape
+    return (-lo[0], ny - 1 - (hi[0] - lo[0]), -lo[1], nx - 1 - (hi[1] - lo[1]))
 
 
 def measure_pair_shifts(
@@ -144,7 +173,7 @@ def measure_pair_shifts(
     bandpass_px: tuple[float, float] = (1.0, 10.0),
     mask: np.ndarray | None = None,
     positions: np.ndarray | None = None,
-    roi: tuple[int, int, int, int] | None = None,
+    roi: tuple[float, float, float, float] | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -161,15 +190,17 @@ def measure_pair_shifts(
     bandpass_px
         (fine, coarse) Gaussian sigmas in pixels of the difference-of-Gaussians band-pass.
     mask
-        Optional (y, x) boolean mask of the region used for registration.
+        Optional (y, x) boolean mask, in the image frame of every slice, of the pixels used
+        for registration (e.g. excluding a protective layer).
     positions
-        Prior (nz, 2) estimate of the slice positions. When given, each slice's window
-        covers the region common to all slices *as placed in that slice*, so every pair
-        compares the same piece of structure whatever the drift (the answer then no longer
-        depends on which content the drift moved into the window).
+        Prior (nz, 2) estimate of the slice positions. When given, every band-passed slice
+        is first moved back by its prior position (exact Fourier shift) and then windowed
+        over the region common to all slices in slice 0's frame, so every pair compares the
+        same piece of structure whatever the drift; the measured residual is added to the
+        prior difference.
     roi
         (y0, y1, x0, x1): register on this region of the structure, given in the frame of
-        slice 0; with ``positions`` it moves with the content of each slice.
+        slice 0 (instead of the common region).
     workers
         Threads (default: all cores).
     progress
@@ -185,24 +216,23 @@ def measure_pair_shifts(
     nz, ny, nx = stack.shape
     pos = None if positions is None else np.asarray(positions, dtype=np.float64).reshape(nz, 2)
     if roi is not None:
-        base = (
-            float(roi[0]), float(roi[1] - roi[0] - 1), float(roi[2]), float(roi[3] - roi[2] - 1)
+        region: tuple[float, float, float, float] | None = (
+            float(roi[0]),
+            float(roi[1] - roi[0] - 1),
+            float(roi[2]),
+            float(roi[3] - roi[2] - 1),
         )
     elif pos is not None:
-        # the region common to all slices, in the frame of slice 0
-        lo, hi = pos.min(axis=0), pos.max(axis=0)
-        base = (-lo[0], ny - 1 - (hi[0] - lo[0]), -lo[1], nx - 1 - (hi[1] - lo[1]))
-        if min(base[1], base[3]) < 16:
-            pos = None  # drift too large for a common region: fixed window
-            base = None
+        region = common_region(pos, (ny, nx))
+        if min(region[1], region[3]) < 16:
+            pos, region = None, None  # drift too large for a common region: whole slices
     else:
-        base = None
-    fixed = _window((ny, nx), mask, base if pos is None else None)
+        region = None
+    win = _window((ny, nx), region)
+    soft = None if mask is None else ndimage.gaussian_filter(mask.astype(np.float32), 2.0)
 
-    def window(k: int) -> np.ndarray:
-        if pos is None or base is None:
-            return fixed
-        return _window((ny, nx), mask, (base[0] + pos[k, 0], base[1], base[2] + pos[k, 1], base[3]))
+    def prep(k: int) -> tuple[np.ndarray, bool]:
+        return _prepare(stack[k], win, bandpass_px, None if pos is None else pos[k], soft)
 
     workers = max(1, workers or os.cpu_count() or 1)
     chunks = np.array_split(np.arange(nz), min(nz, 4 * workers))
@@ -214,12 +244,14 @@ def measure_pair_shifts(
         first = int(chunk[0])
         buf: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=neighbors)
         for j in range(max(0, first - neighbors), first):
-            buf.append((j, *_prepare(stack[j], window(j), bandpass_px)))
+            buf.append((j, *prep(j)))
         for i in chunk:
-            fi, oki = _prepare(stack[int(i)], window(int(i)), bandpass_px)
+            fi, oki = prep(int(i))
             for j, fj, okj in buf:
                 if oki and okj:
                     shift = _correlation_shift(fj, fi, upsample_factor, (ny, nx))
+                    if pos is not None:  # residual of the pre-shifted pair + the prior
+                        shift = shift + pos[int(i)] - pos[j]
                     out.append((int(i), j, float(shift[0]), float(shift[1])))
                 else:
                     out.append((int(i), j, math.nan, math.nan))
@@ -375,7 +407,7 @@ def align_slices_report(
     upsample_factor: int = 20,
     bandpass_px: tuple[float, float] = (1.0, 10.0),
     mask: Any = None,
-    roi: tuple[int, int, int, int] | None = None,
+    roi: tuple[float, float, float, float] | None = None,
     refine: int = 3,
     refine_tol_px: float = 0.05,
     order: int = 3,
@@ -428,9 +460,9 @@ def align_slices_report(
     roi_t = None
     if roi is not None:
         try:
-            y0, y1, x0, x1 = (int(v) for v in roi)
+            y0, y1, x0, x1 = (float(v) for v in roi)
         except (TypeError, ValueError):
-            raise ValueError(f"roi: expected (y0, y1, x0, x1) integers, got {roi!r}") from None
+            raise ValueError(f"roi: expected (y0, y1, x0, x1) numbers, got {roi!r}") from None
         if not (0 <= y0 < y1 <= ny and 0 <= x0 < x1 <= nx and y1 - y0 >= 16 and x1 - x0 >= 16):
             raise ValueError(
                 f"roi: {roi!r} must lie inside the {ny}x{nx} slice and span >= 16 px per axis"
@@ -444,11 +476,22 @@ def align_slices_report(
     positions = None
     passes = 0
     change = math.inf
+    used_roi: list[float] = [0.0, float(ny), 0.0, float(nx)]
     for _ in range(1 + int(refine)):
         if change < refine_tol_px:
             break
         previous = positions
         passes += 1
+        if roi_t is not None:
+            used_roi = list(roi_t)
+        elif positions is not None:
+            reg = common_region(positions, (ny, nx))
+            if min(reg[1], reg[3]) >= 16:
+                used_roi = [reg[0], reg[0] + reg[1] + 1, reg[2], reg[2] + reg[3] + 1]
+            else:
+                used_roi = [0.0, float(ny), 0.0, float(nx)]
+        else:
+            used_roi = [0.0, float(ny), 0.0, float(nx)]
         pairs, measured = measure_pair_shifts(
             arr,
             neighbors=int(neighbors),
@@ -486,6 +529,7 @@ def align_slices_report(
         "total_drift_px": [float(np.ptp(positions[:, 0])), float(np.ptp(positions[:, 1]))],
         "max_applied_shift_px": float(np.abs(applied).max()) if nz else 0.0,
         "crop": crop_info,
+        "registration_roi": [round(float(v), 4) for v in used_roi],
         "featureless_slices": featureless,
         **solve_info,
         "applied_shifts_px": applied.tolist(),
@@ -508,7 +552,7 @@ def align_slices(
     upsample_factor: int = 20,
     bandpass_px: tuple[float, float] = (1.0, 10.0),
     mask: Any = None,
-    roi: tuple[int, int, int, int] | None = None,
+    roi: tuple[float, float, float, float] | None = None,
     refine: int = 3,
     order: int = 3,
     crop: bool = True,

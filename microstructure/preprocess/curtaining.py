@@ -6,10 +6,12 @@ Two methods:
     Built for finite-length curtains, which start at the top of the cross-section (the
     milled edge) and often fade out part-way down (see :func:`robust_stripe_estimate`):
     every row is high-passed by subtracting its running median of width
-    ``2 * stripe_width_px + 1`` (keeps step edges of real structure out), then the median of
+    ``4 * stripe_width_px + 1`` (keeps step edges of real structure out), then the median of
     every column over overlapping bands of ``length_px`` rows estimates the stripe (structure
     is not constant along y and is rejected), combined over ``z_window`` slices (curtains
-    persist from slice to slice) and interpolated along y, so the estimate is localised in y.
+    persist from slice to slice), shrunk towards zero where it is not above the noise floor
+    of the estimate (non-negative garrote at ``threshold`` robust standard deviations), and
+    interpolated along y, so the estimate is localised in y.
 ``wavelet-fft``
     The wavelet-Fourier filter of Muench et al. (Opt. Express 17, 8567, 2009): the slice is
     padded along the stripe direction (reflect, at least 1/8 of its height), decomposed by
@@ -95,7 +97,7 @@ def wavelet_fft_destripe(
     wavelet: str = "db5",
     level: int | None = None,
     sigma: float = 2.0,
-    stripe_width_px: float = 5.0,
+    stripe_width_px: float = 4.0,
     pad_fraction: float = 0.125,
 ) -> np.ndarray:
     """Wavelet-FFT destriping (Muench et al. 2009) of one 2D slice with vertical stripes.
@@ -183,30 +185,44 @@ def _median_rows(img: np.ndarray, half: int) -> np.ndarray:  # pragma: no cover 
 def robust_stripe_estimate(
     stack: np.ndarray,
     *,
-    stripe_width_px: float = 5.0,
+    stripe_width_px: float = 4.0,
     length_px: int = 64,
-    z_window: int = 5,
+    z_window: int = 9,
+    threshold: float = 3.0,
 ) -> np.ndarray:
     """Stripe field (vertical stripes) of a (z, y, x) float stack by the robust method.
 
     1. Horizontal high-pass: each row minus its running median of width
-       ``2 * stripe_width_px + 1`` (removes smooth structure and keeps step edges out).
+       ``4 * stripe_width_px + 1`` (a stripe must cover less than half the window; removes
+       smooth structure and keeps step edges out).
     2. In overlapping bands of ``length_px`` rows, the median of every column of the
        high-passed image: structure is not constant along y and is rejected; stripes are.
     3. Median of these band profiles over ``z_window`` neighbouring slices (curtains persist
        from slice to slice, structure changes).
-    4. Linear interpolation of the band profiles along y (localises the estimate in y).
+    4. Non-negative garrote ``p * max(0, 1 - (threshold * floor / p)^2)`` with ``floor``
+       the robust spread (1.4826 MAD) across x of each band profile, an estimate of its
+       noise since most columns hold no stripe (``threshold = 0`` disables).
+    5. Linear interpolation of the band profiles along y (localises the estimate in y).
     """
     arr = np.ascontiguousarray(stack, dtype=np.float32)
     nz, ny, nx = arr.shape
-    half = max(1, int(math.ceil(stripe_width_px)))
+    half = max(1, int(math.ceil(2.0 * stripe_width_px)))
     half = min(half, max(1, (nx - 1) // 2))
-    hp = arr - _median_rows(arr.reshape(nz * ny, nx), half).reshape(nz, ny, nx)
     length = int(max(3, min(length_px, ny)))
     starts = _band_starts(ny, length)
+    hp = arr - _median_rows(arr.reshape(nz * ny, nx), half).reshape(nz, ny, nx)
     prof = np.stack([np.median(hp[:, s0 : s0 + length], axis=1) for s0 in starts], axis=1)
     if z_window > 1 and nz > 1:
         prof = ndimage.median_filter(prof, size=(min(z_window, nz), 1, 1), mode="nearest")
+    if threshold > 0:
+        # noise floor of the estimate: robust spread across x of each band profile (most
+        # columns hold no stripe); non-negative garrote keeps strong stripes unbiased and
+        # zeroes the estimate where it is indistinguishable from noise and texture
+        centre = np.median(prof, axis=2, keepdims=True)
+        floor = 1.4826 * np.median(np.abs(prof - centre), axis=2, keepdims=True)
+        t2 = (float(threshold) * floor) ** 2
+        p2 = prof * prof
+        prof = np.where(p2 > t2, prof * (1.0 - t2 / np.maximum(p2, 1e-30)), 0.0).astype(np.float32)
     if len(starts) == 1:
         return np.repeat(prof, ny, axis=1)
     centres = starts + (length - 1) / 2.0
@@ -301,9 +317,10 @@ def remove_curtaining_report(
     level: int | None = None,
     sigma: float = 2.0,
     method: Method = "robust",
-    stripe_width_px: float = 5.0,
+    stripe_width_px: float = 4.0,
     length_px: int = 64,
-    z_window: int = 5,
+    z_window: int = 9,
+    threshold: float = 3.0,
     direction: Literal["vertical", "horizontal"] = "vertical",
     log_transform: bool = False,
     keep_dtype: bool = False,
@@ -328,6 +345,8 @@ def remove_curtaining_report(
         raise ValueError(f"length_px: must be >= 3 rows, got {length_px!r}")
     if int(z_window) < 1:
         raise ValueError(f"z_window: must be >= 1 slice, got {z_window!r}")
+    if not (math.isfinite(float(threshold)) and threshold >= 0):
+        raise ValueError(f"threshold: must be >= 0, got {threshold!r}")
     if wavelet not in pywt.wavelist(kind="discrete"):
         raise ValueError(f"wavelet: {wavelet!r} is not a discrete PyWavelets wavelet")
     if not sigma > 0:
@@ -361,7 +380,11 @@ def remove_curtaining_report(
 
     def run_robust(sub: np.ndarray) -> np.ndarray:
         est = robust_stripe_estimate(
-            sub, stripe_width_px=stripe_width_px, length_px=length, z_window=int(z_window)
+            sub,
+            stripe_width_px=stripe_width_px,
+            length_px=length,
+            z_window=int(z_window),
+            threshold=float(threshold),
         )
         return (sub - est).astype(np.float32)
 
@@ -398,6 +421,7 @@ def remove_curtaining_report(
         "stripe_width_px": float(stripe_width_px),
         "length_px": length,
         "z_window": int(z_window),
+        "threshold": float(threshold),
         "wavelet": wavelet,
         "level": lev,
         "max_level": wmax,
@@ -421,9 +445,10 @@ def remove_curtaining(
     level: int | None = None,
     sigma: float = 2.0,
     method: Method = "robust",
-    stripe_width_px: float = 5.0,
+    stripe_width_px: float = 4.0,
     length_px: int = 64,
-    z_window: int = 5,
+    z_window: int = 9,
+    threshold: float = 3.0,
     direction: Literal["vertical", "horizontal"] = "vertical",
     log_transform: bool = False,
     keep_dtype: bool = False,
@@ -452,6 +477,9 @@ def remove_curtaining(
     z_window
         Robust method: slices over which the band profiles are median-combined (curtains
         persist from slice to slice; 1 = per slice).
+    threshold
+        Robust method: band-profile values below ``threshold`` robust standard deviations of
+        the profile (its noise floor) are shrunk to zero (0 disables the shrinkage).
     direction
         ``"vertical"`` stripes (constant along y, default) or ``"horizontal"``.
     log_transform
@@ -475,6 +503,7 @@ def remove_curtaining(
         stripe_width_px=stripe_width_px,
         length_px=length_px,
         z_window=z_window,
+        threshold=threshold,
         direction=direction,
         log_transform=log_transform,
         keep_dtype=keep_dtype,

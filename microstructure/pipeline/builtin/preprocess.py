@@ -1,0 +1,428 @@
+"""Preprocessing stages ``geometry``, ``curtaining``, ``denoise`` and ``align``.
+
+Each stage wraps one function of :mod:`microstructure.preprocess`, writes a before/after
+figure of a slice into its work folder and reports what it did (removed stripe energy and
+how stripe-like it was, noise level before and after, per-slice shifts and the trend slope).
+All four produce float32 grayscale volumes.
+
+Peak memory: about four float32 copies of the stack (input, output and two working arrays;
+the curtaining ``auto`` method and the alignment hold one more).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.volume import Volume
+
+__all__ = ["GeometryStage", "CurtainingStage", "DenoiseStage", "AlignStage"]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _robust_limits(*images: np.ndarray) -> tuple[float, float]:
+    vals = np.concatenate([np.asarray(a, dtype=np.float32).ravel() for a in images])
+    lo, hi = np.percentile(vals, [0.5, 99.5])
+    return float(lo), float(hi if hi > lo else lo + 1.0)
+
+
+def _save_panels(
+    path: Path,
+    panels: list[tuple[str, np.ndarray, bool]],
+    title: str,
+    aspect: float = 1.0,
+) -> None:
+    """Write a row of grayscale panels; (title, image, own_limits) per panel."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    shared = _robust_limits(*[img for _, img, own in panels if not own] or [panels[0][1]])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
+    for ax, (name, img, own) in zip(axes[0], panels, strict=True):
+        if own:
+            m = float(np.percentile(np.abs(img), 99.5)) or 1.0
+            im = ax.imshow(img, cmap="RdBu_r", vmin=-m, vmax=m, aspect=aspect)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+        else:
+            ax.imshow(img, cmap="gray", vmin=shared[0], vmax=shared[1], aspect=aspect)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _mid(nz: int) -> int:
+    return nz // 2
+
+
+def _range3(v: list[int] | None, name: str) -> tuple[int, int] | None:
+    if v is None:
+        return None
+    if len(v) != 2:
+        raise ValueError(f"{name}: expected [start, stop], got {v!r}")
+    return (int(v[0]), int(v[1]))
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+class GeometryParams(StageParams):
+    crop_z: list[int] | None = Field(None, description="[start, stop) slice range to keep")
+    crop_y: list[int] | None = Field(None, description="[start, stop) row range to keep")
+    crop_x: list[int] | None = Field(None, description="[start, stop) column range to keep")
+    tilt_correction: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="stretch y by 1/sin(angle): auto = unless the metadata says corrected",
+    )
+    angle_deg: float = Field(52.0, gt=0.0, le=90.0, description="stage tilt in degrees")
+    interpolation_order: Literal[0, 1, 3] = Field(1, description="tilt interpolation order")
+    normalize: bool = Field(True, description="percentile rescale to 0..1")
+    low_percentile: float = Field(0.5, ge=0.0, le=100.0)
+    high_percentile: float = Field(99.5, ge=0.0, le=100.0)
+    background_sigma_px: float | None = Field(
+        None, gt=0.0, description="divide out slow shading (Gaussian sigma, pixels)"
+    )
+
+    @field_validator("crop_z", "crop_y", "crop_x")
+    @classmethod
+    def _two(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and len(v) != 2:
+            raise ValueError(f"expected [start, stop], got {v!r}")
+        return v
+
+
+@register
+class GeometryStage(Stage):
+    name = "geometry"
+    summary = "crop, 52 deg tilt foreshortening correction, intensity normalisation (float32)"
+    Params = GeometryParams
+    consumes = "grayscale"
+    produces = "grayscale"
+
+    def run(self, volume: Volume, params: GeometryParams, ctx: StageContext) -> StageOutput:
+        from microstructure.preprocess.geometry import (
+            correct_tilt_report,
+            crop_stack,
+            normalize_intensity,
+        )
+
+        data = np.asarray(volume.data)
+        dtype_in = str(data.dtype)
+        before = data[_mid(data.shape[0])].astype(np.float32)
+        arr = crop_stack(
+            data,
+            z=_range3(params.crop_z, "crop_z"),
+            y=_range3(params.crop_y, "crop_y"),
+            x=_range3(params.crop_x, "crop_x"),
+        )
+        numbers: dict[str, Any] = {
+            "dtype_in": dtype_in,
+            "shape_in": list(data.shape),
+            "crop": {"z": params.crop_z, "y": params.crop_y, "x": params.crop_x},
+        }
+        vs = volume.voxel_size_nm
+        meta = dict(volume.metadata)
+        already = bool(meta.get("tilt_corrected", False))
+        apply_tilt = params.tilt_correction == "always" or (
+            params.tilt_correction == "auto" and not already
+        )
+        if apply_tilt:
+            arr, tinfo = correct_tilt_report(
+                arr, angle_deg=params.angle_deg, order=params.interpolation_order
+            )
+            tinfo["applied"] = True
+            if vs is not None:
+                vs = (vs[0], vs[1] * tinfo["nominal_factor"] / tinfo["actual_factor"], vs[2])
+            meta["tilt_corrected"] = True
+            meta["tilt_angle_deg"] = params.angle_deg
+        else:
+            arr = arr.astype(np.float32, copy=False)
+            tinfo = {
+                "applied": False,
+                "reason": "metadata says tilt_corrected"
+                if already and params.tilt_correction == "auto"
+                else "tilt_correction = never",
+            }
+        numbers["tilt"] = tinfo
+        if params.normalize:
+            if params.low_percentile >= params.high_percentile:
+                raise ValueError(
+                    "low_percentile/high_percentile: need low < high, got "
+                    f"{params.low_percentile}, {params.high_percentile}"
+                )
+            arr = normalize_intensity(
+                arr,
+                low_percentile=params.low_percentile,
+                high_percentile=params.high_percentile,
+                background_sigma_px=params.background_sigma_px,
+            )
+            numbers["normalize"] = {
+                "low_percentile": params.low_percentile,
+                "high_percentile": params.high_percentile,
+                "background_sigma_px": params.background_sigma_px,
+            }
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        numbers["shape_out"] = list(arr.shape)
+        numbers["voxel_size_nm_out"] = list(vs) if vs is not None else None
+        after = arr[_mid(arr.shape[0])]
+        fig = "geometry.png"
+        b = (before - before.min()) / (float(np.ptp(before)) or 1.0)
+        _save_panels(
+            ctx.work_dir / fig,
+            [("input (rescaled for display)", b, False), ("output", after, False)],
+            f"geometry: slice {_mid(data.shape[0])}, {data.shape} -> {arr.shape}",
+        )
+        return StageOutput(volume=Volume(arr, vs, meta), numbers=numbers, figures=[fig])
+
+
+# --------------------------------------------------------------------------- curtaining
+
+
+class CurtainingParams(StageParams):
+    method: Literal["robust", "wavelet-fft", "auto"] = Field(
+        "robust", description="robust (finite curtains), wavelet-fft (Muench 2009) or auto"
+    )
+    stripe_width_px: float = Field(4.0, ge=1.0, description="widest stripe to remove (px)")
+    length_px: int = Field(64, ge=3, description="robust: rows a stripe is taken as constant")
+    z_window: int = Field(9, ge=1, description="robust: slices the estimate is combined over")
+    threshold: float = Field(3.0, ge=0.0, description="robust: noise-floor multiple (garrote)")
+    wavelet: str = Field("db5", description="wavelet-fft: PyWavelets wavelet")
+    level: int | None = Field(None, ge=1, description="wavelet-fft: level (None = automatic)")
+    sigma: float = Field(2.0, gt=0.0, description="wavelet-fft: Fourier damping width")
+    direction: Literal["vertical", "horizontal"] = "vertical"
+    log_transform: bool = False
+
+
+@register
+class CurtainingStage(Stage):
+    name = "curtaining"
+    summary = "remove FIB curtaining stripes; report the removed energy and its stripe-likeness"
+    Params = CurtainingParams
+    consumes = "grayscale"
+    produces = "grayscale"
+
+    def run(self, volume: Volume, params: CurtainingParams, ctx: StageContext) -> StageOutput:
+        from microstructure.preprocess.curtaining import remove_curtaining_report
+
+        data = np.asarray(volume.data)
+        out, info = remove_curtaining_report(
+            data,
+            method=params.method,
+            stripe_width_px=params.stripe_width_px,
+            length_px=params.length_px,
+            z_window=params.z_window,
+            threshold=params.threshold,
+            wavelet=params.wavelet,
+            level=params.level,
+            sigma=params.sigma,
+            direction=params.direction,
+            log_transform=params.log_transform,
+        )
+        k = _mid(data.shape[0])
+        before = data[k].astype(np.float32)
+        removed = before - out[k]
+        energy_in = float(np.mean((data.astype(np.float32) - data.mean()) ** 2))
+        info["removed_fraction_of_variance"] = (
+            info["removed_energy"] / energy_in if energy_in > 0 else 0.0
+        )
+        info["removed_is_stripe_like"] = bool(
+            info["stripe_likeness"] >= 2.0 * info["isotropic_baseline"]
+        )
+        fig = "curtaining.png"
+        _save_panels(
+            ctx.work_dir / fig,
+            [("input", before, False), ("destriped", out[k], False), ("removed", removed, True)],
+            f"curtaining ({info['method']}): slice {k}, removed rms "
+            f"{np.sqrt(info['removed_energy']):.3g}, stripe-likeness "
+            f"{info['stripe_likeness']:.2f} (isotropic {info['isotropic_baseline']:.2f})",
+        )
+        return StageOutput(
+            volume=Volume(out, volume.voxel_size_nm, dict(volume.metadata)),
+            numbers=info,
+            figures=[fig],
+        )
+
+
+# --------------------------------------------------------------------------- denoise
+
+
+class DenoiseParams(StageParams):
+    mode: Literal["slices", "3d"] = Field("slices", description="2D per slice or 3D chunks")
+    sigma: float | None = Field(None, ge=0.0, description="noise sigma (None = estimate)")
+    h_factor: float = Field(0.8, gt=0.0, description="filter strength h = h_factor * sigma")
+    patch_size: int = Field(5, ge=1)
+    patch_distance: int = Field(6, ge=1)
+    chunk_slices: int = Field(32, ge=1, description="3d mode: slices per chunk")
+
+
+@register
+class DenoiseStage(Stage):
+    name = "denoise"
+    summary = "non-local means (scikit-image kernels, threads over slices)"
+    Params = DenoiseParams
+    consumes = "grayscale"
+    produces = "grayscale"
+
+    def run(self, volume: Volume, params: DenoiseParams, ctx: StageContext) -> StageOutput:
+        from microstructure.preprocess.denoise import (
+            denoise_nl_means_report,
+            estimate_noise_sigma,
+        )
+
+        data = np.asarray(volume.data)
+        out, info = denoise_nl_means_report(
+            data,
+            mode=params.mode,
+            sigma=params.sigma,
+            h_factor=params.h_factor,
+            patch_size=params.patch_size,
+            patch_distance=params.patch_distance,
+            chunk_slices=params.chunk_slices,
+        )
+        # diagnostics without a reference image: the removed component should look like the
+        # noise (std ~ sigma), and the noise estimated on the output should drop
+        removed = data.astype(np.float32) - out
+        info["removed_std"] = float(np.std(removed))
+        info["removed_std_over_sigma"] = (
+            info["removed_std"] / info["sigma"] if info["sigma"] > 0 else None
+        )
+        info["sigma_after"] = estimate_noise_sigma(out)
+        info["noise_reduction_factor"] = (
+            info["sigma"] / info["sigma_after"] if info["sigma_after"] > 0 else None
+        )
+        k = _mid(data.shape[0])
+        fig = "denoise.png"
+        _save_panels(
+            ctx.work_dir / fig,
+            [("input", data[k], False), ("denoised", out[k], False), ("removed", removed[k], True)],
+            f"denoise ({params.mode}): slice {k}, sigma {info['sigma']:.3g} -> "
+            f"{info['sigma_after']:.3g}",
+        )
+        return StageOutput(
+            volume=Volume(out, volume.voxel_size_nm, dict(volume.metadata)),
+            numbers=info,
+            figures=[fig],
+        )
+
+
+# --------------------------------------------------------------------------- align
+
+
+class AlignParams(StageParams):
+    keep_trend: bool = Field(True, description="remove only jitter around a smooth trend")
+    trend_degree: int = Field(1, ge=0, le=5)
+    neighbors: int = Field(5, ge=1, description="predecessors each slice is registered to")
+    upsample_factor: int = Field(20, ge=1)
+    bandpass_px: list[float] = Field([1.0, 10.0], description="[fine, coarse] DoG sigmas, px")
+    refine: int = Field(3, ge=0, description="extra passes on pre-aligned slices")
+    order: Literal[1, 3] = 3
+    crop: bool = True
+    roi: list[float] | None = Field(None, description="[y0, y1, x0, x1] in slice 0's frame")
+
+    @field_validator("bandpass_px")
+    @classmethod
+    def _band(cls, v: list[float]) -> list[float]:
+        if len(v) != 2 or not (0 <= v[0] < v[1]):
+            raise ValueError(f"expected [fine, coarse] with 0 <= fine < coarse, got {v!r}")
+        return v
+
+
+@register
+class AlignStage(Stage):
+    name = "align"
+    summary = "multi-reference least-squares slice alignment; keeps the trend by default"
+    Params = AlignParams
+    consumes = "grayscale"
+    produces = "grayscale"
+
+    def run(self, volume: Volume, params: AlignParams, ctx: StageContext) -> StageOutput:
+        from microstructure.preprocess.align import align_slices_report
+
+        data = np.asarray(volume.data)
+        aligned, shifts, info = align_slices_report(
+            data,
+            keep_trend=params.keep_trend,
+            trend_degree=params.trend_degree,
+            neighbors=params.neighbors,
+            upsample_factor=params.upsample_factor,
+            bandpass_px=(params.bandpass_px[0], params.bandpass_px[1]),
+            roi=None if params.roi is None else tuple(params.roi),  # type: ignore[arg-type]
+            refine=params.refine,
+            order=params.order,
+            crop=params.crop,
+            voxel_size_nm=volume.voxel_size_nm,
+        )
+        applied = np.asarray(info.pop("applied_shifts_px"))
+        trend = np.asarray(info.pop("trend_px"))
+        nz = data.shape[0]
+        table = {
+            "z": np.arange(nz),
+            "dy_px": shifts[:, 0],
+            "dx_px": shifts[:, 1],
+            "trend_dy_px": trend[:, 0],
+            "trend_dx_px": trend[:, 1],
+            "applied_dy_px": applied[:, 0],
+            "applied_dx_px": applied[:, 1],
+        }
+        info["rms_applied_shift_px"] = float(np.sqrt(np.mean(np.sum(applied**2, axis=1))))
+        figs = self._figures(ctx.work_dir, data, aligned, shifts, trend, info)
+        return StageOutput(
+            volume=Volume(aligned, volume.voxel_size_nm, dict(volume.metadata)),
+            numbers=info,
+            tables={"shifts": table},
+            figures=figs,
+        )
+
+    @staticmethod
+    def _figures(
+        work: Path,
+        data: np.ndarray,
+        aligned: np.ndarray,
+        shifts: np.ndarray,
+        trend: np.ndarray,
+        info: dict[str, Any],
+    ) -> list[str]:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        # a z-x reslice through the middle row shows the jitter best (before/after)
+        fig = "align.png"
+        yb, ya = data.shape[1] // 2, aligned.shape[1] // 2
+        _save_panels(
+            work / fig,
+            [("z-x reslice, input", data[:, yb, :], False), ("aligned", aligned[:, ya, :], False)],
+            "align: z (down) vs x reslice through the middle row",
+            aspect=1.0,
+        )
+        fig2 = "align_shifts.png"
+        f, ax = plt.subplots(figsize=(6.5, 3.6))
+        z = np.arange(shifts.shape[0])
+        ax.plot(z, shifts[:, 0], label="dy measured")
+        ax.plot(z, shifts[:, 1], label="dx measured")
+        ax.plot(z, trend[:, 0], "--", label="dy trend (kept)")
+        ax.plot(z, trend[:, 1], "--", label="dx trend (kept)")
+        ax.set_xlabel("slice")
+        ax.set_ylabel("shift (px)")
+        ax.legend(fontsize=8)
+        slope = info.get("trend_slope_px_per_slice", [0.0, 0.0])
+        ax.set_title(
+            f"slices relative to slice 0; trend {slope[0]:.3f}, {slope[1]:.3f} px/slice",
+            fontsize=9,
+        )
+        f.tight_layout()
+        f.savefig(work / fig2, dpi=90)
+        plt.close(f)
+        return [fig, fig2]
