@@ -387,6 +387,55 @@ def cmd_dfn(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_viewer(path: str | None, *, show: bool = True) -> tuple[Any, Any, Any]:
+    """A napari viewer with ``path`` opened by our reader, the stage runner and the MIP dock.
+
+    Returns
+    -------
+    (viewer, stage runner widget, MIP dock widget)
+
+    Raises
+    ------
+    CliError
+        When napari (the ``napari`` extra) is not installed.
+    """
+    try:
+        import napari
+    except ImportError:
+        raise CliError(
+            "napari is not installed: pip install 'microstructure[napari]' to use view"
+        ) from None
+    from microstructure.napari.mip_dock import MipDock
+    from microstructure.napari.reader import read_layers
+    from microstructure.napari.widgets import StageRunner
+
+    viewer = napari.Viewer(show=show, title="microstructure")
+    if path is not None:
+        from napari.layers import Layer
+
+        from microstructure.napari.reader import _to_napari
+
+        for data, meta, kind in _to_napari(read_layers(path)):
+            viewer.add_layer(Layer.create(data, meta, kind))
+    runner = StageRunner(viewer)
+    dock = MipDock(viewer)
+    runner.mip_dock = dock
+    viewer.window.add_dock_widget(runner, name="Run stage", area="right")
+    viewer.window.add_dock_widget(dock, name="MIP curves", area="bottom")
+    return viewer, runner, dock
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    open_viewer(str(path))
+    import napari
+
+    napari.run()
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -529,6 +578,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="CSV", help="write the discharge curve CSV")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_dfn)
+
+    p = sub.add_parser("view", help="open a stack or a run folder in napari")
+    p.add_argument("path", metavar="PATH", help="stack, labels volume or run folder")
+    p.set_defaults(func=cmd_view)
 
     for extra in _EXTRA_COMMANDS:
         extra(sub)

@@ -1,0 +1,135 @@
+"""A napari dock with matplotlib: MIP curves (simulated, measured, granulometry) and their PSDs.
+
+Left: cumulative intrusion (normalised) against the throat diameter on a reversed log axis, as
+porosimeters plot it; right: the normalised dV/dlogD distribution. Each curve's D50 is marked.
+Curves come from the ``mip`` / ``granulometry`` stages (through the stage widget), from curve
+CSVs, or from measured instrument exports.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from microstructure.io.mip_files import load_mip_curve
+from microstructure.porosimetry import MipCurve
+
+__all__ = ["MipDock", "curve_from_columns"]
+
+
+def curve_from_columns(columns: dict[str, Any], *, label: str) -> MipCurve:
+    """A :class:`MipCurve` from a stage's curve table (contract columns)."""
+    missing = {"diameter_nm", "pressure_mpa", "saturation"} - set(columns)
+    if missing:
+        raise ValueError(f"curve table: missing column(s) {sorted(missing)}")
+    n = len(np.asarray(columns["diameter_nm"]))
+    frac = columns.get("intruded_fraction", np.full(n, np.nan))
+    return MipCurve(
+        diameter_nm=columns["diameter_nm"],
+        pressure_mpa=columns["pressure_mpa"],
+        saturation=columns["saturation"],
+        intruded_fraction=frac,
+        label=label,
+    )
+
+
+class MipDock(QWidget):
+    """Dock widget plotting any number of MIP-type curves."""
+
+    def __init__(self, napari_viewer: Any = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.viewer = napari_viewer
+        self.curves: list[tuple[MipCurve, str]] = []
+        self.figure = Figure(figsize=(8, 3.4), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.ax_cum, self.ax_psd = self.figure.subplots(1, 2)
+        add_csv = QPushButton("Add curve CSV / measured file...")
+        add_csv.clicked.connect(self._ask_file)
+        clear = QPushButton("Clear")
+        clear.clicked.connect(self.clear)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add_csv)
+        buttons.addWidget(clear)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.canvas)
+        layout.addLayout(buttons)
+        self.redraw()
+
+    # ------------------------------------------------------------------ public API
+    def add_curve(self, curve: MipCurve, *, style: str = "-") -> None:
+        """Add a curve (its ``label`` names it in the legend) and redraw."""
+        if len(curve) == 0:
+            raise ValueError(f"curve {curve.label!r}: no points")
+        self.curves.append((curve, style))
+        self.redraw()
+
+    def add_file(self, path: str | os.PathLike, **kwargs: Any) -> MipCurve:
+        """Add a curve CSV or a measured instrument export (kwargs: units, window...)."""
+        curve = load_mip_curve(path, **kwargs)
+        if not curve.label:
+            curve.label = os.path.basename(str(path))
+        is_csv = "diameter_nm" in open(path, encoding="utf-8", errors="replace").readline()
+        self.add_curve(curve, style="-" if is_csv else "--")
+        return curve
+
+    def add_stage_tables(self, stage: str, tables: dict[str, dict[str, Any]]) -> int:
+        """Add the curves a ``mip`` or ``granulometry`` stage returned; returns how many."""
+        n = 0
+        for name, style in (
+            ("mip_curve", "-"),
+            ("measured_curve", "--"),
+            ("granulometry_curve", ":"),
+        ):
+            if name in tables:
+                self.add_curve(
+                    curve_from_columns(tables[name], label=f"{stage}: {name}"), style=style
+                )
+                n += 1
+        return n
+
+    def clear(self) -> None:
+        """Remove every curve."""
+        self.curves.clear()
+        self.redraw()
+
+    # ------------------------------------------------------------------ drawing
+    def redraw(self) -> None:
+        a, b = self.ax_cum, self.ax_psd
+        a.clear()
+        b.clear()
+        for i, (curve, style) in enumerate(self.curves):
+            colour = f"C{i % 10}"
+            order = np.argsort(curve.diameter_nm)[::-1]
+            d = curve.diameter_nm[order]
+            s = curve.normalized()[order]
+            a.plot(d, s, style, color=colour, label=curve.label, lw=1.5)
+            d50 = curve.d_values().get("d50_nm", float("nan"))
+            if np.isfinite(d50):
+                a.axvline(d50, color=colour, lw=0.8, ls=":")
+            psd = curve.psd(quantity="saturation")
+            total = curve.total_saturation
+            y = psd.dv_dlogd / total if total > 0 else psd.dv_dlogd
+            b.plot(psd.diameter_nm, y, style, color=colour, marker=".", label=curve.label)
+        for ax in (a, b):
+            ax.set_xscale("log")
+            ax.set_xlabel("throat diameter D (nm)")
+            ax.grid(alpha=0.3, which="both")
+            if self.curves:
+                ax.invert_xaxis()
+                ax.legend(fontsize=7, frameon=False)
+        a.set_ylabel("cumulative intrusion (normalised)")
+        b.set_ylabel("dV/dlogD (normalised)")
+        if not self.curves:
+            a.set_title("no curves yet: run the mip stage or add a file", fontsize=9)
+        self.canvas.draw_idle()
+
+    def _ask_file(self) -> None:  # pragma: no cover - interactive
+        path, _ = QFileDialog.getOpenFileName(self, "MIP curve CSV or measured export")
+        if path:
+            self.add_file(path)
