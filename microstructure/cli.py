@@ -375,9 +375,10 @@ def cmd_dfn(args: argparse.Namespace) -> int:
 
     result = simulate_discharge(args.preset, c_rate=args.c_rate, transport=args.transport)
     data = {"preset": args.preset, "c_rate": args.c_rate, "transport": args.transport}
-    data.update(result.summary())
+    data.update(result.to_json_dict())
     if args.out:
-        data["curve_csv"] = str(result.to_csv(args.out))
+        result.to_csv(args.out)
+        data["curve_csv"] = str(args.out)
     text = (
         f"DFN {args.preset}, {args.c_rate:g}C, {args.transport} transport: "
         f"{result.capacity_mah:.4g} mAh, {result.energy_density_wh_per_kg:.4g} Wh/kg, "
