@@ -70,6 +70,14 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _figure_html(name: str) -> str:
+    src = html.escape(f"figures/{name}", quote=True)
+    return (
+        f'<figure><img src="{src}" alt="{html.escape(name, quote=True)}">'
+        f"<figcaption>{html.escape(name)}</figcaption></figure>"
+    )
+
+
 def write_html_report(out_dir: str | os.PathLike, report: Mapping[str, Any]) -> Path:
     """Write ``out_dir/report.html`` from a run's report (the content of ``report.json``).
 
@@ -125,6 +133,15 @@ def write_html_report(out_dir: str | os.PathLike, report: Mapping[str, Any]) -> 
 
     numbers = report.get("numbers", {}) or {}
     fig_dir = out / "figures"
+    stage_prefixes = tuple(f"{st.get('dir')}-" for st in stages)
+    general = (
+        sorted(p.name for p in fig_dir.glob("*.png") if not p.name.startswith(stage_prefixes))
+        if fig_dir.is_dir()
+        else []
+    )
+    if general:
+        parts.append("<h2>Result</h2>")
+        parts.extend(_figure_html(fig) for fig in general)
     for st in stages:
         name = str(st.get("name"))
         parts.append(f"<h2>{_fmt(st.get('index'))}. {html.escape(name)}</h2>")
@@ -142,11 +159,6 @@ def write_html_report(out_dir: str | os.PathLike, report: Mapping[str, Any]) -> 
             )
         prefix = f"{st.get('dir')}-"
         figs = sorted(p.name for p in fig_dir.glob(f"{prefix}*.png")) if fig_dir.is_dir() else []
-        for fig in figs:
-            src = html.escape(f"figures/{fig}", quote=True)
-            parts.append(
-                f'<figure><img src="{src}" alt="{html.escape(fig, quote=True)}">'
-                f"<figcaption>{html.escape(fig)}</figcaption></figure>"
-            )
+        parts.extend(_figure_html(fig) for fig in figs)
     parts.append("</body></html>")
     return atomic_write_text(out / "report.html", "\n".join(parts) + "\n")

@@ -8,6 +8,7 @@ Layout of an output folder::
     OUT/figures/*.png             figures of all stages
     OUT/report.json               every stage's numbers, rewritten after each stage
     OUT/report.html               a static summary page (numbers, figures) after the run
+    OUT/figures/3d_labels.png     3D snapshot of the final labels volume (when there is one)
 
 Each stage's key hashes the input data, the voxel size, the label map and every upstream
 stage's name, version and parameters. A stage whose folder holds a finished ``params.json``
@@ -38,12 +39,14 @@ from microstructure.pipeline.html_report import write_html_report
 from microstructure.pipeline.memory import PeakMemory
 from microstructure.pipeline.recipe import Recipe, StageSpec, load_recipe
 from microstructure.pipeline.stages import StageContext, volume_kind
+from microstructure.plot import labels_3d_figure
 from microstructure.volume import Volume
 
 __all__ = ["run_pipeline", "hash_volume", "PARAMS_FILE", "VOLUME_FILE"]
 
 PARAMS_FILE = "params.json"
 VOLUME_FILE = "volume.tif"
+SNAPSHOT_FIGURE = "3d_labels.png"
 
 
 def hash_volume(volume: Volume) -> str:
@@ -291,6 +294,11 @@ def run_pipeline(
                 + (f" in {meta.get('seconds', 0):.2f} s" if status == "computed" else "")
             )
         previous_key = key
+    snapshot = out / "figures" / SNAPSHOT_FIGURE
+    if any(st["status"] == "computed" for st in report["stages"]) or not snapshot.exists():
+        final = current() if callable(current) else current
+        if volume_kind(final) == "labels":
+            labels_3d_figure(snapshot, final.data, voxel_size_nm=final.voxel_size_nm or 1.0)
     report["status"] = "finished"
     write_json(out / "report.json", report)
     write_html_report(out, to_jsonable(report))

@@ -78,7 +78,7 @@ def test_table1_recipe_sets_envelope_and_porosity_exactly(labels_file, tmp_path)
     # the contact-angle CBD sits against the AM far more than its share of the pore space
     assert cbd["report"]["cbd_fraction_touching_am"] > 0.3
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert figures == ["01-cbd-cbd.png", "02-nanopores-nanopores.png"]
+    assert figures == ["01-cbd-cbd.png", "02-nanopores-nanopores.png", "3d_labels.png"]
     params = json.loads((out / "01-cbd" / "params.json").read_text())
     assert params["params"]["contact_angle_deg"] == 40.0
 

@@ -49,7 +49,12 @@ def test_html_links_only_existing_pngs_and_shows_report_numbers(run_dir) -> None
     page = (run_dir / "report.html").read_text()
     parser = _Collect()
     parser.feed(page)
-    assert len(parser.images) == 2  # porosity: profile + labels slice
+    # porosity: profile + labels slice; the run: 3D snapshot of the labels volume
+    assert sorted(parser.images) == [
+        "figures/01-porosity-labels.png",
+        "figures/01-porosity-profile.png",
+        "figures/3d_labels.png",
+    ]
     for src in parser.images:
         data = (run_dir / src).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", src
