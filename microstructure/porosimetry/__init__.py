@@ -9,6 +9,7 @@ from microstructure.porosimetry.compare import (
     MipComparison,
     area_between_curves,
     compare_mip_curves,
+    compare_mip_files,
     plot_mip_comparison,
     plot_mip_curve,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "resolution_correction",
     "MipComparison",
     "compare_mip_curves",
+    "compare_mip_files",
     "area_between_curves",
     "plot_mip_curve",
     "plot_mip_comparison",

@@ -119,9 +119,12 @@ def paint(
         levels = levels_of(field)
     wz, wy, wx = (float(v) for v in spacing)
     table = K.containment_table(levels, wz, wy, wx, K.BALL_TOL, TABLE_POINTS)
-    centres = K.select_centres(field, levels, table, wz, wy, wx, K.BALL_TOL)
-    slabs = max(1, min(field.shape[0], 8 * n_threads()))
-    return K.paint_max_balls(field, centres, levels, wz, wy, wx, K.BALL_TOL, slabs, PROFILE_BUDGET)
+    threads = n_threads()
+    centres = K.select_centres(field, levels, table, wz, wy, wx, K.BALL_TOL, threads)
+    slabs = max(1, min(field.shape[0], 8 * threads))
+    return K.paint_max_balls(
+        field, centres, levels, wz, wy, wx, K.BALL_TOL, slabs, PROFILE_BUDGET, threads
+    )
 
 
 def phase_masses(

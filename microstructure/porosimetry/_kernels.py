@@ -11,12 +11,17 @@ Three building blocks, all on C-contiguous (z, y, x) arrays with physical voxel 
 
 ``select_centres``
     Drops ball centres whose ball cannot raise the painted maximum (see the proof in
-    :func:`select_centres`); on distance fields only the ridge remains, on bottleneck plateaus
+    :func:`_select_slab`); on distance fields only the ridge remains, on bottleneck plateaus
     only the plateau border.
 
 ``paint_max_balls``
     ``out[x] = max(R[x], max{R[c] : |x - c| < R[c]})`` over the selected centres, scanline by
     scanline, parallel over z slabs (each thread owns its output slab, so no write races).
+
+Parallelism: the per-slab kernels are plain ``nogil`` numba functions run on a thread pool,
+not ``parallel=True`` (parfors): the same speed on slabs, and the one-off JIT compilation
+(paid when the on-disk cache is cold, e.g. a fresh checkout or CI) is about half as long.
+The containment table is plain numpy.
 
 Ball membership (the definition used everywhere in this package): voxel centre ``x`` belongs
 to the ball of radius ``r`` around centre ``c`` when the physical Euclidean distance satisfies
@@ -122,7 +127,6 @@ _OFFSET_CLASSES = np.array(
 )
 
 
-@nb.njit(cache=True)
 def containment_table(levels, wz, wy, wx, tol, max_points):
     """``M[k, o] = max |v - o|^2`` over the lattice offsets ``v`` of the ball of radius
     ``levels[k]`` (membership as in :func:`paint_max_balls`), for the 7 neighbour classes
@@ -130,71 +134,67 @@ def containment_table(levels, wz, wy, wx, tol, max_points):
     when ``M[k, o] < rn^2 (1 - tol)`` -- the same floating-point expressions as the painting,
     so the test is exact on the lattice. Levels whose ball has more than ``max_points`` lattice
     points get ``inf`` (no table; the caller falls back to the continuous test).
+
+    Plain numpy (vectorized running maxima over the lattice points sorted by distance): no
+    JIT compilation to pay, and the same IEEE float64 expressions as the numba kernels.
     """
+    levels = np.asarray(levels)
     k_levels = levels.shape[0]
     table = np.full((k_levels, 7), np.inf)
     if k_levels == 0:
         return table
-    # largest level whose ball stays below the point budget
-    vox = wz * wy * wx
-    kcap = -1
-    for k in range(k_levels):
-        r = np.float64(levels[k])
-        est = 4.19 * (r + wz) * (r + wy) * (r + wx) / vox
-        if est > max_points:
-            break
-        kcap = k
+    wz, wy, wx = float(wz), float(wy), float(wx)
+    r = levels.astype(np.float64)
+    # largest level whose ball stays below the point budget (levels are ascending)
+    est = 4.19 * (r + wz) * (r + wy) * (r + wx) / (wz * wy * wx)
+    over = np.flatnonzero(est > max_points)
+    kcap = (k_levels if over.size == 0 else int(over[0])) - 1
     if kcap < 0:
         return table
-    rcap = np.float64(levels[kcap])
+    rcap = r[kcap]
     r2cap = rcap * rcap * (1.0 - tol)
-    kz = int(rcap / wz)
-    ky = int(rcap / wy)
-    kx = int(rcap / wx)
-    n_box = (2 * kz + 1) * (2 * ky + 1) * (2 * kx + 1)
-    d2 = np.empty(n_box)
-    pts = np.empty((n_box, 3), dtype=np.int64)
-    m = 0
-    for dz in range(-kz, kz + 1):
-        for dy in range(-ky, ky + 1):
-            for dx in range(-kx, kx + 1):
-                v = ((dz * wz) ** 2 + (dy * wy) ** 2) + (dx * wx) ** 2
-                if v < r2cap:
-                    d2[m] = v
-                    pts[m, 0] = dz
-                    pts[m, 1] = dy
-                    pts[m, 2] = dx
-                    m += 1
-    d2 = d2[:m]
-    order = np.argsort(d2)
-    running = np.zeros(7)
+    kz, ky, kx = int(rcap / wz), int(rcap / wy), int(rcap / wx)
+    dz, dy, dx = np.meshgrid(
+        np.arange(-kz, kz + 1, dtype=np.int64),
+        np.arange(-ky, ky + 1, dtype=np.int64),
+        np.arange(-kx, kx + 1, dtype=np.int64),
+        indexing="ij",
+    )
+    d2 = ((dz * wz) ** 2 + (dy * wy) ** 2) + (dx * wx) ** 2
+    inside = d2 < r2cap
+    order = np.argsort(d2[inside], kind="stable")
+    d2s = d2[inside][order]
+    pz, py, px = dz[inside][order], dy[inside][order], dx[inside][order]
+    del dz, dy, dx, d2, inside
+    # number of lattice points strictly inside each level's ball
+    r2 = r[: kcap + 1] * r[: kcap + 1] * (1.0 - tol)
+    count = np.searchsorted(d2s, r2, side="left")
     for o in range(7):
-        oz = _OFFSET_CLASSES[o, 0]
-        oy = _OFFSET_CLASSES[o, 1]
-        ox = _OFFSET_CLASSES[o, 2]
-        running[o] = ((oz * wz) ** 2 + (oy * wy) ** 2) + (ox * wx) ** 2
-    p = 0
-    for k in range(kcap + 1):
-        r = np.float64(levels[k])
-        r2 = r * r * (1.0 - tol)
-        while p < m and d2[order[p]] < r2:
-            q = order[p]
-            for o in range(7):
-                dz = pts[q, 0] - _OFFSET_CLASSES[o, 0]
-                dy = pts[q, 1] - _OFFSET_CLASSES[o, 1]
-                dx = pts[q, 2] - _OFFSET_CLASSES[o, 2]
-                v = ((dz * wz) ** 2 + (dy * wy) ** 2) + (dx * wx) ** 2
-                if v > running[o]:
-                    running[o] = v
-            p += 1
-        for o in range(7):
-            table[k, o] = running[o]
+        oz, oy, ox = (int(v) for v in _OFFSET_CLASSES[o])
+        v = (((pz - oz) * wz) ** 2 + ((py - oy) * wy) ** 2) + ((px - ox) * wx) ** 2
+        run = np.maximum.accumulate(v)
+        base = ((oz * wz) ** 2 + (oy * wy) ** 2) + (ox * wx) ** 2
+        col = np.where(count > 0, run[np.maximum(count - 1, 0)], base)
+        table[: kcap + 1, o] = np.maximum(col, base)
     return table
 
 
-@nb.njit(parallel=True, cache=True)
-def select_centres(radius, levels, table, wz, wy, wx, tol):
-    """Flat indices of the ball centres that must be painted.
+def select_centres(radius, levels, table, wz, wy, wx, tol, n_threads=1):
+    """Flat indices (ascending) of the ball centres that must be painted.
+
+    Runs :func:`_select_slab` over z slabs on ``n_threads`` threads (the kernel releases the
+    GIL); see :func:`_select_slab` for the rules.
+    """
+    radius = np.ascontiguousarray(radius, dtype=np.float32)
+    keep = np.zeros(radius.shape, dtype=np.bool_)
+    args = (radius, levels, table, float(wz), float(wy), float(wx), float(tol), keep)
+    _run_slabs(lambda z0, z1: _select_slab(*args, z0, z1), radius.shape[0], n_threads)
+    return np.flatnonzero(keep.ravel())
+
+
+@nb.njit(cache=True, nogil=True)
+def _select_slab(radius, levels, table, wz, wy, wx, tol, keep, z0, z1):
+    """Mark in ``keep[z0:z1]`` the ball centres that must be painted.
 
     ``levels`` are the distinct positive values of ``radius`` (ascending) and ``table`` the
     :func:`containment_table` for them. A centre ``c`` (``radius[c] > 0``) is skipped when
@@ -211,11 +211,10 @@ def select_centres(radius, levels, table, wz, wy, wx, tol):
     strictly larger radius, so the argument is well founded and the painted maximum exact.
     """
     nz, ny, nx = radius.shape
-    keep = np.zeros((nz, ny, nx), dtype=np.bool_)
     w = np.array((wz, wy, wx))
     offs = np.eye(3, dtype=np.int64)
     inflate = 1.0 + 4.0 * tol
-    for z in nb.prange(nz):
+    for z in range(z0, z1):
         for y in range(ny):
             for x in range(nx):
                 r = radius[z, y, x]
@@ -283,7 +282,6 @@ def select_centres(radius, levels, table, wz, wy, wx, tol):
                         break
                 if not dominated:
                     keep[z, y, x] = True
-    return np.flatnonzero(keep.ravel())
 
 
 @nb.njit(cache=True)
@@ -337,20 +335,41 @@ def ball_profiles(levels, used, wz, wy, wx, tol, budget):
     return start, kys, hx
 
 
-@nb.njit(parallel=True, cache=True)
-def paint_max_balls(radius, centres, levels, wz, wy, wx, tol, n_slabs, budget):
+def paint_max_balls(radius, centres, levels, wz, wy, wx, tol, n_slabs, budget, n_threads=1):
     """``out = max(radius, max over centres c with x in ball(c, radius[c]) of radius[c])``.
 
     ``centres`` are flat indices in ascending (raster) order, ``levels`` the distinct positive
-    values of ``radius`` (ascending). Work is split into ``n_slabs`` z slabs; each slab paints
-    only its own planes, looping over the centres whose balls reach it, so threads never write
-    the same voxel. Row half-widths come from :func:`ball_profiles` (up to ``budget`` entries).
+    values of ``radius`` (ascending). Work is split into ``n_slabs`` z slabs run on
+    ``n_threads`` threads (:func:`_paint_slab` releases the GIL); each slab paints only its own
+    planes, looping over the centres whose balls reach it, so threads never write the same
+    voxel. Row half-widths come from :func:`ball_profiles` (up to ``budget`` entries).
     """
-    nz, ny, nx = radius.shape
+    radius = np.ascontiguousarray(radius, dtype=np.float32)
     out = radius.copy()
-    nc = centres.shape[0]
-    if nc == 0:
+    centres = np.ascontiguousarray(centres, dtype=np.int64)
+    if centres.shape[0] == 0:
         return out
+    wz, wy, wx, tol = float(wz), float(wy), float(wx), float(tol)
+    kc, start, reach_z, pstart, pky, phx = _paint_prepare(
+        radius, centres, levels, wz, wy, wx, tol, budget
+    )
+    nz = radius.shape[0]
+    bounds = np.linspace(0, nz, max(1, int(n_slabs)) + 1).astype(np.int64)
+
+    def work(s0, s1):
+        for s in range(s0, s1):
+            _paint_slab(out, radius, centres, kc, start, reach_z, pstart, phx, wz, wy, wx, tol,
+                        int(bounds[s]), int(bounds[s + 1]))  # fmt: skip
+
+    _run_slabs(work, bounds.size - 1, n_threads, chunk=1)
+    return out
+
+
+@nb.njit(cache=True)
+def _paint_prepare(radius, centres, levels, wz, wy, wx, tol, budget):
+    """Level index of every centre, first centre of every z plane, z reach, ball profiles."""
+    nz, ny, nx = radius.shape
+    nc = centres.shape[0]
     sxy = ny * nx
     flat = radius.ravel()
     kc = np.empty(nc, dtype=np.int64)
@@ -371,47 +390,70 @@ def paint_max_balls(radius, centres, levels, wz, wy, wx, tol, n_slabs, budget):
         while p < nc and centres[p] // sxy < z:
             p += 1
         start[z] = p
-    bounds = np.linspace(0, nz, n_slabs + 1).astype(np.int64)
-    for s in nb.prange(n_slabs):
-        z0 = bounds[s]
-        z1 = bounds[s + 1]
-        if z1 <= z0:
+    return kc, start, reach_z, pstart, pky, phx
+
+
+@nb.njit(cache=True, nogil=True)
+def _paint_slab(out, radius, centres, kc, start, reach_z, pstart, phx, wz, wy, wx, tol, z0, z1):
+    """Paint the planes ``z0 <= z < z1`` of ``out`` with every ball that reaches them."""
+    nz, ny, nx = radius.shape
+    if z1 <= z0:
+        return
+    sxy = ny * nx
+    flat = radius.ravel()
+    lo = max(z0 - reach_z, 0)
+    hi = min(z1 + reach_z, nz)
+    for ci in range(start[lo], start[hi]):
+        c = centres[ci]
+        cz = c // sxy
+        rem = c - cz * sxy
+        cy = rem // nx
+        cx = rem - cy * nx
+        rv = flat[c]
+        r = np.float64(rv)
+        r2 = r * r * (1.0 - tol)
+        kz = int(r / wz)
+        ky = int(r / wy)
+        za = max(cz - kz, z0)
+        zb = min(cz + kz, z1 - 1)
+        if za > zb:
             continue
-        lo = max(z0 - reach_z, 0)
-        hi = min(z1 + reach_z, nz)
-        for ci in range(start[lo], start[hi]):
-            c = centres[ci]
-            cz = c // sxy
-            rem = c - cz * sxy
-            cy = rem // nx
-            cx = rem - cy * nx
-            rv = flat[c]
-            r = np.float64(rv)
-            r2 = r * r * (1.0 - tol)
-            kz = int(r / wz)
-            ky = int(r / wy)
-            za = max(cz - kz, z0)
-            zb = min(cz + kz, z1 - 1)
-            if za > zb:
-                continue
-            ps = pstart[kc[ci]]
-            for z in range(za, zb + 1):
-                adz = abs(z - cz)
-                bz = (adz * wz) ** 2
-                for y in range(max(cy - ky, 0), min(cy + ky, ny - 1) + 1):
-                    ady = abs(y - cy)
-                    if ps >= 0:
-                        hx = phx[ps + adz * (ky + 1) + ady]
-                    else:
-                        hx = _row_half_width(bz + (ady * wy) ** 2, r2, wx)
-                    if hx < 0:
-                        continue
-                    xa = max(cx - hx, 0)
-                    xb = min(cx + hx, nx - 1)
-                    for x in range(xa, xb + 1):
-                        if out[z, y, x] < rv:
-                            out[z, y, x] = rv
-    return out
+        ps = pstart[kc[ci]]
+        for z in range(za, zb + 1):
+            adz = abs(z - cz)
+            bz = (adz * wz) ** 2
+            for y in range(max(cy - ky, 0), min(cy + ky, ny - 1) + 1):
+                ady = abs(y - cy)
+                if ps >= 0:
+                    hx = phx[ps + adz * (ky + 1) + ady]
+                else:
+                    hx = _row_half_width(bz + (ady * wy) ** 2, r2, wx)
+                if hx < 0:
+                    continue
+                xa = max(cx - hx, 0)
+                xb = min(cx + hx, nx - 1)
+                for x in range(xa, xb + 1):
+                    if out[z, y, x] < rv:
+                        out[z, y, x] = rv
+
+
+def _run_slabs(fn, n, n_threads, chunk=None):
+    """Call ``fn(a, b)`` on consecutive ranges covering ``0..n``, on up to ``n_threads``
+    threads (the numba kernels release the GIL). ``chunk``: range length (default: ``n``
+    split into 4 ranges per thread for load balance)."""
+    n_threads = max(1, int(n_threads))
+    if chunk is None:
+        chunk = max(1, -(-n // (4 * n_threads)))
+    ranges = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+    if n_threads == 1 or len(ranges) <= 1:
+        for a, b in ranges:
+            fn(a, b)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(n_threads, len(ranges))) as pool:
+        for f in [pool.submit(fn, a, b) for a, b in ranges]:
+            f.result()
 
 
 @nb.njit(cache=True)

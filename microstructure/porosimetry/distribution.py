@@ -202,6 +202,35 @@ class MipCurve:
         """D-values in nm, see :func:`d_values`; keys ``d10_nm``, ``d50_nm``, ``d90_nm``."""
         return d_values(self.diameter_nm, self.saturation, percents=percents)
 
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready numbers of the curve (snake_case keys with units; NaN where unknown).
+
+        ``intruded_porosity`` is the largest intruded volume / sample volume (NaN for a
+        measured curve without bulk density), ``total_specific_volume_mm3_per_g`` the
+        largest specific volume (None when unknown), ``psd_mode_nm`` the peak of the
+        dV/dlogD distribution (10 bins per decade).
+        """
+        n = len(self)
+        out: dict[str, Any] = {
+            "label": self.label,
+            "n_steps": n,
+            "min_diameter_nm": float(self.diameter_nm.min()) if n else float("nan"),
+            "max_diameter_nm": float(self.diameter_nm.max()) if n else float("nan"),
+            "min_pressure_mpa": float(self.pressure_mpa.min()) if n else float("nan"),
+            "max_pressure_mpa": float(self.pressure_mpa.max()) if n else float("nan"),
+            **self.d_values(),
+            "total_saturation": self.total_saturation,
+            "intruded_porosity": self.total_intruded_fraction,
+            "porosity": float(self.porosity),
+            "total_specific_volume_mm3_per_g": (
+                float(self.specific_volume_mm3_per_g.max())
+                if self.specific_volume_mm3_per_g is not None and n
+                else None
+            ),
+            "psd_mode_nm": self.psd(quantity="saturation").mode_nm() if n else float("nan"),
+        }
+        return out
+
     def psd(
         self,
         *,
