@@ -88,9 +88,15 @@ def test_seed003_cal1_10c_same_for_both_modes():
     assert a.energy_density_wh_per_kg == pytest.approx(b.energy_density_wh_per_kg, rel=1e-6)
 
 
-def test_seed003_cal3_2c_intergranular_depletes_and_loses_energy():
+@pytest.fixture(scope="module")
+def cal3_2c():
     a = simulate_discharge("cal-3", c_rate=2.0, transport="combined", mesh=COARSE)
     b = simulate_discharge("cal-3", c_rate=2.0, transport="intergranular", mesh=COARSE)
+    return a, b
+
+
+def test_seed003_cal3_2c_intergranular_depletes_and_loses_energy(cal3_2c):
+    a, b = cal3_2c
     # salt at the current collector at the end: depleted only for intergranular transport
     assert b.salt_end_mol_per_m3[-1] < 0.05 * a.salt_end_mol_per_m3[-1]
     assert a.salt_end_mol_per_m3[-1] > 800.0
@@ -152,3 +158,35 @@ def test_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         simulate_discharge(args.pop("preset"), **args)
+
+
+def test_discharge_figure(tmp_path, cal3_2c):
+    from microstructure.transport.dfn.figure import plot_discharge
+
+    out = plot_discharge(list(cal3_2c), tmp_path / "dfn.png", title="Cal-3 2C")
+    data = (tmp_path / "dfn.png").read_bytes()
+    assert out.endswith("dfn.png") and data[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="results"):
+        plot_discharge([], tmp_path / "empty.png")
+
+
+def test_preset_parameters_carry_table1_and_sources():
+    p = cell_parameters("naumann-cal-3")
+    assert p.thickness_um == 52.0
+    assert p.electrode_conductivity_s_per_m == pytest.approx(1.0 / 4.0)
+    assert p.contact_resistance_ohm_m2 == 0.0008
+    assert p.storage_porosity == pytest.approx(0.401, abs=2e-3)  # Table 1 total porosity
+    assert p.nmc_fraction == pytest.approx(0.465, abs=2e-3)
+    assert p.m_inter == pytest.approx(0.032**1.5)
+    assert p.m_combined > 30 * p.m_inter
+    src = p.sources()
+    assert src["solid_diffusivity_exponent_a"]["value"] == 14.4
+    assert "assumed" in src["secondary_radius_um"]["source"]
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"n_electrode": 2}, {"n_primary": 4.5}, {"secondary_stretch": -1.0}]
+)
+def test_bad_mesh(kwargs):
+    with pytest.raises(ValueError, match="mesh"):
+        MeshSettings(**kwargs)

@@ -23,6 +23,7 @@ flux, so salt and charge are conserved exactly by the discretisation.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -344,10 +345,22 @@ class Discretised:
 
 def discretise(p: CellParameters, mesh: MeshSettings) -> Discretised:
     """Build, mesh and discretise the hierarchical model (finite volumes on every scale)."""
+    if pybamm_major_version() != PYBAMM_MAJOR:
+        warnings.warn(
+            f"hierarchical DFN: built and validated on PyBaMM {PYBAMM_MAJOR}.x, found "
+            f"{pybamm.__version__}; rerun tests/transport/test_dfn.py",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     model, g = build_model(p)
     sp = g["spatial"]
     submesh = pybamm.MeshGenerator(pybamm.Uniform1DSubMesh)
     submesh_types = {d: submesh for d in ("separator", "positive electrode", DOM_SEC, DOM_PRIM)}
+    if mesh.secondary_stretch > 0:
+        submesh_types[DOM_SEC] = pybamm.MeshGenerator(
+            pybamm.Exponential1DSubMesh,
+            submesh_params={"side": "right", "stretch": float(mesh.secondary_stretch)},
+        )
     var_pts = {
         sp["x_s"]: mesh.n_separator,
         sp["x_p"]: mesh.n_electrode,
