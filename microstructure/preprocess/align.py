@@ -21,6 +21,7 @@ region that is valid (inside the input) for all slices.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import deque
@@ -43,17 +44,13 @@ __all__ = [
 ]
 
 
-def _bandpass(
-    sl: np.ndarray, band: tuple[float, float], soft_mask: np.ndarray | None
-) -> np.ndarray:
-    """Difference-of-Gaussians band-pass of one slice (times the softened mask, if any)."""
-    img = sl.astype(np.float32, copy=False)
-    lo, hi = band
-    fine = ndimage.gaussian_filter(img, lo, mode="reflect") if lo > 0 else img
-    bp = fine - ndimage.gaussian_filter(img, hi, mode="reflect")
-    if soft_mask is not None:
-        bp = bp * soft_mask
-    return bp
+@functools.lru_cache(maxsize=8)
+def _dog_transfer(shape: tuple[int, int], lo: float, hi: float) -> np.ndarray:
+    """rfft2 transfer function of the difference of Gaussians (sigmas ``lo`` - ``hi`` px)."""
+    ky = np.fft.fftfreq(shape[0])[:, None]
+    kx = np.fft.rfftfreq(shape[1])[None, :]
+    k2 = (ky**2 + kx**2) * (2.0 * np.pi**2)
+    return (np.exp(-k2 * lo**2) - np.exp(-k2 * hi**2)).astype(np.complex64)
 
 
 def _prepare(
@@ -65,20 +62,30 @@ def _prepare(
 ) -> tuple[np.ndarray, bool]:
     """Band-pass, move by ``-shift`` (Fourier shift), window and FFT one slice.
 
-    Moving each slice by minus its current position estimate before windowing means every
-    slice is windowed over the same piece of structure (the window is fixed in the aligned
-    frame), so the measured residual shifts carry no bias from content entering or leaving
-    the window. Returns the rfft2 spectrum and a flag that is False for featureless slices.
+    The difference-of-Gaussians band-pass and the sub-pixel shift are one multiplication
+    in Fourier space (periodic; the window keeps the wrapped borders out). Moving each
+    slice by minus its current position estimate before windowing means every slice is
+    windowed over the same piece of structure (the window is fixed in the aligned frame),
+    so the measured residual shifts carry no bias from content entering or leaving the
+    window. Returns the rfft2 spectrum and a flag that is False for featureless slices.
     """
-    bp = _bandpass(sl, band, soft_mask)
-    scale = float(np.abs(bp).max()) + float(np.abs(sl).max()) + 1e-30
+    img = sl.astype(np.float32, copy=False)
+    ny, nx = img.shape
+    if soft_mask is not None:
+        m = float((img * soft_mask).sum() / max(float(soft_mask.sum()), 1e-12))
+        img = (img - np.float32(m)) * soft_mask
+    f = np.fft.rfft2(img) * _dog_transfer((ny, nx), float(band[0]), float(band[1]))
     if shift is not None and (abs(shift[0]) > 1e-9 or abs(shift[1]) > 1e-9):
-        f = np.fft.rfft2(bp)
-        f = ndimage.fourier_shift(f, (-float(shift[0]), -float(shift[1])), n=bp.shape[1])
-        bp = np.fft.irfft2(f, s=bp.shape).astype(np.float32)
+        ky = np.fft.fftfreq(ny)[:, None]
+        kx = np.fft.rfftfreq(nx)[None, :]
+        # content moved by -shift: multiply by exp(+2 pi i k . shift)
+        f = f * np.exp(2j * np.pi * ky * float(shift[0])).astype(np.complex64)
+        f = f * np.exp(2j * np.pi * kx * float(shift[1])).astype(np.complex64)
+    bp = np.fft.irfft2(f, s=(ny, nx)).astype(np.float32)
     wsum = float(window.sum())
     mean = float((bp * window).sum()) / wsum if wsum > 0 else 0.0
     bp = (bp - np.float32(mean)) * window
+    scale = float(np.abs(img).max()) + 1e-30
     ok = bool(np.std(bp) > 1e-6 * scale)
     return np.fft.rfft2(bp), ok
 
@@ -123,6 +130,7 @@ def _correlation_shift(
     return d
 
 
+_DAMP = 0.5  #: relaxation of the position updates from the third registration pass on
 TAPER = 0.5  #: fraction of the window length tapered (cosine) at the two ends together
 
 
@@ -278,12 +286,14 @@ def solve_positions(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Robust weighted least-squares slice positions from relative shift measurements.
 
-    Solves ``p_i - p_j = measured`` for all pairs with ``p_0 = 0``. The noise scale is
-    estimated separately for each slice distance ``i - j`` (longer jumps are noisier), rows
-    are weighted by ``1/scale^2`` times a Huber weight, and rows whose residual exceeds
-    ``reject_sigma`` scales are dropped. A very weak prior ``p_i = p_{i-1}`` keeps the
-    system solvable when a slice has no valid measurement (featureless slice): such a slice
-    takes the position interpolated from its neighbours.
+    Solves ``p_i - p_j = measured`` for all pairs with ``p_0 = 0``. The first
+    ``iterations // 2`` passes reweight towards the L1 (least absolute deviation) solution,
+    which a gross outlier cannot pull away; then the noise scale is estimated for each
+    slice distance ``i - j`` (longer jumps are noisier; pooled over all distances when a
+    distance has fewer than 8 pairs), rows are weighted by ``1/scale^2`` times a Huber
+    weight, and rows whose residual exceeds ``reject_sigma`` scales are dropped. A very weak
+    prior ``p_i = p_{i-1}`` keeps the system solvable when a slice has no valid measurement
+    (featureless slice): such a slice takes the position interpolated from its neighbours.
 
     Returns
     -------
@@ -313,27 +323,44 @@ def solve_positions(
     positions = np.zeros((n, 2))
     if n == 1:
         return positions, {"pairs_used": 0, "rejected_pairs": 0, "residual_rms_px": 0.0}
-    for it in range(max(1, iterations)):
-        w = np.concatenate([base_w * robust_w, np.full(n - 1, prior_w)])
+
+    def solve(wrow: np.ndarray) -> np.ndarray:
+        w = np.concatenate([wrow, np.full(n - 1, prior_w)])
         wa = a.multiply(w[:, None]).tocsc()
         normal = (a.T @ wa).tocsc()
         sol = np.column_stack([spsolve(normal, a.T @ (w * rhs[:, k])) for k in range(2)])
-        positions = np.vstack([np.zeros((1, 2)), sol.reshape(n - 1, 2)])
-        if m == 0 or it == iterations - 1:
-            break
-        res = positions[pairs[:, 0]] - positions[pairs[:, 1]] - measured
-        rnorm = np.hypot(res[:, 0], res[:, 1])
-        for d in np.unique(dist):
-            sel = dist == d
-            keep = sel & (robust_w > 0)
-            s = 1.4826 * float(np.median(rnorm[keep])) if keep.any() else 1.0
-            s = max(s, 0.02)  # floor: below the sub-pixel precision
-            scales[int(d)] = s
-            base_w[sel] = 1.0 / s**2
-            z = rnorm[sel] / s
-            hub = np.where(z <= 1.5, 1.0, 1.5 / np.maximum(z, 1e-12))
-            hub[z > reject_sigma] = 0.0
-            robust_w[sel] = hub
+        return np.vstack([np.zeros((1, 2)), sol.reshape(n - 1, 2)])
+
+    def resid(pos: np.ndarray) -> np.ndarray:
+        r = pos[pairs[:, 0]] - pos[pairs[:, 1]] - measured
+        return np.hypot(r[:, 0], r[:, 1])
+
+    floor = 0.02  # below the sub-pixel precision of a single registration
+    positions = solve(np.ones(m))
+    if m > 0:
+        # 1) L1 (least absolute deviation) by reweighting: one gross outlier cannot drag the
+        #    solution, whatever the leverage, so its residual stands out afterwards
+        n_l1 = max(1, iterations // 2)
+        for _ in range(n_l1):
+            positions = solve(1.0 / np.maximum(resid(positions), floor))
+        # 2) noise scale per slice distance (pooled when a distance has few pairs), hard
+        #    rejection beyond reject_sigma scales, Huber weights, weighted least squares
+        for _ in range(max(1, iterations - n_l1)):
+            rnorm = resid(positions)
+            kept = robust_w > 0
+            pooled = 1.4826 * float(np.median(rnorm[kept])) if kept.any() else 1.0
+            for d in np.unique(dist):
+                sel = dist == d
+                keep = sel & kept
+                s = 1.4826 * float(np.median(rnorm[keep])) if keep.sum() >= 8 else pooled
+                s = max(s, floor)
+                scales[int(d)] = s
+                base_w[sel] = 1.0 / s**2
+                z = rnorm[sel] / s
+                hub = np.where(z <= 1.5, 1.0, 1.5 / np.maximum(z, 1e-12))
+                hub[z > reject_sigma] = 0.0
+                robust_w[sel] = hub
+            positions = solve(base_w * robust_w)
     res = positions[pairs[:, 0]] - positions[pairs[:, 1]] - measured
     used = robust_w > 0
     info = {
@@ -505,6 +532,10 @@ def align_slices_report(
         )
         positions, solve_info = solve_positions(nz, pairs, measured)
         if previous is not None:
+            if passes > 2 and _DAMP < 1.0:
+                # damped fixed-point iteration: the pair measurements depend slightly on the
+                # window content, so undamped updates can oscillate
+                positions = previous + _DAMP * (positions - previous)
             change = float(np.abs(positions - previous).max())
     idx = np.arange(nz, dtype=np.float64)
     deg = min(int(trend_degree), max(0, nz - 1))

@@ -161,24 +161,60 @@ def _band_starts(ny: int, length: int) -> np.ndarray:
 
 @numba.njit(parallel=True, cache=True)
 def _median_rows(img: np.ndarray, half: int) -> np.ndarray:  # pragma: no cover - numba
-    """Running median of width 2*half+1 along the last axis of a 2D array (edges: nearest)."""
+    """Running median of width 2*half+1 along the last axis of a 2D array (edges: nearest).
+
+    A sorted window slides along each row: one removal and one insertion per pixel.
+    """
     nrows, nx = img.shape
     out = np.empty_like(img)
     width = 2 * half + 1
     for r in numba.prange(nrows):
         buf = np.empty(width, dtype=img.dtype)
-        for x in range(nx):
-            n = 0
-            for k in range(x - half, x + half + 1):
-                kk = min(max(k, 0), nx - 1)
-                v = img[r, kk]
-                j = n
-                while j > 0 and buf[j - 1] > v:
-                    buf[j] = buf[j - 1]
-                    j -= 1
-                buf[j] = v
-                n += 1
+        # initial window for x = 0: indices -half..half clamped
+        for k in range(width):
+            kk = min(max(k - half, 0), nx - 1)
+            v = img[r, kk]
+            j = k
+            while j > 0 and buf[j - 1] > v:
+                buf[j] = buf[j - 1]
+                j -= 1
+            buf[j] = v
+        out[r, 0] = buf[half]
+        for x in range(1, nx):
+            old = img[r, min(max(x - half - 1, 0), nx - 1)]
+            new = img[r, min(max(x + half, 0), nx - 1)]
+            # find the old value, remove it by shifting, then insert the new one
+            i = 0
+            while buf[i] != old:
+                i += 1
+            while i < width - 1:
+                buf[i] = buf[i + 1]
+                i += 1
+            j = width - 1
+            while j > 0 and buf[j - 1] > new:
+                buf[j] = buf[j - 1]
+                j -= 1
+            buf[j] = new
             out[r, x] = buf[half]
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _band_medians(
+    hp: np.ndarray, starts: np.ndarray, length: int
+) -> np.ndarray:  # pragma: no cover
+    """Median over rows ``[s, s + length)`` of every column, for each start ``s`` and slice."""
+    nz, ny, nx = hp.shape
+    nb = starts.shape[0]
+    out = np.empty((nz, nb, nx), dtype=np.float32)
+    for z in numba.prange(nz):
+        col = np.empty(length, dtype=np.float32)
+        for b in range(nb):
+            s0 = starts[b]
+            for x in range(nx):
+                for k in range(length):
+                    col[k] = hp[z, s0 + k, x]
+                out[z, b, x] = np.median(col)
     return out
 
 
@@ -211,7 +247,7 @@ def robust_stripe_estimate(
     length = int(max(3, min(length_px, ny)))
     starts = _band_starts(ny, length)
     hp = arr - _median_rows(arr.reshape(nz * ny, nx), half).reshape(nz, ny, nx)
-    prof = np.stack([np.median(hp[:, s0 : s0 + length], axis=1) for s0 in starts], axis=1)
+    prof = _band_medians(hp, starts.astype(np.int64), length)
     if z_window > 1 and nz > 1:
         prof = ndimage.median_filter(prof, size=(min(z_window, nz), 1, 1), mode="nearest")
     if threshold > 0:
