@@ -3,7 +3,8 @@
 Layout of an output folder::
 
     OUT/01-porosity/params.json   parameters, hash key, timing, peak memory, numbers
-    OUT/01-porosity/volume.tif    the stage's output volume (when it produces one)
+    OUT/01-porosity/volume.tif    the stage's output volume (when it produces one; volume.zarr
+                                  above ``zarr_threshold_bytes``)
     OUT/01-porosity/*.csv         the stage's tables
     OUT/figures/*.png             figures of all stages
     OUT/report.json               every stage's numbers, rewritten after each stage
@@ -46,6 +47,9 @@ __all__ = ["run_pipeline", "hash_volume", "PARAMS_FILE", "VOLUME_FILE"]
 
 PARAMS_FILE = "params.json"
 VOLUME_FILE = "volume.tif"
+ZARR_VOLUME_FILE = "volume.zarr"
+#: Stage outputs larger than this (bytes) are stored as chunked, compressed Zarr, not TIFF.
+ZARR_THRESHOLD_BYTES = 2 * 1024**3
 SNAPSHOT_FIGURE = "3d_labels.png"
 
 
@@ -133,6 +137,7 @@ def run_pipeline(
     force: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    zarr_threshold_bytes: int = ZARR_THRESHOLD_BYTES,
 ) -> dict[str, Any]:
     """Run every stage of ``recipe`` on the stack at ``input_path``, writing into ``out_dir``.
 
@@ -153,6 +158,9 @@ def run_pipeline(
         Show progress bars on stderr.
     log
         Called with one human line per stage (e.g. ``print``).
+    zarr_threshold_bytes
+        Stage output volumes larger than this are written as chunked, compressed Zarr
+        (``volume.zarr``) instead of TIFF (default 2 GiB; 0 stores every volume as Zarr).
 
     Returns
     -------
@@ -244,7 +252,8 @@ def run_pipeline(
             seconds = time.perf_counter() - t0
             vol_file = None
             if result.volume is not None:
-                vol_file = VOLUME_FILE
+                big = result.volume.data.nbytes > zarr_threshold_bytes
+                vol_file = ZARR_VOLUME_FILE if big else VOLUME_FILE
                 result.volume.metadata.setdefault("stage", spec.name)
                 write_volume(tmp / vol_file, result.volume)
                 current = result.volume

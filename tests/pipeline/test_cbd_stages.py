@@ -21,6 +21,7 @@ VOX = 60.0
 def parse_recipe(text: str):
     return _parse_doc(tomllib.loads(text))
 
+
 RECIPE = """
 [recipe]
 name = "cbd-test"
@@ -103,3 +104,21 @@ def test_target_larger_than_pore_space_is_a_clear_error(labels_file, tmp_path) -
     text = '[recipe]\nname = "x"\n\n[[stage]]\nname = "cbd"\nvolume_fraction = 0.9\n'
     with pytest.raises(ValueError, match=r"stage 1 'cbd'.*volume_fraction.*exceeds the pore"):
         run_pipeline(parse_recipe(text), labels_file, tmp_path / "r", progress=False)
+
+
+def test_large_outputs_are_stored_as_zarr_and_resume(labels_file, tmp_path) -> None:
+    text = (
+        '[recipe]\nname = "z"\n\n[[stage]]\nname = "cbd"\nvolume_fraction = 0.12\nreport = false\n'
+    )
+    out = tmp_path / "run"
+    first = run_pipeline(
+        parse_recipe(text), labels_file, out, progress=False, zarr_threshold_bytes=0
+    )
+    assert (out / "01-cbd" / "volume.zarr").is_dir() and first["stages"][0]["status"] == "computed"
+    vol = read_volume(out / "01-cbd" / "volume.zarr")
+    assert vol.voxel_size_nm == (VOX, VOX, VOX)
+    assert abs(float(((vol.data == 2) | (vol.data == 3)).mean()) - 0.12) <= 1 / vol.data.size
+    again = run_pipeline(
+        parse_recipe(text), labels_file, out, progress=False, zarr_threshold_bytes=0
+    )
+    assert again["stages"][0]["status"] == "cached"
