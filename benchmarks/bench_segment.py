@@ -1,0 +1,271 @@
+"""Segmentation: accuracy against the phantom's truth, stability on a real volume, speed.
+
+Usage::
+
+    python benchmarks/bench_segment.py accuracy     # phantom tables (docs/validation_segment.md)
+    python benchmarks/bench_segment.py nanomesh     # threshold-method stability (real volume)
+    python benchmarks/bench_segment.py speed        # timing vs scikit-image (docs/perf_segment.md)
+
+All numbers are printed as markdown tables. The machine has 2 cores and other jobs may run
+at the same time: absolute times vary; the ratios, measured in one process, are what count.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from microstructure.phantom import generate_phantom
+from microstructure.preprocess.align import align_slices
+from microstructure.preprocess.curtaining import remove_curtaining
+from microstructure.preprocess.denoise import denoise_nl_means
+from microstructure.segment import (
+    FeatureParams,
+    closed_pores,
+    segment_am,
+    segment_am_report,
+    train_segmenter,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VALIDATION = ROOT.parent / "shared" / "validation"
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2.0 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+def scribbles(labels: np.ndarray, slices: tuple[int, ...], density: float = 0.05) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    s = np.zeros(labels.shape, np.uint8)
+    for z in slices:
+        sel = rng.random(labels.shape[1:]) < density
+        s[z][sel] = np.where(labels[z][sel] == 1, 2, 1)
+    return s
+
+
+def preprocess(image: np.ndarray, *, align: bool, keep_trend: bool = True):
+    x = denoise_nl_means(remove_curtaining(image))
+    shifts = None
+    if align:
+        x, shifts = align_slices(x, keep_trend=keep_trend, crop=False)
+    return x, shifts
+
+
+def row(name: str, mask: np.ndarray, truth: np.ndarray, sl=(slice(None),) * 3) -> str:
+    m, t = mask[sl], truth[sl]
+    return (
+        f"| {name} | {m.mean():.4f} | {t.mean():.4f} | {m.mean() - t.mean():+.4f} "
+        f"| {dice(m, t):.4f} |"
+    )
+
+
+HEAD = "| case / method | AM fraction | truth | error (abs.) | Dice (AM) |\n|---|---|---|---|---|"
+
+
+def accuracy() -> None:
+    shape = (48, 128, 128)
+    print(f"## Phantom {shape}, seed 1, 60 nm voxels, default rendering (shine_through 0.5)\n")
+    print(HEAD)
+    ph = generate_phantom(shape, seed=1, drift_step_px=0.0)
+    truth = ph.labels == 1
+    x, _ = preprocess(ph.image, align=False)
+    for method in ("auto", "otsu", "multiotsu", "li", "local"):
+        m, info = segment_am_report(x, method=method)
+        print(row(f"drift off, curtaining+NLM, {method} ({info['method_used']})", m, truth))
+    m = segment_am(x, method="otsu", refine="local-means")
+    print(row("drift off, curtaining+NLM, otsu + local-means refine", m, truth))
+    xa, sh = preprocess(ph.image, align=True)
+    print(row("drift off, curtaining+NLM+align (default keep_trend)", segment_am(xa), truth))
+    print(
+        f"|  (align found spurious shifts up to {np.abs(sh).max():.1f} px on this undrifted "
+        "stack) | | | | |"
+    )
+    # drifted acquisition: compare after alignment in the frame of slice 0 (= truth frame)
+    ph_d = generate_phantom(shape, seed=1)
+    xd, shd = preprocess(ph_d.image, align=True, keep_trend=False)
+    err = np.abs(shd - ph_d.shifts_px).max()
+    mrg = int(np.ceil(np.abs(shd).max())) + 2
+    sl = (slice(None), slice(mrg, -mrg), slice(mrg, -mrg))
+    print(
+        row(
+            f"drift on, +align (keep_trend=False), interior; shift error {err:.1f} px",
+            segment_am(xd),
+            ph_d.labels == 1,
+            sl,
+        )
+    )
+    m_true = segment_am(preprocess(ph_d.image, align=False)[0])
+    from scipy import ndimage
+
+    undone = (
+        np.stack(
+            [
+                ndimage.shift(m_true[z].astype(np.float32), -ph_d.shifts_px[z], order=1)
+                for z in range(shape[0])
+            ]
+        )
+        > 0.5
+    )
+    print(
+        row(
+            "drift on, undone with the TRUE shifts (alignment upper bound), interior",
+            undone,
+            ph_d.labels == 1,
+            sl,
+        )
+    )
+    # closed pores of the default segmentation vs truth (drift off)
+    m = segment_am(x)
+    found = closed_pores(m)
+    tp = np.count_nonzero(found & ph.closed_pores)
+    print(
+        f"\nClosed pores (drift off, auto): truth {np.count_nonzero(ph.closed_pores)} voxels, "
+        f"found {np.count_nonzero(found)}, "
+        f"recall {tp / max(1, np.count_nonzero(ph.closed_pores)):.3f}, "
+        f"precision {tp / max(1, np.count_nonzero(found)):.3f}\n"
+    )
+
+    print("## Strong shine-through: trainable random forest vs plain Otsu (drift off)\n")
+    print("Scribbles: a random 5 % of the pixels of slices 6, 24, 42, labelled from the truth.")
+    print(
+        "Dice over the unpainted slices; 'transfer' = model trained on seed 1, applied to seed 2.\n"
+    )
+    print("| shine_through | method | AM fraction error | Dice (AM, unpainted slices) |")
+    print("|---|---|---|---|")
+    painted = (6, 24, 42)
+    keep = np.ones(shape[0], bool)
+    keep[list(painted)] = False
+    for st in (0.5, 1.0, 2.0):
+        pa = generate_phantom(shape, seed=1, drift_step_px=0.0, shine_through=st)
+        pb = generate_phantom(shape, seed=2, drift_step_px=0.0, shine_through=st)
+        xa_, _ = preprocess(pa.image, align=False)
+        xb_, _ = preprocess(pb.image, align=False)
+        tb = pb.labels == 1
+        res = {
+            "otsu": segment_am(xb_, method="otsu"),
+            "auto": segment_am(xb_),
+        }
+        own = train_segmenter(xb_, scribbles(pb.labels, painted))
+        res["trainable (own scribbles)"] = segment_am(xb_, method="trainable", model=own)
+        own2d = train_segmenter(
+            xb_, scribbles(pb.labels, painted), features=FeatureParams(context_slices=())
+        )
+        res["trainable, no 3D context"] = segment_am(xb_, method="trainable", model=own2d)
+        tr = train_segmenter(xa_, scribbles(pa.labels, painted))
+        res["trainable (transfer)"] = segment_am(xb_, method="trainable", model=tr)
+        for name, m in res.items():
+            print(
+                f"| {st} | {name} | {m.mean() - tb.mean():+.4f} | {dice(m[keep], tb[keep]):.4f} |"
+            )
+
+
+def nanomesh() -> None:
+    path = VALIDATION / "nanomesh_nanopores3d.npy"
+    if not path.is_file():
+        print(f"{path} not available")
+        return
+    data = np.load(path)
+    t = time.perf_counter()
+    x = denoise_nl_means(data)
+    dt = time.perf_counter() - t
+    print(f"## nanomesh_nanopores3d.npy {data.shape}, NLM denoised ({dt:.1f} s)\n")
+    print("Pore fraction = 1 - fraction above the threshold (pores are dark).\n")
+    print("| method | pore fraction, threshold only | with local-means refine | refine time (s) |")
+    print("|---|---|---|---|")
+    cases = [
+        ("auto", {}),
+        ("otsu", {}),
+        ("li", {}),
+        ("local, block 51 px", {"method": "local", "block_size_px": 51}),
+        ("local, block 101 px", {"method": "local", "block_size_px": 101}),
+        ("otsu + hysteresis +-2", {"method": "otsu", "hysteresis_width": 2.0}),
+        ("otsu + hysteresis +-5", {"method": "otsu", "hysteresis_width": 5.0}),
+    ]
+    plain, refined = [], []
+    for name, kw in cases:
+        kw = dict(kw) or {"method": name}
+        m0 = segment_am(x, **kw)
+        t = time.perf_counter()
+        m1 = segment_am(x, refine="local-means", **kw)
+        dt = time.perf_counter() - t
+        plain.append(1 - m0.mean())
+        refined.append(1 - m1.mean())
+        print(f"| {name} | {plain[-1]:.4f} | {refined[-1]:.4f} | {dt:.1f} |")
+    print(f"| **spread (max - min)** | **{np.ptp(plain):.4f}** | **{np.ptp(refined):.4f}** | |")
+
+
+def speed() -> None:
+    from skimage import filters
+    from skimage.feature import multiscale_basic_features
+    from skimage.future import fit_segmenter, predict_segmenter
+    from sklearn.ensemble import RandomForestClassifier
+
+    shape = (48, 128, 128)
+    ph = generate_phantom(shape, seed=1, drift_step_px=0.0)
+    x, _ = preprocess(ph.image, align=False)
+    s = scribbles(ph.labels, (6, 24, 42))
+    print(f"## Speed, phantom {shape} ({x.size / 1e6:.2f} Mvoxel), 2-core VM, other jobs running\n")
+    print("| task | ours (s) | anchor | anchor (s) | ratio ours/anchor |")
+    print("|---|---|---|---|---|")
+
+    def best(f, n=3):
+        ts = []
+        for _ in range(n):
+            t = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t)
+        return min(ts)
+
+    t_ours = best(lambda: segment_am(x, method="otsu", min_speck_voxels=0, max_hole_voxels=0))
+    t_sk = best(lambda: x > filters.threshold_otsu(x))
+    print(
+        f"| Otsu mask | {t_ours:.3f} | skimage threshold_otsu + compare | {t_sk:.3f} "
+        f"| {t_ours / t_sk:.2f} |"
+    )
+    t_ours = best(lambda: segment_am(x))
+    print(
+        f"| auto + cleanup (specks, holes) | {t_ours:.3f} | (same anchor) | {t_sk:.3f} "
+        f"| {t_ours / t_sk:.2f} |"
+    )
+
+    # trainable: ours (2D features per slice + 3D context) vs skimage.future on 3D features,
+    # both with the same random forest settings, trained on the same scribbles
+    def ours():
+        m = train_segmenter(x, s, n_estimators=60, max_depth=20)
+        return segment_am(x, method="trainable", model=m, min_speck_voxels=0, max_hole_voxels=0)
+
+    def anchor():
+        xn = (x - x.min()) / (x.max() - x.min())
+        feats = multiscale_basic_features(xn, sigma_min=1, sigma_max=8)
+        clf = RandomForestClassifier(
+            n_estimators=60, max_depth=20, min_samples_leaf=2, n_jobs=-1, random_state=0
+        )
+        clf = fit_segmenter(s, feats, clf)
+        return predict_segmenter(feats, clf) == 2
+
+    t0 = time.perf_counter()
+    m_ours = ours()
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    m_sk = anchor()
+    t_sk = time.perf_counter() - t0
+    truth = ph.labels == 1
+    print(
+        f"| trainable: train + predict | {t_ours:.2f} | skimage.future fit/predict_segmenter "
+        f"(3D features) | {t_sk:.2f} | {t_ours / t_sk:.2f} |"
+    )
+    print(
+        f"\nDice of the two trainable results against the truth: ours {dice(m_ours, truth):.4f}, "
+        f"skimage.future {dice(m_sk, truth):.4f}"
+    )
+
+
+if __name__ == "__main__":
+    what = sys.argv[1:] or ["accuracy", "nanomesh", "speed"]
+    for w in what:
+        {"accuracy": accuracy, "nanomesh": nanomesh, "speed": speed}[w]()
+        print()
