@@ -47,6 +47,7 @@ def map_slices(
     stack: Any,
     *,
     slices_per_chunk: int = 8,
+    z_halo: int = 0,
     dtype: Any = None,
     **kwargs: Any,
 ) -> Any:
@@ -55,13 +56,17 @@ def map_slices(
     Parameters
     ----------
     func
-        ``func(block, **kwargs) -> block`` on a (n, y, x) block of whole slices; it must treat
-        every slice independently (curtaining removal, slice-wise denoising, thresholding).
+        ``func(block, **kwargs) -> block`` on a (n, y, x) block of whole slices. With
+        ``z_halo = 0`` it must treat every slice independently (slice-wise denoising with a
+        fixed sigma, thresholding); a filter that looks at up to ``k`` neighbouring slices on
+        each side (the robust curtaining filter, whose window shifts inwards at the stack ends: ``z_window - 1``) needs ``z_halo >= k``.
     stack
         (z, y, x) numpy, Zarr or Dask array.
     slices_per_chunk
         Slices per chunk (the memory of one task is about this many slices, times the filter's
         own working memory).
+    z_halo
+        Neighbouring slices each chunk also reads on each side (cropped from its result).
     dtype
         Output dtype (default: the input's).
     **kwargs
@@ -77,8 +82,13 @@ def map_slices(
     arr = as_dask(stack)
     if arr.ndim != 3:
         raise ValueError(f"stack: expected a 3D (z, y, x) array, got shape {arr.shape}")
+    if int(z_halo) < 0:
+        raise ValueError(f"z_halo: expected >= 0, got {z_halo}")
     arr = arr.rechunk((int(slices_per_chunk), -1, -1))
-    return arr.map_blocks(func, dtype=dtype or arr.dtype, **kwargs)
+    if int(z_halo) == 0:
+        return arr.map_blocks(func, dtype=dtype or arr.dtype, **kwargs)
+    depth = {0: min(int(z_halo), max(0, arr.shape[0] - 1)), 1: 0, 2: 0}
+    return arr.map_overlap(func, depth=depth, boundary="none", dtype=dtype or arr.dtype, **kwargs)
 
 
 def _edt_block(block: np.ndarray, *, spacing: tuple[float, float, float], cap: float) -> Any:

@@ -51,6 +51,15 @@ def test_slicewise_denoise_chunked_equals_in_memory() -> None:
     np.testing.assert_array_equal(got.compute(), ref)
 
 
+def test_curtaining_chunked_with_a_z_halo_equals_in_memory() -> None:
+    from microstructure.preprocess import remove_curtaining
+
+    stack = read_volume(SAMPLE / "fibsem.tif").data[:30, :64, :64]
+    ref = remove_curtaining(stack, z_window=9)
+    got = map_slices(remove_curtaining, stack, slices_per_chunk=7, z_halo=8, z_window=9)
+    np.testing.assert_array_equal(got.compute(), ref)
+
+
 @pytest.mark.parametrize("chunks", [(8, 16, 16), 11])
 def test_capped_distance_transform_is_exact(chunks) -> None:
     pore = spheres()
