@@ -59,7 +59,8 @@ def map_slices(
         ``func(block, **kwargs) -> block`` on a (n, y, x) block of whole slices. With
         ``z_halo = 0`` it must treat every slice independently (slice-wise denoising with a
         fixed sigma, thresholding); a filter that looks at up to ``k`` neighbouring slices on
-        each side (the robust curtaining filter, whose window shifts inwards at the stack ends: ``z_window - 1``) needs ``z_halo >= k``.
+        each side needs ``z_halo >= k`` (the robust curtaining filter, whose window shifts
+        inwards at the stack ends: ``z_window - 1``).
     stack
         (z, y, x) numpy, Zarr or Dask array.
     slices_per_chunk
