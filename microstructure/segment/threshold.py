@@ -33,6 +33,7 @@ AM and voxels above ``low`` connected to a seed join it.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -327,20 +328,23 @@ def refine_local_means(
     blur_all = ndimage.gaussian_filter(img, s, truncate=3.0)
     changed = 0.0
     done = 0
-    for it in range(1, int(max_iterations) + 1):
-        done = it
-        mf = m.astype(np.float32)
-        w1 = ndimage.gaussian_filter(mf, s, truncate=3.0)
-        s1 = ndimage.gaussian_filter(img * mf, s, truncate=3.0)
-        g1 = np.float32(img[m].mean())
-        g0 = np.float32(img[~m].mean())
-        w0 = 1.0 - w1
-        eps = np.float32(1e-3)
-        m1 = np.where(w1 > eps, s1 / np.maximum(w1, eps), g1)
-        m0 = np.where(w0 > eps, (blur_all - s1) / np.maximum(w0, eps), g0)
-        new = np.abs(img - m1) < np.abs(img - m0)
-        changed = float(np.count_nonzero(new != m)) / m.size
-        m = new
-        if changed < tol or not m.any() or m.all():
-            break
+    with ThreadPoolExecutor(2) as pool:
+        for it in range(1, int(max_iterations) + 1):
+            done = it
+            mf = m.astype(np.float32)
+            # the two filters are independent: run them in two threads (scipy releases the GIL)
+            f_w = pool.submit(ndimage.gaussian_filter, mf, s, truncate=3.0)
+            f_s = pool.submit(ndimage.gaussian_filter, img * mf, s, truncate=3.0)
+            w1, s1 = f_w.result(), f_s.result()
+            g1 = np.float32(img[m].mean())
+            g0 = np.float32(img[~m].mean())
+            w0 = 1.0 - w1
+            eps = np.float32(1e-3)
+            m1 = np.where(w1 > eps, s1 / np.maximum(w1, eps), g1)
+            m0 = np.where(w0 > eps, (blur_all - s1) / np.maximum(w0, eps), g0)
+            new = np.abs(img - m1) < np.abs(img - m0)
+            changed = float(np.count_nonzero(new != m)) / m.size
+            m = new
+            if changed < tol or not m.any() or m.all():
+                break
     return m, {"iterations": done, "changed_fraction": changed, "sigma_px": s}
