@@ -377,9 +377,17 @@ def discretise(p: CellParameters, mesh: MeshSettings) -> Discretised:
     return Discretised(model=model, mesh=m, n_states=n)
 
 
-def make_solver(*, rtol: float = 1e-6, atol: float = 1e-8) -> pybamm.BaseSolver:
-    """IDAKLU solver (PyBaMM's SUNDIALS IDA with KLU sparse linear algebra)."""
-    return pybamm.IDAKLUSolver(rtol=rtol, atol=atol, options={"num_threads": 1})
+def make_solver(
+    *, rtol: float = 1e-6, atol: float = 1e-8, compile_c: bool = False
+) -> pybamm.BaseSolver:
+    """IDAKLU solver (PyBaMM's SUNDIALS IDA with KLU sparse linear algebra).
+
+    ``compile_c=True`` compiles the CasADi functions to C with the system compiler (PyBaMM's
+    ``"compile"`` option): slow once (about a minute), cached on disk, faster re-solves.
+    """
+    return pybamm.IDAKLUSolver(
+        rtol=rtol, atol=atol, options={"num_threads": 1, "compile": bool(compile_c)}
+    )
 
 
 def solve(

@@ -26,7 +26,7 @@ TRANSPORT_MODES = ("combined", "intergranular")
 #: docs/validation_dfn.md).
 DEFAULT_MESH = MeshSettings()
 
-_CACHE: dict[tuple[CellParameters, MeshSettings, float], Any] = {}
+_CACHE: dict[tuple[CellParameters, MeshSettings, float, bool], Any] = {}
 _CACHE_SIZE = 8
 
 
@@ -35,15 +35,18 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _discretised(p: CellParameters, mesh: MeshSettings, rtol: float) -> Any:
+def _discretised(p: CellParameters, mesh: MeshSettings, rtol: float, compile_c: bool) -> Any:
     from microstructure.transport.dfn import _pybamm_model as pm
 
-    key = (p, mesh, rtol)
+    key = (p, mesh, rtol, compile_c)
     hit = _CACHE.get(key)
     if hit is None:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        hit = (pm.discretise(p, mesh), pm.make_solver(rtol=rtol, atol=rtol * 1e-2))
+        hit = (
+            pm.discretise(p, mesh),
+            pm.make_solver(rtol=rtol, atol=rtol * 1e-2, compile_c=compile_c),
+        )
         _CACHE[key] = hit
     return hit
 
@@ -184,6 +187,7 @@ def simulate_discharge(
     area_cm2: float = 1.0,
     n_points: int = 300,
     rtol: float = 1e-6,
+    compile_c: bool = False,
     **parameter_options: Any,
 ) -> DischargeResult:
     """Simulate a constant-current discharge of a seed 003 half cell (Li-metal counter).
@@ -207,6 +211,9 @@ def simulate_discharge(
         Output steps of the curves.
     rtol
         Relative tolerance of the IDAKLU solver.
+    compile_c
+        Compile the model to C (PyBaMM's ``"compile"`` solver option): about a minute once
+        (cached on disk), then faster solves; worth it for parameter sweeps.
     **parameter_options
         Passed to :func:`~microstructure.transport.dfn.parameters.cell_parameters` when
         ``preset`` is a name (``m_inter_law``, ``m_inter``, ``m_intragranular``, any
@@ -240,14 +247,20 @@ def simulate_discharge(
         p = cell_parameters(preset, **parameter_options)
     if not (isinstance(area_cm2, int | float) and math.isfinite(area_cm2) and area_cm2 > 0):
         raise ValueError(f"area_cm2: must be a positive number, got {area_cm2!r}")
-    mesh = mesh or DEFAULT_MESH
+    mesh = DEFAULT_MESH if mesh is None else mesh
+    if not isinstance(mesh, MeshSettings):
+        raise ValueError(f"mesh: expected MeshSettings, got {type(mesh).__name__}")
+    if not (isinstance(n_points, int) and n_points >= 2):
+        raise ValueError(f"n_points: expected an integer >= 2, got {n_points!r}")
     m_el = p.m_electrode(transport)
     i_app = c * p.one_c_current_density_a_per_m2
     theo = (1.0 - p.initial_lithiation) * p.c_max_mol_per_m3 * p.nmc_fraction
     theo_c_per_m2 = theo * p.thickness_um * 1e-6 * FARADAY_C_PER_MOL
     t_end = 1.05 * theo_c_per_m2 / i_app
 
-    disc, solver = _discretised(p, mesh, rtol)
+    if not (isinstance(rtol, float) and 0.0 < rtol < 1e-2):
+        raise ValueError(f"rtol: expected a float in (0, 0.01), got {rtol!r}")
+    disc, solver = _discretised(p, mesh, rtol, bool(compile_c))
     sol = pm.solve(
         disc, solver, current_density_a_per_m2=i_app, m_electrode=m_el, t_end_s=t_end,
         n_out=n_points,
