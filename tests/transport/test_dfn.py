@@ -162,6 +162,9 @@ def test_result_exports(tmp_path):
         ({"m_intragranular": -0.1}, "m_intragranular"),
         ({"particle_fraction": 0.95}, "sum"),
         ({"intergranular_porosity": 1.2}, "intergranular_porosity"),
+        ({"mesh": (4, 8, 4, 6)}, "mesh"),
+        ({"n_points": 1}, "n_points"),
+        ({"rtol": 0.5}, "rtol"),
     ],
 )
 def test_bad_input(kwargs, match):
