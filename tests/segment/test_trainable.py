@@ -11,6 +11,7 @@ from microstructure.segment import (
     compute_features,
     load_segmenter,
     segment_am,
+    segment_trainable,
     train_segmenter,
 )
 
@@ -47,6 +48,17 @@ def test_scribbles_on_the_stack_itself_and_feature_shape():
     s = sparse_scribbles(ph.labels, slices=(8, 24))
     mask = segment_am(stack, method="trainable", scribbles=s, min_speck_voxels=0)
     assert dice(mask, ph.labels == 1) > 0.95
+    # three classes (pore, AM, CBD) from the same kind of scribbles: the CBD is found too
+    rng = np.random.default_rng(0)
+    s3 = np.zeros(ph.labels.shape, np.uint8)
+    for z in (8, 24):
+        sel = rng.random(ph.labels.shape[1:]) < 0.05
+        s3[z][sel] = ph.labels[z][sel] + 1
+    lab = segment_trainable(stack, scribbles=s3, n_estimators=30)
+    assert set(np.unique(lab)) == {0, 1, 2}
+    assert abs(np.mean(lab == 2) - np.mean(ph.labels == 2)) < 0.03
+    assert dice(lab == 2, ph.labels == 2) > 0.7
+    assert dice(lab == 1, ph.labels == 1) > 0.95
     fp = FeatureParams(sigma_min_px=1, sigma_max_px=4, context_slices=(1, 2))
     f = compute_features(stack[:4], params=fp)
     # 3 sigmas x (intensity, edges, 2 Hessian eigenvalues) + 2 offsets x 2 sigmas
