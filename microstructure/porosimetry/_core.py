@@ -170,7 +170,13 @@ def phase_masses(
 
 
 def pore_mask_of(labels: np.ndarray, pore_phases: Sequence[int]) -> np.ndarray:
-    return np.isin(labels, np.asarray(tuple(pore_phases), dtype=labels.dtype))
+    """Boolean mask of the pore phases of a uint8 labels volume (lookup table, one pass)."""
+    lut = np.zeros(256, dtype=bool)
+    for p in pore_phases:
+        if not 0 <= int(p) <= 255:
+            raise ValueError(f"pore_phases: expected phase codes 0..255, got {p!r}")
+        lut[int(p)] = True
+    return lut[np.asarray(labels, dtype=np.uint8)]
 
 
 def spacing_of(voxel_size_nm: Any) -> tuple[float, float, float]:

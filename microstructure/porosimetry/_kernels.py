@@ -50,6 +50,7 @@ def bottleneck_flood(rank, levels, seeds):
     ----------
     rank : int32 (nz, ny, nx)
         Rank of each voxel's field value in ``levels`` (ascending); -1 where not traversable.
+        Used as the work array: overwritten (callers pass a temporary).
     levels : float32 (K,)
         Distinct field values, ascending.
     seeds : bool (nz, ny, nx)
@@ -58,6 +59,12 @@ def bottleneck_flood(rank, levels, seeds):
     Returns
     -------
     float32 (nz, ny, nx): bottleneck value, 0 where unreachable.
+
+    Notes
+    -----
+    Only two arrays are accessed at random (``rank`` and the bucket links): a voxel is
+    marked as queued by storing ``-(bucket + 2)`` in ``rank``, and the output is filled from
+    these marks in one sequential pass at the end.
     """
     nz, ny, nx = rank.shape
     n = nz * ny * nx
@@ -66,21 +73,18 @@ def bottleneck_flood(rank, levels, seeds):
     k_levels = levels.shape[0]
     head = np.full(k_levels, -1, dtype=np.int32)
     nxt = np.empty(n, dtype=np.int32)  # callers guarantee n < 2**31
-    out = np.zeros(n, dtype=np.float32)
-    done = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         if sd[i] and rk[i] >= 0:
             k = rk[i]
-            done[i] = True
+            rk[i] = -(k + 2)
             nxt[i] = head[k]
             head[k] = i
     sxy = ny * nx
     for k in range(k_levels - 1, -1, -1):
-        value = levels[k]
+        mark = -(k + 2)
         while head[k] != -1:
             i = np.int64(head[k])
             head[k] = nxt[i]
-            out[i] = value
             z = i // sxy
             rem = i - z * sxy
             y = rem // nx
@@ -110,14 +114,22 @@ def bottleneck_flood(rank, levels, seeds):
                     if x == nx - 1:
                         continue
                     j = i + 1
-                if done[j] or rk[j] < 0:
-                    continue
-                done[j] = True
                 kj = rk[j]
-                if kj > k:
-                    kj = k
-                nxt[j] = head[kj]
-                head[kj] = j
+                if kj < 0:
+                    continue
+                if kj >= k:
+                    rk[j] = mark
+                    nxt[j] = head[k]
+                    head[k] = j
+                else:
+                    rk[j] = -(kj + 2)
+                    nxt[j] = head[kj]
+                    head[kj] = j
+    out = np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        m = rk[i]
+        if m <= -2:
+            out[i] = levels[-m - 2]
     return out.reshape((nz, ny, nx))
 
 

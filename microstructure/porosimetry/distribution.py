@@ -371,6 +371,7 @@ def curve_from_radii(
     surface_tension_n_per_m: float = SURFACE_TENSION_N_PER_M,
     label: str = "",
     descending: bool = True,
+    levels_nm: np.ndarray | None = None,
 ) -> MipCurve:
     """Cumulative curve from the radii (nm) at which volume elements are intruded.
 
@@ -390,22 +391,36 @@ def curve_from_radii(
     descending
         True for intrusion (rows by decreasing radius: volume with radius >= r); False for
         extrusion (rows by increasing radius: volume with radius >= r still filled).
+    levels_nm
+        Optional ascending array holding every distinct value of ``radius_nm`` (e.g. the EDT
+        levels the radii were painted from): counting by binary search instead of sorting
+        the radii (the same result, several times faster on 10^7+ elements).
     """
-    r = np.asarray(radius_nm, dtype=np.float64).ravel()
+    r = np.asarray(radius_nm).ravel()
+    if not np.issubdtype(r.dtype, np.floating):
+        r = r.astype(np.float64)
     w = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
     if steps_radius_nm is None:
-        uniq, inverse = np.unique(r, return_inverse=True)
-        vol = np.bincount(inverse, weights=w, minlength=uniq.size).astype(float)
-        steps = uniq
+        vol = None
+        if levels_nm is not None and r.size:
+            lv = np.asarray(levels_nm, dtype=r.dtype).ravel()
+            idx = np.minimum(np.searchsorted(lv, r), max(lv.size - 1, 0))
+            if lv.size and np.array_equal(lv[idx], r):
+                counts = np.bincount(idx, weights=w, minlength=lv.size).astype(float)
+                present = np.bincount(idx, minlength=lv.size) > 0
+                steps, vol = lv[present].astype(np.float64), counts[present]
+        if vol is None:  # general path: every distinct radius
+            uniq, inverse = np.unique(r.astype(np.float64), return_inverse=True)
+            vol = np.bincount(inverse, weights=w, minlength=uniq.size).astype(float)
+            steps = uniq
         # volume with radius >= steps[i]
         cum = np.cumsum(vol[::-1])[::-1]
     else:
         steps = np.unique(np.asarray(steps_radius_nm, dtype=np.float64))
-        order = np.argsort(r, kind="stable")
-        rs = r[order]
-        cw = np.concatenate(([0.0], np.cumsum(w[order] if w is not None else np.ones(rs.size))))
-        idx = np.searchsorted(rs, steps * (1.0 - 1e-6), side="left")
-        cum = cw[-1] - cw[idx]
+        # r counts for step i when r >= steps[i] (1 - 1e-6), i.e. when idx(r) > i
+        idx = np.searchsorted(steps * (1.0 - 1e-6), r.astype(np.float64, copy=False), "right")
+        per = np.bincount(idx, weights=w, minlength=steps.size + 1).astype(float)
+        cum = np.cumsum(per[::-1])[::-1][1:]
     if descending:
         steps, cum = steps[::-1], cum[::-1]
     diameter = 2.0 * steps

@@ -71,13 +71,17 @@ def _extrude(
     factor: float | None,
     contact_angle_deg: float,
     surface_tension_n_per_m: float,
+    dt_levels: np.ndarray | None = None,
 ) -> ExtrusionResult:
+    """``dt_levels``: the distinct positive EDT values when already known (saves a sort)."""
     filled = inv > 0
-    lt = _core.paint(dt, spacing)
+    if dt_levels is None:
+        dt_levels = _core.levels_of(dt)
+    lt = _core.paint(dt, spacing, dt_levels)
     if steps is not None:
         lt = _core.quantize(lt, steps)
     field = np.where(filled, lt, np.float32(0.0))
-    m = _core.flood(field, seeds & filled)
+    m = _core.flood(field, seeds & filled, dt_levels if steps is None else steps)
     entrapped = filled & (m < field)
     leaving = filled & ~entrapped
     ext = np.where(leaving, field, np.float32(0.0))
@@ -154,7 +158,7 @@ def simulate_extrusion(
     pore = _core.check_mask(pore_mask, name="pore_mask")
     spacing = _core.spacing_of(voxel_size_nm)
     check_mercury_parameters(contact_angle_deg, surface_tension_n_per_m)
-    inv, steps, _names, seeds, dt = _invasion(
+    inv, steps, _names, seeds, dt, _levels = _invasion(
         pore, spacing, inlet, thickness_axis, top_at, radii_nm, batch_size_nm
     )
     return _extrude(

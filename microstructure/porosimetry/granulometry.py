@@ -54,14 +54,18 @@ def local_thickness(
     if not pore.any():
         raise ValueError("pore_mask: no pore voxels")
     dt = _core.distance_nm(pore, spacing)
-    return _lt_from_dt(dt, spacing, radii_nm)
+    return _lt_from_dt(dt, spacing, radii_nm)[0]
 
 
-def _lt_from_dt(dt: np.ndarray, spacing: tuple[float, float, float], radii_nm: Any) -> np.ndarray:
+def _lt_from_dt(
+    dt: np.ndarray, spacing: tuple[float, float, float], radii_nm: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Local thickness and the distinct values it can take (EDT levels or step radii)."""
     if radii_nm is None:
-        return _core.paint(dt, spacing)
+        levels = _core.levels_of(dt)
+        return _core.paint(dt, spacing, levels), levels
     steps = _core.check_radii(radii_nm)
-    return _core.paint(_core.quantize(dt, steps), spacing, steps)
+    return _core.paint(_core.quantize(dt, steps), spacing, steps), steps
 
 
 @dataclass
@@ -136,10 +140,11 @@ def granulometry(
     if not pore.any():
         raise ValueError("labels: no pore voxels (phases 0 and 3)")
     dt = _core.distance_nm(pore, spacing)
-    lt = _lt_from_dt(dt, spacing, radii_nm)
+    lt, levels = _lt_from_dt(dt, spacing, radii_nm)
     n_pore = float(np.count_nonzero(pore))
     curve = curve_from_radii(
         lt[pore],
+        levels_nm=levels if radii_nm is None else None,
         pore_volume=n_pore,
         sample_volume=float(lab.size),
         steps_radius_nm=None if radii_nm is None else _core.check_radii(radii_nm),

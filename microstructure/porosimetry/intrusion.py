@@ -93,8 +93,11 @@ def _invasion(
     radii_nm: Any,
     batch_size_nm: Any,
     dt: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...], np.ndarray, np.ndarray]:
-    """Returns (invasion radius, step radii or None, inlet names, inlet seeds, dt)."""
+) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """Returns (invasion radius, step radii or None, inlet names, inlet seeds, dt, levels).
+
+    ``levels`` holds every distinct positive value of the invasion radius field (the EDT
+    levels, or the step radii)."""
     if not pore.any():
         raise ValueError("labels: no pore voxels (phases 0 and 3); nothing can be intruded")
     inlet_mask, names = _core.resolve_inlets(
@@ -115,7 +118,7 @@ def _invasion(
         b = _core.quantize(b, steps)
         levels = steps
     inv = _core.paint(b, spacing, levels)
-    return inv, steps, names, seeds, dt
+    return inv, steps, names, seeds, dt, levels
 
 
 @dataclass
@@ -257,7 +260,7 @@ def simulate_mip(
         if not 0.0 <= cbd_porosity < 1.0:
             raise ValueError(f"cbd_porosity: expected a fraction in [0, 1), got {cbd_porosity}")
     pore = _core.pore_mask_of(lab, pore_phases)
-    inv, steps, names, seeds, dt = _invasion(
+    inv, steps, names, seeds, dt, levels = _invasion(
         pore, spacing, inlet, thickness_axis, top_at, radii_nm, batch_size_nm
     )
     n_total = float(lab.size)
@@ -276,6 +279,7 @@ def simulate_mip(
         pore_volume=n_pore,
         sample_volume=n_total,
         steps_radius_nm=steps,
+        levels_nm=levels,
         mm3_per_g_per_unit=factor,
         contact_angle_deg=contact_angle_deg,
         surface_tension_n_per_m=surface_tension_n_per_m,
@@ -330,5 +334,6 @@ def simulate_mip(
             factor,
             contact_angle_deg,
             surface_tension_n_per_m,
+            dt_levels=levels if steps is None else None,
         )
     return result
