@@ -110,10 +110,43 @@ def _parse_shape(text: str) -> tuple[int, int, int]:
     return (vals[0], vals[1], vals[2])
 
 
+def _phantom_params(path: str) -> dict[str, Any]:
+    """Generator keywords from a TOML file (a [phantom] table or top-level keys)."""
+    import dataclasses
+    import tomllib
+
+    from microstructure.phantom import PhantomParams
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such parameter file (--params)")
+    try:
+        doc = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{p}: not valid TOML ({exc})") from None
+    table = doc.get("phantom", doc)
+    known = {f.name for f in dataclasses.fields(PhantomParams)} | {
+        "shape",
+        "voxel_size_nm",
+        "seed",
+    }
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ValueError(f"{p}: unknown phantom parameter(s) {unknown}")
+    out = dict(table)
+    for key in ("shape", "voxel_size_nm"):
+        if isinstance(out.get(key), list):
+            out[key] = tuple(out[key])
+    return out
+
+
 def cmd_phantom(args: argparse.Namespace) -> int:
     from microstructure.phantom import generate_phantom, save_phantom
 
-    kwargs: dict[str, Any] = {"seed": args.seed}
+    kwargs: dict[str, Any] = {}
+    if args.params:
+        kwargs.update(_phantom_params(args.params))
+    kwargs["seed"] = args.seed if args.seed is not None else kwargs.get("seed", 0)
     if args.shape:
         kwargs["shape"] = _parse_shape(args.shape)
     if args.voxel_size_nm:
@@ -125,7 +158,7 @@ def cmd_phantom(args: argparse.Namespace) -> int:
         raise CliError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     ph = generate_phantom(**kwargs)
-    files = save_phantom(out, ph)
+    files = save_phantom(out, ph, renderings=args.renderings)
     truth = ph.truth
     data = {"out_dir": str(out), "files": {k: str(v) for k, v in files.items()}, "truth": truth}
     fr = truth.get("phase_fractions", {})
@@ -528,7 +561,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("phantom", help="write a synthetic FIB/SEM stack with ground truth")
     p.add_argument("out_dir", help="output folder (fibsem.tif, truth_labels.tif, truth.json)")
     p.add_argument("--shape", metavar="Z,Y,X", help="volume shape in voxels")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same files; default 0)")
+    p.add_argument(
+        "--params",
+        metavar="TOML",
+        help="generator parameters (a [phantom] table), e.g. pipelines/seed000_phantom.toml",
+    )
+    p.add_argument(
+        "--renderings",
+        action="store_true",
+        help="also write the artefact-free renderings (clean, stripe_free, noise_free, curtain)",
+    )
     _add_common(p, labels=False)
     p.set_defaults(func=cmd_phantom)
 

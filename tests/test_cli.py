@@ -147,3 +147,43 @@ def test_usage_error_is_one_line(capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_phantom_params_file_sets_generator_parameters(tmp_path, capsys):
+    params = tmp_path / "p.toml"
+    params.write_text(
+        "[phantom]\nshape = [16, 48, 40]\nvoxel_size_nm = 80.0\nseed = 5\n"
+        "mean_diameter_um = 1.5\nmin_diameter_um = 0.6\nmax_diameter_um = 3.0\n"
+        "target_am_fraction = 0.55\ncbd_fraction = 0.12\n"
+    )
+    code, out, err = run_cli(
+        capsys, "phantom", str(tmp_path / "ph"), "--params", str(params), "--json"
+    )
+    assert code == 0, err
+    truth = json.loads(out)["truth"]
+    assert truth["shape"] == [16, 48, 40] and truth["seed"] == 5
+    assert truth["voxel_size_nm"] == [80.0, 80.0, 80.0]
+    assert truth["phase_fractions"]["am"] == pytest.approx(0.55, abs=1e-4)
+    assert truth["phase_fractions"]["cbd"] == pytest.approx(0.12, abs=1e-4)
+    params.write_text("[phantom]\ncolour = 3\n")
+    code, out, err = run_cli(capsys, "phantom", str(tmp_path / "ph2"), "--params", str(params))
+    assert code != 0 and "unknown phantom parameter(s) ['colour']" in err
+
+
+def test_seed000_phantom_params_are_valid_at_reduced_size(tmp_path):
+    import tomllib
+
+    from microstructure.cli import _phantom_params
+    from microstructure.phantom import PhantomParams
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    kw = _phantom_params(str(root / "pipelines" / "seed000_phantom.toml"))
+    doc = tomllib.loads((root / "pipelines" / "seed000_phantom.toml").read_text())
+    assert kw["shape"] == (650, 395, 481) and doc["phantom"]["voxel_size_nm"] == 37.2
+    gen = {k: v for k, v in kw.items() if k not in ("shape", "voxel_size_nm", "seed")}
+    PhantomParams(**gen)  # every value accepted by the generator's own checks
+    # Table 1 arithmetic of the file's header: total porosity 0.18 with 50.2 % CBD porosity
+    am, env = gen["target_am_fraction"], gen["cbd_fraction"]
+    cbd_solid = env * (1 - 0.502)
+    assert cbd_solid / am == pytest.approx(11.46 / 88.54, rel=0.01)
+    assert (1 - am - env) + 0.502 * env == pytest.approx(0.18, abs=0.002)
