@@ -75,7 +75,7 @@ def main() -> None:
     rows = []
     coarse = MeshSettings(4, 8, 4, 6)
     default_pts = pybamm.lithium_ion.DFN({"working electrode": "positive"}).default_var_pts
-    for rtol in (1e-6, 1e-4):
+    for rtol in (1e-6, 1e-5, 1e-4):
         ref = _pybamm_dfn(None, rtol)
         ref_default = _pybamm_dfn(
             {k: v for k, v in default_pts.items() if k in ("x_n", "x_s", "x_p", "r_p")}, rtol)
