@@ -198,6 +198,13 @@ def test_preset_parameters_carry_table1_and_sources():
     assert "assumed" in src["secondary_radius_um"]["source"]
 
 
+def test_c_rate_too_high_for_the_cutoff_is_a_clear_error():
+    # uncalendered at 10C: R_cont 0.006 Ohm m2 x 185 A/m2 = 1.1 V drop, below 3.0 V at t = 0
+    with pytest.raises(ValueError, match="c_rate: .*cut-off"):
+        simulate_discharge("naumann-uncalendered", c_rate=10.0, transport="combined",
+                           mesh=COARSE)
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"n_electrode": 2}, {"n_primary": 4.5}, {"secondary_stretch": -1.0}]
 )

@@ -402,7 +402,18 @@ def solve(
     """Solve one constant-current discharge until the cut-off (or ``t_end_s``)."""
     inputs = {INPUT_CURRENT: float(current_density_a_per_m2), INPUT_M: float(m_electrode)}
     t_interp = np.linspace(0.0, t_end_s, n_out)
-    return solver.solve(disc.model, t_eval=[0.0, t_end_s], inputs=inputs, t_interp=t_interp)
+    try:
+        return solver.solve(
+            disc.model, t_eval=[0.0, t_end_s], inputs=inputs, t_interp=t_interp
+        )
+    except pybamm.SolverError as exc:
+        if "non-positive at initial conditions" in str(exc) and "Minimum voltage" in str(exc):
+            raise ValueError(
+                f"c_rate: at {current_density_a_per_m2:.4g} A/m2 the voltage is below the "
+                "cut-off from the first instant (ohmic and contact-resistance drops); "
+                "use a lower C-rate"
+            ) from None
+        raise
 
 
 # ------------------------------------------------------------------------------------------
