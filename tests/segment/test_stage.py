@@ -91,6 +91,12 @@ def test_stage_missing_scribble_file_and_labels_input(tmp_path, phantom_tif):
             tmp_path / "o",
             progress=False,
         )
+    small = tmp_path / "small.tif"
+    write_volume(small, Volume(np.ones((4, 16, 16), np.uint8), 10.0))
+    with pytest.raises(ValueError, match="scribbles: .* paint on the preprocessed stack"):
+        run_pipeline(
+            _recipe(method="trainable", scribbles=str(small)), path, tmp_path / "o1", progress=False
+        )
     lab = tmp_path / "labels.tif"
     write_volume(lab, Volume(np.zeros((4, 16, 16), np.uint8), 10.0))
     with pytest.raises(ValueError, match="segment"):

@@ -38,7 +38,9 @@ class SegmentParams(StageParams):
         None, ge=0, description="half-width (grey values) of a hysteresis band, optional"
     )
     scribbles: str | None = Field(
-        None, description="trainable: scribble volume (0 unlabelled, 1 pore/rest, 2 AM)"
+        None,
+        description="trainable: scribble volume (0 unlabelled, 1 pore/rest, 2 AM, 3 CBD) "
+        "painted on this stage's input; path relative to the working directory",
     )
     model: str | None = Field(None, description="trainable: a saved model (.joblib) to apply")
     n_estimators: int = Field(60, ge=1, le=1000, description="trainable: number of trees")
@@ -174,6 +176,12 @@ class SegmentStage(Stage):
                 if not p.exists():
                     raise FileNotFoundError(f"scribbles: file {p} not found")
                 scrib = np.asarray(read_volume(p).data)
+                if scrib.shape != tuple(data.shape):
+                    raise ValueError(
+                        f"scribbles: {p} has shape {scrib.shape}, the segment stage's input "
+                        f"{tuple(data.shape)}; paint on the preprocessed stack (the previous "
+                        "stage's volume.tif)"
+                    )
                 model = train_segmenter(data, scrib, n_estimators=params.n_estimators)
                 numbers["training"] = model.info
                 if params.save_model:
