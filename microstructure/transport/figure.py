@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from microstructure.transport.formulas import hierarchical_m_factors
 from microstructure.transport.presets import PRESETS
 
-__all__ = ["MFactorCurve", "m_factor_curve", "plot_m_factor_vs_porosity"]
+__all__ = ["MFactorCurve", "m_factor_curve", "plot_m_factor_axes", "plot_m_factor_vs_porosity"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,91 @@ def plot_m_factor_vs_porosity(
     ax.set_xlim(0, x[-1])
     ax.set_ylim(0, None)
     ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(out, dpi=dpi)
+    return out
+
+
+def plot_m_factor_axes(
+    path: str | os.PathLike,
+    per_axis: Mapping[str, Mapping[str, Any]],
+    *,
+    concentration_slice: tuple[np.ndarray, str, int] | None = None,
+    voxel_size_nm: tuple[float, float, float] | None = None,
+    dpi: int = 110,
+) -> Path:
+    """Image-based M-factor per axis beside Bruggeman, Stenzel and Hashin-Shtrikman.
+
+    Parameters
+    ----------
+    path
+        Output file (PNG/SVG/PDF by extension); its folder must exist.
+    per_axis
+        ``{axis: summary}`` with the keys of :meth:`MFactorResult.to_dict` plus optional
+        ``m_bruggeman``, ``m_hashin_shtrikman_upper`` and ``descriptors`` (``m_stenzel``).
+    concentration_slice
+        Optional ``(2D normalised concentration, transport axis, cut axis)`` drawn as a map.
+    voxel_size_nm
+        Voxel size (z, y, x) in nm, for the map's aspect ratio.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out = Path(path)
+    if not out.parent.exists():
+        raise ValueError(f"path: folder {out.parent} does not exist")
+    if not per_axis:
+        raise ValueError("per_axis: no axis to plot")
+    ncol = 2 if concentration_slice is not None else 1
+    fig = Figure(figsize=(4.6 * ncol, 3.6))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, ncol, 1)
+    names = list(per_axis)
+    series = [
+        ("image (diffusion)", [per_axis[a].get("m_factor") for a in names], "C0"),
+        ("Bruggeman", [per_axis[a].get("m_bruggeman") for a in names], "C1"),
+        (
+            "Stenzel 2016",
+            [(per_axis[a].get("descriptors") or {}).get("m_stenzel") for a in names],
+            "C2",
+        ),
+        ("Hashin-Shtrikman upper", [per_axis[a].get("m_hashin_shtrikman_upper") for a in names],
+         "0.6"),
+    ]  # fmt: skip
+    series = [s for s in series if any(v is not None for v in s[1])]
+    width = 0.8 / len(series)
+    x = np.arange(len(names))
+    for k, (label, vals, color) in enumerate(series):
+        v = np.array([np.nan if u is None else float(u) for u in vals])
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, v, width, label=label, color=color)
+    top = max((float(u) for s in series for u in s[1] if u is not None), default=1.0)
+    ax.set_ylim(0, 1.45 * top if top > 0 else 1.0)
+    for i, a in enumerate(names):
+        tau = per_axis[a].get("tortuosity_factor")
+        ax.annotate(
+            "not percolating" if tau is None else f"tau {tau:.3g}",
+            (x[i], 0), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7,
+            rotation=90 if tau is None else 0,
+        )  # fmt: skip
+    ax.set_xticks(x, [f"{a}" for a in names])
+    ax.set_xlabel("transport axis")
+    ax.set_ylabel("M-factor (D_eff / D)")
+    eps = per_axis[names[0]].get("porosity")
+    ax.set_title(f"porosity {eps:.3f}" if eps is not None else "M-factor", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, ncol=2, loc="upper center")
+    if concentration_slice is not None:
+        img, t_axis, cut = concentration_slice
+        rem = [a for a in range(3) if a != cut]  # the two axes of the slice, in (z, y, x) order
+        ax2 = fig.add_subplot(1, ncol, 2)
+        aspect = 1.0
+        if voxel_size_nm is not None:
+            aspect = voxel_size_nm[rem[0]] / voxel_size_nm[rem[1]]
+        im = ax2.imshow(np.ma.masked_invalid(img), cmap="viridis", vmin=0, vmax=1,
+                        aspect=aspect, interpolation="nearest")  # fmt: skip
+        ax2.set_ylabel("zyx"[rem[0]])
+        ax2.set_xlabel("zyx"[rem[1]])
+        ax2.set_title(f"concentration, flow along {t_axis} (mid {'zyx'[cut]} slice)", fontsize=9)
+        fig.colorbar(im, ax=ax2, shrink=0.8)
     fig.tight_layout()
     fig.savefig(out, dpi=dpi)
     return out

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse as sp
@@ -317,6 +318,7 @@ class _CoarseOp:
         self.b = np.zeros(self.shape, np.float32)
         self.r = np.zeros(self.shape, np.float32)
         self.direct = None
+        self.threads = 1
 
     def sweep(self, u, b, color, from_zero):
         K.sweep_var(u, b, *self.g, color, from_zero)
@@ -361,22 +363,44 @@ class _CoarseOp:
         self.direct = spla.splu(mat)
 
 
+#: Grids with fewer cells than this run their kernels on one thread: a parallel region costs
+#: a thread barrier, which on a loaded machine (more runnable threads than cores) waits for a
+#: time slice of the other thread and made small solves 20x slower than serial ones.
+SERIAL_CELLS = 1 << 18
+
+
+def _threads_for(shape: tuple[int, ...], max_threads: int) -> int:
+    return max_threads if int(np.prod(shape)) >= SERIAL_CELLS else 1
+
+
 class _Multigrid:
     """Matrix-free geometric multigrid V-cycle (float32) used as the CG preconditioner."""
 
-    def __init__(self, fine: _FineOp, *, coarsest_cells: int = 4096, smoothing_steps: int = 2):
+    def __init__(
+        self,
+        fine: _FineOp,
+        *,
+        coarsest_cells: int = 4096,
+        smoothing_steps: int = 2,
+        max_threads: int = 1,
+    ):
         self.fine = fine
         self.nu = smoothing_steps
         self.fine_r = np.zeros(fine.shape, np.float32)
         self.levels: list[_CoarseOp] = []
+        self.max_threads = max_threads
+        self.fine_threads = _threads_for(fine.shape, max_threads)
         op: Any = fine
         shape = tuple(n - 2 for n in fine.shape)
         while int(np.prod(shape)) > coarsest_cells and max(shape) > 1:
             f = tuple(2 if n > 1 else 1 for n in shape)
+            numba.set_num_threads(_threads_for(op.shape, max_threads))
             lev = _CoarseOp(op.coarsen(f), f)
+            lev.threads = _threads_for(lev.shape, max_threads)
             self.levels.append(lev)
             op = lev
             shape = tuple(n - 2 for n in lev.shape)
+        numba.set_num_threads(self.fine_threads)
         if self.levels:
             self.levels[-1].factorise()
 
@@ -401,6 +425,7 @@ class _Multigrid:
             lev = self.levels[0]
             K.restrict_sum(self.fine_r, lev.b, *lev.f)
             self._coarse(0)
+            numba.set_num_threads(self.fine_threads)
             K.prolong_add(u, lev.u, fine.act, *lev.f)
         self._smooth_post(fine, u, b)
 
@@ -412,11 +437,13 @@ class _Multigrid:
                 sel = lev.active_idx
                 lev.u[sel] = lev.direct.solve(lev.b[sel].astype(np.float64))
             return
+        numba.set_num_threads(lev.threads)
         self._smooth_pre(lev, lev.u, lev.b)
         lev.residual(lev.u, lev.b, lev.r)
         nxt = self.levels[li + 1]
         K.restrict_sum(lev.r, nxt.b, *nxt.f)
         self._coarse(li + 1)
+        numba.set_num_threads(lev.threads)
         K.prolong_add(lev.u, nxt.u, lev.act, *nxt.f)
         self._smooth_post(lev, lev.u, lev.b)
 
@@ -425,6 +452,17 @@ def _solve(
     fine: _FineOp, *, flux_tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
     """Preconditioned CG; returns (padded field, layer flux, iterations, spread, converged)."""
+    max_threads = numba.get_num_threads()
+    numba.set_num_threads(_threads_for(fine.shape, max_threads))
+    try:
+        return _pcg(fine, flux_tol=flux_tol, max_iter=max_iter, max_threads=max_threads)
+    finally:
+        numba.set_num_threads(max_threads)
+
+
+def _pcg(
+    fine: _FineOp, *, flux_tol: float, max_iter: int, max_threads: int
+) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
     shape = fine.shape
     n0 = shape[0] - 2
     active = fine.act[1:-1, 1:-1, 1:-1] == 1
@@ -446,7 +484,7 @@ def _solve(
     fine.residual(x32, b, r)
     del x32, b
     z = np.zeros(shape, np.float32)
-    mg = _Multigrid(fine)
+    mg = _Multigrid(fine, max_threads=max_threads)
 
     def spread() -> float:
         fine.flux(x, flux)
