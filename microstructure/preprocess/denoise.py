@@ -42,7 +42,10 @@ def estimate_noise_sigma(stack: Any, *, max_slices: int = 16) -> float:
     arr = check_volume(stack, name="stack")
     idx = np.unique(np.linspace(0, arr.shape[0] - 1, min(arr.shape[0], max_slices)).astype(int))
     vals = [float(estimate_sigma(arr[k].astype(np.float64))) for k in idx]
-    return float(np.median(vals))
+    sigma = float(np.median(vals))
+    scale = float(np.abs(arr[idx]).max())
+    # floating-point round-off of a constant or noise-free image is not noise
+    return 0.0 if sigma <= 1e-7 * scale else sigma
 
 
 def denoise_nl_means_report(

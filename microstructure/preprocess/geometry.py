@@ -204,9 +204,12 @@ def normalize_intensity(
         for k in range(out.shape[0]):
             sl = out[k]
             lo = float(sl.min())
-            pos = sl - lo + 1e-3 * (float(np.ptp(sl)) + 1e-12)
+            # shading is multiplicative on the detector signal: divide positive intensities
+            # as they are; shift only slices with values <= 0 (offset data) to positive
+            shift = 0.0 if lo > 0 else 1e-3 * (float(np.ptp(sl)) + 1e-12) - lo
+            pos = sl + np.float32(shift)
             bg = ndimage.gaussian_filter(pos, background_sigma_px, mode="reflect")
-            out[k] = pos / bg * float(pos.mean()) + lo
+            out[k] = pos / bg * float(pos.mean()) - np.float32(shift)
     sample = out if out.size <= 8_000_000 else out.reshape(-1)[:: out.size // 4_000_000 + 1]
     lo, hi = np.percentile(sample, [low_percentile, high_percentile])
     if not hi > lo:
