@@ -80,7 +80,13 @@ def accuracy() -> None:
     m = segment_am(x, method="otsu", refine="local-means")
     print(row("drift off, curtaining+NLM, otsu + local-means refine", m, truth))
     xa, sh = preprocess(ph.image, align=True)
-    print(row("drift off, curtaining+NLM+align (default keep_trend)", segment_am(xa), truth))
+    print(
+        row(
+            "drift off, curtaining+NLM+align (default keep_trend)",
+            segment_am(xa, method="auto"),
+            truth,
+        )
+    )
     print(
         f"|  (align found spurious shifts up to {np.abs(sh).max():.1f} px on this undrifted "
         "stack) | | | | |"
@@ -94,12 +100,12 @@ def accuracy() -> None:
     print(
         row(
             f"drift on, +align (keep_trend=False), interior; shift error {err:.1f} px",
-            segment_am(xd),
+            segment_am(xd, method="auto"),
             ph_d.labels == 1,
             sl,
         )
     )
-    m_true = segment_am(preprocess(ph_d.image, align=False)[0])
+    m_true = segment_am(preprocess(ph_d.image, align=False)[0], method="auto")
     from scipy import ndimage
 
     undone = (
@@ -120,7 +126,7 @@ def accuracy() -> None:
         )
     )
     # closed pores of the default segmentation vs truth (drift off)
-    m = segment_am(x)
+    m = segment_am(x, method="auto")
     found = closed_pores(m)
     tp = np.count_nonzero(found & ph.closed_pores)
     print(
@@ -148,7 +154,7 @@ def accuracy() -> None:
         tb = pb.labels == 1
         res = {
             "otsu": segment_am(xb_, method="otsu"),
-            "auto": segment_am(xb_),
+            "auto": segment_am(xb_, method="auto"),
         }
         own = train_segmenter(xb_, scribbles(pb.labels, painted))
         res["trainable (own scribbles)"] = segment_am(xb_, method="trainable", model=own)
@@ -292,7 +298,7 @@ def speed() -> None:
         f"| Otsu mask | {t_ours:.3f} | skimage threshold_otsu + compare | {t_sk:.3f} "
         f"| {t_ours / t_sk:.2f} |"
     )
-    t_ours = best(lambda: segment_am(x))
+    t_ours = best(lambda: segment_am(x, method="auto"))
     print(
         f"| auto + cleanup (specks, holes) | {t_ours:.3f} | (same anchor) | {t_sk:.3f} "
         f"| {t_ours / t_sk:.2f} |"

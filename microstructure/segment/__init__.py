@@ -2,7 +2,7 @@
 
 Public entry points (see ``ARCHITECTURE.md``)::
 
-    segment_am(stack, *, method="auto") -> bool ndarray      # True = AM
+    segment_am(stack, *, method="otsu") -> bool ndarray      # True = AM; the stage uses "auto"
     closed_pores(am_mask) -> bool ndarray                     # pores enclosed by AM
 
 As in seed 000 the segmentation separates the AM from everything else; the carbon-binder
@@ -77,7 +77,7 @@ SEGMENT_METHODS: tuple[str, ...] = (*THRESHOLD_METHODS, "trainable")
 def segment_am_report(
     stack: Any,
     *,
-    method: str = "auto",
+    method: str = "otsu",
     threshold: float | None = None,
     classes: int = 3,
     block_size_px: int = 51,
@@ -136,7 +136,7 @@ def segment_am_report(
 def segment_am(
     stack: Any,
     *,
-    method: str = "auto",
+    method: str = "otsu",
     threshold: float | None = None,
     classes: int = 3,
     block_size_px: int = 51,
@@ -159,8 +159,9 @@ def segment_am(
         (z, y, x) grayscale stack (after curtaining removal, denoising and alignment); the AM
         is the brightest phase.
     method
-        ``"auto"`` (default: multi-Otsu upper threshold when a separate CBD grey level is
-        visible in the histogram, Otsu otherwise), ``"otsu"``, ``"multiotsu"``, ``"manual"``
+        ``"otsu"`` (default, as in the public API), ``"auto"`` (multi-Otsu upper threshold
+        when a separate CBD grey level is visible in the histogram, Otsu otherwise; the
+        ``segment`` stage's default, closer on three-phase images), ``"multiotsu"``, ``"manual"``
         (with ``threshold``), ``"local"`` (adaptive, per slice), ``"li"`` or ``"trainable"``
         (random forest; needs ``model`` or ``scribbles``). See
         :mod:`microstructure.segment.threshold` and :mod:`microstructure.segment.trainable`.

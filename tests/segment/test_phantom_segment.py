@@ -11,7 +11,7 @@ from microstructure.segment import closed_pores, segment_am, segment_am_report
 def test_default_recipe_am_fraction_and_dice_on_phantom():
     ph, stack = preprocessed_phantom(seed=1)
     truth = ph.labels == 1
-    mask, info = segment_am_report(stack)
+    mask, info = segment_am_report(stack, method="auto")
     assert info["method_used"] == "multiotsu"  # the phantom shows a CBD grey level
     assert abs(mask.mean() - truth.mean()) <= 0.01
     assert dice(mask, truth) >= 0.95
@@ -22,7 +22,7 @@ def test_default_recipe_am_fraction_and_dice_on_phantom():
 
 def test_closed_pores_of_the_segmentation_overlap_the_truth():
     ph, stack = preprocessed_phantom(seed=1)
-    found = closed_pores(segment_am(stack))
+    found = closed_pores(segment_am(stack, method="auto"))
     truth = ph.closed_pores
     assert truth.any()
     # most true closed-pore voxels are found closed; few found voxels are false

@@ -37,7 +37,7 @@ def test_auto_uses_upper_multiotsu_on_three_phases_and_recovers_am_fraction():
     found, (t1, t2) = has_middle_mode(img)
     assert found
     assert 30 < t1 < 110 < t2 < 200
-    mask, info = segment_am_report(img, min_speck_voxels=0, max_hole_voxels=0)
+    mask, info = segment_am_report(img, method="auto", min_speck_voxels=0, max_hole_voxels=0)
     assert info["method_used"] == "multiotsu"
     truth = lab == 1
     assert abs(mask.mean() - truth.mean()) < 0.01
@@ -55,7 +55,7 @@ def test_auto_falls_back_to_otsu_on_two_phases():
     t, info = threshold_value(img)
     assert info["method_used"] == "otsu"
     assert 100 < t < 140
-    mask = segment_am(img, min_speck_voxels=0, max_hole_voxels=0)
+    mask = segment_am(img, method="auto", min_speck_voxels=0, max_hole_voxels=0)
     assert abs(mask.mean() - two.mean()) < 0.01
 
 
