@@ -465,14 +465,15 @@ def cmd_dfn(args: argparse.Namespace) -> int:
     from microstructure.transport.dfn import simulate_discharge
 
     result = simulate_discharge(args.preset, c_rate=args.c_rate, transport=args.transport)
-    data = {"preset": args.preset, "c_rate": args.c_rate, "transport": args.transport}
-    data.update(result.to_json_dict())
+    data = result.to_json_dict()
+    data.update({"preset": args.preset, "c_rate": args.c_rate, "transport": args.transport})
     if args.out:
         result.to_csv(args.out)
         data["curve_csv"] = str(args.out)
     text = (
         f"DFN {args.preset}, {args.c_rate:g}C, {args.transport} transport: "
-        f"{result.capacity_mah:.4g} mAh, {result.energy_density_wh_per_kg:.4g} Wh/kg, "
+        f"{result.capacity_mah:.4g} mAh/cm2, {result.energy_density_wh_per_kg:.4g} Wh/kg of "
+        "coating, "
         f"end voltage {float(result.voltage_v[-1]):.3f} V"
     )
     _emit(args, data, text)
