@@ -1,6 +1,7 @@
 """Chunked execution beyond one machine's memory: Dask arrays over Zarr, local threads or a
 dask.distributed cluster. Every chunked function here gives the same result as its in-memory
-counterpart (tests check equality), so a user changes where the work runs, not the answer."""
+counterpart (tests check equality: exact for integer and slice-filter outputs, to float32
+rounding for distances and radii), so a user changes where the work runs, not the answer."""
 
 from microstructure.parallel.chunked import distance_capped_nm, halo_voxels, map_slices
 from microstructure.parallel.mip import invasion_radius_chunked

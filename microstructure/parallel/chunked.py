@@ -125,8 +125,9 @@ def distance_capped_nm(
     Returns
     -------
     dask.array.Array
-        float32, equal to ``minimum(edt(pore), max_radius_nm)`` computed in memory with the
-        array border not solid (the sample continues outside), as the MIP uses it.
+        float32, equal to ``minimum(edt(pore), max_radius_nm)`` computed in memory (to the last
+        bit of float32: the edt library's rounding depends on the block) with the array border
+        not solid (the sample continues outside), as the MIP uses it.
     """
     spacing = parse_voxel_size(voxel_size_nm)
     cap = float(max_radius_nm)

@@ -22,6 +22,14 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "phantom"
 VS = (20.0, 25.0, 25.0)
 
 
+def assert_same_invasion(got: np.ndarray, ref: np.ndarray) -> None:
+    """Same intruded voxels; radii equal to float32 rounding. The distance transform of a chunk
+    can differ from the whole volume's in the last bit (the edt library's floating-point
+    order depends on the block), which the flood and the painting carry through."""
+    np.testing.assert_array_equal(got > 0, ref > 0)
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=0)
+
+
 def spheres(shape=(30, 44, 38), n=30, seed=1, r=(3.0, 8.0)) -> np.ndarray:
     """Pore mask around overlapping solid spheres (porosity ~0.5-0.8)."""
     rng = np.random.default_rng(seed)
@@ -66,7 +74,7 @@ def test_capped_distance_transform_is_exact(chunks) -> None:
     cap = 90.0
     ref = np.minimum(_core.distance_nm(pore, VS), np.float32(cap))
     got = distance_capped_nm(pore, voxel_size_nm=VS, max_radius_nm=cap, chunks=chunks)
-    np.testing.assert_array_equal(got.compute(), ref)
+    np.testing.assert_allclose(got.compute(), ref, rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("inlet", ["all", "top"])
@@ -77,7 +85,8 @@ def test_chunked_invasion_equals_in_memory_on_the_phantom(sample_pore, inlet) ->
     got = invasion_radius_chunked(
         sample_pore, voxel_size_nm=vs, inlet=inlet, max_radius_nm=r_max, chunks=(12, 20, 24)
     )
-    assert ref.any() and np.array_equal(got, ref)
+    assert ref.any()
+    assert_same_invasion(got, ref)
 
 
 def test_chunked_invasion_on_a_local_cluster_with_two_workers(tmp_path) -> None:
@@ -103,7 +112,7 @@ def test_chunked_invasion_on_a_local_cluster_with_two_workers(tmp_path) -> None:
                 work_dir=tmp_path,
                 out_zarr=tmp_path / "inv.zarr",
             )
-            assert np.array_equal(np.asarray(got[...]), ref)
+            assert_same_invasion(np.asarray(got[...]), ref)
 
 
 def test_capped_radius_caps_the_invasion_radius() -> None:
