@@ -1,11 +1,20 @@
 """Slice alignment of a FIB/SEM stack without random-walk error accumulation.
 
-Each slice is registered by sub-pixel phase correlation (on band-passed, Hann-windowed
-images) against its ``neighbors`` predecessors ``i-1 .. i-K``, not just ``i-1``. The
-measured relative shifts over-determine the slice positions; these are solved for by
-weighted least squares with iterative robust re-weighting (per-distance noise scale, Huber
-weights, hard rejection of gross outliers), so single-pair errors of ~0.2 px do not add up
-along the stack as they do when pairwise shifts are chained.
+Each slice is registered by sub-pixel cross-correlation (of band-passed, Tukey-windowed
+images; peak refined by cubic-spline interpolation) against its ``neighbors`` predecessors
+``i-1 .. i-K``, not just ``i-1``. The measured relative shifts over-determine the slice
+positions; these are solved for by least squares, first reweighted towards the L1 solution,
+then with per-distance noise scales, Huber weights and rejection of gross outliers, so
+single-pair errors do not add up along the stack as they do when pairwise shifts are
+chained. In refinement passes every band-passed slice is first moved back by its current
+position (exact Fourier shift) and windowed over the region common to all slices, so all
+pairs compare the same piece of structure whatever the drift (updates damped by 0.5 from
+the third pass on).
+
+A random structure has an apparent slant of its own (registering an undrifted stack finds
+a few pixels of "drift"), which depends on the region registered on; ``registration_roi``
+in the report records that region so the answer can be reproduced on another stack of the
+same structure (e.g. an undrifted phantom rendering).
 
 By default (``keep_trend=True``) only the jitter around a smooth trend (a polynomial in the
 slice index, linear by default) is removed: a real structure tilt or a steady stage drift
@@ -194,7 +203,7 @@ def measure_pair_shifts(
     neighbors
         Number of predecessors each slice is registered against (1 = plain chaining).
     upsample_factor
-        Sub-pixel precision of the phase correlation is ``1 / upsample_factor`` px.
+        Sub-pixel precision of the cross-correlation peak is ``1 / upsample_factor`` px.
     bandpass_px
         (fine, coarse) Gaussian sigmas in pixels of the difference-of-Gaussians band-pass.
     mask
@@ -610,17 +619,17 @@ def align_slices(
         (fine, coarse) sigmas in px of the difference-of-Gaussians band-pass applied before
         correlation (suppresses noise and shading).
     mask
-        Optional (y, x) boolean mask of the region to register on (e.g. excluding a
-        protective layer or a fiducial that moves with the beam).
+        Optional (y, x) boolean mask, in every slice's image frame, of the pixels to
+        register on (e.g. excluding a protective layer or a fiducial).
     roi
-        Optional (y0, y1, x0, x1) region of the *structure*, in the frame of slice 0, to
-        register on; in the refinement passes it moves with the content of each slice
-        (default: the region common to all slices).
+        Optional (y0, y1, x0, x1) region of the *structure*, in the frame of slice 0
+        (floats allowed, half-open), to register on in the refinement passes (default: the
+        region common to all slices; the report's ``registration_roi`` is the one used).
     refine
-        Up to this many extra registration passes (default 3) in which each slice's window
-        follows the positions found so far, so all pairs compare the same region of
-        structure; stops early when no position changes by more than ``refine_tol_px``
-        (report variant only; default 0.05 px).
+        Up to this many extra registration passes (default 3) on slices moved back by the
+        positions found so far, so all pairs compare the same region of structure; stops
+        early when no position changes by more than ``refine_tol_px`` (report variant
+        only; default 0.05 px).
     order
         Spline order of the sub-pixel shift (1 linear, 3 cubic).
     crop
