@@ -214,7 +214,7 @@ def part2(threads: int | None) -> None:
     w, c, (arr, info) = _tc(lambda: remove_curtaining_report(arr, workers=threads))
     row("curtaining", n, w, c, f"{info['method']}")
     w, c, (arr, info) = _tc(lambda: denoise_nl_means_report(arr, workers=threads))
-    row("denoise", n, w, c, "NLM slices, patch 5, distance 6")
+    row("denoise", n, w, c, "NLM slices, patch 5, distance 5")
     w, c, (arr, _, info) = _tc(lambda: align_slices_report(arr, workers=threads))
     row("align", n, w, c, f"{info['passes']} passes, 5 neighbours")
     print(f"| **total** | | **{total[0]:.1f}** | **{total[1]:.1f}** | | target < 300 s wall |")

