@@ -182,6 +182,33 @@ def common_region(
     return (-lo[0], ny - 1 - (hi[0] - lo[0]), -lo[1], nx - 1 - (hi[1] - lo[1]))
 
 
+def _effective_region(
+    roi: tuple[float, float, float, float] | None,
+    pos: np.ndarray | None,
+    shape: tuple[int, int],
+) -> tuple[tuple[float, float, float, float] | None, bool]:
+    """Window region (y start, y length, x start, x length) and whether to pre-shift.
+
+    ``roi`` (half-open (y0, y1, x0, x1) in slice 0's frame) when given; else, with prior
+    positions, the region every pre-shifted slice covers (the common region); else (no
+    prior, or a common region under 16 px) the whole slice.
+    """
+    ny, nx = shape
+    region: tuple[float, float, float, float] | None = None
+    use_prior = pos is not None
+    if pos is not None:
+        region = common_region(pos, shape)
+        if min(region[1], region[3]) < 16:
+            use_prior, region = False, None  # drift too large for a common region
+    if roi is not None:
+        # the roi is used as given, in slice 0's frame; where it reaches beyond what a
+        # pre-shifted slice covers, that slice shows wrapped-around content (periodic
+        # Fourier shift) at the window edge, which the taper suppresses
+        region = (float(roi[0]), float(roi[1]) - float(roi[0]) - 1.0, float(roi[2]))
+        region = (*region, float(roi[3]) - float(roi[2]) - 1.0)
+    return region, use_prior
+
+
 def measure_pair_shifts(
     stack: np.ndarray,
     *,
@@ -232,19 +259,9 @@ def measure_pair_shifts(
     """
     nz, ny, nx = stack.shape
     pos = None if positions is None else np.asarray(positions, dtype=np.float64).reshape(nz, 2)
-    if roi is not None:
-        region: tuple[float, float, float, float] | None = (
-            float(roi[0]),
-            float(roi[1] - roi[0] - 1),
-            float(roi[2]),
-            float(roi[3] - roi[2] - 1),
-        )
-    elif pos is not None:
-        region = common_region(pos, (ny, nx))
-        if min(region[1], region[3]) < 16:
-            pos, region = None, None  # drift too large for a common region: whole slices
-    else:
-        region = None
+    region, use_prior = _effective_region(roi, pos, (ny, nx))
+    if not use_prior:
+        pos = None
     win = _window((ny, nx), region)
     soft = None if mask is None else ndimage.gaussian_filter(mask.astype(np.float32), 2.0)
 
@@ -518,16 +535,11 @@ def align_slices_report(
             break
         previous = positions
         passes += 1
-        if roi_t is not None:
-            used_roi = list(roi_t)
-        elif positions is not None:
-            reg = common_region(positions, (ny, nx))
-            if min(reg[1], reg[3]) >= 16:
-                used_roi = [reg[0], reg[0] + reg[1] + 1, reg[2], reg[2] + reg[3] + 1]
-            else:
-                used_roi = [0.0, float(ny), 0.0, float(nx)]
-        else:
+        reg, _ = _effective_region(roi_t, positions, (ny, nx))
+        if reg is None:
             used_roi = [0.0, float(ny), 0.0, float(nx)]
+        else:
+            used_roi = [reg[0], reg[0] + reg[1] + 1, reg[2], reg[2] + reg[3] + 1]
         pairs, measured = measure_pair_shifts(
             arr,
             neighbors=int(neighbors),
@@ -623,8 +635,10 @@ def align_slices(
         register on (e.g. excluding a protective layer or a fiducial).
     roi
         Optional (y0, y1, x0, x1) region of the *structure*, in the frame of slice 0
-        (floats allowed, half-open), to register on in the refinement passes (default: the
-        region common to all slices; the report's ``registration_roi`` is the one used).
+        (floats allowed, half-open), to register on (default: the region common to all
+        slices; the report's ``registration_roi`` is the one used). Slices whose content
+        does not cover the whole roi see wrapped-around content at the window edge (the
+        taper suppresses it): keep the roi inside the structure seen by every slice.
     refine
         Up to this many extra registration passes (default 3) on slices moved back by the
         positions found so far, so all pairs compare the same region of structure; stops
