@@ -17,6 +17,7 @@ Usage::
     python benchmarks/bench_mfactor.py --no-taufactor
     python benchmarks/bench_mfactor.py --threads 1          # one thread each (CPU-time ratio)
     python benchmarks/bench_mfactor.py --repeat 3           # best of 3 (interleaved runs)
+    python benchmarks/bench_mfactor.py --validation         # TauFactor's electrode.tiff, 3 axes
 
 ``--threads N`` sets ``NUMBA_NUM_THREADS`` / ``torch.set_num_threads`` in each child; with
 other jobs on the machine the one-thread CPU-time ratio is the robust figure (wall times of
@@ -94,6 +95,42 @@ def child(solver: str, shape: tuple[int, int, int], flux_tol: float, threads: in
     return out
 
 
+def validation(have_tf: bool) -> None:
+    """Tortuosity factor of the pore phase of ``taufactor_electrode.tiff`` along each axis."""
+    import tifffile
+
+    from microstructure.transport import m_factor
+
+    path = os.path.join(
+        os.environ.get(
+            "MICROSTRUCTURE_VALIDATION_DIR",
+            os.path.join(os.path.dirname(__file__), "..", "..", "shared", "validation"),
+        ),
+        "taufactor_electrode.tiff",
+    )
+    img = tifffile.imread(path)
+    print(f"{path}: {img.shape}, pore (label 0) fraction {np.mean(img == 0):.4f}")
+    print(f"{'axis':>4} {'TauFactor tau':>14} {'iter':>5} {'ours 1e-4':>10} {'iter':>5} "
+          f"{'ours 1e-2':>10} {'diff %':>7}")  # fmt: skip
+    for ax in range(3):
+        ours = m_factor(img, voxel_size_nm=1.0, axis=ax, phases=(0,), flux_tol=1e-4)
+        loose = m_factor(img, voxel_size_nm=1.0, axis=ax, phases=(0,), flux_tol=1e-2)
+        tf_tau, tf_it = float("nan"), 0
+        if have_tf:
+            import taufactor as tf
+
+            pore = np.ascontiguousarray(np.moveaxis((img == 0).astype(np.uint8), ax, 0))
+            solver = tf.Solver(pore, device="cpu")
+            tf_tau = float(np.ravel(solver.solve(verbose=False))[0])
+            tf_it = int(solver.iter)
+        diff = (ours.tortuosity_factor / tf_tau - 1) * 100
+        print(
+            f"{'zyx'[ax]:>4} {tf_tau:14.5f} {tf_it:5d} {ours.tortuosity_factor:10.5f} "
+            f"{ours.iterations:5d} {loose.tortuosity_factor:10.5f} {diff:7.3f}",
+            flush=True,
+        )
+
+
 def run_child(solver: str, shape, flux_tol: float, threads: int = 0) -> dict:
     cmd = [sys.executable, __file__, "--child", solver, ",".join(map(str, shape)), str(flux_tol)]
     env = dict(os.environ)
@@ -115,6 +152,7 @@ def main() -> None:
     ap.add_argument("--taufactor-max", type=int, default=200, help="largest edge for TauFactor")
     ap.add_argument("--threads", type=int, default=0, help="threads per solver (0: default)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per case (best wall time kept)")
+    ap.add_argument("--validation", action="store_true", help="TauFactor electrode.tiff")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -129,6 +167,9 @@ def main() -> None:
         have_tf = not args.no_taufactor
     except ImportError:
         have_tf = False
+    if args.validation:
+        validation(have_tf)
+        return
     cases = [(n, n, n) for n in (int(v) for v in args.sizes.split(","))]
     if args.seed_size:
         cases.append(SEED_SHAPE)

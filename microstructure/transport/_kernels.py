@@ -23,16 +23,59 @@ store only the cells of the active colour.
 
 from __future__ import annotations
 
+import types
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
 _OPTS = dict(cache=True, fastmath=True, nogil=True)
 
 
+class KernelSet:
+    """One compiled variant of every kernel (attributes named like the module functions)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<KernelSet {self.name}>"
+
+
+#: Multi-threaded kernels (``prange`` runs on numba's thread pool).
+PARALLEL = KernelSet("parallel")
+#: The same source compiled without ``parallel``: for small grids, where a thread barrier per
+#: call costs more than the work (on a loaded machine a barrier waits for a time slice of
+#: the descheduled thread), and because serial kernels compile several times faster.
+SERIAL = KernelSet("serial")
+
+
+def _both(fn: Any) -> Any:
+    """Compile ``fn`` twice (parallel and serial, separate cache entries); return parallel."""
+    par = njit(parallel=True, **_OPTS)(fn)
+    ser_fn = types.FunctionType(
+        fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__
+    )
+    ser_fn.__qualname__ = fn.__qualname__ + "_serial"
+    ser_fn.__doc__ = fn.__doc__
+    ser_fn.__module__ = fn.__module__
+    setattr(PARALLEL, fn.__name__, par)
+    setattr(SERIAL, fn.__name__, njit(**_OPTS)(ser_fn))
+    return par
+
+
+def _serial_only(fn: Any) -> Any:
+    """One-off set-up kernels: serial in both sets (they also compile faster)."""
+    ser = njit(**_OPTS)(fn)
+    setattr(PARALLEL, fn.__name__, ser)
+    setattr(SERIAL, fn.__name__, ser)
+    return ser
+
+
 # ------------------------------------------------------------------------------------------
 # const operator (binary mask). Rows are taken as 1D views so that LLVM vectorises the k loops.
 # ------------------------------------------------------------------------------------------
-@njit(parallel=True, **_OPTS)
+@_both
 def sweep_const(u, b, m, w0, w1, w2, color, from_zero):  # pragma: no cover - numba
     """Red-black GS half sweep on colour ``color``; ``from_zero``: u is taken as 0 first."""
     n0 = m.shape[0] - 2
@@ -79,7 +122,7 @@ def sweep_const(u, b, m, w0, w1, w2, color, from_zero):  # pragma: no cover - nu
                     uc[k] = buf[k]
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def residual_const(u, b, r, m, w0, w1, w2):  # pragma: no cover - numba
     """r = b - A u (0 on inactive cells)."""
     n0 = m.shape[0] - 2
@@ -108,7 +151,7 @@ def residual_const(u, b, r, m, w0, w1, w2):  # pragma: no cover - numba
                 rc[k] = s if mc[k] == 1 else zero
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def matvec_const(p, ap, m, w0, w1, w2):  # pragma: no cover - numba
     """ap = A p; returns p . ap (float64)."""
     n0 = m.shape[0] - 2
@@ -143,7 +186,7 @@ def matvec_const(p, ap, m, w0, w1, w2):  # pragma: no cover - numba
     return total
 
 
-@njit(**_OPTS)  # one-off set-up: serial (compiles faster)
+@_serial_only
 def coarsen_const(m, w0, w1, w2, f0, f1, f2):  # pragma: no cover - numba
     """Face conductances of the (f0, f1, f2)-block coarse level (block sums / f_axis)."""
     n0 = m.shape[0] - 2
@@ -188,7 +231,7 @@ def coarsen_const(m, w0, w1, w2, f0, f1, f2):  # pragma: no cover - numba
     return g0, g1, g2
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def flux_const(x, m, w0, out):  # pragma: no cover - numba
     """Flux towards low i through the n0 + 1 planes (ghost values 0 at the inlet, 1 outlet)."""
     n0 = m.shape[0] - 2
@@ -210,7 +253,7 @@ def flux_const(x, m, w0, out):  # pragma: no cover - numba
 # ------------------------------------------------------------------------------------------
 # var operator (explicit face conductances)
 # ------------------------------------------------------------------------------------------
-@njit(parallel=True, **_OPTS)
+@_both
 def sweep_var(u, b, g0, g1, g2, color, from_zero):  # pragma: no cover - numba
     n0 = g0.shape[0] - 2
     n1 = g0.shape[1] - 2
@@ -253,7 +296,7 @@ def sweep_var(u, b, g0, g1, g2, color, from_zero):  # pragma: no cover - numba
                     uc[k] = buf[k]
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def residual_var(u, b, r, g0, g1, g2):  # pragma: no cover - numba
     n0 = g0.shape[0] - 2
     n1 = g0.shape[1] - 2
@@ -284,7 +327,7 @@ def residual_var(u, b, r, g0, g1, g2):  # pragma: no cover - numba
                 )
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def matvec_var(p, ap, g0, g1, g2):  # pragma: no cover - numba
     n0 = g0.shape[0] - 2
     n1 = g0.shape[1] - 2
@@ -322,7 +365,7 @@ def matvec_var(p, ap, g0, g1, g2):  # pragma: no cover - numba
     return total
 
 
-@njit(**_OPTS)  # one-off set-up: serial (compiles faster)
+@_serial_only
 def coarsen_var(g0, g1, g2, f0, f1, f2):  # pragma: no cover - numba
     n0 = g0.shape[0] - 2
     n1 = g0.shape[1] - 2
@@ -366,7 +409,7 @@ def coarsen_var(g0, g1, g2, f0, f1, f2):  # pragma: no cover - numba
     return c0, c1, c2
 
 
-@njit(**_OPTS)  # one-off set-up: serial (compiles faster)
+@_serial_only
 def active_var(g0, g1, g2):  # pragma: no cover - numba
     """uint8 mask of the cells with a non-zero diagonal."""
     n0 = g0.shape[0] - 2
@@ -388,7 +431,7 @@ def active_var(g0, g1, g2):  # pragma: no cover - numba
     return act
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def flux_var(x, g0, out):  # pragma: no cover - numba
     n0 = g0.shape[0] - 2
     n1 = g0.shape[1] - 2
@@ -408,7 +451,7 @@ def flux_var(x, g0, out):  # pragma: no cover - numba
 # ------------------------------------------------------------------------------------------
 # transfers: sum restriction, piecewise-constant prolongation (masked); f_axis in {1, 2}
 # ------------------------------------------------------------------------------------------
-@njit(parallel=True, **_OPTS)
+@_both
 def restrict_sum(r, rc, f0, f1, f2):  # pragma: no cover - numba
     n0 = r.shape[0] - 2
     n1 = r.shape[1] - 2
@@ -429,7 +472,7 @@ def restrict_sum(r, rc, f0, f1, f2):  # pragma: no cover - numba
                         crow[k] += frow[k]
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def prolong_add(u, uc, act, f0, f1, f2):  # pragma: no cover - numba
     """u += P uc on the cells where act == 1 (act is 0 on the ghost cells)."""
     n0 = u.shape[0] - 2
@@ -455,7 +498,7 @@ def prolong_add(u, uc, act, f0, f1, f2):  # pragma: no cover - numba
 # ------------------------------------------------------------------------------------------
 # conjugate-gradient vector updates
 # ------------------------------------------------------------------------------------------
-@njit(parallel=True, **_OPTS)
+@_both
 def cg_update(x, r, p, ap, alpha):  # pragma: no cover - numba
     """x += alpha p; r -= alpha ap (x float64, others float32)."""
     n0, n1, n2 = x.shape
@@ -467,7 +510,7 @@ def cg_update(x, r, p, ap, alpha):  # pragma: no cover - numba
                 r[i, j, k] -= a32 * ap[i, j, k]
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def dot(a, b):  # pragma: no cover - numba
     n0, n1, n2 = a.shape
     total = 0.0
@@ -480,7 +523,7 @@ def dot(a, b):  # pragma: no cover - numba
     return total
 
 
-@njit(parallel=True, **_OPTS)
+@_both
 def cg_direction(p, z, beta):  # pragma: no cover - numba
     """p = z + beta p."""
     n0, n1, n2 = p.shape

@@ -30,7 +30,8 @@ matrix-free). The finest level reads one byte per voxel (phase class) and looks 
 up in small tables; coarse levels hold face conductances obtained by summing the fine ones over
 2x2x2 blocks and dividing by the block length (a rediscretisation that stays exact for a
 homogeneous medium); red-black Gauss-Seidel smoothing (red-black before, black-red after, so
-the preconditioner is symmetric) and a sparse direct solve on the coarsest level. The
+the preconditioner is symmetric) and a sparse direct solve on the coarsest level. Grids below
+``SERIAL_CELLS`` use serially compiled kernels (no thread barriers; faster to compile). The
 iteration stops when the relative spread ``(max - min) / mean`` of the flux through the planes
 drops below ``flux_tol``: it is a direct measure of the error of ``M``.
 """
@@ -44,7 +45,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse as sp
@@ -242,6 +242,7 @@ class _FineOp:
 
     def __init__(self, code: np.ndarray, dvals: np.ndarray, w: tuple[float, float, float]):
         n0, n1, n2 = code.shape
+        self.k = _kernels_for((n0 + 2, n1 + 2, n2 + 2))
         active_d = np.unique(dvals[1:][np.bincount(code.ravel(), minlength=dvals.size)[1:] > 0])
         self.shape = (n0 + 2, n1 + 2, n2 + 2)
         if active_d.size <= 1:
@@ -281,31 +282,31 @@ class _FineOp:
 
     def sweep(self, u, b, color, from_zero):
         if self.kind == "const":
-            K.sweep_const(u, b, self.m, *self.w, color, from_zero)
+            self.k.sweep_const(u, b, self.m, *self.w, color, from_zero)
         else:
-            K.sweep_var(u, b, *self.g, color, from_zero)
+            self.k.sweep_var(u, b, *self.g, color, from_zero)
 
     def residual(self, u, b, r):
         if self.kind == "const":
-            K.residual_const(u, b, r, self.m, *self.w)
+            self.k.residual_const(u, b, r, self.m, *self.w)
         else:
-            K.residual_var(u, b, r, *self.g)
+            self.k.residual_var(u, b, r, *self.g)
 
     def matvec(self, p, ap) -> float:
         if self.kind == "const":
-            return K.matvec_const(p, ap, self.m, *self.w)
-        return K.matvec_var(p, ap, *self.g)
+            return self.k.matvec_const(p, ap, self.m, *self.w)
+        return self.k.matvec_var(p, ap, *self.g)
 
     def flux(self, x, out) -> None:
         if self.kind == "const":
-            K.flux_const(x, self.m, self.w[0], out)
+            self.k.flux_const(x, self.m, self.w[0], out)
         else:
-            K.flux_var(x, self.g[0], out)
+            self.k.flux_var(x, self.g[0], out)
 
     def coarsen(self, f):
         if self.kind == "const":
-            return K.coarsen_const(self.m, *self.w, *f)
-        return K.coarsen_var(*self.g, *f)
+            return self.k.coarsen_const(self.m, *self.w, *f)
+        return self.k.coarsen_var(*self.g, *f)
 
 
 class _CoarseOp:
@@ -313,21 +314,21 @@ class _CoarseOp:
         self.g = g
         self.f = f
         self.shape = g[0].shape
+        self.k = _kernels_for(self.shape)
         self.act = K.active_var(*g)
         self.u = np.zeros(self.shape, np.float32)
         self.b = np.zeros(self.shape, np.float32)
         self.r = np.zeros(self.shape, np.float32)
         self.direct = None
-        self.threads = 1
 
     def sweep(self, u, b, color, from_zero):
-        K.sweep_var(u, b, *self.g, color, from_zero)
+        self.k.sweep_var(u, b, *self.g, color, from_zero)
 
     def residual(self, u, b, r):
-        K.residual_var(u, b, r, *self.g)
+        self.k.residual_var(u, b, r, *self.g)
 
     def coarsen(self, f):
-        return K.coarsen_var(*self.g, *f)
+        return self.k.coarsen_var(*self.g, *f)
 
     def factorise(self) -> None:
         g0, g1, g2 = (g.astype(np.float64) for g in self.g)
@@ -363,44 +364,32 @@ class _CoarseOp:
         self.direct = spla.splu(mat)
 
 
-#: Grids with fewer cells than this run their kernels on one thread: a parallel region costs
-#: a thread barrier, which on a loaded machine (more runnable threads than cores) waits for a
-#: time slice of the other thread and made small solves 20x slower than serial ones.
+#: Grids with fewer cells than this use the serial kernels: a parallel region costs a thread
+#: barrier, which on a loaded machine (more runnable threads than cores) waits for a time
+#: slice of the descheduled thread; small solves ran 20x slower than serial ones.
 SERIAL_CELLS = 1 << 18
 
 
-def _threads_for(shape: tuple[int, ...], max_threads: int) -> int:
-    return max_threads if int(np.prod(shape)) >= SERIAL_CELLS else 1
+def _kernels_for(shape: tuple[int, ...]) -> K.KernelSet:
+    return K.PARALLEL if int(np.prod(shape)) >= SERIAL_CELLS else K.SERIAL
 
 
 class _Multigrid:
     """Matrix-free geometric multigrid V-cycle (float32) used as the CG preconditioner."""
 
-    def __init__(
-        self,
-        fine: _FineOp,
-        *,
-        coarsest_cells: int = 4096,
-        smoothing_steps: int = 2,
-        max_threads: int = 1,
-    ):
+    def __init__(self, fine: _FineOp, *, coarsest_cells: int = 4096, smoothing_steps: int = 2):
         self.fine = fine
         self.nu = smoothing_steps
         self.fine_r = np.zeros(fine.shape, np.float32)
         self.levels: list[_CoarseOp] = []
-        self.max_threads = max_threads
-        self.fine_threads = _threads_for(fine.shape, max_threads)
         op: Any = fine
         shape = tuple(n - 2 for n in fine.shape)
         while int(np.prod(shape)) > coarsest_cells and max(shape) > 1:
             f = tuple(2 if n > 1 else 1 for n in shape)
-            numba.set_num_threads(_threads_for(op.shape, max_threads))
             lev = _CoarseOp(op.coarsen(f), f)
-            lev.threads = _threads_for(lev.shape, max_threads)
             self.levels.append(lev)
             op = lev
             shape = tuple(n - 2 for n in lev.shape)
-        numba.set_num_threads(self.fine_threads)
         if self.levels:
             self.levels[-1].factorise()
 
@@ -423,10 +412,9 @@ class _Multigrid:
         if self.levels:
             fine.residual(u, b, self.fine_r)
             lev = self.levels[0]
-            K.restrict_sum(self.fine_r, lev.b, *lev.f)
+            fine.k.restrict_sum(self.fine_r, lev.b, *lev.f)
             self._coarse(0)
-            numba.set_num_threads(self.fine_threads)
-            K.prolong_add(u, lev.u, fine.act, *lev.f)
+            fine.k.prolong_add(u, lev.u, fine.act, *lev.f)
         self._smooth_post(fine, u, b)
 
     def _coarse(self, li: int) -> None:
@@ -437,14 +425,12 @@ class _Multigrid:
                 sel = lev.active_idx
                 lev.u[sel] = lev.direct.solve(lev.b[sel].astype(np.float64))
             return
-        numba.set_num_threads(lev.threads)
         self._smooth_pre(lev, lev.u, lev.b)
         lev.residual(lev.u, lev.b, lev.r)
         nxt = self.levels[li + 1]
-        K.restrict_sum(lev.r, nxt.b, *nxt.f)
+        lev.k.restrict_sum(lev.r, nxt.b, *nxt.f)
         self._coarse(li + 1)
-        numba.set_num_threads(lev.threads)
-        K.prolong_add(lev.u, nxt.u, lev.act, *nxt.f)
+        lev.k.prolong_add(lev.u, nxt.u, lev.act, *nxt.f)
         self._smooth_post(lev, lev.u, lev.b)
 
 
@@ -452,17 +438,6 @@ def _solve(
     fine: _FineOp, *, flux_tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
     """Preconditioned CG; returns (padded field, layer flux, iterations, spread, converged)."""
-    max_threads = numba.get_num_threads()
-    numba.set_num_threads(_threads_for(fine.shape, max_threads))
-    try:
-        return _pcg(fine, flux_tol=flux_tol, max_iter=max_iter, max_threads=max_threads)
-    finally:
-        numba.set_num_threads(max_threads)
-
-
-def _pcg(
-    fine: _FineOp, *, flux_tol: float, max_iter: int, max_threads: int
-) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
     shape = fine.shape
     n0 = shape[0] - 2
     active = fine.act[1:-1, 1:-1, 1:-1] == 1
@@ -484,7 +459,7 @@ def _pcg(
     fine.residual(x32, b, r)
     del x32, b
     z = np.zeros(shape, np.float32)
-    mg = _Multigrid(fine, max_threads=max_threads)
+    mg = _Multigrid(fine)
 
     def spread() -> float:
         fine.flux(x, flux)
@@ -497,7 +472,7 @@ def _pcg(
     mg.vcycle(r, z)
     p = z.copy()
     ap = np.zeros(shape, np.float32)
-    rz = K.dot(r, z)
+    rz = fine.k.dot(r, z)
     it = 0
     converged = False
     while it < max_iter:
@@ -506,16 +481,16 @@ def _pcg(
         if not pap > 0:
             break
         alpha = rz / pap
-        K.cg_update(x, r, p, ap, alpha)
+        fine.k.cg_update(x, r, p, ap, alpha)
         s = spread()
         if s <= flux_tol:
             converged = True
             break
         mg.vcycle(r, z)
-        rz_new = K.dot(r, z)
+        rz_new = fine.k.dot(r, z)
         beta = rz_new / rz
         rz = rz_new
-        K.cg_direction(p, z, beta)
+        fine.k.cg_direction(p, z, beta)
     return x, flux, it, s, converged
 
 
@@ -584,7 +559,8 @@ def m_factor(
     -----
     Peak memory is about 35-50 bytes per voxel (the float64 solution, float32 CG and
     multigrid vectors, the int32 cluster labelling during set-up) plus the input. Threads:
-    numba's (``NUMBA_NUM_THREADS``).
+    numba's (``NUMBA_NUM_THREADS``) on grids of at least ``SERIAL_CELLS`` (2**18) cells;
+    smaller grids (small volumes, coarse multigrid levels) run serial kernels.
     """
     t_start = time.perf_counter()
     arr = _check_int_labels(labels)
