@@ -1437,7 +1437,7 @@ def save_phantom(
         "seed": phantom.truth.get("seed"),
         "phantom_version": PHANTOM_FORMAT_VERSION,
         "tilt_angle_deg": phantom.params.tilt_angle_deg if phantom.params.tilt else None,
-        "tilt_corrected": False,
+        "tilt_corrected": not phantom.params.tilt,  # nothing to undo without foreshortening
     }
     paths = {
         "fibsem": out / "fibsem.tif",
