@@ -406,10 +406,18 @@ def cmd_mip_compare(args: argparse.Namespace) -> int:
     from microstructure.porosimetry import compare_mip_curves, plot_mip_comparison
 
     sim = load_mip_curve(args.simulated, label=f"simulated ({Path(args.simulated).name})")
+    reading = {
+        "pressure_unit": args.pressure_unit,
+        "volume_unit": args.volume_unit,
+        "sample_mass_g": args.sample_mass_g,
+        "min_pressure_mpa": args.min_pressure_mpa,
+        "max_pressure_mpa": args.max_pressure_mpa,
+        "bulk_density_g_per_cm3": args.bulk_density_g_per_cm3,
+    }
     meas = load_mip_curve(
         args.measured,
         label=f"measured ({Path(args.measured).name})",
-        pressure_unit=args.pressure_unit,
+        **{k: v for k, v in reading.items() if v is not None},
     )
     cmp = compare_mip_curves(sim, meas)
     data = {"simulated": str(args.simulated), "measured": str(args.measured), **cmp.to_dict()}
@@ -668,6 +676,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("simulated", metavar="SIMULATED", help="simulated curve CSV")
     q.add_argument("measured", metavar="MEASURED", help="measured curve CSV or instrument export")
     q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
+    q.add_argument("--volume-unit", choices=["ml", "mm3"])
+    q.add_argument("--sample-mass-g", type=float, help="sample mass for absolute volumes")
+    q.add_argument("--min-pressure-mpa", type=float, help="lower end of the pressure window")
+    q.add_argument("--max-pressure-mpa", type=float, help="upper end of the pressure window")
+    q.add_argument(
+        "--bulk-density-g-per-cm3", type=float, help="sample bulk density (intruded fraction)"
+    )
     q.add_argument("--out", metavar="PNG", help="write the overlay figure")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.set_defaults(func=cmd_mip_compare)
