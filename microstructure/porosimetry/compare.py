@@ -180,10 +180,10 @@ def _plot_pair(ax_cum: Any, ax_psd: Any, curve: MipCurve, style: str, label: str
         ax_cum.axvline(d50, color=ax_cum.lines[-1].get_color(), lw=0.8, ls=":")
 
 
-def _decorate(ax_cum: Any, ax_psd: Any) -> None:
+def _decorate(ax_cum: Any, ax_psd: Any, xlabel: str = "pore throat diameter D (nm)") -> None:
     for ax in (ax_cum, ax_psd):
         ax.set_xscale("log")
-        ax.set_xlabel("pore throat diameter D (nm)")
+        ax.set_xlabel(xlabel)
         ax.invert_xaxis()
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -198,6 +198,7 @@ def plot_mip_curve(
     title: str | None = None,
     extrusion: MipCurve | None = None,
     markers_nm: Mapping[str, float] | None = None,
+    xlabel: str = "pore throat diameter D (nm)",
 ) -> Path:
     """Figure of one curve: cumulative intrusion and dV/dlogD PSD versus diameter.
 
@@ -215,6 +216,8 @@ def plot_mip_curve(
         entrapped fraction.
     markers_nm
         Optional labelled vertical lines (diameters in nm), e.g. another method's D50.
+    xlabel
+        Label of the diameter axes ("pore diameter" for a granulometry).
 
     Returns
     -------
@@ -233,7 +236,7 @@ def plot_mip_curve(
         if d is not None and math.isfinite(d) and d > 0:
             for ax in (a, b):
                 ax.axvline(d, color="0.3", lw=1.0, ls="-.", label=name)
-    _decorate(a, b)
+    _decorate(a, b, xlabel)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

@@ -268,6 +268,7 @@ class GranulometryStage(Stage):
             gran.curve,
             ctx.work_dir / "granulometry.png",
             markers_nm=markers,
+            xlabel="pore diameter D (nm), largest inscribed sphere",
             title=(
                 "granulometry (local thickness): D50 "
                 + (f"{d50_gran:.4g} nm" if _finite(d50_gran) else "n/a")
