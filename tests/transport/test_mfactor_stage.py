@@ -99,6 +99,20 @@ def test_stage_cbd_relative_diffusivity_layers_harmonic_and_arithmetic(tmp_path)
     assert "note" in num["axes"]["z"]["descriptors"]
 
 
+def test_stage_auto_descriptors_skip_large_volumes(tmp_path, monkeypatch):
+    import microstructure.pipeline.builtin.transport as stage_mod
+
+    monkeypatch.setattr(stage_mod, "DESCRIPTORS_AUTO_MAX_VOXELS", 1000)
+    lab = np.ones((10, 12, 12), np.uint8)
+    lab[:, 2:5, 2:5] = 0
+    path = _write(tmp_path, lab)
+    rec = parse_recipe(_recipe(axes='"z"'))
+    num = run_pipeline(rec, path, tmp_path / "run", progress=False)["numbers"]["mfactor"]
+    assert "descriptors skipped" in num["descriptors_note"]
+    assert "descriptors" not in num["axes"]["z"]
+    assert num["axes"]["z"]["m_factor"] == pytest.approx(9 / 144, abs=1e-3)
+
+
 @pytest.mark.parametrize(
     ("params", "match"),
     [
