@@ -6,7 +6,8 @@
   Stenzel et al. 2016.
 * :mod:`~microstructure.transport.descriptors` - geodesic tortuosity, constrictivity.
 * :mod:`~microstructure.transport.presets` - the four electrodes of seed 003 Table 1.
-* :mod:`~microstructure.transport.figure` - the seed 003 Figure 4 analogue.
+* :mod:`~microstructure.transport.figure` - the seed 003 Figure 4 analogue and the per-axis
+  M-factor figure of the ``mfactor`` stage.
 """
 
 from microstructure.transport import formulas
@@ -15,7 +16,11 @@ from microstructure.transport.descriptors import (
     geodesic_tortuosity,
     transport_descriptors,
 )
-from microstructure.transport.figure import m_factor_curve, plot_m_factor_vs_porosity
+from microstructure.transport.figure import (
+    m_factor_curve,
+    plot_m_factor_axes,
+    plot_m_factor_vs_porosity,
+)
 from microstructure.transport.mfactor import (
     MFactorResult,
     NotPercolatingWarning,
@@ -36,6 +41,7 @@ __all__ = [
     "m_factor",
     "m_factor_curve",
     "m_factors",
+    "plot_m_factor_axes",
     "plot_m_factor_vs_porosity",
     "transport_descriptors",
 ]
