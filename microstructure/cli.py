@@ -454,7 +454,15 @@ def cmd_mfactor(args: argparse.Namespace) -> int:
     results = {}
     lines = [f"{args.labels_file}: M-factor of phases {phases}"]
     for axis in args.axis.split(","):
-        res = m_factor(labels, voxel_size_nm=vs, axis=axis.strip(), phases=phases)
+        res = m_factor(
+            labels,
+            voxel_size_nm=vs,
+            axis=axis.strip(),
+            phases=phases,
+            relative_diffusivity=None
+            if args.cbd_relative_diffusivity is None
+            else {2: args.cbd_relative_diffusivity},
+        )
         results[res.axis] = res.to_dict()
         tau = "inf" if not res.percolating else f"{res.tortuosity_factor:.4g}"
         lines.append(
@@ -697,6 +705,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("labels_file", metavar="LABELS", help="labels volume")
     p.add_argument("--axis", required=True, help="z, y or x (or a list: z,y,x)")
     p.add_argument("--phases", default="0,3", help="transporting labels (default 0,3)")
+    p.add_argument(
+        "--cbd-relative-diffusivity",
+        type=float,
+        help="D_cbd / D of the CBD solid (label 2) when its unresolved nanopores conduct",
+    )
     _add_common(p)
     p.set_defaults(func=cmd_mfactor)
 
