@@ -475,6 +475,9 @@ def _solve(
     rz = fine.k.dot(r, z)
     it = 0
     converged = False
+    # best iterate so far (by flux spread): returned if CG breaks down (float32 multigrid with
+    # strongly contrasting diffusivities can lose positivity and diverge)
+    best_s, best_x, best_flux = s, x.copy(), flux.copy()
     while it < max_iter:
         it += 1
         pap = fine.matvec(p, ap)
@@ -486,11 +489,20 @@ def _solve(
         if s <= flux_tol:
             converged = True
             break
+        if s < best_s:
+            best_s = s
+            best_x[...] = x
+            best_flux[...] = flux
+        elif not math.isfinite(s) or s > 100.0 * best_s:
+            break  # diverging: fall back to the best iterate below
+
         mg.vcycle(r, z)
         rz_new = fine.k.dot(r, z)
         beta = rz_new / rz
         rz = rz_new
         fine.k.cg_direction(p, z, beta)
+    if not converged and not (math.isfinite(s) and s <= best_s):
+        return best_x, best_flux, it, best_s, False
     return x, flux, it, s, converged
 
 
