@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_segment.py accuracy     # phantom tables (docs/validation_segment.md)
     python benchmarks/bench_segment.py bundled      # full recipe on data_samples/phantom
     python benchmarks/bench_segment.py nanomesh     # threshold-method stability (real volume)
-    python benchmarks/bench_segment.py speed        # timing vs scikit-image (docs/perf_segment.md)
+    python benchmarks/bench_segment.py speed        # timing vs scikit-image (docs/performance.md)
 
 All numbers are printed as markdown tables. The machine has 2 cores and other jobs may run
 at the same time: absolute times vary; the ratios, measured in one process, are what count.

@@ -252,7 +252,7 @@ def simulate_mip(
     Peak memory (measured on 650 x 395 x 481 = 123 Mvoxel, porosity 0.32): 1.9 GB above the
     labels, about 15 bytes per voxel (mask, float32 EDT, int32 ranks and flood links, float32
     bottleneck and invasion fields, not all alive at once); with ``extrusion=True`` 4.7 GB
-    (about 38 bytes per voxel). See docs/perf_mip.md.
+    (about 38 bytes per voxel). See docs/performance.md.
     """
     lab = check_labels(labels, name="labels")
     spacing = _core.spacing_of(voxel_size_nm)

@@ -212,7 +212,7 @@ def simulate_discharge(
         Output steps of the curves.
     rtol
         Relative tolerance of the IDAKLU solver (absolute tolerance ``rtol / 100``). 1e-5
-        changes capacities by < 0.001 % against 1e-6 (docs/perf_dfn.md) and is faster.
+        changes capacities by < 0.001 % against 1e-6 (docs/performance.md) and is faster.
     compile_c
         Compile the model to C (PyBaMM's ``"compile"`` solver option): about a minute once
         (cached on disk), then faster solves; worth it for parameter sweeps.
