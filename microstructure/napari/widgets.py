@@ -15,6 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -72,6 +73,13 @@ class StageRunner(Container):
         names = sorted(self._stages)
         self.stage = ComboBox(name="stage", choices=names, value=stage or names[0])
         self.layer = ComboBox(name="layer", choices=self._layer_names)
+        self.scribbles = ComboBox(
+            name="scribbles_layer",
+            choices=self._scribble_choices,
+            tooltip="a painted Labels layer (0 unlabelled, 1 pore/rest, 2 AM, 3 CBD) to train "
+            "the trainable segmentation from; it is saved next to the run and passed as "
+            "the stage's 'scribbles' file",
+        )
         self.params = Container(name="parameters", labels=True)
         self.run_button = PushButton(name="run", text="Run")
         self.status = Label(name="status", value="")
@@ -83,8 +91,12 @@ class StageRunner(Container):
         self.stage.changed.connect(self._build_params)
         self.run_button.changed.connect(self.run)
         if napari_viewer is not None:
-            napari_viewer.layers.events.inserted.connect(lambda *_: self.layer.reset_choices())
-            napari_viewer.layers.events.removed.connect(lambda *_: self.layer.reset_choices())
+            for event in (
+                napari_viewer.layers.events.inserted,
+                napari_viewer.layers.events.removed,
+            ):
+                event.connect(lambda *_: self.layer.reset_choices())
+                event.connect(lambda *_: self.scribbles.reset_choices())
         self._build_params()
 
     # ------------------------------------------------------------------ form
@@ -96,6 +108,14 @@ class StageRunner(Container):
             for ly in self.viewer.layers
             if getattr(ly, "data", None) is not None and getattr(ly.data, "ndim", 0) == 3
         ]
+
+    def _scribble_choices(self, *_: Any) -> list[str]:
+        names = ["none"]
+        if self.viewer is not None:
+            from napari.layers import Labels
+
+            names += [ly.name for ly in self.viewer.layers if isinstance(ly, Labels)]
+        return names
 
     def _build_params(self, *_: Any) -> None:
         self.params.clear()
@@ -136,13 +156,28 @@ class StageRunner(Container):
             raise ValueError("layer: choose a 3D image or labels layer")
         layer = self.viewer.layers[self.layer.value]
         cls = self._stages[self.stage.value]
-        try:
-            params = cls.Params(**self.param_values())
-        except ValidationError as exc:
-            raise ValueError(_format_validation_error(f"stage {cls.name!r}", exc)) from None
+        values = self.param_values()
         vs = layer.metadata.get("voxel_size_nm") or tuple(float(s) for s in layer.scale)
         volume = Volume(layer.data, tuple(vs), {"source": f"napari layer {layer.name}"})
         work = Path(tempfile.mkdtemp(prefix=f"microstructure-{cls.name}-"))
+        if self.scribbles.value not in (None, "none"):
+            if "scribbles" not in cls.Params.model_fields:
+                raise ValueError(f"scribbles_layer: stage {cls.name!r} takes no scribbles")
+            from microstructure.io import write_volume
+
+            painted = np.asarray(self.viewer.layers[self.scribbles.value].data)
+            if painted.shape != np.shape(layer.data):
+                raise ValueError(
+                    f"scribbles_layer: {self.scribbles.value!r} has shape {painted.shape}, the "
+                    f"input layer {np.shape(layer.data)}; paint on the layer you segment"
+                )
+            path = work / "scribbles.tif"
+            write_volume(path, Volume(painted.astype(np.uint8), tuple(vs)))
+            values.update(method="trainable", scribbles=str(path), model=None)
+        try:
+            params = cls.Params(**values)
+        except ValidationError as exc:
+            raise ValueError(_format_validation_error(f"stage {cls.name!r}", exc)) from None
         ctx = StageContext(work_dir=work, input_volume=volume, progress=False)
         return cls, volume, params, ctx
 
@@ -168,10 +203,13 @@ class StageRunner(Container):
             self._done(out, cls.name, volume, ctx)
             return
         from napari.qt.threading import create_worker
+        from napari.utils import progress
 
+        bar = progress(total=0, desc=f"microstructure: {cls.name}")  # indeterminate
         worker = create_worker(work)
         worker.returned.connect(lambda out: self._done(out, cls.name, volume, ctx))
         worker.errored.connect(self._fail)
+        worker.finished.connect(bar.close)
         self._worker = worker
         worker.start()
 

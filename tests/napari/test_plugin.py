@@ -170,3 +170,43 @@ def test_each_grayscale_stage_widget_runs_on_the_sample_stack(stage) -> None:
         assert isinstance(out, napari.layers.Labels)
         am = float((out.data == 1).mean())
         assert 0.4 < am < 0.8  # the sample's AM fraction is 0.60 (truth.json)
+
+
+def test_segment_trains_from_a_painted_labels_layer() -> None:
+    """Training from scribbles painted in napari: a Labels layer becomes the scribble volume."""
+    from microstructure.napari.widgets import stage_widget
+    from microstructure.phantom import generate_phantom
+
+    ph = generate_phantom(
+        (8, 64, 64),
+        voxel_size_nm=60.0,
+        seed=4,
+        mean_diameter_um=1.2,
+        sigma_log=0.3,
+        min_diameter_um=0.5,
+        max_diameter_um=2.5,
+        drift_step_px=0.0,
+    )
+    truth_am = ph.labels == 1
+    painted = np.zeros(ph.image.shape, np.uint8)
+    rows = slice(None, None, 7)  # sparse strokes: every 7th row of slices 0 and 4
+    for z in (0, 4):
+        painted[z, rows] = np.where(truth_am[z, rows], 2, 1)
+    viewer = napari.components.ViewerModel()
+    viewer.add_image(ph.image, name="fibsem", scale=(60.0,) * 3)
+    viewer.add_labels(painted, name="scribbles", scale=(60.0,) * 3)
+    w = stage_widget(viewer, "segment")
+    w.layer.value = "fibsem"
+    w.scribbles.reset_choices()
+    w.scribbles.value = "scribbles"
+    w.run(blocking=True)
+    assert w.last_error is None, w.last_error
+    seg = viewer.layers["segment output"].data == 1
+    unpainted = np.ones(seg.shape, bool)
+    unpainted[[0, 4]] = False
+    dice = (
+        2 * (seg & truth_am)[unpainted].sum() / (seg[unpainted].sum() + truth_am[unpainted].sum())
+    )
+    assert dice > 0.9
+    numbers = json.loads(w.result.value)
+    assert numbers["segmentation"]["method"] == "trainable" and "training" in numbers
