@@ -133,7 +133,7 @@ def test_view_opens_run_dir_with_both_docks(run_dir, qtbot) -> None:
     try:
         assert runner.mip_dock is dock and runner.layer.choices == ("input: labels.tif", "01-cbd")
         assert [ly.name for ly in viewer.layers] == ["input: labels.tif", "01-cbd"]
-        docks = set(viewer.window._dock_widgets)  # names of the dock widgets
+        docks = set(viewer.window.dock_widgets)  # names of the dock widgets
         assert {"Run stage", "MIP curves"} <= docks
     finally:
         viewer.close()
