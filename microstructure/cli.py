@@ -548,6 +548,17 @@ def cmd_view(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+def _add_reading_options(q: argparse.ArgumentParser) -> None:
+    """Options for reading a raw measured MIP export (besides --pressure-unit)."""
+    q.add_argument("--volume-unit", choices=["ml", "mm3"])
+    q.add_argument("--sample-mass-g", type=float, help="sample mass for absolute volumes")
+    q.add_argument("--min-pressure-mpa", type=float, help="lower end of the pressure window")
+    q.add_argument("--max-pressure-mpa", type=float, help="upper end of the pressure window")
+    q.add_argument(
+        "--bulk-density-g-per-cm3", type=float, help="sample bulk density (intruded fraction)"
+    )
+
+
 def _add_washburn(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--contact-angle-deg", type=float, default=140.0, help="Hg contact angle (default 140)"
@@ -667,13 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = mip.add_parser("read", help="read a measured MIP export (pressure, cumulative volume)")
     q.add_argument("measured", metavar="MEASURED", help="instrument text export")
     q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
-    q.add_argument("--volume-unit", choices=["ml", "mm3"])
-    q.add_argument("--sample-mass-g", type=float, help="sample mass for absolute volumes")
-    q.add_argument("--min-pressure-mpa", type=float, help="lower end of the pressure window")
-    q.add_argument("--max-pressure-mpa", type=float, help="upper end of the pressure window")
-    q.add_argument(
-        "--bulk-density-g-per-cm3", type=float, help="sample bulk density (intruded fraction)"
-    )
+    _add_reading_options(q)
     _add_washburn(q)
     q.add_argument("--out", metavar="CSV", help="write the curve CSV")
     q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
@@ -684,13 +689,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("simulated", metavar="SIMULATED", help="simulated curve CSV")
     q.add_argument("measured", metavar="MEASURED", help="measured curve CSV or instrument export")
     q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
-    q.add_argument("--volume-unit", choices=["ml", "mm3"])
-    q.add_argument("--sample-mass-g", type=float, help="sample mass for absolute volumes")
-    q.add_argument("--min-pressure-mpa", type=float, help="lower end of the pressure window")
-    q.add_argument("--max-pressure-mpa", type=float, help="upper end of the pressure window")
-    q.add_argument(
-        "--bulk-density-g-per-cm3", type=float, help="sample bulk density (intruded fraction)"
-    )
+    _add_reading_options(q)
     q.add_argument("--out", metavar="PNG", help="write the overlay figure")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.set_defaults(func=cmd_mip_compare)
