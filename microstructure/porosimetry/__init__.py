@@ -12,6 +12,7 @@ from microstructure.porosimetry.compare import (
     compare_mip_files,
     plot_mip_comparison,
     plot_mip_curve,
+    plot_mip_curves,
 )
 from microstructure.porosimetry.distribution import (
     CURVE_COLUMNS,
@@ -33,6 +34,7 @@ from microstructure.porosimetry.hybrid import (
     hybrid_curve,
     nanopore_survival,
     resolution_correction,
+    subvoxel_correction,
 )
 from microstructure.porosimetry.intrusion import MipResult, invasion_radius, simulate_mip
 from microstructure.porosimetry.washburn import (
@@ -66,6 +68,8 @@ __all__ = [
     "cbd_access_radius",
     "nanopore_survival",
     "resolution_correction",
+    "plot_mip_curves",
+    "subvoxel_correction",
     "MipComparison",
     "compare_mip_curves",
     "compare_mip_files",

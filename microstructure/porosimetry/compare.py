@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -168,8 +168,15 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
     return target
 
 
-def _plot_pair(ax_cum: Any, ax_psd: Any, curve: MipCurve, style: str, label: str) -> None:
-    norm = curve.normalized()
+def _plot_pair(
+    ax_cum: Any,
+    ax_psd: Any,
+    curve: MipCurve,
+    style: str,
+    label: str,
+    cumulative: np.ndarray | None = None,
+) -> None:
+    norm = curve.normalized() if cumulative is None else cumulative
     ax_cum.step(curve.diameter_nm, norm, style, where="post", label=label)
     psd = curve.psd(quantity="saturation")
     area = float(np.sum(psd.dv_dlogd * np.diff(np.log10(psd.edges_nm))))
@@ -237,6 +244,58 @@ def plot_mip_curve(
             for ax in (a, b):
                 ax.axvline(d, color="0.3", lw=1.0, ls="-.", label=name)
     _decorate(a, b, xlabel)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_mip_curves(
+    curves: Sequence[MipCurve],
+    path: str | os.PathLike,
+    *,
+    cumulative: str = "porosity",
+    styles: Sequence[str] | None = None,
+    title: str | None = None,
+    xlabel: str = "pore (throat) diameter D (nm)",
+) -> Path:
+    """Several curves in one figure: cumulative intrusion and normalized dV/dlogD.
+
+    Parameters
+    ----------
+    curves
+        MIP, granulometry or measured curves (their labels are the legend).
+    path
+        PNG file to write (its folder must exist).
+    cumulative
+        ``"porosity"``: the left panel shows the intruded volume / sample volume in % (curves
+        without it fall back to normalized); ``"normalized"``: intruded / total intruded.
+    styles
+        Matplotlib line styles, one per curve (default: solid, dashed, dash-dot, dotted...).
+    title, xlabel
+        Figure title and diameter axis label.
+
+    Returns
+    -------
+    The path written.
+    """
+    curves = [c for c in curves if len(c)]
+    if not curves:
+        raise ValueError("curves: no non-empty curve to plot")
+    if cumulative not in ("porosity", "normalized"):
+        raise ValueError(f"cumulative: expected 'porosity' or 'normalized', got {cumulative!r}")
+    styles = list(styles or ["-", "--", "-.", ":"])
+    fig, (a, b) = _figure(2)
+    absolute = cumulative == "porosity" and all(
+        np.all(np.isfinite(c.intruded_fraction)) for c in curves
+    )
+    for i, curve in enumerate(curves):
+        style = styles[i % len(styles)]
+        label = curve.label or f"curve {i + 1}"
+        values = 100.0 * curve.intruded_fraction if absolute else None
+        _plot_pair(a, b, curve, style, label, cumulative=values)
+    _decorate(a, b, xlabel)
+    if absolute:
+        a.set_ylabel("cumulative intruded volume / sample volume (%)")
     if title:
         fig.suptitle(title)
     return _save(fig, path)

@@ -130,3 +130,31 @@ def test_resolution_correction_reproduces_seed_numbers():
     assert out.saturation[-1] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="measured"):
         resolution_correction(sim, measured, min_diameter_nm=1.0)
+
+
+def test_subvoxel_correction_adds_the_seed_fraction():
+    """Seed 000: 3.7 % of the accessible porosity below 18.6 nm, 16.1 % simulated -> +0.6 pt."""
+    from microstructure.porosimetry import subvoxel_correction
+
+    d_sim = np.array([1000.0, 200.0, 37.2])
+    sim = MipCurve(
+        diameter_nm=d_sim,
+        pressure_mpa=washburn_pressure_mpa(d_sim),
+        saturation=np.array([0.2, 0.6, 1.0]),
+        intruded_fraction=np.array([0.2, 0.6, 1.0]) * 0.161,
+        porosity=0.161,
+    )
+    out = subvoxel_correction(sim, fraction_below=0.037, min_diameter_nm=18.6)
+    total = out.total_intruded_fraction
+    assert (total - 0.161) / total == pytest.approx(0.037, rel=1e-9)
+    assert 0.005 < total - 0.161 < 0.007
+    assert out.diameter_nm.min() == pytest.approx(3.7)
+    assert out.diameter_nm[3:].max() < 18.6  # the added rows are all below the limit
+    assert np.all(np.diff(out.intruded_fraction) >= 0)
+    # the D50 moves to smaller sizes (more volume at the small end), never to larger
+    assert out.d_values()["d50_nm"] <= sim.d_values()["d50_nm"]
+    assert subvoxel_correction(sim, fraction_below=0.0, min_diameter_nm=18.6) is sim
+    with pytest.raises(ValueError, match="fraction_below"):
+        subvoxel_correction(sim, fraction_below=1.0, min_diameter_nm=18.6)
+    with pytest.raises(ValueError, match="lowest_diameter_nm"):
+        subvoxel_correction(sim, fraction_below=0.03, min_diameter_nm=3.0)

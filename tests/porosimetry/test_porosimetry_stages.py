@@ -168,3 +168,55 @@ def test_bad_parameters_fail_before_work(labels_file, tmp_path):
     write_volume(closed_path, Volume(closed, VOX))
     with pytest.raises(ValueError, match="stage 1 'mip'.*inlet"):
         run_pipeline(_recipe({"name": "mip"}), closed_path, tmp_path / "run2", progress=False)
+
+
+def test_mip_stage_compares_inlets_and_adds_the_subvoxel_volume(labels, labels_file, tmp_path):
+    """Seed 000 Fig. 8c: two inlet settings, with and without the sub-voxel correction, and
+    the granulometry beside them; each setting equals the library's own simulation."""
+    rec = _recipe(
+        {
+            "name": "mip",
+            "inlet": "all-but-bottom",
+            "compare_inlets": ["top"],
+            "subvoxel_fraction": 0.037,
+            "extrusion": False,
+        },
+        {"name": "granulometry"},
+    )
+    out = tmp_path / "run"
+    report = run_pipeline(rec, labels_file, out, progress=False)
+    mip = report["numbers"]["mip"]
+    settings = mip["inlet_settings"]
+    assert set(settings) == {"all-but-bottom", "top"}
+    for inlet, entry in settings.items():
+        lib = simulate_mip(labels, voxel_size_nm=VOX, inlet=inlet).curve
+        assert entry["d50_nm"] == pytest.approx(lib.d_values()["d50_nm"], rel=1e-9)
+        assert entry["intruded_porosity"] == pytest.approx(lib.total_intruded_fraction)
+        # the correction adds f / (1 - f) of the resolved volume, below half a voxel
+        added = entry["intruded_porosity_corrected"] - entry["intruded_porosity"]
+        assert added == pytest.approx(entry["intruded_porosity"] * 0.037 / 0.963, rel=1e-9)
+        assert entry["d50_corrected_nm"] <= entry["d50_nm"]
+    # fewer voxels are reachable from the top only (ink bottles behind the top face count
+    # for both, but the side faces add entries)
+    assert settings["top"]["intruded_porosity"] <= settings["all-but-bottom"]["intruded_porosity"]
+    assert mip["subvoxel"]["min_diameter_nm"] == pytest.approx(0.5 * min(VOX))
+    assert len(mip["curves"]) == 4
+    head, rows = _read_csv(out / "01-mip" / "mip_curve_top.csv")
+    assert rows[-1, head.index("intruded_fraction")] == pytest.approx(
+        settings["top"]["intruded_porosity"]
+    )
+    assert (out / "01-mip" / "mip_curve_subvoxel.csv").exists()
+    assert (out / "figures" / "01-mip-mip_inlets.png").exists()
+    assert (out / "figures" / "02-granulometry-mip_granulometry.png").exists()
+    # the resampled curve keeps the D50 to the resampling grid (120 rows per curve)
+    from microstructure.pipeline.builtin.porosimetry import curve_from_numbers
+
+    back = curve_from_numbers(mip["curves"][0])
+    assert back.d_values()["d50_nm"] == pytest.approx(settings["all-but-bottom"]["d50_nm"], rel=0.1)
+
+
+def test_mip_stage_rejects_bad_compare_inlets(labels_file, tmp_path):
+    with pytest.raises(ValueError, match="compare_inlets"):
+        _recipe({"name": "mip", "compare_inlets": ["sideways"]})
+    with pytest.raises(ValueError, match="subvoxel_fraction"):
+        _recipe({"name": "mip", "subvoxel_fraction": 1.5})

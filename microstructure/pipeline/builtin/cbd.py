@@ -8,8 +8,9 @@ volume ratio, Table 1: 11.46 : 88.54) and the segmented AM; the envelope is the 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
@@ -181,8 +182,22 @@ class NanoporesStage(Stage):
             "cbd_porosity": float((out == Phase.CBD_PORE).sum() / n_cbd) if n_cbd else 0.0,
             "nanopores": info,
         }
+        tables: dict[str, dict[str, Any]] = {}
         if params.measure:
-            numbers["measured_diameters"] = nanopore_diameters(out, voxel_size_nm=vs)
+            measured = nanopore_diameters(out, voxel_size_nm=vs)
+            diam = np.asarray(measured.pop("diameters_nm"), dtype=float)
+            numbers["measured_diameters"] = measured
+            if diam.size:
+                # volume-weighted histogram of the local diameter of the nanopore voxels
+                step = 0.5 * min(vs)
+                edges = np.arange(0.0, diam.max() + 2 * step, step)
+                counts, edges = np.histogram(diam, bins=edges)
+                tables["nanopore_diameters"] = {
+                    "diameter_low_nm": edges[:-1],
+                    "diameter_high_nm": edges[1:],
+                    "voxels": counts,
+                    "volume_fraction": counts / diam.size,
+                }
         labels_slice_figure(
             ctx.work_dir / "nanopores.png",
             [("CBD", volume.data), ("with nanopores", out)],
@@ -192,5 +207,6 @@ class NanoporesStage(Stage):
         return StageOutput(
             volume=Volume(out, vs, dict(volume.metadata)),
             numbers=numbers,
+            tables=tables,
             figures=["nanopores.png"],
         )

@@ -92,11 +92,35 @@ class MipParams(StageParams):
     measured: MeasuredCurveParams | None = Field(
         None, description="measured curve to compare with (path and reading options)"
     )
+    compare_inlets: list[str] = Field(
+        default_factory=list,
+        description="further inlet settings simulated beside `inlet` (intrusion only), e.g. "
+        "['top']: seed 000 Fig. 8c intrudes from all sides but the current collector and from "
+        "the top only",
+    )
+    subvoxel_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(
+        None,
+        description="measured fraction of the intruded volume in throats below the resolution "
+        "limit (seed 000: 0.037 below 18.6 nm); adds sub-voxel corrected curves",
+    )
+    subvoxel_min_diameter_nm: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="resolution limit (nm); default half the smallest voxel edge"
+    )
+    subvoxel_lowest_diameter_nm: float = Field(
+        3.7, gt=0.0, description="smallest diameter of the added sub-voxel volume (nm)"
+    )
 
     @field_validator("inlet")
     @classmethod
     def _faces_ok(cls, v: str) -> str:
         parse_faces(v, name="inlet")
+        return v
+
+    @field_validator("compare_inlets")
+    @classmethod
+    def _more_faces_ok(cls, v: list[str]) -> list[str]:
+        for item in v:
+            parse_faces(item, name="compare_inlets")
         return v
 
     @field_validator("densities_g_per_cm3")
@@ -110,6 +134,60 @@ class MipParams(StageParams):
         if v is not None and not v:
             raise ValueError("radii_nm: give at least one radius, or leave it out")
         return v
+
+
+#: rows kept when a curve travels to later stages in the run's numbers (report.json)
+_CURVE_ROWS = 120
+
+
+def curve_to_numbers(curve: Any, *, rows: int = _CURVE_ROWS) -> dict[str, Any]:
+    """A curve as JSON lists, resampled on a log-diameter grid of at most ``rows`` rows.
+
+    The cumulative values are those of the step curve (everything intruded at diameters
+    >= D), so D-values of the resampled curve agree with the full one to the grid spacing.
+    """
+    import numpy as np
+
+    d = np.asarray(curve.diameter_nm, dtype=float)
+    out: dict[str, Any] = {"label": curve.label, "porosity": _finite(curve.porosity)}
+    if d.size > rows:
+        grid = np.logspace(np.log10(d.max()), np.log10(d.min()), rows)
+        # rows with diameter >= g: the curve is sorted by decreasing diameter
+        idx = np.searchsorted(-d, -grid, side="right") - 1
+        idx = np.clip(idx, 0, d.size - 1)
+        idx[-1] = d.size - 1
+    else:
+        grid, idx = d, np.arange(d.size)
+    out["diameter_nm"] = [float(x) for x in grid]
+    for name in ("saturation", "intruded_fraction"):
+        vals = np.asarray(getattr(curve, name), dtype=float)[idx]
+        out[name] = [float(x) if np.isfinite(x) else None for x in vals]
+    return out
+
+
+def curve_from_numbers(data: dict[str, Any], **washburn: float) -> Any:
+    """Inverse of :func:`curve_to_numbers` (pressures from the Washburn equation)."""
+    import numpy as np
+
+    from microstructure.porosimetry import MipCurve, washburn_pressure_mpa
+
+    d = np.asarray(data["diameter_nm"], dtype=float)
+    vals = {
+        k: np.asarray([np.nan if x is None else x for x in data[k]], dtype=float)
+        for k in ("saturation", "intruded_fraction")
+    }
+    por = data.get("porosity")
+    return MipCurve(
+        diameter_nm=d,
+        pressure_mpa=washburn_pressure_mpa(d, **washburn),
+        porosity=float("nan") if por is None else float(por),
+        label=str(data.get("label", "")),
+        **vals,
+    )
+
+
+def _slug(inlet: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in inlet).strip("_")
 
 
 def _finite(v: Any) -> float | None:
@@ -133,7 +211,9 @@ class MipStage(Stage):
             compare_mip_curves,
             plot_mip_comparison,
             plot_mip_curve,
+            plot_mip_curves,
             simulate_mip,
+            subvoxel_correction,
         )
 
         vs = volume.require_voxel_size("simulated MIP")
@@ -155,6 +235,31 @@ class MipStage(Stage):
             max_pressure_mpa=params.max_pressure_mpa,
         )
         curve = res.curve
+        washburn = {
+            "contact_angle_deg": params.contact_angle_deg,
+            "surface_tension_n_per_m": params.surface_tension_n_per_m,
+        }
+        curve.label = f"MIP, inlet {params.inlet}"
+        settings = [(params.inlet, curve)]
+        for inlet in params.compare_inlets:
+            other = simulate_mip(
+                volume.data,
+                voxel_size_nm=vs,
+                inlet=inlet,
+                thickness_axis=ctx.thickness_axis,
+                top_at=ctx.top_at,
+                radii_nm=params.radii_nm,
+                batch_size_nm=params.batch_size_nm,
+                densities_g_per_cm3=params.densities_g_per_cm3,
+                extrusion=False,
+                cbd_porosity=params.cbd_porosity,
+                cbd_mean_diameter_nm=params.cbd_mean_diameter_nm,
+                cbd_std_diameter_nm=params.cbd_std_diameter_nm,
+                max_pressure_mpa=params.max_pressure_mpa,
+                **washburn,
+            ).curve
+            other.label = f"MIP, inlet {inlet}"
+            settings.append((inlet, other))
         psd = curve.psd(bins_per_decade=params.bins_per_decade)
         numbers: dict[str, Any] = res.summary()
         numbers["resolved_d50_nm"] = res.resolved_curve.d_values()["d50_nm"]
@@ -167,7 +272,49 @@ class MipStage(Stage):
         if res.extrusion is not None:
             numbers["entrapped_pore_fraction"] = res.extrusion.entrapped_pore_fraction
             tables["mip_extrusion"] = res.extrusion.curve.columns()
+        d_limit = params.subvoxel_min_diameter_nm or 0.5 * min(vs)
+        curves_out: list[Any] = []
+        numbers["inlet_settings"] = {}
+        for inlet, c in settings:
+            entry: dict[str, Any] = {
+                "d50_nm": c.d_values()["d50_nm"],
+                "intruded_porosity": c.total_intruded_fraction,
+            }
+            curves_out.append(c)
+            if params.subvoxel_fraction is not None:
+                corrected = subvoxel_correction(
+                    c,
+                    fraction_below=params.subvoxel_fraction,
+                    min_diameter_nm=d_limit,
+                    lowest_diameter_nm=min(params.subvoxel_lowest_diameter_nm, 0.5 * d_limit),
+                )
+                corrected.label = f"{c.label}, sub-voxel corrected"
+                entry["d50_corrected_nm"] = corrected.d_values()["d50_nm"]
+                entry["intruded_porosity_corrected"] = corrected.total_intruded_fraction
+                curves_out.append(corrected)
+                key = "mip_curve" if inlet == params.inlet else f"mip_curve_{_slug(inlet)}"
+                tables[f"{key}_subvoxel"] = corrected.columns()
+            if inlet != params.inlet:
+                tables[f"mip_curve_{_slug(inlet)}"] = c.columns()
+            numbers["inlet_settings"][inlet] = entry
+        if params.subvoxel_fraction is not None:
+            numbers["subvoxel"] = {
+                "fraction_below": params.subvoxel_fraction,
+                "min_diameter_nm": d_limit,
+                "lowest_diameter_nm": min(params.subvoxel_lowest_diameter_nm, 0.5 * d_limit),
+                **numbers["inlet_settings"][params.inlet],
+            }
+        numbers["curves"] = [curve_to_numbers(c) for c in curves_out]
         d50 = numbers.get("d50_nm")
+        figures: list[str] = []
+        if len(curves_out) > 1:
+            plot_mip_curves(
+                curves_out,
+                ctx.work_dir / "mip_inlets.png",
+                title="simulated MIP: inlet settings"
+                + (", sub-voxel correction" if params.subvoxel_fraction is not None else ""),
+            )
+            figures.append("mip_inlets.png")
         plot_mip_curve(
             curve,
             ctx.work_dir / "mip_curve.png",
@@ -177,7 +324,7 @@ class MipStage(Stage):
                 + (f"{d50:.4g} nm" if _finite(d50) else "n/a")
             ),
         )
-        figures = ["mip_curve.png"]
+        figures.insert(0, "mip_curve.png")
         if params.measured is not None:
             from microstructure.io.mip_files import load_mip_curve
 
@@ -237,7 +384,7 @@ class GranulometryStage(Stage):
     produces = "none"
 
     def run(self, volume: Volume, params: GranulometryParams, ctx: StageContext) -> StageOutput:
-        from microstructure.porosimetry import granulometry, plot_mip_curve
+        from microstructure.porosimetry import granulometry, plot_mip_curve, plot_mip_curves
 
         vs = volume.require_voxel_size("granulometry")
         gran = granulometry(
@@ -274,9 +421,28 @@ class GranulometryStage(Stage):
                 + (f"{d50_gran:.4g} nm" if _finite(d50_gran) else "n/a")
             ),
         )
+        figures = ["granulometry.png"]
+        mip_curves = [
+            curve_from_numbers(
+                c,
+                contact_angle_deg=params.contact_angle_deg,
+                surface_tension_n_per_m=params.surface_tension_n_per_m,
+            )
+            for c in mip.get("curves") or []
+        ]
+        if mip_curves:
+            # seed 000 Fig. 8c: simulated MIP (each inlet setting) beside the granulometry
+            gran.curve.label = "granulometry (sphere filling)"
+            plot_mip_curves(
+                [*mip_curves, gran.curve],
+                ctx.work_dir / "mip_granulometry.png",
+                styles=[("-", "--")[i % 2] for i in range(len(mip_curves))] + ["k-."],
+                title="simulated MIP and granulometry (cf. seed 000 Fig. 8c)",
+            )
+            figures.append("mip_granulometry.png")
         return StageOutput(
             volume=None,
             numbers=numbers,
             tables={"granulometry_curve": gran.curve.columns(), "granulometry_psd": psd.columns()},
-            figures=["granulometry.png"],
+            figures=figures,
         )

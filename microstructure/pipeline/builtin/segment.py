@@ -221,7 +221,11 @@ class SegmentStage(Stage):
             }
         closed = closed_pores(am, particles=particles if params.closed_pores_per_particle else None)
         stats = closed_pore_stats(closed, voxel_size_nm=vs)
-        numbers.update(stats)
+        # per-pore lists go to the closed_pores table, not into report.json (a seed-size
+        # volume has tens of thousands of closed pores)
+        numbers.update(
+            {k: v for k, v in stats.items() if not isinstance(v, list | tuple | np.ndarray)}
+        )
         numbers["closed_pores_definition"] = (
             "holes of single particles" if params.closed_pores_per_particle else "enclosed by AM"
         )
