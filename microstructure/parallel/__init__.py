@@ -5,6 +5,7 @@ rounding for distances and radii), so a user changes where the work runs, not th
 
 from microstructure.parallel.chunked import distance_capped_nm, halo_voxels, map_slices
 from microstructure.parallel.mip import invasion_radius_chunked
+from microstructure.parallel.resume import set_chunk_hook
 from microstructure.parallel.scheduler import dask_scheduler
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "distance_capped_nm",
     "halo_voxels",
     "invasion_radius_chunked",
+    "set_chunk_hook",
 ]

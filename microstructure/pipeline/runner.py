@@ -6,6 +6,8 @@ Layout of an output folder::
     OUT/01-porosity/volume.tif    the stage's output volume (when it produces one; volume.zarr
                                   above ``zarr_threshold_bytes``)
     OUT/01-porosity/*.csv         the stage's tables
+    OUT/.01-porosity.chunks/      resumable chunked work of a stage that failed or was
+                                  interrupted (``StageContext.chunk_dir``; removed on success)
     OUT/figures/*.png             figures of all stages
     OUT/report.json               every stage's numbers, rewritten after each stage
     OUT/report.html               a static summary page (numbers, figures) after the run
@@ -16,7 +18,13 @@ stage's name, version and parameters. A stage whose folder holds a finished ``pa
 with the same key is skipped (its volume is loaded only if a later stage needs it), so an
 interrupted run resumes where it stopped; ``force=True`` recomputes everything. A stage works
 in a temporary folder that is renamed into place only when it has finished, and the input is
-never written.
+never written. Chunked stages also resume inside a stage: their ``ctx.chunk_dir`` (Zarr
+intermediates with a completion marker per chunk) survives a failure and is handed to the rerun
+of the same stage key, so finished chunks are not recomputed.
+
+Zarr-stored volumes (a ``.zarr`` input, or an upstream output stored as ``volume.zarr``) are
+opened lazily as Dask arrays and handed as such to stages with ``supports_dask = True``; every
+other stage receives the data loaded into memory, as before.
 """
 
 from __future__ import annotations
@@ -51,12 +59,61 @@ ZARR_VOLUME_FILE = "volume.zarr"
 #: Stage outputs larger than this (bytes) are stored as chunked, compressed Zarr, not TIFF.
 ZARR_THRESHOLD_BYTES = 2 * 1024**3
 SNAPSHOT_FIGURE = "3d_labels.png"
+CHUNKS_SUFFIX = ".chunks"
+CHUNK_KEY_FILE = "stage_key.txt"
+
+
+def _is_lazy(data: Any) -> bool:
+    return not isinstance(data, np.ndarray) and hasattr(data, "compute")
+
+
+def _is_zarr_path(path: Path) -> bool:
+    return path.suffix.lower() == ".zarr" or (path.is_dir() and (path / "zarr.json").is_file())
+
+
+def _read(path: Path, **kwargs: Any) -> Volume:
+    """Read a stack; Zarr stores lazily (Dask array), everything else into memory."""
+    return read_volume(path, lazy=_is_zarr_path(path), **kwargs)
+
+
+def _in_memory(volume: Volume) -> Volume:
+    """The volume with its data as a numpy array (computed from a Dask array if needed)."""
+    if not _is_lazy(volume.data):
+        return volume
+    return Volume(np.asarray(volume.data.compute()), volume.voxel_size_nm, dict(volume.metadata))
+
+
+def _chunk_dir(out: Path, dirname: str, key: str, *, fresh: bool = False) -> Path:
+    """The stage's resumable chunk folder; emptied when it belongs to another stage key (or
+    when ``fresh``)."""
+    folder = out / f".{dirname}{CHUNKS_SUFFIX}"
+    marker = folder / CHUNK_KEY_FILE
+    if folder.exists() and (fresh or not (marker.is_file() and marker.read_text() == key)):
+        shutil.rmtree(folder)
+    folder.mkdir(exist_ok=True)
+    marker.write_text(key)
+    return folder
+
+
+def _drop_unused(folder: Path) -> None:
+    """Remove a chunk folder the stage did not use (only the key file in it)."""
+    if folder.is_dir() and [p.name for p in folder.iterdir()] == [CHUNK_KEY_FILE]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def hash_volume(volume: Volume) -> str:
     """Content hash of a volume's data, dtype, shape and voxel size (blake2b, hex)."""
     h = hashlib.blake2b(digest_size=20)
-    data = np.ascontiguousarray(np.asarray(volume.data))
+    data = volume.data
+    if _is_lazy(data):
+        # stream z-slabs in C order: the same bytes, hence the same hash, as in memory
+        h.update(f"{np.dtype(data.dtype).str}|{tuple(data.shape)}|{volume.voxel_size_nm}".encode())
+        slab = max(1, (1 << 26) // max(1, int(np.prod(data.shape[1:])) * data.dtype.itemsize))
+        for z0 in range(0, data.shape[0], slab):
+            part = np.ascontiguousarray(np.asarray(data[z0 : z0 + slab].compute()))
+            h.update(memoryview(part.reshape(-1).view(np.uint8)))
+        return h.hexdigest()
+    data = np.ascontiguousarray(np.asarray(data))
     h.update(f"{data.dtype.str}|{data.shape}|{volume.voxel_size_nm}".encode())
     flat = data.reshape(-1).view(np.uint8)
     step = 1 << 26
@@ -178,7 +235,7 @@ def run_pipeline(
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder")
 
-    volume = read_volume(
+    volume = _read(
         src,
         voxel_size_nm=voxel_size_nm if voxel_size_nm is not None else recipe.input_voxel_size_nm,
         labels=labels if labels is not None else recipe.input_labels,
@@ -222,15 +279,18 @@ def run_pipeline(
             status = "cached"
             if meta.get("volume"):
                 path = stage_dir / meta["volume"]
-                current = lambda path=path: read_volume(path)  # noqa: E731
+                current = lambda path=path: _read(path)  # noqa: E731
         else:
             status = "computed"
             vol_in = current() if callable(current) else current
+            if not getattr(spec.stage, "supports_dask", False):
+                vol_in = _in_memory(vol_in)
             current = vol_in
             tmp = out / f".{spec.dirname}.tmp"
             if tmp.exists():
                 shutil.rmtree(tmp)
             tmp.mkdir()
+            chunks = _chunk_dir(out, spec.dirname, key, fresh=force)
             ctx = StageContext(
                 work_dir=tmp,
                 thickness_axis=recipe.thickness_axis,
@@ -238,6 +298,7 @@ def run_pipeline(
                 input_volume=volume,
                 results=ctx_results,
                 progress=progress,
+                chunk_dir=chunks,
             )
             t0 = time.perf_counter()
             try:
@@ -245,9 +306,12 @@ def run_pipeline(
                     result = spec.stage().run(vol_in, spec.params, ctx)
             except (ValueError, FileNotFoundError) as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
+                _drop_unused(chunks)
                 raise ValueError(f"stage {spec.index} {spec.name!r}: {exc}") from exc
             except BaseException:
+                # the chunk folder of a chunked stage is kept: the rerun resumes from it
                 shutil.rmtree(tmp, ignore_errors=True)
+                _drop_unused(chunks)
                 raise
             seconds = time.perf_counter() - t0
             vol_file = None
@@ -278,6 +342,7 @@ def run_pipeline(
             }
             write_json(tmp / PARAMS_FILE, meta)
             _replace_dir(tmp, stage_dir)
+            shutil.rmtree(chunks, ignore_errors=True)
         for fig in meta.get("figures", []):
             src_fig = stage_dir / fig
             if src_fig.exists():
@@ -307,6 +372,7 @@ def run_pipeline(
     if any(st["status"] == "computed" for st in report["stages"]) or not snapshot.exists():
         final = current() if callable(current) else current
         if volume_kind(final) == "labels":
+            final = _in_memory(final)
             labels_3d_figure(snapshot, final.data, voxel_size_nm=final.voxel_size_nm or 1.0)
     report["status"] = "finished"
     write_json(out / "report.json", report)

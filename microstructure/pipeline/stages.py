@@ -74,6 +74,11 @@ class StageContext:
     input_volume: Volume | None = None  #: the run's original input (e.g. raw stack)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  #: numbers so far
     progress: bool = True  #: show progress bars
+    #: resumable folder for chunked work (Zarr intermediates and per-chunk completion markers,
+    #: e.g. ``resume_dir`` of :func:`microstructure.parallel.invasion_radius_chunked`): kept by
+    #: the runner when the stage fails or is interrupted and given again to the rerun of the
+    #: same stage with the same input and parameters; removed when the stage has finished.
+    chunk_dir: Path | None = None
 
     def progress_bar(self, iterable: Any = None, **kwargs: Any) -> Any:
         """A tqdm bar (silent when progress is off or stderr is not a terminal)."""
@@ -93,6 +98,10 @@ class Stage:
     produces: ClassVar[Literal["grayscale", "labels", "same", "none"]] = "same"
     #: bump when the stage's algorithm changes so cached results are recomputed
     version: ClassVar[str] = "1"
+    #: True when ``run`` accepts a volume whose ``data`` is a Dask array (chunked, lazy). The
+    #: runner then passes Zarr-stored volumes (a ``.zarr`` input, or an upstream output stored
+    #: as ``volume.zarr``) without loading them; other stages always receive numpy arrays.
+    supports_dask: ClassVar[bool] = False
 
     def run(self, volume: Volume, params: Any, ctx: StageContext) -> StageOutput:
         raise NotImplementedError

@@ -4,6 +4,7 @@ dask.distributed LocalCluster with two worker processes."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,71 @@ def test_unknown_scheduler_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="scheduler"):
         with dask_scheduler("fast"):
             pass
+
+
+class Interrupt(RuntimeError):
+    """Raised by the test hook to interrupt a chunked run deliberately."""
+
+
+@pytest.mark.parametrize("phase, after", [("dt", 5), ("flood/0", 4), ("paint-inv", 7)])
+def test_interrupted_chunked_run_resumes_without_recomputing_finished_chunks(
+    tmp_path, phase, after
+) -> None:
+    from microstructure.parallel import set_chunk_hook
+
+    pore = spheres(seed=7)
+    ref = invasion_radius(pore, voxel_size_nm=VS, inlet="all")
+    kwargs = dict(voxel_size_nm=VS, inlet="all", max_radius_nm=400.0, chunks=16)
+    resume = tmp_path / "work"
+    first: list[tuple[str, tuple]] = []
+
+    def interrupt(ph: str, block: tuple) -> None:
+        first.append((ph, block))
+        if sum(p == phase for p, _ in first) == after:
+            raise Interrupt(f"interrupted after {after} chunks of {phase}")
+
+    old = set_chunk_hook(interrupt)
+    try:
+        with dask_scheduler("synchronous"), pytest.raises(Interrupt):
+            invasion_radius_chunked(pore, resume_dir=resume, **kwargs)
+        assert (resume / "manifest.json").is_file()  # the work folder survives the failure
+        second: list[tuple[str, tuple]] = []
+        set_chunk_hook(lambda ph, block: second.append((ph, block)))
+        with dask_scheduler("synchronous"):
+            got = invasion_radius_chunked(pore, resume_dir=resume, **kwargs)
+    finally:
+        set_chunk_hook(old)
+    assert_same_invasion(got, ref)
+    assert not resume.exists()  # removed after success
+    n_blocks = 2 * 3 * 3  # (30, 44, 38) in chunks of 16
+    done_before = {b for p, b in first if p == phase}
+    redone = {b for p, b in second if p == phase}
+    assert len(done_before) == after
+    # exactly the unfinished chunks of the interrupted phase are computed again
+    if phase == "flood/0":
+        assert redone and not (redone & done_before) and len(redone) == n_blocks - after
+    else:
+        assert redone == {b for b in itertools.product(range(2), range(3), range(3))} - done_before
+    # phases finished before the interruption are not touched again
+    earlier = {"dt": ["mask"], "flood/0": ["mask", "dt"], "paint-inv": ["mask", "dt", "flood/0"]}
+    for p in earlier[phase]:
+        assert not [b for q, b in second if q == p], p
+
+
+def test_resume_folder_of_other_arguments_is_cleared(tmp_path) -> None:
+    pore = spheres(seed=7)
+    resume = tmp_path / "work"
+    resume.mkdir()
+    (resume / "manifest.json").write_text('{"function": "something else"}')
+    (resume / "dt").mkdir()  # stale work of another call
+    got = invasion_radius_chunked(
+        pore, voxel_size_nm=VS, max_radius_nm=400.0, chunks=16, resume_dir=resume
+    )
+    assert_same_invasion(got, invasion_radius(pore, voxel_size_nm=VS))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "precious.txt").write_text("not ours")
+    with pytest.raises(ValueError, match="resume_dir"):
+        invasion_radius_chunked(
+            pore, voxel_size_nm=VS, max_radius_nm=400.0, chunks=16, resume_dir=other
+        )

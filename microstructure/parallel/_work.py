@@ -1,0 +1,238 @@
+"""Resumable phases shared by the chunked MIP and the chunked local thickness (private).
+
+Every phase runs one Dask task per work chunk; a task reads what it needs (its chunk plus a
+halo) from Zarr arrays in the work folder, writes its own chunk (Zarr chunks equal the work
+chunks, so parallel writes never share a file and each write is atomic) and then marks the
+chunk finished (:class:`~microstructure.parallel.resume.ChunkLedger`). Only unfinished chunks
+are scheduled, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from microstructure.parallel.chunked import _edt_block, as_dask
+from microstructure.parallel.resume import ChunkLedger, open_work_folder
+
+Block = tuple[int, int, int]
+
+
+def blocks_of(shape: tuple[int, ...], chunk: tuple[int, ...]) -> list[Block]:
+    """All block indices of a chunk grid, in C order."""
+    return list(  # type: ignore[arg-type]
+        itertools.product(*(range(math.ceil(s / c)) for s, c in zip(shape, chunk, strict=True)))
+    )
+
+
+def box(block, chunk, shape, halo=(0, 0, 0)) -> tuple[list[int], list[int]]:
+    """Lower and upper corner of a block grown by ``halo`` (clipped to the array)."""
+    lo = [max(0, b * c - h) for b, c, h in zip(block, chunk, halo, strict=True)]
+    hi = [min(s, (b + 1) * c + h) for b, c, s, h in zip(block, chunk, shape, halo, strict=True)]
+    return lo, hi
+
+
+def inner(lo, block, chunk, shape) -> tuple[slice, ...]:
+    """Slices of the block's own region inside a box starting at ``lo``."""
+    out = []
+    for ax in range(3):
+        a = block[ax] * chunk[ax]
+        b = min(shape[ax], a + chunk[ax])
+        out.append(slice(a - lo[ax], b - lo[ax]))
+    return tuple(out)
+
+
+def own(block, chunk, shape) -> tuple[slice, ...]:
+    """Global slices of a block's own region."""
+    return tuple(
+        slice(b * c, min(s, (b + 1) * c)) for b, c, s in zip(block, chunk, shape, strict=True)
+    )
+
+
+def sl(lo, hi) -> tuple[slice, ...]:
+    return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+
+
+def neighbours(block, n_blocks) -> Iterator[Block]:
+    for ax in range(3):
+        for step in (-1, 1):
+            nb = list(block)
+            nb[ax] += step
+            if 0 <= nb[ax] < n_blocks[ax]:
+                yield tuple(nb)  # type: ignore[misc]
+
+
+def parse_chunk(chunks: Any, shape: tuple[int, ...]) -> tuple[int, int, int]:
+    chunk = (int(chunks),) * 3 if np.isscalar(chunks) else tuple(int(c) for c in chunks)
+    if len(chunk) != 3 or min(chunk) < 2:
+        raise ValueError(f"chunks: expected one or three sizes >= 2, got {chunks!r}")
+    return tuple(min(c, s) for c, s in zip(chunk, shape, strict=True))  # type: ignore[return-value]
+
+
+def create(root: Path, name: str, shape, chunk, dtype, fill: Any = 0) -> None:
+    """Create the Zarr array ``root/name`` unless it exists (kept on resume)."""
+    import zarr
+
+    path = root / name
+    if (path / "zarr.json").is_file():
+        return
+    zarr.create_array(
+        str(path), shape=shape, chunks=chunk, dtype=dtype, fill_value=fill, overwrite=True
+    )
+
+
+def run_tasks(tasks: list[Any]) -> list[Any]:
+    """Compute a list of delayed tasks on the current Dask scheduler."""
+    import dask
+
+    return list(dask.compute(*tasks)) if tasks else []
+
+
+@contextmanager
+def work_folder(
+    resume_dir: str | os.PathLike | None,
+    work_dir: str | os.PathLike | None,
+    manifest: dict[str, Any],
+    prefix: str,
+) -> Iterator[Path]:
+    """The work folder: ``resume_dir`` (kept on failure, removed on success) or a temporary
+    folder in ``work_dir`` (always removed)."""
+    if resume_dir is None:
+        root = Path(tempfile.mkdtemp(prefix=prefix, dir=work_dir))
+        try:
+            yield root
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return
+    root, _ = open_work_folder(resume_dir, manifest)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------- phase: mask
+
+
+def _mask_task(root: str, block: Block, chunk, shape, data: np.ndarray) -> None:
+    import zarr
+
+    z = zarr.open_array(str(Path(root) / "mask"), mode="r+")
+    z[own(block, chunk, shape)] = np.asarray(data, dtype=bool)
+    ChunkLedger(root, "mask").mark(block)
+
+
+def phase_mask(root: Path, pore_mask: Any, chunk, shape) -> None:
+    """Copy the (numpy, Zarr or Dask) pore mask chunk-wise into ``root/mask``."""
+    import dask
+
+    create(root, "mask", shape, chunk, "bool", False)
+    todo = ChunkLedger(root, "mask").todo(blocks_of(shape, chunk))
+    if not todo:
+        return
+    arr = as_dask(pore_mask).rechunk(chunk)
+    parts = arr.to_delayed()
+    run_tasks([dask.delayed(_mask_task)(str(root), blk, chunk, shape, parts[blk]) for blk in todo])
+
+
+# --------------------------------------------------------------------- phase: capped distance
+
+
+def _save_npy(path: Path, values: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, values)
+    os.replace(tmp, path)
+
+
+def _dt_task(root: str, block: Block, chunk, shape, spacing, cap: float, halo) -> None:
+    import zarr
+
+    r = Path(root)
+    mask = zarr.open_array(str(r / "mask"), mode="r")
+    lo, hi = box(block, chunk, shape, halo)
+    d = _edt_block(np.asarray(mask[sl(lo, hi)]), spacing=spacing, cap=cap)
+    d = np.ascontiguousarray(d[inner(lo, block, chunk, shape)])
+    zarr.open_array(str(r / "dt"), mode="r+")[own(block, chunk, shape)] = d
+    _save_npy(r / "levels" / ("_".join(map(str, block)) + ".npy"), np.unique(d[d > 0]))
+    ChunkLedger(root, "dt").mark(block)
+
+
+def phase_distance(root: Path, chunk, shape, spacing, cap: float, halo) -> np.ndarray:
+    """Capped EDT (nm) per chunk with a halo into ``root/dt``; returns the global level set
+    (the distinct positive distances, ascending float32)."""
+    import dask
+
+    create(root, "dt", shape, chunk, "float32", 0.0)
+    (root / "levels").mkdir(exist_ok=True)
+    blocks = blocks_of(shape, chunk)
+    todo = ChunkLedger(root, "dt").todo(blocks)
+    run_tasks(
+        [dask.delayed(_dt_task)(str(root), blk, chunk, shape, spacing, cap, halo) for blk in todo]
+    )
+    parts = [np.load(root / "levels" / ("_".join(map(str, b)) + ".npy")) for b in blocks]
+    levels = np.unique(np.concatenate([np.zeros(0, np.float32), *parts]))
+    return levels.astype(np.float32)
+
+
+# -------------------------------------------------------------------------- phase: painting
+
+
+def _paint_task(
+    root: str, src: str, dst: str, phase: str, block: Block, chunk, shape, spacing, levels, halo
+) -> None:
+    import zarr
+
+    from microstructure.porosimetry import _core
+
+    r = Path(root)
+    lo, hi = box(block, chunk, shape, halo)
+    f = np.asarray(zarr.open_array(str(r / src), mode="r")[sl(lo, hi)])
+    ins = inner(lo, block, chunk, shape)
+    out = _core.paint(f, spacing, levels)[ins] if f.any() else np.zeros_like(f[ins])
+    zarr.open_array(str(r / dst), mode="r+")[own(block, chunk, shape)] = out
+    ChunkLedger(root, phase).mark(block)
+
+
+def phase_paint(root: Path, src: str, dst: str, chunk, shape, spacing, levels, halo) -> None:
+    """``dst = max over balls of src`` (open balls, exact) per chunk with a halo."""
+    import dask
+
+    create(root, dst, shape, chunk, "float32", 0.0)
+    phase = f"paint-{dst}"
+    todo = ChunkLedger(root, phase).todo(blocks_of(shape, chunk))
+    run_tasks(
+        [
+            dask.delayed(_paint_task)(
+                str(root), src, dst, phase, blk, chunk, shape, spacing, levels, halo
+            )
+            for blk in todo
+        ]
+    )
+
+
+def finish(root: Path, name: str, out_zarr: str | os.PathLike | None) -> Any:
+    """The result array ``root/name``: moved to ``out_zarr`` (returned opened read-only), or
+    read into memory."""
+    import zarr
+
+    if out_zarr is None:
+        return np.asarray(zarr.open_array(str(root / name), mode="r")[...])
+    target = Path(out_zarr)
+    if target.exists():
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    shutil.move(str(root / name), str(target))
+    return zarr.open_array(str(target), mode="r")
+
+
+def max_of(root: Path, name: str) -> float:
+    import dask.array as da
+
+    return float(da.from_zarr(str(root / name)).max().compute())
