@@ -4,6 +4,7 @@
     python benchmarks/bench_cbd.py --size 128    # smaller
     python benchmarks/bench_cbd.py --matbox      # + comparison on the MATBOX NMC volume
     python benchmarks/bench_cbd.py --porespy-anchor   # + PoreSpy cylinders anchor (slow)
+    python benchmarks/bench_cbd.py --size 0 --angles 8,12,16,24,32   # contact-angle table only
 
 Anchors run in the same process: one Euclidean distance transform of the pore space (``edt``,
 the floor of any distance-based stage), and optionally PoreSpy's random-cylinder generator
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import time
 import tracemalloc
@@ -24,13 +26,14 @@ from pathlib import Path
 import edt
 import numpy as np
 
-from microstructure.cbd.insertion import cbd_envelope_fraction, insert_cbd
+from microstructure.cbd.insertion import _contact_angle_fill, cbd_envelope_fraction, insert_cbd
 from microstructure.cbd.nanopores import add_nanopores
-from microstructure.cbd.report import cbd_report
+from microstructure.cbd.report import cbd_report, measure_contact_angle
 
 VOXEL_NM = 37.2
 MATBOX = Path(__file__).resolve().parents[2] / "shared" / "validation"
 MATBOX_FILE = "matbox_nmc-1-cal_generatedCBD_bridge.tif"
+SET_ANGLES = (0.0, 20.0, 40.0, 60.0)
 
 
 def electrode(n: int, *, radius: float = 12.0, am_fraction: float = 0.6, seed: int = 0):
@@ -106,6 +109,72 @@ def performance(n: int, *, porespy_anchor: bool = False) -> None:
     print(f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
+def packing(radius: float, *, seed: int = 1, box: float = 6.4, overlap: float = 0.9):
+    """Random sequential packing of spheres of ``radius`` voxels in a cube of ``box`` radii.
+
+    Centres at least ``2 overlap`` radii apart (slightly overlapping spheres); the same packing
+    as ``tests/cbd/test_insertion.py::_packing``. Returns the labels (1 = AM).
+    """
+    rng = np.random.default_rng(seed)
+    cs: list[np.ndarray] = []
+    for _ in range(4000):
+        c = rng.uniform(0, box, 3)
+        if all(np.linalg.norm(c - o) >= 2 * overlap for o in cs):
+            cs.append(c)
+    n = int(round(box * radius))
+    zz, yy, xx = np.ogrid[:n, :n, :n]
+    am = np.zeros((n, n, n), dtype=np.uint8)
+    for c in np.array(cs) * radius:
+        am[
+            ((zz + 0.5 - c[0]) ** 2 + (yy + 0.5 - c[1]) ** 2 + (xx + 0.5 - c[2]) ** 2) <= radius**2
+        ] = 1
+    return am
+
+
+def sphere_law_deg(theta_deg: float, rho: float, radius: float) -> float:
+    """Angle at which a ball of radius ``rho`` centred ``rho cos(theta)`` from a sphere of
+    ``radius`` meets it (the flat-wall centre condition on a sphere)."""
+    t = math.radians(theta_deg)
+    c = math.cos(t) - rho * math.sin(t) ** 2 / (2.0 * radius)
+    return math.degrees(math.acos(max(-1.0, min(1.0, c))))
+
+
+def angles(radii: list[float], *, fraction: float = 0.1) -> None:
+    """Measured mean / median contact angle on sphere packings, set 0/20/40/60 deg.
+
+    For each sphere radius (voxels) the CBD is inserted with the curvature-aware centre
+    condition (default) and with the flat-wall condition (``curvature=False``, the earlier
+    construction), and measured with ``measure_contact_angle``.
+    """
+    print(f"\nsphere packing, {fraction:.0%} CBD, measured mean / median contact angle in deg")
+    print(f"{'R vx':>5s} {'wall':>6s} " + " ".join(f"{'set ' + str(t):>20s}" for t in SET_ANGLES))
+    for radius in radii:
+        lab = packing(radius)
+        n_add = int(round(fraction * lab.size))
+        pore = lab == 0
+        for curved in (True, False):
+            cells = []
+            for theta in SET_ANGLES:
+                mask, info = _contact_angle_fill(
+                    pore,
+                    (1.0, 1.0, 1.0),
+                    n_add,
+                    theta,
+                    np.random.default_rng(0),
+                    curvature=curved,
+                )
+                out = lab.copy()
+                out[mask] = 2
+                m = measure_contact_angle(out, voxel_size_nm=1.0)
+                rho = info["ball_radius_nm"]
+                law = "" if curved else f" ({sphere_law_deg(theta, rho, radius):.0f})"
+                fb = "*" if info["fallback"] else ""
+                cells.append(f"{m['mean_deg']:.1f} / {m['median_deg']:.1f}{fb}{law}")
+            wall = "curved" if curved else "flat"
+            print(f"{radius:5.0f} {wall:>6s} " + " ".join(f"{c:>20s}" for c in cells), flush=True)
+    print("flat rows: (sphere law at the ball radius found); * = fallback (amount not reachable)")
+
+
 def _pore_size(labels: np.ndarray, vs: float) -> dict[str, float]:
     """Local-thickness diameters (um) of the remaining pore space (label 0), PoreSpy 'bf'."""
     import porespy as ps
@@ -156,7 +225,13 @@ if __name__ == "__main__":
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--matbox", action="store_true")
     ap.add_argument("--porespy-anchor", action="store_true", help="slow: ~500 s at 256^3")
+    ap.add_argument(
+        "--angles", default="", help="sphere radii in voxels, e.g. 8,12,16,24: angle table"
+    )
     a = ap.parse_args()
-    performance(a.size, porespy_anchor=a.porespy_anchor)
+    if a.size > 0:
+        performance(a.size, porespy_anchor=a.porespy_anchor)
+    if a.angles:
+        angles([float(r) for r in a.angles.split(",")])
     if a.matbox:
         matbox()
