@@ -92,6 +92,40 @@ def test_salt_and_lithium_conserved_through_depletion():
     assert r.min_salt_mol_per_m3 < 50.0
 
 
+def test_default_mesh_refines_only_when_the_salt_depletes(monkeypatch):
+    # mesh=None: first pass on DEFAULT_MESH, a second on DEPLETION_MESH only when the
+    # intergranular salt falls below DEPLETION_FRACTION of its initial value (small meshes
+    # stand in for both here to keep the test fast)
+    from microstructure.transport.dfn import simulate as sim
+
+    fine = MeshSettings(n_separator=4, n_electrode=10, n_secondary=4, n_primary=3)
+    monkeypatch.setattr(sim, "DEFAULT_MESH", COARSE)
+    monkeypatch.setattr(sim, "DEPLETION_MESH", fine)
+    dep = simulate_discharge("cal-3", c_rate=2.0, transport="intergranular")
+    assert dep.refined_for_depletion and dep.mesh is fine
+    assert dep.min_salt_mol_per_m3 < sim.DEPLETION_FRACTION * 1000.0
+    assert len(dep.x_um) == fine.n_separator + fine.n_electrode
+    assert dep.to_json_dict()["mesh"] == list(fine.counts)
+    ok = simulate_discharge("cal-2", c_rate=1.0, transport="combined")
+    assert not ok.refined_for_depletion and ok.mesh is COARSE
+    assert ok.min_salt_mol_per_m3 > sim.DEPLETION_FRACTION * 1000.0
+    # above HIGH_RATE_C the reaction front inside the secondary particles needs more R cells
+    assert sim.default_mesh(10.0, depleting=False).n_secondary > COARSE.n_secondary
+    assert sim.default_mesh(10.0, depleting=True).n_electrode >= fine.n_electrode
+    # an explicit mesh is used as given, even through depletion
+    exp = simulate_discharge("cal-3", c_rate=2.0, transport="intergranular", mesh=COARSE)
+    assert not exp.refined_for_depletion and exp.mesh is COARSE
+
+
+def test_stretched_edges_are_exact_and_clustered():
+    e = pm.clustered_edges(25e-6, 77e-6, 8, 2.0)
+    assert e[0] == 25e-6 and e[-1] == 77e-6
+    w = np.diff(e)
+    assert np.all(w > 0) and np.all(np.diff(w) < 0)  # cells shrink towards the right end
+    assert w[0] / w[-1] == pytest.approx(math.exp(2.0 * 7 / 8), rel=1e-9)
+    assert np.allclose(pm.clustered_edges(0.0, 1.0, 4, 0.0), [0, 0.25, 0.5, 0.75, 1.0])
+
+
 def test_seed003_cal1_10c_same_for_both_modes():
     a = simulate_discharge("cal-1", c_rate=10.0, transport="combined", mesh=COARSE)
     b = simulate_discharge("cal-1", c_rate=10.0, transport="intergranular", mesh=COARSE)
@@ -206,7 +240,8 @@ def test_c_rate_too_high_for_the_cutoff_is_a_clear_error():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"n_electrode": 2}, {"n_primary": 4.5}, {"secondary_stretch": -1.0}]
+    "kwargs", [{"n_electrode": 2}, {"n_primary": 4.5}, {"secondary_stretch": -1.0},
+               {"electrode_stretch": 11.0}, {"primary_stretch": float("nan")}]
 )
 def test_bad_mesh(kwargs):
     with pytest.raises(ValueError, match="mesh"):

@@ -24,6 +24,7 @@ from microstructure.transport.dfn.simulate import (
     TRANSPORT_MODES,
     DischargeResult,
     clear_cache,
+    default_mesh,
     simulate_discharge,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "MeshSettings",
     "cell_parameters",
     "clear_cache",
+    "default_mesh",
     "resolve_preset",
     "simulate_discharge",
 ]

@@ -356,11 +356,7 @@ def discretise(p: CellParameters, mesh: MeshSettings) -> Discretised:
     sp = g["spatial"]
     submesh = pybamm.MeshGenerator(pybamm.Uniform1DSubMesh)
     submesh_types = {d: submesh for d in ("separator", "positive electrode", DOM_SEC, DOM_PRIM)}
-    if mesh.secondary_stretch > 0:
-        submesh_types[DOM_SEC] = pybamm.MeshGenerator(
-            pybamm.Exponential1DSubMesh,
-            submesh_params={"side": "right", "stretch": float(mesh.secondary_stretch)},
-        )
+    submesh_types.update(_stretched_submeshes(p, mesh))
     var_pts = {
         sp["x_s"]: mesh.n_separator,
         sp["x_p"]: mesh.n_electrode,
@@ -375,6 +371,40 @@ def discretise(p: CellParameters, mesh: MeshSettings) -> Discretised:
     disc.process_model(model)
     n = int(model.concatenated_initial_conditions.shape[0])
     return Discretised(model=model, mesh=m, n_states=n)
+
+
+def clustered_edges(a: float, b: float, n: int, stretch: float) -> np.ndarray:
+    """``n + 1`` cell edges on ``[a, b]`` clustered towards ``b`` (exactly ``a`` and ``b``).
+
+    PyBaMM's ``Exponential1DSubMesh`` (side ``"right"``) spacing; the ratio of the largest
+    to the smallest cell tends to ``exp(stretch)``; ``stretch = 0`` is uniform.
+    """
+    k = np.arange(n + 1)
+    if stretch <= 0:
+        edges = a + (b - a) * k / n
+    else:
+        edges = b - (b - a) * np.expm1(stretch * (n - k) / n) / np.expm1(stretch)
+    edges[0], edges[-1] = a, b
+    return edges
+
+
+def _stretched_submeshes(p: CellParameters, mesh: MeshSettings) -> dict[str, Any]:
+    """Submeshes clustered at the current collector / particle surfaces (stretch > 0)."""
+    L_s = p.separator_thickness_um * 1e-6
+    L_p = p.thickness_um * 1e-6
+    out: dict[str, Any] = {}
+    for dom, (a, b), n, stretch in (
+        ("positive electrode", (L_s, L_s + L_p), mesh.n_electrode, mesh.electrode_stretch),
+        (DOM_SEC, (0.0, p.secondary_radius_um * 1e-6), mesh.n_secondary,
+         mesh.secondary_stretch),
+        (DOM_PRIM, (0.0, p.primary_radius_um * 1e-6), mesh.n_primary, mesh.primary_stretch),
+    ):
+        if stretch > 0:
+            out[dom] = pybamm.MeshGenerator(
+                pybamm.UserSupplied1DSubMesh,
+                submesh_params={"edges": clustered_edges(a, b, n, float(stretch))},
+            )
+    return out
 
 
 def make_solver(

@@ -83,9 +83,12 @@ class MeshSettings:
         Cells along the radius of a primary particle (r).
     secondary_stretch
         0 for a uniform R mesh; > 0 clusters the R cells towards the particle surface
-        (PyBaMM ``Exponential1DSubMesh``, ratio of largest to smallest cell ~ exp(stretch)).
-        It helped when the salt depletes (Cal-3 2C intergranular) but converged worse than
-        the uniform mesh for Cal-2 5C (docs/validation_dfn.md), so the default is uniform.
+        (PyBaMM ``Exponential1DSubMesh`` spacing, ratio of largest to smallest cell ~
+        exp(stretch)). It helps when the salt depletes (used by the depletion mesh of
+        :func:`~microstructure.transport.dfn.simulate_discharge`).
+    electrode_stretch, primary_stretch
+        The same clustering towards the current collector (x) and the primary-particle
+        surface (r); measured not to help (docs/validation_dfn.md), 0 by default.
     """
 
     n_separator: int = 6
@@ -93,13 +96,15 @@ class MeshSettings:
     n_secondary: int = 10
     n_primary: int = 6
     secondary_stretch: float = 0.0
+    electrode_stretch: float = 0.0
+    primary_stretch: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("n_separator", "n_electrode", "n_secondary", "n_primary"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 3:
                 raise ValueError(f"mesh.{name}: expected an integer >= 3, got {v!r}")
-        for name in ("secondary_stretch",):
+        for name in ("secondary_stretch", "electrode_stretch", "primary_stretch"):
             s = getattr(self, name)
             if not (isinstance(s, int | float) and math.isfinite(s) and 0.0 <= s <= 10.0):
                 raise ValueError(f"mesh.{name}: expected a number in 0..10, got {s!r}")

@@ -18,14 +18,64 @@ from microstructure.transport.dfn.parameters import (
 )
 from microstructure.transport.presets import ElectrodePreset
 
-__all__ = ["DischargeResult", "TRANSPORT_MODES", "simulate_discharge", "clear_cache"]
+__all__ = [
+    "DEFAULT_MESH",
+    "DEPLETION_FRACTION",
+    "DEPLETION_MESH",
+    "HIGH_RATE_C",
+    "HIGH_RATE_DEPLETION_MESH",
+    "HIGH_RATE_MESH",
+    "default_mesh",
+    "DischargeResult",
+    "TRANSPORT_MODES",
+    "clear_cache",
+    "simulate_discharge",
+]
 
 TRANSPORT_MODES = ("combined", "intergranular")
 
-#: Default mesh of :func:`simulate_discharge`: capacity within 0.02 % of a 2x finer mesh
-#: without salt depletion, 0.17 % through depletion (use ``MeshSettings(n_electrode=64)``
-#: there); see docs/validation_dfn.md.
-DEFAULT_MESH = MeshSettings()
+#: C-rate above which the default meshes resolve the reaction front inside the secondary
+#: particles (with ``sigma_II = 3e-5 S/m``, R 5 -> 10 cells changes the Cal-2 10C capacity by
+#: 2 %) and the steeper salt gradients across separator and electrode.
+HIGH_RATE_C = 3.0
+
+#: Default mesh up to :data:`HIGH_RATE_C` while the salt does not deplete: capacity within
+#: 0.1 % of a 2x finer mesh (docs/validation_dfn.md).
+DEFAULT_MESH = MeshSettings(n_separator=4, n_electrode=12, n_secondary=5, n_primary=3)
+
+#: Default mesh above :data:`HIGH_RATE_C` while the salt does not deplete.
+HIGH_RATE_MESH = MeshSettings(n_separator=8, n_electrode=32, n_secondary=20, n_primary=6)
+
+#: Default mesh up to :data:`HIGH_RATE_C` when the salt depletes (a moving depletion front
+#: converges at first order in x and R; R cells clustered at the particle surface).
+DEPLETION_MESH = MeshSettings(
+    n_separator=6, n_electrode=64, n_secondary=10, n_primary=4, secondary_stretch=2.0
+)
+
+#: Default mesh above :data:`HIGH_RATE_C` when the salt depletes. Not converged to 0.1 %:
+#: x 64 -> 128 cells still changes the capacity by 0.4-0.6 % (docs/validation_dfn.md).
+HIGH_RATE_DEPLETION_MESH = MeshSettings(
+    n_separator=8, n_electrode=64, n_secondary=20, n_primary=6
+)
+
+#: Lowest intergranular salt, as a fraction of the initial salt, below which a default run
+#: counts as depleting and is redone on the depletion mesh.
+DEPLETION_FRACTION = 0.05
+
+
+def default_mesh(c_rate: float, *, depleting: bool) -> MeshSettings:
+    """The mesh :func:`simulate_discharge` uses for ``mesh=None``.
+
+    :data:`DEFAULT_MESH` / :data:`HIGH_RATE_MESH` (above :data:`HIGH_RATE_C`), or the
+    depletion meshes when the salt falls below :data:`DEPLETION_FRACTION` of its initial
+    value. Each is within 0.1 % in capacity of a 2x finer mesh in the documented cases of
+    its regime except salt depletion above :data:`HIGH_RATE_C` (docs/validation_dfn.md).
+    """
+    high = c_rate > HIGH_RATE_C
+    if depleting:
+        return HIGH_RATE_DEPLETION_MESH if high else DEPLETION_MESH
+    return HIGH_RATE_MESH if high else DEFAULT_MESH
+
 
 _CACHE: dict[tuple[CellParameters, MeshSettings, float, bool], Any] = {}
 _CACHE_SIZE = 8
@@ -90,6 +140,11 @@ class DischargeResult:
         Why the solver stopped.
     parameters
         The cell parameters used.
+    n_states, mesh
+        Size and finite-volume mesh of the discretised model that produced the result.
+    refined_for_depletion
+        True when the default first pass depleted the salt and the result comes from
+        :data:`DEPLETION_MESH`.
     """
 
     preset: str
@@ -114,6 +169,8 @@ class DischargeResult:
     m_electrode: float
     parameters: CellParameters
     n_states: int = 0
+    mesh: MeshSettings | None = None
+    refined_for_depletion: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ exports
@@ -166,6 +223,8 @@ class DischargeResult:
             "m_combined": p.m_combined,
             "termination": self.termination,
             "n_states": self.n_states,
+            "mesh": None if self.mesh is None else list(self.mesh.counts),
+            "refined_for_depletion": self.refined_for_depletion,
         }
 
 
@@ -205,7 +264,9 @@ def simulate_discharge(
         ``"combined"`` (``M = M_inter + M_particles M_II``, seed 003 eq. 7) or
         ``"intergranular"`` (``M = M_inter``, eq. 3) for the electrode-scale electrolyte.
     mesh
-        Finite-volume points (default :data:`DEFAULT_MESH`).
+        Finite-volume mesh. ``None`` (default): :func:`default_mesh` for the C-rate, and if
+        the intergranular salt falls below :data:`DEPLETION_FRACTION` of its initial value,
+        a second solve on the depletion mesh (``result.refined_for_depletion``).
     area_cm2
         Electrode area for the capacities in mAh.
     n_points
@@ -232,8 +293,6 @@ def simulate_discharge(
         Non-positive C-rate, unknown transport mode or preset, M outside (0, 1],
         volume fractions summing to more than 1.
     """
-    from microstructure.transport.dfn import _pybamm_model as pm
-
     c = _check_c_rate(c_rate)
     if transport not in TRANSPORT_MODES:
         raise ValueError(
@@ -249,7 +308,8 @@ def simulate_discharge(
         p = cell_parameters(preset, **parameter_options)
     if not (isinstance(area_cm2, int | float) and math.isfinite(area_cm2) and area_cm2 > 0):
         raise ValueError(f"area_cm2: must be a positive number, got {area_cm2!r}")
-    mesh = DEFAULT_MESH if mesh is None else mesh
+    adaptive = mesh is None
+    mesh = default_mesh(c, depleting=False) if mesh is None else mesh
     if not isinstance(mesh, MeshSettings):
         raise ValueError(f"mesh: expected MeshSettings, got {type(mesh).__name__}")
     if not (isinstance(n_points, int) and n_points >= 2):
@@ -262,19 +322,14 @@ def simulate_discharge(
 
     if not (isinstance(rtol, float) and 0.0 < rtol < 1e-2):
         raise ValueError(f"rtol: expected a float in (0, 0.01), got {rtol!r}")
-    disc, solver = _discretised(p, mesh, rtol, bool(compile_c))
-    sol = pm.solve(
-        disc, solver, current_density_a_per_m2=i_app, m_electrode=m_el, t_end_s=t_end,
-        n_out=n_points,
-    )
-    t = np.asarray(sol["Time [s]"].entries, dtype=float)
-    v = np.asarray(sol["Voltage [V]"].entries, dtype=float)
-    q_ah_m2 = np.asarray(sol["Discharge capacity [A.h.m-2]"].entries, dtype=float)
-    salt = np.asarray(sol["Total salt [mol.m-2]"].entries, dtype=float)
-    li = np.asarray(sol["Solid lithium [mol.m-2]"].entries, dtype=float)
-    c_e = np.asarray(sol["Electrolyte concentration [mol.m-3]"].entries, dtype=float)
-    x_nodes = np.concatenate(
-        [disc.mesh["separator"].nodes, disc.mesh["positive electrode"].nodes]
+    run = _run(p, mesh, rtol=rtol, compile_c=bool(compile_c), i_app=i_app, m_el=m_el,
+               t_end=t_end, n_points=n_points)
+    if adaptive and run["c_e"].min() < DEPLETION_FRACTION * p.initial_salt_mol_per_m3:
+        mesh = default_mesh(c, depleting=True)
+        run = _run(p, mesh, rtol=rtol, compile_c=bool(compile_c), i_app=i_app, m_el=m_el,
+                   t_end=t_end, n_points=n_points)
+    t, v, q_ah_m2, salt, li, c_e = (
+        run[k] for k in ("t", "v", "q", "salt", "li", "c_e")
     )
     energy_wh_m2 = float(np.trapezoid(v, q_ah_m2))
     q_end = float(q_ah_m2[-1])
@@ -295,13 +350,42 @@ def simulate_discharge(
         energy_density_wh_per_kg=energy_wh_m2 / p.coating_mass_kg_per_m2,
         energy_density_wh_per_kg_nmc=energy_wh_m2 / p.nmc_mass_kg_per_m2,
         mean_voltage_v=energy_wh_m2 / q_end if q_end > 0 else float("nan"),
-        x_um=x_nodes * 1e6,
+        x_um=run["x"] * 1e6,
         salt_end_mol_per_m3=c_e[:, -1].copy(),
         min_salt_mol_per_m3=float(c_e.min()),
         salt_conservation_rel=float(np.max(np.abs(salt - salt[0])) / salt[0]),
         lithium_balance_rel=float(abs(li_gain - passed) / passed) if passed > 0 else 0.0,
-        termination=str(sol.termination),
+        termination=run["termination"],
         m_electrode=m_el,
         parameters=p,
-        n_states=disc.n_states,
+        n_states=run["n_states"],
+        mesh=mesh,
+        refined_for_depletion=adaptive and mesh is default_mesh(c, depleting=True),
     )
+
+
+def _run(
+    p: CellParameters, mesh: MeshSettings, *, rtol: float, compile_c: bool, i_app: float,
+    m_el: float, t_end: float, n_points: int,
+) -> dict[str, Any]:
+    """One solve on one mesh: the arrays :func:`simulate_discharge` needs."""
+    from microstructure.transport.dfn import _pybamm_model as pm
+
+    disc, solver = _discretised(p, mesh, rtol, compile_c)
+    sol = pm.solve(
+        disc, solver, current_density_a_per_m2=i_app, m_electrode=m_el, t_end_s=t_end,
+        n_out=n_points,
+    )
+    return {
+        "t": np.asarray(sol["Time [s]"].entries, dtype=float),
+        "v": np.asarray(sol["Voltage [V]"].entries, dtype=float),
+        "q": np.asarray(sol["Discharge capacity [A.h.m-2]"].entries, dtype=float),
+        "salt": np.asarray(sol["Total salt [mol.m-2]"].entries, dtype=float),
+        "li": np.asarray(sol["Solid lithium [mol.m-2]"].entries, dtype=float),
+        "c_e": np.asarray(sol["Electrolyte concentration [mol.m-3]"].entries, dtype=float),
+        "x": np.concatenate(
+            [disc.mesh["separator"].nodes, disc.mesh["positive electrode"].nodes]
+        ),
+        "termination": str(sol.termination),
+        "n_states": disc.n_states,
+    }
