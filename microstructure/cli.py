@@ -112,32 +112,11 @@ def _parse_shape(text: str) -> tuple[int, int, int]:
 
 def _phantom_params(path: str) -> dict[str, Any]:
     """Generator keywords from a TOML file (a [phantom] table or top-level keys)."""
-    import dataclasses
-    import tomllib
+    from microstructure.pipeline.phantom_input import load_phantom_params
 
-    from microstructure.phantom import PhantomParams
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such parameter file (--params)")
-    try:
-        doc = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{p}: not valid TOML ({exc})") from None
-    table = doc.get("phantom", doc)
-    known = {f.name for f in dataclasses.fields(PhantomParams)} | {
-        "shape",
-        "voxel_size_nm",
-        "seed",
-    }
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ValueError(f"{p}: unknown phantom parameter(s) {unknown}")
-    out = dict(table)
-    for key in ("shape", "voxel_size_nm"):
-        if isinstance(out.get(key), list):
-            out[key] = tuple(out[key])
-    return out
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such parameter file (--params)")
+    return load_phantom_params(path)
 
 
 def cmd_phantom(args: argparse.Namespace) -> int:
@@ -174,15 +153,40 @@ def cmd_phantom(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from microstructure.parallel import dask_scheduler
-    from microstructure.pipeline import run_pipeline
+def cmd_workflow(args: argparse.Namespace) -> int:
+    from microstructure.workflows.seed003 import run_seed003
 
     log = None if args.json else (lambda line: print(line, flush=True))
+    report = run_seed003(args.config, args.out, log=log, progress=not args.no_progress)
+    text = f"finished: report in {Path(args.out) / 'report.json'}"
+    _emit(args, report, text)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from microstructure.parallel import dask_scheduler
+    from microstructure.pipeline import load_recipe, run_pipeline
+    from microstructure.pipeline.phantom_input import prepare_phantom
+
+    log = None if args.json else (lambda line: print(line, flush=True))
+    recipe = load_recipe(args.recipe)
+    source = args.input
+    if args.phantom_shape and recipe.phantom is None:
+        raise CliError(f"--phantom-shape: {args.recipe} has no [phantom] section")
+    if source is None:
+        if recipe.phantom is None:
+            raise CliError(
+                f"{args.recipe}: give --input STACK (the recipe has no [phantom] section that "
+                "would generate its input)"
+            )
+        shape = _parse_shape(args.phantom_shape) if args.phantom_shape else None
+        source = prepare_phantom(recipe.phantom, args.out, shape=shape, log=log)
+    elif recipe.phantom is not None and log is not None:
+        log(f"--input given: the recipe's [phantom] section is not used ({args.input})")
     with dask_scheduler(args.scheduler):
         report = run_pipeline(
-            args.recipe,
-            args.input,
+            recipe,
+            source,
             args.out,
             voxel_size_nm=args.voxel_size_nm,
             labels=args.labels,
@@ -603,9 +607,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, labels=False)
     p.set_defaults(func=cmd_phantom)
 
-    p = sub.add_parser("run", help="run a recipe on a stack")
+    p = sub.add_parser("run", help="run a recipe on a stack (or on the phantom it generates)")
     p.add_argument("recipe", help="recipe TOML file, e.g. pipelines/fibsem_nmc622.toml")
-    p.add_argument("--input", required=True, help="input stack")
+    p.add_argument(
+        "--input",
+        help="input stack (required unless the recipe has a [phantom] section, which then "
+        "generates it into OUT/00-phantom/)",
+    )
+    p.add_argument(
+        "--phantom-shape",
+        metavar="Z,Y,X",
+        help="shape of the generated phantom (reduced sizes for a quick look; same voxel size)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--force", action="store_true", help="recompute cached stages")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -617,6 +630,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "workflow",
+        help="run a seed study that is not a volume pipeline (pipelines/seed003_hierarchical.toml)",
+    )
+    p.add_argument("config", help="workflow TOML, e.g. pipelines/seed003_hierarchical.toml")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_common(p, voxel=False, labels=False)
+    p.set_defaults(func=cmd_workflow)
 
     p = sub.add_parser("porosity", help="porosity metrics of a labels volume")
     p.add_argument("labels_file", metavar="LABELS", help="labels volume")

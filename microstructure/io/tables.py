@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_text", "write_json", "write_csv", "to_jsonable", "temp_path_beside"]
+__all__ = [
+    "atomic_write_text",
+    "write_json",
+    "write_csv",
+    "to_jsonable",
+    "temp_path_beside",
+    "read_toml",
+]
 
 
 def temp_path_beside(target: Path) -> Path:
@@ -89,3 +96,16 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float | np.floating):
         return repr(float(v)) if math.isfinite(v) else ""
     return str(v)
+
+
+def read_toml(path: str | os.PathLike, *, what: str = "TOML file") -> dict[str, Any]:
+    """Parse a TOML file; ``FileNotFoundError`` / ``ValueError`` name the file and ``what``."""
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: {what} not found")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{p}: not valid TOML ({exc})") from None

@@ -38,7 +38,7 @@ from microstructure.volume import parse_voxel_size
 
 __all__ = ["Recipe", "StageSpec", "load_recipe", "parse_recipe"]
 
-_TOP_KEYS = {"recipe", "electrode", "input", "stage"}
+_TOP_KEYS = {"recipe", "electrode", "input", "phantom", "stage"}
 _RECIPE_KEYS = {"name", "description"}
 _ELECTRODE_KEYS = {"thickness_axis", "top_at"}
 _INPUT_KEYS = {"labels", "voxel_size_nm"}
@@ -71,6 +71,8 @@ class Recipe:
     input_voxel_size_nm: tuple[float, float, float] | None = None
     stages: list[StageSpec] = field(default_factory=list)
     sha256: str = ""
+    #: generator parameters of the ``[phantom]`` section (the recipe makes its own input)
+    phantom: dict[str, Any] | None = None
 
 
 def _format_validation_error(where: str, err: ValidationError) -> str:
@@ -92,7 +94,7 @@ def parse_recipe(doc: dict[str, Any], *, path: str = "<recipe>", text: str = "")
     if unknown:
         raise ValueError(
             f"{path}: unknown section(s) {sorted(unknown)}; expected [recipe], [electrode], "
-            "[input] and [[stage]] entries"
+            "[input], [phantom] and [[stage]] entries"
         )
     meta = doc.get("recipe", {})
     if not isinstance(meta, dict):
@@ -132,6 +134,11 @@ def parse_recipe(doc: dict[str, Any], *, path: str = "<recipe>", text: str = "")
         recipe.input_voxel_size_nm = parse_voxel_size(
             inp["voxel_size_nm"], name=f"{path}: [input] voxel_size_nm"
         )
+
+    if "phantom" in doc:
+        from microstructure.pipeline.phantom_input import resolve_phantom_section
+
+        recipe.phantom = resolve_phantom_section(doc["phantom"], recipe_path=path)
 
     entries = doc.get("stage", [])
     if not isinstance(entries, list) or not entries:
