@@ -4,7 +4,9 @@ counterpart (tests check equality: exact for integer and slice-filter outputs, t
 rounding for distances and radii), so a user changes where the work runs, not the answer."""
 
 from microstructure.parallel.chunked import distance_capped_nm, halo_voxels, map_slices
+from microstructure.parallel.granulometry import granulometry_chunked, local_thickness_chunked
 from microstructure.parallel.mip import invasion_radius_chunked
+from microstructure.parallel.preprocess import geometry_chunked
 from microstructure.parallel.resume import set_chunk_hook
 from microstructure.parallel.scheduler import dask_scheduler
 
@@ -14,5 +16,8 @@ __all__ = [
     "distance_capped_nm",
     "halo_voxels",
     "invasion_radius_chunked",
+    "local_thickness_chunked",
+    "granulometry_chunked",
+    "geometry_chunked",
     "set_chunk_hook",
 ]

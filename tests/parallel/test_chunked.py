@@ -90,30 +90,20 @@ def test_chunked_invasion_equals_in_memory_on_the_phantom(sample_pore, inlet) ->
     assert_same_invasion(got, ref)
 
 
-def test_chunked_invasion_on_a_local_cluster_with_two_workers(tmp_path) -> None:
-    distributed = pytest.importorskip("distributed")
+def test_chunked_invasion_on_a_local_cluster_with_two_workers(cluster, tmp_path) -> None:
     pore = spheres(seed=3)
     ref = invasion_radius(pore, voxel_size_nm=VS, inlet="z-")
     r_max = float(_core.distance_nm(pore, VS).max()) + 1.0
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        memory_limit="1GiB",
-    ) as cluster:
-        with dask_scheduler(cluster.scheduler_address) as client:
-            assert len(client.scheduler_info()["workers"]) == 2
-            got = invasion_radius_chunked(
-                pore,
-                voxel_size_nm=VS,
-                inlet="z-",
-                max_radius_nm=r_max,
-                chunks=16,
-                work_dir=tmp_path,
-                out_zarr=tmp_path / "inv.zarr",
-            )
-            assert_same_invasion(np.asarray(got[...]), ref)
+    got = invasion_radius_chunked(
+        pore,
+        voxel_size_nm=VS,
+        inlet="z-",
+        max_radius_nm=r_max,
+        chunks=16,
+        work_dir=tmp_path,
+        out_zarr=tmp_path / "inv.zarr",
+    )
+    assert_same_invasion(np.asarray(got[...]), ref)
 
 
 def test_capped_radius_caps_the_invasion_radius() -> None:
