@@ -34,7 +34,7 @@ def _compare_with_pybamm(p, c_rates, mesh, m_el):
     """Max |dV| (mV, 2-90 % of capacity) and capacities, ours vs PyBaMM's DFN, per C-rate."""
     import pybamm
 
-    d = pm.discretise(p, mesh)
+    d = pm.discretise(p, mesh, check_model=True)  # PyBaMM's well-posedness checks
     solver = pm.make_solver()
     model, param, var_pts = pm.reference_dfn(p, mesh, m_electrode=m_el)
     sim = pybamm.Simulation(model, parameter_values=param, var_pts=var_pts,

@@ -343,8 +343,15 @@ class Discretised:
     n_states: int
 
 
-def discretise(p: CellParameters, mesh: MeshSettings) -> Discretised:
-    """Build, mesh and discretise the hierarchical model (finite volumes on every scale)."""
+def discretise(
+    p: CellParameters, mesh: MeshSettings, *, check_model: bool = False
+) -> Discretised:
+    """Build, mesh and discretise the hierarchical model (finite volumes on every scale).
+
+    ``check_model=True`` runs PyBaMM's well-posedness checks of the discretised model
+    (structural, independent of the parameter values; run by the tests, skipped by
+    default because they cost ~10 % of a first solve).
+    """
     if pybamm_major_version() != PYBAMM_MAJOR:
         warnings.warn(
             f"hierarchical DFN: built and validated on PyBaMM {PYBAMM_MAJOR}.x, found "
@@ -366,7 +373,8 @@ def discretise(p: CellParameters, mesh: MeshSettings) -> Discretised:
     m = pybamm.Mesh(g["geometry"], submesh_types, var_pts)
     fv = pybamm.FiniteVolume()
     disc = pybamm.Discretisation(
-        m, {d: fv for d in ("separator", "positive electrode", DOM_SEC, DOM_PRIM)}
+        m, {d: fv for d in ("separator", "positive electrode", DOM_SEC, DOM_PRIM)},
+        check_model=bool(check_model),
     )
     disc.process_model(model)
     n = int(model.concatenated_initial_conditions.shape[0])
