@@ -166,8 +166,7 @@ def mesh_convergence(
         ("uncalendered", 2.0, "combined"), ("cal-2", 3.0, "combined"),
         ("cal-2", 3.0, "intergranular"), ("cal-3", 0.5, "intergranular"),
         ("cal-3", 2.0, "combined"), ("cal-3", 2.0, "intergranular"),
-        ("cal-2", 5.0, "combined"), ("cal-2", 5.0, "intergranular"),
-        ("cal-3", 5.0, "combined"), ("cal-2", 10.0, "combined"), ("cal-1", 10.0, "combined"),
+        ("cal-1", 10.0, "combined"), ("cal-2", 10.0, "combined"),
     ),
     factor: int = 2,
 ) -> list[dict[str, Any]]:
