@@ -37,6 +37,7 @@ import warnings
 from typing import Any, Literal
 
 import edt
+import numba
 import numpy as np
 from scipy import ndimage as ndi
 
@@ -306,55 +307,17 @@ def _wall_curvature(
     h_mean = _mean_voxel(vs)
     sig = [sigma_voxels * h_mean / v for v in vs]
     g = ndi.gaussian_filter(solid.astype(np.float32), sig, truncate=3.0, mode="nearest")
-    # wall voxels: solid with a pore face neighbour
-    pore_nb = np.zeros(pore.shape, dtype=bool)
-    pore_nb[1:] |= pore[:-1]
-    pore_nb[:-1] |= pore[1:]
-    pore_nb[:, 1:] |= pore[:, :-1]
-    pore_nb[:, :-1] |= pore[:, 1:]
-    pore_nb[:, :, 1:] |= pore[:, :, :-1]
-    pore_nb[:, :, :-1] |= pore[:, :, 1:]
-    wall = np.argwhere(solid & pore_nb)
-    del pore_nb
-    if wall.size == 0:
-        return np.zeros(flat_pore.size, dtype=np.float32)
-    gp = np.pad(g, 2, mode="edge")
+    del solid
+    # wall voxels (solid with a pore face neighbour): curvature, summed per 2x2x2 block
+    cshape = tuple((n + 1) // 2 for n in pore.shape)
+    ksum = np.zeros(cshape, dtype=np.float64)
+    cnt = np.zeros(cshape, dtype=np.float64)
+    _wall_curvature_blocks(
+        g, pore, float(vs[0]), float(vs[1]), float(vs[2]), 2.0 / min(vs), ksum, cnt
+    )
     del g
-    c = wall + 2
-    shape = np.asarray(pore.shape)
-
-    def at(dz: int, dy: int, dx: int, gp: np.ndarray = gp) -> np.ndarray:
-        return gp[c[:, 0] + dz, c[:, 1] + dy, c[:, 2] + dx].astype(np.float64)
-
-    g0 = at(0, 0, 0)
-    unit = np.eye(3, dtype=int)
-    grad = np.empty((wall.shape[0], 3))
-    hess = np.empty((wall.shape[0], 3, 3))
-    for i in range(3):
-        up, dn = at(*unit[i]), at(*-unit[i])
-        grad[:, i] = (up - dn) / (2.0 * vs[i])
-        # second differences with the stencil of the central first difference applied twice
-        # (compact 3-point ones disagree with it on a field smoothed over one voxel)
-        hess[:, i, i] = (at(*2 * unit[i]) - 2.0 * g0 + at(*-2 * unit[i])) / (2.0 * vs[i]) ** 2
-        del up, dn
-        for j in range(i + 1, 3):
-            e, f = unit[i], unit[j]
-            mixed = at(*(e + f)) - at(*(e - f)) - at(*(f - e)) + at(*(-e - f))
-            hess[:, i, j] = hess[:, j, i] = mixed / (4.0 * vs[i] * vs[j])
-    del gp, at
-    n2 = np.einsum("ki,ki->k", grad, grad)
-    lap = np.trace(hess, axis1=1, axis2=2)
-    nhn = np.einsum("ki,kij,kj->k", grad, hess, grad) / np.maximum(n2, 1e-30)
-    # g rises into the solid: the outward wall normal is -grad g, and for a sphere
-    # (lap - nHn)/|grad g| = -2/R
-    kappa = -(lap - nhn) / np.maximum(np.sqrt(n2), 1e-30) / 2.0
-    kappa = np.clip(np.nan_to_num(kappa, nan=0.0), 0.0, 2.0 / min(vs))
-    del grad, hess, n2, lap, nhn
-    # patch average on the 2x2x2 block grid
-    cshape = tuple(int(v) for v in (shape + 1) // 2)
-    blk = np.ravel_multi_index(tuple((wall // 2).T), cshape)
-    cnt = np.bincount(blk, minlength=int(np.prod(cshape))).astype(np.float32).reshape(cshape)
-    ksum = np.bincount(blk, weights=kappa, minlength=cnt.size).astype(np.float32).reshape(cshape)
+    ksum = ksum.astype(np.float32)
+    cnt = cnt.astype(np.float32)
     has = cnt > 0
     num = ndi.uniform_filter(ksum, patch_blocks, mode="nearest")
     den = ndi.uniform_filter(cnt, patch_blocks, mode="nearest")
@@ -366,9 +329,87 @@ def _wall_curvature(
         return_distances=False,
         return_indices=True,
     )
-    pz, py, px = np.unravel_index(flat_pore, pore.shape)
-    bz, by, bx = pz // 2, py // 2, px // 2
-    return k_blk[ft[0, bz, by, bx], ft[1, bz, by, bx], ft[2, bz, by, bx]]
+    # curvature of the nearest wall block, for every block
+    k_near = k_blk[ft[0], ft[1], ft[2]]
+    del ft, k_blk
+    return _lookup_blocks(k_near, flat_pore, pore.shape[1], pore.shape[2])
+
+
+@numba.njit(cache=True)
+def _wall_curvature_blocks(g, pore, v0, v1, v2, kmax, ksum, cnt):  # pragma: no cover - numba
+    """Mean curvature -div(grad g/|grad g|)/2 of the smoothed solid ``g`` on the wall voxels
+    (solid, with a pore face neighbour), clipped to [0, kmax], summed per 2x2x2 block.
+
+    Central first differences; second differences with the doubled stencil (the central
+    difference applied twice); indices clamped at the faces (edge padding).
+    """
+    nz, ny, nx = g.shape
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if pore[z, y, x]:
+                    continue
+                wall = (
+                    (z > 0 and pore[z - 1, y, x])
+                    or (z < nz - 1 and pore[z + 1, y, x])
+                    or (y > 0 and pore[z, y - 1, x])
+                    or (y < ny - 1 and pore[z, y + 1, x])
+                    or (x > 0 and pore[z, y, x - 1])
+                    or (x < nx - 1 and pore[z, y, x + 1])
+                )
+                if not wall:
+                    continue
+                zm, zp = max(z - 1, 0), min(z + 1, nz - 1)
+                ym, yp = max(y - 1, 0), min(y + 1, ny - 1)
+                xm, xp = max(x - 1, 0), min(x + 1, nx - 1)
+                zmm, zpp = max(z - 2, 0), min(z + 2, nz - 1)
+                ymm, ypp = max(y - 2, 0), min(y + 2, ny - 1)
+                xmm, xpp = max(x - 2, 0), min(x + 2, nx - 1)
+                g0 = np.float64(g[z, y, x])
+                gz = (np.float64(g[zp, y, x]) - g[zm, y, x]) / (2.0 * v0)
+                gy = (np.float64(g[z, yp, x]) - g[z, ym, x]) / (2.0 * v1)
+                gx = (np.float64(g[z, y, xp]) - g[z, y, xm]) / (2.0 * v2)
+                hzz = (np.float64(g[zpp, y, x]) - 2.0 * g0 + g[zmm, y, x]) / (4.0 * v0 * v0)
+                hyy = (np.float64(g[z, ypp, x]) - 2.0 * g0 + g[z, ymm, x]) / (4.0 * v1 * v1)
+                hxx = (np.float64(g[z, y, xpp]) - 2.0 * g0 + g[z, y, xmm]) / (4.0 * v2 * v2)
+                hzy = (np.float64(g[zp, yp, x]) - g[zp, ym, x] - g[zm, yp, x] + g[zm, ym, x]) / (
+                    4.0 * v0 * v1
+                )
+                hzx = (np.float64(g[zp, y, xp]) - g[zp, y, xm] - g[zm, y, xp] + g[zm, y, xm]) / (
+                    4.0 * v0 * v2
+                )
+                hyx = (np.float64(g[z, yp, xp]) - g[z, yp, xm] - g[z, ym, xp] + g[z, ym, xm]) / (
+                    4.0 * v1 * v2
+                )
+                n2 = gz * gz + gy * gy + gx * gx
+                k = 0.0
+                if n2 > 1e-30:
+                    lap = hzz + hyy + hxx
+                    nhn = (
+                        gz * gz * hzz
+                        + gy * gy * hyy
+                        + gx * gx * hxx
+                        + 2.0 * (gz * gy * hzy + gz * gx * hzx + gy * gx * hyx)
+                    ) / n2
+                    # g rises into the solid: the outward normal is -grad g; sphere: 1/R
+                    k = -(lap - nhn) / math.sqrt(n2) / 2.0
+                    k = min(max(k, 0.0), kmax)
+                ksum[z // 2, y // 2, x // 2] += k
+                cnt[z // 2, y // 2, x // 2] += 1.0
+
+
+@numba.njit(cache=True)
+def _lookup_blocks(k_near, flat_pore, ny, nx):  # pragma: no cover - numba
+    """Value of the 2x2x2 block of every flat index (C order, shape (., ny, nx))."""
+    out = np.empty(flat_pore.size, dtype=np.float32)
+    for i in range(flat_pore.size):
+        f = flat_pore[i]
+        z = f // (ny * nx)
+        r = f - z * ny * nx
+        y = r // nx
+        x = r - y * nx
+        out[i] = k_near[z // 2, y // 2, x // 2]
+    return out
 
 
 def _centre_distance(rho: float, cos_t: float, kappa: np.ndarray) -> np.ndarray:

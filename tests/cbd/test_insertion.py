@@ -176,7 +176,9 @@ def test_contact_angle_matters_and_is_measured():
         near_am = ndi.binary_dilation(lab == 1, ndi.generate_binary_structure(3, 1))
         touching.append(((out == 2) & near_am).sum() / (out == 2).sum())
     assert all(b > a for a, b in zip(measured, measured[1:], strict=False)), measured
-    assert measured[2] == pytest.approx(60.0, abs=12)  # 40 deg + the sphere-curvature/voxel bias
+    # 40 deg + the voxel bias of the measurement at R = 10 voxels (about +15 deg, see
+    # docs/validation_cbd.md; the flat-wall centre condition gave about 60 deg here)
+    assert measured[2] == pytest.approx(55.0, abs=9)
     assert touching[0] > touching[-1]
 
 
