@@ -122,3 +122,30 @@ def test_large_outputs_are_stored_as_zarr_and_resume(labels_file, tmp_path) -> N
         parse_recipe(text), labels_file, out, progress=False, zarr_threshold_bytes=0
     )
     assert again["stages"][0]["status"] == "cached"
+
+
+def test_closed_pores_stay_empty_unless_asked(tmp_path) -> None:
+    """Slurry cannot reach a pore enclosed by AM: the CBD goes into the open pore space only
+    (the digital twin's closed porosity survives the insertion), unless fill_closed_pores."""
+    from microstructure.segment import closed_pores
+
+    lab = np.zeros((24, 40, 40), dtype=np.uint8)
+    zz, yy, xx = np.indices(lab.shape)
+    for cx in (10, 30):  # two AM balls touching the open pore space, each with a cavity
+        lab[(zz - 12) ** 2 + (yy - 20) ** 2 + (xx - cx) ** 2 <= 9**2] = Phase.AM
+        lab[(zz - 12) ** 2 + (yy - 20) ** 2 + (xx - cx) ** 2 <= 2**2] = Phase.PORE
+    cavity = closed_pores(lab == Phase.AM)
+    assert cavity.sum() == 2 * 33
+    path = tmp_path / "balls.tif"
+    write_volume(path, Volume(lab, (VOX, VOX, VOX)))
+    doc = '[recipe]\nname = "c"\n[[stage]]\nname = "cbd"\nvolume_fraction = 0.05\n'
+    report = run_pipeline(parse_recipe(doc), path, tmp_path / "a", progress=False)
+    out = read_volume(tmp_path / "a" / "01-cbd" / "volume.tif").data
+    assert np.all(out[cavity] == Phase.PORE)
+    assert report["numbers"]["cbd"]["closed_pore_voxels_kept_empty"] == 66
+    assert report["numbers"]["cbd"]["cbd_envelope_fraction"] == pytest.approx(0.05, abs=1e-4)
+    doc_fill = doc + "fill_closed_pores = true\n"
+    run_pipeline(parse_recipe(doc_fill), path, tmp_path / "b", progress=False)
+    filled = read_volume(tmp_path / "b" / "01-cbd" / "volume.tif").data
+    # the contact-angle construction fills the smallest pores first: the cavities take CBD
+    assert np.all(filled[cavity] == Phase.CBD)

@@ -48,6 +48,11 @@ class CbdParams(StageParams):
     morphology_w: float = Field(0.5, ge=0.0, le=1.0, description="deposition: CBD vs AM weight")
     seed: int = Field(0, ge=0, description="random seed")
     report: bool = Field(True, description="measure contacts, clusters and the contact angle")
+    fill_closed_pores: bool = Field(
+        False,
+        description="also put CBD into closed pores (pore enclosed by AM, e.g. inside "
+        "particles); by default they stay empty: the slurry cannot reach them",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> CbdParams:
@@ -110,8 +115,19 @@ class CbdStage(Stage):
             numbers["cbd_to_am_volume_ratio"] = ratio
             numbers["am_fraction"] = am_fraction
         numbers["target_envelope_fraction"] = target
+        domain = labels
+        closed = None
+        if not params.fill_closed_pores:
+            from microstructure.segment import closed_pores
+
+            closed = closed_pores(labels == Phase.AM) & (labels == Phase.PORE)
+            numbers["closed_pore_voxels_kept_empty"] = int(closed.sum())
+            if closed.any():
+                # the closed pores take no CBD: hide them as solid during the insertion
+                domain = labels.copy()
+                domain[closed] = Phase.AM
         out, info = insert_cbd(
-            labels,
+            domain,
             voxel_size_nm=vs,
             volume_fraction=target,
             contact_angle_deg=params.contact_angle_deg,
@@ -120,6 +136,8 @@ class CbdStage(Stage):
             morphology_w=params.morphology_w,
             return_info=True,
         )
+        if closed is not None and closed.any():
+            out[closed] = Phase.PORE
         numbers["insertion"] = info
         numbers["cbd_envelope_fraction"] = float(
             ((out == Phase.CBD) | (out == Phase.CBD_PORE)).mean()
