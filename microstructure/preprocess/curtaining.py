@@ -5,13 +5,16 @@ Two methods:
 ``robust`` (default)
     Built for finite-length curtains, which start at the top of the cross-section (the
     milled edge) and often fade out part-way down (see :func:`robust_stripe_estimate`):
-    every row is high-passed by subtracting its running median of width
-    ``4 * stripe_width_px + 1`` (keeps step edges of real structure out), then the median of
-    every column over overlapping bands of ``length_px`` rows estimates the stripe (structure
-    is not constant along y and is rejected), combined over ``z_window`` slices (curtains
-    persist from slice to slice), shrunk towards zero where it is not above the noise floor
-    of the estimate (non-negative garrote at ``threshold`` robust standard deviations), and
-    interpolated along y, so the estimate is localised in y.
+    every row is high-passed by subtracting an edge-aware running median of width
+    ``4 * stripe_width_px + 1`` (next to a structure edge a quieter one-sided half-width
+    window is used, so noisy edges do not leak), then the median of every column over
+    overlapping bands of ``length_px`` rows estimates the stripe (structure is not constant
+    along y and is rejected), combined over ``z_window`` slices (curtains persist from slice
+    to slice), shrunk towards zero where it is not above the noise floor of the estimate
+    (non-negative garrote at ``threshold`` robust standard deviations), and interpolated
+    along y, so the estimate is localised in y. ``iterations`` passes: each later pass takes
+    the row baseline of the image minus the current estimate (on noisy data a median moves
+    with the stripes inside its window, which halves a single pass's estimate).
 ``wavelet-fft``
     The wavelet-Fourier filter of Muench et al. (Opt. Express 17, 8567, 2009): the slice is
     padded along the stripe direction (reflect, at least 1/8 of its height), decomposed by
@@ -56,6 +59,8 @@ __all__ = [
 
 Method = Literal["robust", "wavelet-fft", "auto"]
 
+#: row subsampling of the robust method's passes before the last one
+_ROW_STEP = 2
 #: half-angle (as tan) of the wedge around the k_x axis counted as "stripe-like" power
 _WEDGE_TAN = 0.25
 #: power fraction an isotropic image has in that wedge (excluding the k_x = 0 column)
@@ -159,62 +164,169 @@ def _band_starts(ny: int, length: int) -> np.ndarray:
     return np.array(starts)
 
 
-@numba.njit(parallel=True, cache=True)
-def _median_rows(img: np.ndarray, half: int) -> np.ndarray:  # pragma: no cover - numba
-    """Running median of width 2*half+1 along the last axis of a 2D array (edges: nearest).
+@numba.njit(cache=True)
+def _window_stats(
+    row: np.ndarray, half: int, med: np.ndarray, iqr: np.ndarray, buf: np.ndarray
+) -> None:  # pragma: no cover - numba
+    """Running median and interquartile range of width 2*half+1 along a 1D row (edges: nearest).
 
-    A sorted window slides along each row: one removal and one insertion per pixel.
+    A sorted window slides along the row: one removal and one insertion per pixel.
     """
-    nrows, nx = img.shape
-    out = np.empty_like(img)
+    nx = row.shape[0]
     width = 2 * half + 1
-    for r in numba.prange(nrows):
-        buf = np.empty(width, dtype=img.dtype)
-        # initial window for x = 0: indices -half..half clamped
-        for k in range(width):
-            kk = min(max(k - half, 0), nx - 1)
-            v = img[r, kk]
-            j = k
-            while j > 0 and buf[j - 1] > v:
-                buf[j] = buf[j - 1]
-                j -= 1
-            buf[j] = v
-        out[r, 0] = buf[half]
-        for x in range(1, nx):
-            old = img[r, min(max(x - half - 1, 0), nx - 1)]
-            new = img[r, min(max(x + half, 0), nx - 1)]
-            # find the old value, remove it by shifting, then insert the new one
-            i = 0
-            while buf[i] != old:
+    q1 = width // 4
+    q3 = (3 * width) // 4
+    for k in range(width):
+        v = row[min(max(k - half, 0), nx - 1)]
+        j = k
+        while j > 0 and buf[j - 1] > v:
+            buf[j] = buf[j - 1]
+            j -= 1
+        buf[j] = v
+    med[0] = buf[half]
+    iqr[0] = buf[q3] - buf[q1]
+    for x in range(1, nx):
+        old = row[min(max(x - half - 1, 0), nx - 1)]
+        new = row[min(max(x + half, 0), nx - 1)]
+        i = 0
+        while buf[i] != old:
+            i += 1
+        while i < width - 1:
+            buf[i] = buf[i + 1]
+            i += 1
+        j = width - 1
+        while j > 0 and buf[j - 1] > new:
+            buf[j] = buf[j - 1]
+            j -= 1
+        buf[j] = new
+        med[x] = buf[half]
+        iqr[x] = buf[q3] - buf[q1]
+
+
+@numba.njit(cache=True)
+def _edge_aware_baseline_row(
+    row: np.ndarray,
+    half: int,
+    half_s: int,
+    gamma: float,
+    out: np.ndarray,
+    m_l: np.ndarray,
+    q_l: np.ndarray,
+    m_s: np.ndarray,
+    q_s: np.ndarray,
+    buf: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """Edge-aware running median of a row (see :func:`robust_stripe_estimate`, step 1)."""
+    nx = row.shape[0]
+    _window_stats(row, half, m_l, q_l, buf)
+    if gamma <= 0.0:
+        for x in range(nx):
+            out[x] = m_l[x]
+        return
+    _window_stats(row, half_s, m_s, q_s, buf)
+    for x in range(nx):
+        # the three short windows holding x: ending at x, centred on x, starting at x
+        best_q = q_s[x]
+        best_m = m_s[x]
+        xl = max(x - half_s, 0)
+        xr = min(x + half_s, nx - 1)
+        if q_s[xl] < best_q:
+            best_q = q_s[xl]
+            best_m = m_s[xl]
+        if q_s[xr] < best_q:
+            best_q = q_s[xr]
+            best_m = m_s[xr]
+        out[x] = best_m if best_q < gamma * q_l[x] else m_l[x]
+
+
+@numba.njit(cache=True)
+def _median_inplace(a: np.ndarray, n: int) -> float:  # pragma: no cover - numba
+    """Median of ``a[:n]`` by quickselect, reordering ``a`` in place (no allocation)."""
+    k = n // 2
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
                 i += 1
-            while i < width - 1:
-                buf[i] = buf[i + 1]
-                i += 1
-            j = width - 1
-            while j > 0 and buf[j - 1] > new:
-                buf[j] = buf[j - 1]
+            while a[j] > pivot:
                 j -= 1
-            buf[j] = new
-            out[r, x] = buf[half]
-    return out
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    upper = a[k]
+    if n % 2 == 1:
+        return upper
+    lower = a[0]
+    for m in range(1, k):
+        if a[m] > lower:
+            lower = a[m]
+    return 0.5 * (lower + upper)
 
 
 @numba.njit(parallel=True, cache=True)
-def _band_medians(
-    hp: np.ndarray, starts: np.ndarray, length: int
-) -> np.ndarray:  # pragma: no cover
-    """Median over rows ``[s, s + length)`` of every column, for each start ``s`` and slice."""
-    nz, ny, nx = hp.shape
+def _band_profiles(
+    arr: np.ndarray,
+    prev: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    wy: np.ndarray,
+    starts: np.ndarray,
+    length: int,
+    half: int,
+    half_s: int,
+    gamma: float,
+    row_step: int,
+) -> np.ndarray:  # pragma: no cover - numba
+    """One pass of the robust estimate: per slice, high-pass every ``row_step``-th row of
+    ``arr`` against the edge-aware baseline of ``arr - current stripe estimate`` (the
+    estimate is ``prev`` interpolated along y with ``lo``, ``hi``, ``wy``), then the median of
+    every column over those rows in ``[s, s + length)`` for each band start ``s``."""
+    nz, ny, nx = arr.shape
     nb = starts.shape[0]
     out = np.empty((nz, nb, nx), dtype=np.float32)
+    width = 2 * max(half, half_s) + 1
     for z in numba.prange(nz):
+        hp = np.empty((ny, nx), dtype=np.float32)
+        row = np.empty(nx, dtype=np.float32)
+        base = np.empty(nx, dtype=np.float32)
+        m_l = np.empty(nx, dtype=np.float32)
+        q_l = np.empty(nx, dtype=np.float32)
+        m_s = np.empty(nx, dtype=np.float32)
+        q_s = np.empty(nx, dtype=np.float32)
+        buf = np.empty(width, dtype=np.float32)
         col = np.empty(length, dtype=np.float32)
-        for b in range(nb):
-            s0 = starts[b]
+        for y in range(0, ny, row_step):
+            a = lo[y]
+            b = hi[y]
+            w = wy[y]
             for x in range(nx):
-                for k in range(length):
-                    col[k] = hp[z, s0 + k, x]
-                out[z, b, x] = np.median(col)
+                row[x] = arr[z, y, x] - (prev[z, a, x] * (1.0 - w) + prev[z, b, x] * w)
+            _edge_aware_baseline_row(row, half, half_s, gamma, base, m_l, q_l, m_s, q_s, buf)
+            for x in range(nx):
+                hp[y, x] = arr[z, y, x] - base[x]
+        for bnd in range(nb):
+            s0 = starts[bnd]
+            y0 = s0 + (-s0) % row_step
+            n = len(range(y0, s0 + length, row_step))
+            for x in range(nx):
+                k = 0
+                for y in range(y0, s0 + length, row_step):
+                    col[k] = hp[y, x]
+                    k += 1
+                out[z, bnd, x] = _median_inplace(col, n)
     return out
 
 
@@ -222,15 +334,22 @@ def robust_stripe_estimate(
     stack: np.ndarray,
     *,
     stripe_width_px: float = 4.0,
-    length_px: int = 64,
-    z_window: int = 9,
+    length_px: int = 80,
+    z_window: int = 21,
     threshold: float = 3.0,
+    iterations: int = 4,
+    edge_gamma: float = 0.5,
 ) -> np.ndarray:
     """Stripe field (vertical stripes) of a (z, y, x) float stack by the robust method.
 
-    1. Horizontal high-pass: each row minus its running median of width
-       ``4 * stripe_width_px + 1`` (a stripe must cover less than half the window; removes
-       smooth structure and keeps step edges out).
+    1. Horizontal high-pass: each row minus an *edge-aware* running median of the row. The
+       baseline is the median of the ``4 * stripe_width_px + 1`` px window around the pixel
+       (a stripe must cover less than half of it), except next to a structure edge: if one of
+       the three half-width windows holding the pixel (ending at, centred on, starting at
+       it) has an interquartile range below ``edge_gamma`` times that of the full window, the
+       median of the quietest of them is used (a Kuwahara-type choice: on noisy data a
+       centred median is pulled across a step edge and leaks the edge into the estimate;
+       the one-sided window stays on the pixel's side). ``edge_gamma = 0`` disables it.
     2. In overlapping bands of ``length_px`` rows, the median of every column of the
        high-passed image: structure is not constant along y and is rejected; stripes are.
     3. Median of these band profiles over ``z_window`` neighbouring slices (curtains persist
@@ -239,33 +358,59 @@ def robust_stripe_estimate(
        the robust spread (1.4826 MAD) across x of each band profile, an estimate of its
        noise since most columns hold no stripe (``threshold = 0`` disables).
     5. Linear interpolation of the band profiles along y (localises the estimate in y).
+    6. ``iterations`` passes: from the second pass on, the baseline of step 1 is taken of
+       the image minus the current stripe estimate. On noisy data the median of a window
+       moves with the stripes inside it, so a single pass under-estimates stripes by about
+       half (dense stripes, phantom); the passes remove that contamination.
     """
     arr = np.ascontiguousarray(stack, dtype=np.float32)
     nz, ny, nx = arr.shape
     half = max(1, int(math.ceil(2.0 * stripe_width_px)))
     half = min(half, max(1, (nx - 1) // 2))
+    half_s = max(1, half // 2)
     length = int(max(3, min(length_px, ny)))
     starts = _band_starts(ny, length)
-    hp = arr - _median_rows(arr.reshape(nz * ny, nx), half).reshape(nz, ny, nx)
-    prof = _band_medians(hp, starts.astype(np.int64), length)
-    if z_window > 1 and nz > 1:
-        prof = ndimage.median_filter(prof, size=(min(z_window, nz), 1, 1), mode="nearest")
-    if threshold > 0:
-        # noise floor of the estimate: robust spread across x of each band profile (most
-        # columns hold no stripe); non-negative garrote keeps strong stripes unbiased and
-        # zeroes the estimate where it is indistinguishable from noise and texture
-        centre = np.median(prof, axis=2, keepdims=True)
-        floor = 1.4826 * np.median(np.abs(prof - centre), axis=2, keepdims=True)
-        t2 = (float(threshold) * floor) ** 2
-        p2 = prof * prof
-        prof = np.where(p2 > t2, prof * (1.0 - t2 / np.maximum(p2, 1e-30)), 0.0).astype(np.float32)
-    if len(starts) == 1:
-        return np.repeat(prof, ny, axis=1)
-    centres = starts + (length - 1) / 2.0
-    pos = np.interp(np.arange(ny, dtype=np.float64), centres, np.arange(len(starts), dtype=float))
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, len(starts) - 1)
-    w = (pos - lo).astype(np.float32)[None, :, None]
+    nb = len(starts)
+    if nb == 1:
+        lo = np.zeros(ny, dtype=np.int64)
+        hi = lo
+        wy = np.zeros(ny, dtype=np.float32)
+    else:
+        centres = starts + (length - 1) / 2.0
+        pos = np.interp(np.arange(ny, dtype=np.float64), centres, np.arange(nb, dtype=float))
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, nb - 1)
+        wy = (pos - lo).astype(np.float32)
+    prof = np.zeros((nz, nb, nx), dtype=np.float32)
+    n_pass = max(1, int(iterations))
+    for it in range(n_pass):
+        # passes before the last only feed the baseline: every 2nd row is enough
+        prof = _band_profiles(
+            arr,
+            prof,
+            lo,
+            hi,
+            wy,
+            starts.astype(np.int64),
+            length,
+            half,
+            half_s,
+            float(edge_gamma),
+            _ROW_STEP if it < n_pass - 1 else 1,
+        )
+        if z_window > 1 and nz > 1:
+            prof = ndimage.median_filter(prof, size=(min(z_window, nz), 1, 1), mode="nearest")
+        if threshold > 0:
+            # noise floor of the estimate: robust spread across x of each band profile (most
+            # columns hold no stripe); non-negative garrote keeps strong stripes unbiased and
+            # zeroes the estimate where it is indistinguishable from noise and texture
+            centre = np.median(prof, axis=2, keepdims=True)
+            floor = 1.4826 * np.median(np.abs(prof - centre), axis=2, keepdims=True)
+            t2 = (float(threshold) * floor) ** 2
+            p2 = prof * prof
+            prof = np.where(p2 > t2, prof * (1.0 - t2 / np.maximum(p2, 1e-30)), 0.0)
+        prof = np.ascontiguousarray(prof, dtype=np.float32)
+    w = wy[None, :, None]
     return prof[:, lo] * (1 - w) + prof[:, hi] * w
 
 
@@ -354,9 +499,11 @@ def remove_curtaining_report(
     sigma: float = 2.0,
     method: Method = "robust",
     stripe_width_px: float = 4.0,
-    length_px: int = 64,
-    z_window: int = 9,
+    length_px: int = 80,
+    z_window: int = 21,
     threshold: float = 3.0,
+    iterations: int = 4,
+    edge_gamma: float = 0.5,
     direction: Literal["vertical", "horizontal"] = "vertical",
     log_transform: bool = False,
     keep_dtype: bool = False,
@@ -383,6 +530,10 @@ def remove_curtaining_report(
         raise ValueError(f"z_window: must be >= 1 slice, got {z_window!r}")
     if not (math.isfinite(float(threshold)) and threshold >= 0):
         raise ValueError(f"threshold: must be >= 0, got {threshold!r}")
+    if int(iterations) < 1:
+        raise ValueError(f"iterations: must be >= 1, got {iterations!r}")
+    if not (math.isfinite(float(edge_gamma)) and 0 <= edge_gamma <= 1):
+        raise ValueError(f"edge_gamma: must be in 0..1, got {edge_gamma!r}")
     if wavelet not in pywt.wavelist(kind="discrete"):
         raise ValueError(f"wavelet: {wavelet!r} is not a discrete PyWavelets wavelet")
     if not sigma > 0:
@@ -421,6 +572,8 @@ def remove_curtaining_report(
             length_px=length,
             z_window=int(z_window),
             threshold=float(threshold),
+            iterations=int(iterations),
+            edge_gamma=float(edge_gamma),
         )
         return (sub - est).astype(np.float32)
 
@@ -458,6 +611,8 @@ def remove_curtaining_report(
         "length_px": length,
         "z_window": int(z_window),
         "threshold": float(threshold),
+        "iterations": int(iterations),
+        "edge_gamma": float(edge_gamma),
         "wavelet": wavelet,
         "level": lev,
         "max_level": wmax,
@@ -482,9 +637,11 @@ def remove_curtaining(
     sigma: float = 2.0,
     method: Method = "robust",
     stripe_width_px: float = 4.0,
-    length_px: int = 64,
-    z_window: int = 9,
+    length_px: int = 80,
+    z_window: int = 21,
     threshold: float = 3.0,
+    iterations: int = 4,
+    edge_gamma: float = 0.5,
     direction: Literal["vertical", "horizontal"] = "vertical",
     log_transform: bool = False,
     keep_dtype: bool = False,
@@ -508,14 +665,21 @@ def remove_curtaining(
         Widest stripe to remove, in pixels (sets the robust method's horizontal median and
         the automatic wavelet level).
     length_px
-        Robust method: rows per band over which a stripe is assumed constant (default 64);
+        Robust method: rows per band over which a stripe is assumed constant (default 80);
         shorter follows fading better, longer rejects more structure and noise.
     z_window
         Robust method: slices over which the band profiles are median-combined (curtains
-        persist from slice to slice; 1 = per slice).
+        persist from slice to slice; 1 = per slice; default 21).
     threshold
         Robust method: band-profile values below ``threshold`` robust standard deviations of
         the profile (its noise floor) are shrunk to zero (0 disables the shrinkage).
+    iterations
+        Robust method: passes; from the second on, the row baseline is taken of the image
+        minus the current stripe estimate (undoes the stripes' pull on the baseline).
+    edge_gamma
+        Robust method: next to structure edges a one-sided half-width window replaces the
+        centred one when its interquartile range is below ``edge_gamma`` times that of the
+        centred window (0 disables; see :func:`robust_stripe_estimate`).
     direction
         ``"vertical"`` stripes (constant along y, default) or ``"horizontal"``.
     log_transform
@@ -540,6 +704,8 @@ def remove_curtaining(
         length_px=length_px,
         z_window=z_window,
         threshold=threshold,
+        iterations=iterations,
+        edge_gamma=edge_gamma,
         direction=direction,
         log_transform=log_transform,
         keep_dtype=keep_dtype,

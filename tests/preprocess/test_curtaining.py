@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from microstructure.phantom import generate_phantom
 from microstructure.preprocess import remove_curtaining, remove_curtaining_report, stripe_metrics
+from microstructure.preprocess.curtaining import robust_stripe_estimate
 
 
 def _ratio(img: np.ndarray, out: np.ndarray, curtain: np.ndarray) -> float:
@@ -21,11 +23,40 @@ def test_phantom_residual_well_below_wavelet_fft(curtain_phantom):
     assert info["method"] == "robust"
     robust = _ratio(img, out, ph.curtain)
     wav = _ratio(img, remove_curtaining(img, method="wavelet-fft"), ph.curtain)
-    # measured: robust 0.70, wavelet-FFT (automatic level) 3.2 at the phantom's default
+    # measured: robust 0.38, wavelet-FFT (automatic level) 3.2 at the phantom's default
     # noise (sigma ~0.07 vs stripe rms 0.015)
-    assert robust < 0.8
+    assert robust <= 0.40
     assert robust < 0.5 * wav
     assert info["stripe_likeness"] > 4 * info["isotropic_baseline"]
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_phantom_default_residual_other_seeds(seed):
+    """The issue's target (<= 40 % of the stripe energy left, default parameters) on seed 3
+    (dense curtains, 42 % of the columns); seed 5 (weak curtains, rms 0.010 against noise
+    0.072) does not reach it: the old default left 1.13 there, the new one 0.52."""
+    ph = generate_phantom((48, 128, 128), voxel_size_nm=60.0, seed=seed, drift_step_px=0.3)
+    img = ph.image.astype(np.float32) / 255.0
+    res = _ratio(img, remove_curtaining(img), ph.curtain)
+    if seed == 3:
+        assert res <= 0.40  # measured 0.36
+    else:
+        assert res < 0.6  # measured 0.52 (one pass with the old settings: 1.13)
+
+
+def test_edge_aware_baseline_leaks_less_at_a_noisy_edge():
+    """A wavy vertical step edge under noise and no stripes: a centred running median is
+    pulled across the edge and leaks a false stripe; the one-sided windows do not."""
+    rng = np.random.default_rng(0)
+    yy = np.arange(96)[:, None]
+    xx = np.arange(96)[None, :]
+    clean = np.where(xx < 48 + 3 * np.sin(yy / 15.0), 0.1, 0.8)
+    img = (clean[None] + rng.normal(0, 0.07, (8, 96, 96))).astype(np.float32)
+    kw = {"z_window": 1, "threshold": 0.0, "iterations": 1}
+    plain = robust_stripe_estimate(img, edge_gamma=0.0, **kw)
+    aware = robust_stripe_estimate(img, edge_gamma=0.5, **kw)
+    # measured rms 0.0117 (centred) vs 0.0066 (edge-aware)
+    assert np.mean(aware**2) < 0.5 * np.mean(plain**2)
 
 
 def test_phantom_no_damage_where_there_are_no_stripes(curtain_phantom):
@@ -58,7 +89,9 @@ def _stripes(nz: int = 6, ny: int = 96, nx: int = 96) -> np.ndarray:
 def test_analytic_stripes_on_flat_background_are_removed_exactly():
     stripes = _stripes()
     img = 0.5 + stripes
-    out = remove_curtaining(img, z_window=1)
+    # 64-row bands (the default 80 covers most of these 96 rows twice: a curtain stopping at
+    # row 60 would fill more than half of both bands)
+    out = remove_curtaining(img, z_window=1, length_px=64)
     err = img - out - stripes
     # exact above the centre of the first 64-row band; the curtain that stops at row 60 is
     # localised to half a band (linear interpolation between band centres 31.5 and 63.5)
@@ -107,6 +140,10 @@ def test_bad_inputs():
         remove_curtaining(bad)
     with pytest.raises(ValueError, match="method"):
         remove_curtaining(img, method="magic")
+    with pytest.raises(ValueError, match="iterations"):
+        remove_curtaining(img, iterations=0)
+    with pytest.raises(ValueError, match="edge_gamma"):
+        remove_curtaining(img, edge_gamma=1.5)
 
 
 def test_constant_slice_and_dtype_handling():

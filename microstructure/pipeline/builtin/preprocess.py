@@ -194,9 +194,15 @@ class CurtainingParams(StageParams):
         "robust", description="robust (finite curtains), wavelet-fft (Muench 2009) or auto"
     )
     stripe_width_px: float = Field(4.0, ge=1.0, description="widest stripe to remove (px)")
-    length_px: int = Field(64, ge=3, description="robust: rows a stripe is taken as constant")
-    z_window: int = Field(9, ge=1, description="robust: slices the estimate is combined over")
+    length_px: int = Field(80, ge=3, description="robust: rows a stripe is taken as constant")
+    z_window: int = Field(21, ge=1, description="robust: slices the estimate is combined over")
     threshold: float = Field(3.0, ge=0.0, description="robust: noise-floor multiple (garrote)")
+    iterations: int = Field(
+        4, ge=1, description="robust: passes (baseline re-taken with the stripes removed)"
+    )
+    edge_gamma: float = Field(
+        0.5, ge=0.0, le=1.0, description="robust: one-sided baseline at edges (0 = off)"
+    )
     wavelet: str = Field("db5", description="wavelet-fft: PyWavelets wavelet")
     level: int | None = Field(None, ge=1, description="wavelet-fft: level (None = automatic)")
     sigma: float = Field(2.0, gt=0.0, description="wavelet-fft: Fourier damping width")
@@ -223,6 +229,8 @@ class CurtainingStage(Stage):
             length_px=params.length_px,
             z_window=params.z_window,
             threshold=params.threshold,
+            iterations=params.iterations,
+            edge_gamma=params.edge_gamma,
             wavelet=params.wavelet,
             level=params.level,
             sigma=params.sigma,
