@@ -8,10 +8,13 @@ one interface, :func:`insert_cbd`:
     Morphological equilibrium of a wetting liquid (the CBD) and a non-wetting "gas" in the
     pore space. With ``d`` the Euclidean distance of each pore voxel to the nearest solid
     voxel, the gas for a ball radius ``r`` is the union of balls of radius ``r`` centred on
-    pore voxels where ``d >= r cos(theta)``, restricted to the pore space; the CBD is the rest
-    of the pore space. A ball centred at ``r cos(theta)`` from a flat wall meets it at the
-    angle ``theta`` measured through the CBD, so ``theta = 0`` gives pendular bridges tangent
-    to the active material and larger angles flatter bridges. The CBD amount rises with
+    pore voxels where the ball meets the nearest wall at ``theta`` or less steeply, restricted
+    to the pore space; the CBD is the rest of the pore space. On a flat wall that is
+    ``d >= r cos(theta)``; on a wall of mean curvature ``kappa`` (estimated from the solid
+    and looked up at the nearest wall) it is ``2 d + kappa (d^2 - r^2) >= 2 r cos(theta)``,
+    the two-sphere law of cosines, so the angle is right on particles of any size. The angle
+    is measured through the CBD: ``theta = 0`` gives pendular bridges tangent to the active
+    material and larger angles flatter bridges. The CBD amount rises with
     ``r``; ``r`` is found by a safeguarded bisection and the target is then hit exactly by
     removing the CBD voxels nearest to the gas balls (the meniscus recedes uniformly: no
     random trimming, no specks).
