@@ -361,7 +361,13 @@ def robust_stripe_estimate(
     6. ``iterations`` passes: from the second pass on, the baseline of step 1 is taken of
        the image minus the current stripe estimate. On noisy data the median of a window
        moves with the stripes inside it, so a single pass under-estimates stripes by about
-       half (dense stripes, phantom); the passes remove that contamination.
+       half (dense stripes, phantom); the passes remove that contamination. The passes
+       before the last one only feed the baseline and use every 2nd row.
+
+    Returns
+    -------
+    ndarray
+        float32 stripe field, same shape as ``stack`` (intensity units).
     """
     arr = np.ascontiguousarray(stack, dtype=np.float32)
     nz, ny, nx = arr.shape
