@@ -227,6 +227,7 @@ def beyond_memory(args: argparse.Namespace) -> None:
     from distributed import LocalCluster
 
     from microstructure.parallel import (
+        curtaining_z_halo,
         dask_scheduler,
         geometry_chunked,
         invasion_radius_chunked,
@@ -306,7 +307,7 @@ def beyond_memory(args: argparse.Namespace) -> None:
                 lambda: geo.to_zarr(str(work / "geo.zarr")),
             )
             geo = da.from_zarr(str(work / "geo.zarr"))
-            halo = args.z_window - 1
+            halo = curtaining_z_halo(args.z_window)  # robust method, default iterations
             step(
                 f"curtaining (robust, z_window {args.z_window}, z halo {halo}) -> Zarr",
                 n_out,

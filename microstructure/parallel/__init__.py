@@ -3,7 +3,12 @@ dask.distributed cluster. Every chunked function here gives the same result as i
 counterpart (tests check equality: exact for integer and slice-filter outputs, to float32
 rounding for distances and radii), so a user changes where the work runs, not the answer."""
 
-from microstructure.parallel.chunked import distance_capped_nm, halo_voxels, map_slices
+from microstructure.parallel.chunked import (
+    curtaining_z_halo,
+    distance_capped_nm,
+    halo_voxels,
+    map_slices,
+)
 from microstructure.parallel.granulometry import granulometry_chunked, local_thickness_chunked
 from microstructure.parallel.mip import invasion_radius_chunked
 from microstructure.parallel.preprocess import geometry_chunked
@@ -13,6 +18,7 @@ from microstructure.parallel.scheduler import dask_scheduler
 __all__ = [
     "dask_scheduler",
     "map_slices",
+    "curtaining_z_halo",
     "distance_capped_nm",
     "halo_voxels",
     "invasion_radius_chunked",

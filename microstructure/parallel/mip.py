@@ -9,7 +9,7 @@ bottleneck (maximin) flood from the inlets -> ball painting. Chunked:
    inlet voxels and from the one-voxel halo of its neighbours' current values; values only grow
    and every one is a valid lower bound, so the passes converge to the exact maximin field (the
    least fixed point of ``b(x) = min(d(x), max_neighbour b)``). A pass only revisits chunks
-   whose neighbours changed.
+   next to a boundary layer that changed.
 3. **Ball painting** per chunk with an overlap of the largest bottleneck radius.
 
 Intermediate fields live in a Zarr store whose chunks are the work chunks (parallel writes never
@@ -54,8 +54,20 @@ def _seeds(lo, hi, shape, faces) -> np.ndarray:
     return mask
 
 
+def _changed_faces(new: np.ndarray, old: np.ndarray) -> str:
+    """Which of the six boundary layers differ: ``z- z+ y- y+ x- x+`` as a string of 0/1."""
+    out = []
+    for ax in range(3):
+        for idx in (0, -1):
+            out.append(
+                "0" if np.array_equal(new.take(idx, axis=ax), old.take(idx, axis=ax)) else "1"
+            )
+    return "".join(out)
+
+
 def _flood_block(root: str, phase: str, block, chunk, shape, faces, levels) -> None:
-    """One relaxation step on one chunk; its marker says whether its values changed."""
+    """One relaxation step on one chunk; its marker says which of its boundary layers changed
+    (only the neighbours across those read new halo values)."""
     import zarr
 
     from microstructure.porosimetry import _core
@@ -73,21 +85,44 @@ def _flood_block(root: str, phase: str, block, chunk, shape, faces, levels) -> N
     field = d.copy()
     field[halo] = b_old[halo]  # neighbours' current values act as seeds with those values
     seeds = (_seeds(lo, hi, shape, faces) & (d > 0)) | (halo & (b_old > 0))
-    changed = False
+    changed = "000000"
     if seeds.any():
         b_new = _core.flood(field, seeds, levels)[ins]
-        changed = not np.array_equal(b_new, b_old[ins])
-        if changed:
+        changed = _changed_faces(b_new, b_old[ins])
+        if not np.array_equal(b_new, b_old[ins]):
             # flag first: a rerun after an interruption between the write and the marker
             # must still wake the neighbours up although it then finds nothing to change
             ledger.flag(block)
             b_z[W.own(block, chunk, shape)] = b_new
-    changed = changed or ledger.flagged(block)
-    ledger.mark(block, "1" if changed else "0")
+    if ledger.flagged(block) and changed == "000000":
+        changed = "111111"
+    ledger.mark(block, changed)
+
+
+def _woken(block, changed: str, n_blocks) -> list[tuple[int, int, int]]:
+    """Neighbours across the changed boundary layers of ``block``."""
+    out = []
+    for k, flag in enumerate(changed):
+        if flag != "1":
+            continue
+        ax, step = divmod(k, 2)
+        nb = list(block)
+        nb[ax] += 1 if step else -1
+        if 0 <= nb[ax] < n_blocks[ax]:
+            out.append(tuple(nb))
+    return out
 
 
 def _bottleneck_flood(root: Path, chunk, shape, faces, levels, max_passes: int) -> None:
-    """Relaxation passes until no chunk changes; resumable (state in ``flood.json``)."""
+    """Relaxation passes until no chunk boundary changes; resumable (state in ``flood.json``).
+
+    A chunk is flooded again only when a neighbour's boundary layer next to it changed: its
+    result depends on nothing else (its distances are fixed), so a chunk whose halo did not
+    change is already at its fixed point. The passes end at the exact maximin field: every
+    value is a lower bound of it and, at the end, every chunk satisfies the flood equations
+    with its neighbours' current values, which only the least such field (the exact one)
+    can do from below.
+    """
     import dask
 
     W.create(root, "b", shape, chunk, "float32", 0.0)
@@ -109,12 +144,7 @@ def _bottleneck_flood(root: Path, chunk, shape, faces, levels, max_passes: int) 
                 for blk in ledger.todo(active)
             ]
         )
-        nxt = {
-            nb
-            for blk in active
-            if ledger.value(blk) == "1"
-            for nb in (*W.neighbours(blk, n_blocks), blk)
-        }
+        nxt = {nb for blk in active for nb in _woken(blk, ledger.value(blk), n_blocks)}
         state = {"pass": k + 1, "active": [list(b) for b in sorted(nxt)]}
         write_state(root, "flood", state)
 
@@ -197,7 +227,7 @@ def invasion_radius_chunked(
     faces = parse_faces(inlet, thickness_axis=thickness_axis, top_at=top_at, name="inlet")
     manifest = {
         "function": "invasion_radius_chunked",
-        "format": 1,
+        "format": 2,
         "shape": list(shape),
         "chunk": list(chunk),
         "voxel_size_nm": list(spacing),

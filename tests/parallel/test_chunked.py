@@ -12,6 +12,7 @@ import pytest
 
 from microstructure.io import read_volume
 from microstructure.parallel import (
+    curtaining_z_halo,
     dask_scheduler,
     distance_capped_nm,
     invasion_radius_chunked,
@@ -64,8 +65,12 @@ def test_curtaining_chunked_with_a_z_halo_equals_in_memory() -> None:
     from microstructure.preprocess import remove_curtaining
 
     stack = read_volume(SAMPLE / "fibsem.tif").data[:30, :64, :64]
-    ref = remove_curtaining(stack, z_window=9)
-    got = map_slices(remove_curtaining, stack, slices_per_chunk=7, z_halo=8, z_window=9)
+    ref = remove_curtaining(stack, z_window=5, iterations=3)
+    halo = curtaining_z_halo(5, 3)
+    assert halo == 6
+    got = map_slices(
+        remove_curtaining, stack, slices_per_chunk=7, z_halo=halo, z_window=5, iterations=3
+    )
     np.testing.assert_array_equal(got.compute(), ref)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from microstructure.io import read_volume
 from microstructure.parallel import (
+    curtaining_z_halo,
     geometry_chunked,
     granulometry_chunked,
     local_thickness_chunked,
@@ -60,8 +61,15 @@ def test_chunked_geometry_samples_like_in_memory_above_8_mvoxel():
 def test_chunked_curtaining_equals_in_memory_on_a_cluster(cluster, fibsem):
     from microstructure.preprocess import remove_curtaining
 
-    ref = remove_curtaining(fibsem, z_window=5)
-    got = map_slices(remove_curtaining, fibsem, slices_per_chunk=6, z_halo=4, z_window=5)
+    ref = remove_curtaining(fibsem, z_window=5, iterations=2)
+    got = map_slices(
+        remove_curtaining,
+        fibsem,
+        slices_per_chunk=6,
+        z_halo=curtaining_z_halo(5, 2),
+        z_window=5,
+        iterations=2,
+    )
     np.testing.assert_array_equal(got.compute(), ref)
 
 
