@@ -330,6 +330,7 @@ def _mip_simulate_chunked(
             thickness_axis=args.thickness_axis,
             top_at=args.top_at,
             chunks=args.chunks,
+            resume_dir=args.resume_dir,
         )
     radii = inv[inv > 0]
     curve = curve_from_radii(
@@ -692,6 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunks", type=int, help="run chunk by chunk (Dask + Zarr) with chunks of this size"
     )
     q.add_argument("--max-radius-nm", type=float, help="with --chunks: largest radius considered")
+    q.add_argument(
+        "--resume-dir",
+        metavar="DIR",
+        help="with --chunks: resumable work folder; after an interruption the same command "
+        "recomputes only the unfinished chunks",
+    )
     q.add_argument("--scheduler", default="threads", help="with --chunks: Dask scheduler")
     q.add_argument("--out", metavar="CSV", help="write the curve CSV")
     q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")

@@ -78,6 +78,13 @@ class MipParams(StageParams):
     batch_size_nm: Annotated[float, Field(gt=0)] | None = Field(
         None, description="diameter step (nm) as GeoDict's batch size; seed 000: voxel length"
     )
+    max_diameter_nm: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="largest throat diameter resolved (nm), the lowest pressure of the run: "
+        "wider pores intrude at its pressure. Radii are then log-spaced (radii_per_decade) "
+        "from half a voxel; bounds the cost on volumes with large voids",
+    )
+    radii_per_decade: int = Field(40, ge=5, le=1000, description="with max_diameter_nm")
     densities_g_per_cm3: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
         None, description="skeletal densities for mm3/g, e.g. {am = 4.76, cbd = 1.935}"
     )
@@ -186,6 +193,34 @@ def curve_from_numbers(data: dict[str, Any], **washburn: float) -> Any:
     )
 
 
+def capped_radii_nm(
+    radii_nm: list[float] | None,
+    max_diameter_nm: float | None,
+    radii_per_decade: int,
+    voxel_size_nm: tuple[float, float, float],
+    *,
+    other: Any = None,
+) -> list[float] | None:
+    """The radius list of a capped run: log-spaced from half a voxel to ``max_diameter_nm / 2``.
+
+    ``None`` when no cap is set (exact fractional radii, or the given ``radii_nm``).
+    """
+    if max_diameter_nm is None:
+        return radii_nm
+    if radii_nm is not None or other is not None:
+        raise ValueError("max_diameter_nm: give it or radii_nm / batch_size_nm, not both")
+    import numpy as np
+
+    r_lo = 0.5 * min(voxel_size_nm)
+    r_hi = 0.5 * float(max_diameter_nm)
+    if r_hi <= r_lo:
+        raise ValueError(
+            f"max_diameter_nm: {max_diameter_nm} nm is not above one voxel ({2 * r_lo:g} nm)"
+        )
+    n = max(2, int(np.ceil(np.log10(r_hi / r_lo) * radii_per_decade)) + 1)
+    return [float(x) for x in np.geomspace(r_lo, r_hi, n)]
+
+
 def _slug(inlet: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in inlet).strip("_")
 
@@ -217,6 +252,13 @@ class MipStage(Stage):
         )
 
         vs = volume.require_voxel_size("simulated MIP")
+        radii = capped_radii_nm(
+            params.radii_nm,
+            params.max_diameter_nm,
+            params.radii_per_decade,
+            vs,
+            other=params.batch_size_nm,
+        )
         res = simulate_mip(
             volume.data,
             voxel_size_nm=vs,
@@ -225,7 +267,7 @@ class MipStage(Stage):
             surface_tension_n_per_m=params.surface_tension_n_per_m,
             thickness_axis=ctx.thickness_axis,
             top_at=ctx.top_at,
-            radii_nm=params.radii_nm,
+            radii_nm=radii,
             batch_size_nm=params.batch_size_nm,
             densities_g_per_cm3=params.densities_g_per_cm3,
             extrusion=params.extrusion,
@@ -248,7 +290,7 @@ class MipStage(Stage):
                 inlet=inlet,
                 thickness_axis=ctx.thickness_axis,
                 top_at=ctx.top_at,
-                radii_nm=params.radii_nm,
+                radii_nm=radii,
                 batch_size_nm=params.batch_size_nm,
                 densities_g_per_cm3=params.densities_g_per_cm3,
                 extrusion=False,
@@ -361,6 +403,12 @@ class GranulometryParams(StageParams):
     radii_nm: list[Annotated[float, Field(gt=0)]] | None = Field(
         None, description="discrete radius list (nm); default exact fractional radii"
     )
+    max_diameter_nm: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="largest sphere diameter (nm); wider pores count at it. Radii are then "
+        "log-spaced (radii_per_decade) from half a voxel; bounds the cost with large voids",
+    )
+    radii_per_decade: int = Field(40, ge=5, le=1000, description="with max_diameter_nm")
     contact_angle_deg: float = Field(
         140.0, gt=90.0, le=180.0, description="only for the pressure column of the table"
     )
@@ -390,7 +438,9 @@ class GranulometryStage(Stage):
         gran = granulometry(
             volume.data,
             voxel_size_nm=vs,
-            radii_nm=params.radii_nm,
+            radii_nm=capped_radii_nm(
+                params.radii_nm, params.max_diameter_nm, params.radii_per_decade, vs
+            ),
             contact_angle_deg=params.contact_angle_deg,
             surface_tension_n_per_m=params.surface_tension_n_per_m,
         )
