@@ -259,47 +259,32 @@ class MipStage(Stage):
             vs,
             other=params.batch_size_nm,
         )
-        res = simulate_mip(
-            volume.data,
-            voxel_size_nm=vs,
-            inlet=params.inlet,
-            contact_angle_deg=params.contact_angle_deg,
-            surface_tension_n_per_m=params.surface_tension_n_per_m,
-            thickness_axis=ctx.thickness_axis,
-            top_at=ctx.top_at,
-            radii_nm=radii,
-            batch_size_nm=params.batch_size_nm,
-            densities_g_per_cm3=params.densities_g_per_cm3,
-            extrusion=params.extrusion,
-            cbd_porosity=params.cbd_porosity,
-            cbd_mean_diameter_nm=params.cbd_mean_diameter_nm,
-            cbd_std_diameter_nm=params.cbd_std_diameter_nm,
-            max_pressure_mpa=params.max_pressure_mpa,
-        )
-        curve = res.curve
         washburn = {
             "contact_angle_deg": params.contact_angle_deg,
             "surface_tension_n_per_m": params.surface_tension_n_per_m,
         }
+        # the same simulation settings for the main inlet and every compared one
+        common = {
+            "voxel_size_nm": vs,
+            "thickness_axis": ctx.thickness_axis,
+            "top_at": ctx.top_at,
+            "radii_nm": radii,
+            "batch_size_nm": params.batch_size_nm,
+            "densities_g_per_cm3": params.densities_g_per_cm3,
+            "cbd_porosity": params.cbd_porosity,
+            "cbd_mean_diameter_nm": params.cbd_mean_diameter_nm,
+            "cbd_std_diameter_nm": params.cbd_std_diameter_nm,
+            "max_pressure_mpa": params.max_pressure_mpa,
+            **washburn,
+        }
+        res = simulate_mip(
+            volume.data, inlet=params.inlet, extrusion=params.extrusion, **common
+        )
+        curve = res.curve
         curve.label = f"MIP, inlet {params.inlet}"
         settings = [(params.inlet, curve)]
         for inlet in params.compare_inlets:
-            other = simulate_mip(
-                volume.data,
-                voxel_size_nm=vs,
-                inlet=inlet,
-                thickness_axis=ctx.thickness_axis,
-                top_at=ctx.top_at,
-                radii_nm=radii,
-                batch_size_nm=params.batch_size_nm,
-                densities_g_per_cm3=params.densities_g_per_cm3,
-                extrusion=False,
-                cbd_porosity=params.cbd_porosity,
-                cbd_mean_diameter_nm=params.cbd_mean_diameter_nm,
-                cbd_std_diameter_nm=params.cbd_std_diameter_nm,
-                max_pressure_mpa=params.max_pressure_mpa,
-                **washburn,
-            ).curve
+            other = simulate_mip(volume.data, inlet=inlet, extrusion=False, **common).curve
             other.label = f"MIP, inlet {inlet}"
             settings.append((inlet, other))
         psd = curve.psd(bins_per_decade=params.bins_per_decade)
