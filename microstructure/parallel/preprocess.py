@@ -113,7 +113,7 @@ def geometry_chunked(
     """
     import dask
 
-    from microstructure.preprocess.geometry import tilt_factor
+    from microstructure.preprocess.geometry import crop_slices, tilt_factor
 
     if int(slices_per_chunk) < 1:
         raise ValueError(f"slices_per_chunk: expected >= 1, got {slices_per_chunk}")
@@ -131,20 +131,7 @@ def geometry_chunked(
         )
     if background_sigma_px is not None and not background_sigma_px > 0:
         raise ValueError(f"background_sigma_px: must be > 0, got {background_sigma_px!r}")
-    sel = []
-    for axis, (label, rng) in enumerate((("z", crop_z), ("y", crop_y), ("x", crop_x))):
-        n = int(arr.shape[axis])
-        if rng is None:
-            sel.append(slice(0, n))
-            continue
-        if len(rng) != 2:
-            raise ValueError(f"crop {label}: expected (start, stop), got {rng!r}")
-        start, stop = (int(v) + n if int(v) < 0 else int(v) for v in rng)
-        if not 0 <= start < stop <= n:
-            raise ValueError(
-                f"crop {label}: range {tuple(rng)} is empty or outside the axis of length {n}"
-            )
-        sel.append(slice(start, stop))
+    sel = crop_slices(arr.shape, z=crop_z, y=crop_y, x=crop_x)
     arr = arr[tuple(sel)].rechunk((int(slices_per_chunk), -1, -1))
     nz, ny, nx = (int(s) for s in arr.shape)
     ny_out = ny

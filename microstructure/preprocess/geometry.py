@@ -20,6 +20,7 @@ from microstructure.volume import check_volume
 __all__ = [
     "as_float32",
     "crop_stack",
+    "crop_slices",
     "tilt_factor",
     "correct_tilt",
     "correct_tilt_report",
@@ -57,9 +58,23 @@ def crop_stack(
         If a range is empty or outside the stack.
     """
     arr = check_volume(stack, name="stack")
+    return arr[crop_slices(arr.shape, z=z, y=y, x=x)].copy()
+
+
+def crop_slices(
+    shape: tuple[int, ...],
+    *,
+    z: tuple[int, int] | None = None,
+    y: tuple[int, int] | None = None,
+    x: tuple[int, int] | None = None,
+) -> tuple[slice, slice, slice]:
+    """The (z, y, x) slices of ``[start, stop)`` crop ranges (negative = from the end).
+
+    Raises ``ValueError`` naming the axis when a range is not a pair, empty or outside.
+    """
     slices = []
     for axis, (label, rng) in enumerate((("z", z), ("y", y), ("x", x))):
-        n = arr.shape[axis]
+        n = int(shape[axis])
         if rng is None:
             slices.append(slice(0, n))
             continue
@@ -71,7 +86,7 @@ def crop_stack(
                 f"crop {label}: range {tuple(rng)} is empty or outside the axis of length {n}"
             )
         slices.append(slice(start, stop))
-    return arr[tuple(slices)].copy()
+    return (slices[0], slices[1], slices[2])
 
 
 def tilt_factor(angle_deg: float) -> float:
