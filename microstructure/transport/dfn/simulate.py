@@ -81,25 +81,74 @@ _CACHE: dict[tuple[CellParameters, MeshSettings, float, bool], Any] = {}
 _CACHE_SIZE = 8
 
 
-def clear_cache() -> None:
-    """Forget the discretised models kept for re-solves."""
+def clear_cache(*, disk: bool = False) -> None:
+    """Forget the solvers kept in memory for re-solves; ``disk=True`` also deletes the
+    on-disk cache of compiled models (see :func:`simulate_discharge`, ``disk_cache``)."""
     _CACHE.clear()
+    if disk:
+        from microstructure.transport.dfn import _cache
+
+        _cache.clear()
 
 
-def _discretised(p: CellParameters, mesh: MeshSettings, rtol: float, compile_c: bool) -> Any:
+def _use_disk_cache(disk_cache: bool | None) -> bool:
+    from microstructure.transport.dfn import _cache
+
+    if disk_cache is None:
+        return not _cache.disabled_by_env()
+    if not isinstance(disk_cache, bool):
+        raise ValueError(f"disk_cache: expected True, False or None, got {disk_cache!r}")
+    return disk_cache
+
+
+def _compiled(p: CellParameters, mesh: MeshSettings, material: dict[str, Any] | None) -> Any:
+    """``(compiled model, from the disk cache?)``: loaded when ``material`` (the cache key)
+    is given and an entry exists, else built by discretising."""
+    from microstructure.transport.dfn import _cache
+    from microstructure.transport.dfn import _pybamm_model as pm
+
+    if material is not None:
+        payload = _cache.load(material)
+        if payload is not None:
+            try:
+                return pm.CompiledModel.from_dict(payload), True
+            except (ValueError, KeyError, TypeError):
+                pass  # incompatible entry: rebuilt and overwritten
+    return pm.compile_model(pm.discretise(p, mesh)), False
+
+
+def _solver(
+    p: CellParameters, mesh: MeshSettings, rtol: float, compile_c: bool, disk_cache: bool
+) -> Any:
+    """A ready :class:`~._pybamm_model.DischargeSolver`, kept in memory for re-solves."""
+    from microstructure.transport.dfn import _cache
     from microstructure.transport.dfn import _pybamm_model as pm
 
     key = (p, mesh, rtol, compile_c)
     hit = _CACHE.get(key)
-    if hit is None:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        hit = (
-            pm.discretise(p, mesh),
-            pm.make_solver(rtol=rtol, atol=rtol * 1e-2, compile_c=compile_c),
+    if hit is not None:
+        return hit
+    material = None
+    if disk_cache and not compile_c:  # compiled C functions live in PyBaMM's own cache
+        material = _cache.key_material(
+            p, mesh, layout=pm.COMPILED_FORMAT, inputs=pm.INPUT_NAMES, outputs=pm.OUTPUT_NAMES
         )
-        _CACHE[key] = hit
-    return hit
+    compiled, from_disk = _compiled(p, mesh, material)
+    atol = rtol * 1e-2
+    try:
+        solver = pm.DischargeSolver(compiled, rtol=rtol, atol=atol, compile_c=compile_c)
+    except Exception:
+        if not from_disk:
+            raise
+        # a cached entry CasADi cannot read back (damaged in place): rebuild it
+        compiled, from_disk = pm.compile_model(pm.discretise(p, mesh)), False
+        solver = pm.DischargeSolver(compiled, rtol=rtol, atol=atol, compile_c=compile_c)
+    if material is not None and not from_disk:
+        _cache.store(material, compiled.to_dict())
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = solver
+    return solver
 
 
 @dataclass
@@ -248,6 +297,7 @@ def simulate_discharge(
     n_points: int = 300,
     rtol: float = 1e-5,
     compile_c: bool = False,
+    disk_cache: bool | None = None,
     **parameter_options: Any,
 ) -> DischargeResult:
     """Simulate a constant-current discharge of a seed 003 half cell (Li-metal counter).
@@ -277,6 +327,15 @@ def simulate_discharge(
     compile_c
         Compile the model to C (PyBaMM's ``"compile"`` solver option): about a minute once
         (cached on disk), then faster solves; worth it for parameter sweeps.
+    disk_cache
+        Keep the compiled model (discretised equations as CasADi functions: everything
+        that does not depend on the C-rate, the transport mode or ``rtol``) in an on-disk
+        cache, so a later process skips PyBaMM's discretisation and set-up (first solve
+        ~0.75 s -> ~0.2 s, docs/perf_dfn_cache.md). ``None`` (default): on unless the
+        environment variable ``MICROSTRUCTURE_DFN_CACHE=0``; ``False``: neither read nor
+        written. Folder: ``$MICROSTRUCTURE_CACHE_DIR/dfn``, else
+        ``~/.cache/microstructure/dfn`` (``$XDG_CACHE_HOME`` honoured). Results are the
+        same with and without it. Not used with ``compile_c``.
     **parameter_options
         Passed to :func:`~microstructure.transport.dfn.parameters.cell_parameters` when
         ``preset`` is a name (``m_inter_law``, ``m_inter``, ``m_intragranular``, any
@@ -291,7 +350,7 @@ def simulate_discharge(
     ------
     ValueError
         Non-positive C-rate, unknown transport mode or preset, M outside (0, 1],
-        volume fractions summing to more than 1.
+        volume fractions summing to more than 1, ``disk_cache`` not a bool or None.
     """
     c = _check_c_rate(c_rate)
     if transport not in TRANSPORT_MODES:
@@ -322,12 +381,13 @@ def simulate_discharge(
 
     if not (isinstance(rtol, float) and 0.0 < rtol < 1e-2):
         raise ValueError(f"rtol: expected a float in (0, 0.01), got {rtol!r}")
-    run = _run(p, mesh, rtol=rtol, compile_c=bool(compile_c), i_app=i_app, m_el=m_el,
-               t_end=t_end, n_points=n_points)
+    disk = _use_disk_cache(disk_cache)
+    run = _run(p, mesh, rtol=rtol, compile_c=bool(compile_c), disk_cache=disk, i_app=i_app,
+               m_el=m_el, t_end=t_end, n_points=n_points)
     if adaptive and run["c_e"].min() < DEPLETION_FRACTION * p.initial_salt_mol_per_m3:
         mesh = default_mesh(c, depleting=True)
-        run = _run(p, mesh, rtol=rtol, compile_c=bool(compile_c), i_app=i_app, m_el=m_el,
-                   t_end=t_end, n_points=n_points)
+        run = _run(p, mesh, rtol=rtol, compile_c=bool(compile_c), disk_cache=disk,
+                   i_app=i_app, m_el=m_el, t_end=t_end, n_points=n_points)
     t, v, q_ah_m2, salt, li, c_e = (
         run[k] for k in ("t", "v", "q", "salt", "li", "c_e")
     )
@@ -365,27 +425,22 @@ def simulate_discharge(
 
 
 def _run(
-    p: CellParameters, mesh: MeshSettings, *, rtol: float, compile_c: bool, i_app: float,
-    m_el: float, t_end: float, n_points: int,
+    p: CellParameters, mesh: MeshSettings, *, rtol: float, compile_c: bool, disk_cache: bool,
+    i_app: float, m_el: float, t_end: float, n_points: int,
 ) -> dict[str, Any]:
     """One solve on one mesh: the arrays :func:`simulate_discharge` needs."""
-    from microstructure.transport.dfn import _pybamm_model as pm
-
-    disc, solver = _discretised(p, mesh, rtol, compile_c)
-    sol = pm.solve(
-        disc, solver, current_density_a_per_m2=i_app, m_electrode=m_el, t_end_s=t_end,
-        n_out=n_points,
+    solver = _solver(p, mesh, rtol, compile_c, disk_cache)
+    sol = solver.solve(
+        current_density_a_per_m2=i_app, m_electrode=m_el, t_end_s=t_end, n_out=n_points
     )
     return {
-        "t": np.asarray(sol["Time [s]"].entries, dtype=float),
-        "v": np.asarray(sol["Voltage [V]"].entries, dtype=float),
-        "q": np.asarray(sol["Discharge capacity [A.h.m-2]"].entries, dtype=float),
-        "salt": np.asarray(sol["Total salt [mol.m-2]"].entries, dtype=float),
-        "li": np.asarray(sol["Solid lithium [mol.m-2]"].entries, dtype=float),
-        "c_e": np.asarray(sol["Electrolyte concentration [mol.m-3]"].entries, dtype=float),
-        "x": np.concatenate(
-            [disc.mesh["separator"].nodes, disc.mesh["positive electrode"].nodes]
-        ),
-        "termination": str(sol.termination),
-        "n_states": disc.n_states,
+        "t": sol["Time [s]"],
+        "v": sol["Voltage [V]"],
+        "q": sol["Discharge capacity [A.h.m-2]"],
+        "salt": sol["Total salt [mol.m-2]"],
+        "li": sol["Solid lithium [mol.m-2]"],
+        "c_e": sol["Electrolyte concentration [mol.m-3]"],
+        "x": solver.x_nodes_m,
+        "termination": sol["termination"],
+        "n_states": solver.n_states,
     }
