@@ -10,7 +10,7 @@ from microstructure.parallel.chunked import (
     map_slices,
 )
 from microstructure.parallel.granulometry import granulometry_chunked, local_thickness_chunked
-from microstructure.parallel.mip import invasion_radius_chunked
+from microstructure.parallel.mip import invasion_radius_chunked, simulate_mip_chunked
 from microstructure.parallel.preprocess import geometry_chunked
 from microstructure.parallel.resume import set_chunk_hook
 from microstructure.parallel.scheduler import dask_scheduler
@@ -22,6 +22,7 @@ __all__ = [
     "distance_capped_nm",
     "halo_voxels",
     "invasion_radius_chunked",
+    "simulate_mip_chunked",
     "local_thickness_chunked",
     "granulometry_chunked",
     "geometry_chunked",

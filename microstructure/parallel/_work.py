@@ -186,7 +186,18 @@ def phase_distance(root: Path, chunk, shape, spacing, cap: float, halo) -> np.nd
 
 
 def _paint_task(
-    root: str, src: str, dst: str, phase: str, block: Block, chunk, shape, spacing, levels, halo
+    root: str,
+    src: str,
+    dst: str,
+    phase: str,
+    block: Block,
+    chunk,
+    shape,
+    spacing,
+    levels,
+    halo,
+    steps=None,
+    count: bool = False,
 ) -> None:
     import zarr
 
@@ -195,14 +206,47 @@ def _paint_task(
     r = Path(root)
     lo, hi = box(block, chunk, shape, halo)
     f = np.asarray(zarr.open_array(str(r / src), mode="r")[sl(lo, hi)])
+    if steps is not None:
+        # floored to the discrete radius list first (elementwise: the box of the quantized
+        # field is the quantized box), painted at those radii, as in memory
+        f = _core.quantize(f, steps)
     ins = inner(lo, block, chunk, shape)
     out = _core.paint(f, spacing, levels)[ins] if f.any() else np.zeros_like(f[ins])
-    zarr.open_array(str(r / dst), mode="r+")[own(block, chunk, shape)] = out
+    own_sl = own(block, chunk, shape)
+    zarr.open_array(str(r / dst), mode="r+")[own_sl] = out
+    if count:
+        # the distribution of the painted values over the pore voxels of the chunk, so the
+        # curve never needs the whole volume (zeros included: pore voxels never reached)
+        pore = np.asarray(zarr.open_array(str(r / "mask"), mode="r")[own_sl])
+        values, counts = np.unique(out[pore], return_counts=True)
+        (r / "counts").mkdir(exist_ok=True)
+        np.savez(r / "counts" / (block_name(block) + ".npz"), values=values, counts=counts)
     ChunkLedger(root, phase).mark(block)
 
 
-def phase_paint(root: Path, src: str, dst: str, chunk, shape, spacing, levels, halo) -> None:
-    """``dst = max over balls of src`` (open balls, exact) per chunk with a halo."""
+def block_name(block: Block) -> str:
+    return "_".join(str(int(b)) for b in block)
+
+
+def phase_paint(
+    root: Path,
+    src: str,
+    dst: str,
+    chunk,
+    shape,
+    spacing,
+    levels,
+    halo,
+    *,
+    steps: np.ndarray | None = None,
+    count: bool = False,
+) -> None:
+    """``dst = max over balls of src`` (open balls, exact) per chunk with a halo.
+
+    With ``steps`` the source is floored to that radius list first (and ``levels`` should be
+    ``steps``); with ``count`` every chunk also saves the distinct painted values over its
+    pore voxels and their voxel counts (:func:`painted_counts`).
+    """
     import dask
 
     create(root, dst, shape, chunk, "float32", 0.0)
@@ -211,11 +255,24 @@ def phase_paint(root: Path, src: str, dst: str, chunk, shape, spacing, levels, h
     run_tasks(
         [
             dask.delayed(_paint_task)(
-                str(root), src, dst, phase, blk, chunk, shape, spacing, levels, halo
+                str(root), src, dst, phase, blk, chunk, shape, spacing, levels, halo, steps, count
             )
             for blk in todo
         ]
     )
+
+
+def painted_counts(root: Path, shape, chunk) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct painted values over the pore voxels and their voxel counts (whole volume),
+    from the per-chunk counts saved by :func:`phase_paint` with ``count=True``."""
+    vals, cnts = [np.zeros(0, np.float32)], [np.zeros(0, np.int64)]
+    for blk in blocks_of(shape, chunk):
+        with np.load(root / "counts" / (block_name(blk) + ".npz")) as part:
+            vals.append(part["values"])
+            cnts.append(part["counts"].astype(np.int64))
+    values, counts = np.concatenate(vals), np.concatenate(cnts)
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return uniq, np.bincount(inverse, weights=counts, minlength=uniq.size).astype(np.int64)
 
 
 def finish(root: Path, name: str, out_zarr: str | os.PathLike | None) -> Any:
@@ -236,3 +293,72 @@ def max_of(root: Path, name: str) -> float:
     import dask.array as da
 
     return float(da.from_zarr(str(root / name)).max().compute())
+
+
+# ----------------------------------------------------------------------- labels and results
+
+
+def check_labels_lazy(labels: Any, name: str = "labels") -> Any:
+    """A (z, y, x) integer labels array as a Dask array (numpy, Zarr or Dask input)."""
+    lab = as_dask(labels)
+    if lab.ndim != 3 or not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError(f"{name}: expected a 3D integer array, got {lab.dtype} {lab.shape}")
+    return lab
+
+
+def pore_of_labels(lab: Any, pore_phases: Any) -> Any:
+    """Lazy boolean pore mask of a Dask labels array (lookup table per block)."""
+    lut = np.zeros(256, dtype=bool)
+    for p in pore_phases:
+        if not 0 <= int(p) <= 255:
+            raise ValueError(f"pore_phases: expected phase codes 0..255, got {p!r}")
+        lut[int(p)] = True
+    return lab.map_blocks(lambda b: lut[np.asarray(b, dtype=np.uint8)], dtype=bool)
+
+
+def _bincount_block(block: Any) -> np.ndarray:
+    return np.bincount(np.asarray(block, dtype=np.uint8).ravel(), minlength=256)
+
+
+def phase_counts(lab: Any) -> np.ndarray:
+    """Voxels of every label code 0..255 of a Dask labels array, block by block."""
+    import dask
+
+    parts = [dask.delayed(_bincount_block)(b) for b in lab.to_delayed().ravel()]
+    return np.sum(run_tasks(parts), axis=0)
+
+
+def solid_mass_g(counts: np.ndarray, densities_g_per_cm3: Any, voxel_volume_nm3: float) -> float:
+    """Sample mass (g) from the phase voxel counts, as the in-memory
+    :func:`microstructure.porosimetry._core.phase_masses` (which is linear in the counts:
+    it is evaluated on one voxel of each solid phase present)."""
+    from microstructure.porosimetry import _core
+
+    mass = 0.0
+    for code in (1, 2):
+        if counts[code]:
+            one = np.full((1, 1, 1), code, dtype=np.uint8)
+            try:
+                per_voxel = _core.phase_masses(one, densities_g_per_cm3, voxel_volume_nm3)
+            except ValueError as exc:  # the message names the phase; give the real count
+                raise ValueError(
+                    str(exc).replace("in 1 voxels", f"in {int(counts[code])} voxels")
+                ) from None
+            mass += float(counts[code]) * per_voxel
+    if mass <= 0:
+        raise ValueError("densities_g_per_cm3: the sample has no solid mass")
+    return mass
+
+
+def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def clear_folder(root: Path, keep: tuple[str, ...]) -> None:
+    """Remove everything in ``root`` but the names in ``keep``."""
+    for child in root.iterdir():
+        if child.name in keep:
+            continue
+        shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()

@@ -12,7 +12,6 @@ rounding of the chunked distance transform, relative 1.2e-7; same curve).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,14 +21,18 @@ import numpy as np
 
 from microstructure.parallel import _work as W
 from microstructure.parallel.chunked import as_dask, halo_voxels
+from microstructure.parallel.mip import _check_radii
 from microstructure.parallel.resume import read_state, write_state
 from microstructure.volume import PORE_PHASES, parse_voxel_size
 
 __all__ = ["local_thickness_chunked", "granulometry_chunked"]
 
 
-def _lt_in_folder(root: Path, arr: Any, spacing, cap: float, chunk, shape) -> np.ndarray:
-    """Mask, capped distance and painting phases into ``root/lt``; returns the levels."""
+def _lt_in_folder(
+    root: Path, arr: Any, spacing, cap: float, chunk, shape, steps=None, *, count: bool = False
+) -> np.ndarray:
+    """Mask, capped distance and painting phases into ``root/lt``; returns the levels the
+    local thickness can take (the distance levels, or the step radii)."""
     W.phase_mask(root, arr, chunk, shape)
     levels = W.phase_distance(root, chunk, shape, spacing, cap, halo_voxels(cap, spacing))
     if levels.size == 0:
@@ -38,27 +41,38 @@ def _lt_in_folder(root: Path, arr: Any, spacing, cap: float, chunk, shape) -> np
     if "dt_max_nm" not in state:
         state = {"dt_max_nm": float(levels[-1])}
         write_state(root, "paint", state)
-    W.phase_paint(root, "dt", "lt", chunk, shape, spacing, levels, halo_voxels(levels[-1], spacing))
-    return levels
+    paint_levels = levels if steps is None else steps
+    W.phase_paint(
+        root,
+        "dt",
+        "lt",
+        chunk,
+        shape,
+        spacing,
+        paint_levels,
+        halo_voxels(levels[-1], spacing),
+        steps=steps,
+        count=count,
+    )
+    return paint_levels
 
 
-def _check(pore_mask: Any, voxel_size_nm: Any, max_radius_nm: float, chunks: Any):
+def _check(pore_mask: Any, voxel_size_nm: Any, max_radius_nm: float | None, chunks: Any, radii):
     spacing = parse_voxel_size(voxel_size_nm)
-    cap = float(max_radius_nm)
-    if not (math.isfinite(cap) and cap > 0):
-        raise ValueError(f"max_radius_nm: expected a positive radius, got {max_radius_nm!r}")
+    cap, steps = _check_radii(max_radius_nm, radii)
     arr = as_dask(pore_mask)
     if arr.ndim != 3:
         raise ValueError(f"pore_mask: expected a 3D (z, y, x) array, got shape {arr.shape}")
     shape = tuple(int(s) for s in arr.shape)
-    return arr, spacing, cap, shape, W.parse_chunk(chunks, shape)
+    return arr, spacing, cap, steps, shape, W.parse_chunk(chunks, shape)
 
 
 def local_thickness_chunked(
     pore_mask: Any,
     *,
     voxel_size_nm: Any,
-    max_radius_nm: float,
+    max_radius_nm: float | None = None,
+    radii_nm: Any = None,
     chunks: int | tuple[int, int, int] = 128,
     work_dir: str | os.PathLike | None = None,
     out_zarr: str | os.PathLike | None = None,
@@ -76,6 +90,11 @@ def local_thickness_chunked(
         Largest inscribed-ball radius considered (nm); sets the overlap of the distance
         transform. Distances beyond it are capped (wider pores get this radius); with a value
         of at least the largest pore radius the result equals :func:`local_thickness`.
+        Default with ``radii_nm``: its largest radius.
+    radii_nm
+        Optional discrete radius list (nm), as :func:`local_thickness`: distances are floored
+        to it before painting (equal to the in-memory result with the same list when
+        ``max_radius_nm`` is at least its largest radius).
     chunks
         Work chunk (voxels per axis, or one number).
     work_dir, out_zarr, resume_dir
@@ -92,35 +111,29 @@ def local_thickness_chunked(
     ValueError
         No pore voxel, bad radius or chunk size.
     """
-    arr, spacing, cap, shape, chunk = _check(pore_mask, voxel_size_nm, max_radius_nm, chunks)
+    arr, spacing, cap, steps, shape, chunk = _check(
+        pore_mask, voxel_size_nm, max_radius_nm, chunks, radii_nm
+    )
     manifest = {
         "function": "local_thickness_chunked",
-        "format": 1,
+        "format": 2,
+        "radii_nm": None if steps is None else [float(r) for r in steps],
         "shape": list(shape),
         "chunk": list(chunk),
         "voxel_size_nm": list(spacing),
         "max_radius_nm": cap,
     }
     with W.work_folder(resume_dir, work_dir, manifest, "lt-chunked-") as root:
-        _lt_in_folder(root, arr.astype(bool), spacing, cap, chunk, shape)
+        _lt_in_folder(root, arr.astype(bool), spacing, cap, chunk, shape, steps)
         return W.finish(root, "lt", out_zarr)
-
-
-def _count_block(root: str, block, chunk, shape) -> tuple[np.ndarray, np.ndarray]:
-    import zarr
-
-    r = Path(root)
-    own = W.own(block, chunk, shape)
-    lt = np.asarray(zarr.open_array(str(r / "lt"), mode="r")[own])
-    pore = np.asarray(zarr.open_array(str(r / "mask"), mode="r")[own])
-    return np.unique(lt[pore], return_counts=True)
 
 
 def granulometry_chunked(
     labels: Any,
     *,
     voxel_size_nm: Any,
-    max_radius_nm: float,
+    max_radius_nm: float | None = None,
+    radii_nm: Any = None,
     pore_phases: Sequence[int] = PORE_PHASES,
     chunks: int | tuple[int, int, int] = 128,
     contact_angle_deg: float | None = None,
@@ -135,7 +148,7 @@ def granulometry_chunked(
     ----------
     labels
         uint8 labels (z, y, x) as numpy, Zarr or Dask array; pore = ``pore_phases``.
-    voxel_size_nm, max_radius_nm, chunks
+    voxel_size_nm, max_radius_nm, radii_nm, chunks
         As :func:`local_thickness_chunked`.
     pore_phases
         Labels counted as pore (default 0 and 3).
@@ -151,8 +164,6 @@ def granulometry_chunked(
         The same curve, porosity and local thickness as :func:`granulometry` (radii to
         float32 rounding).
     """
-    import dask
-
     from microstructure.porosimetry import GranulometryResult, curve_from_radii
     from microstructure.porosimetry.washburn import (
         CONTACT_ANGLE_DEG,
@@ -163,53 +174,49 @@ def granulometry_chunked(
     theta = CONTACT_ANGLE_DEG if contact_angle_deg is None else contact_angle_deg
     gamma = SURFACE_TENSION_N_PER_M if surface_tension_n_per_m is None else surface_tension_n_per_m
     check_mercury_parameters(theta, gamma)
-    lab = as_dask(labels)
-    if lab.ndim != 3 or not np.issubdtype(lab.dtype, np.integer):
-        raise ValueError(f"labels: expected a 3D integer array, got {lab.dtype} {lab.shape}")
-    lut = np.zeros(256, dtype=bool)
-    for p in pore_phases:
-        if not 0 <= int(p) <= 255:
-            raise ValueError(f"pore_phases: expected phase codes 0..255, got {p!r}")
-        lut[int(p)] = True
-    pore = lab.map_blocks(lambda b: lut[np.asarray(b, dtype=np.uint8)], dtype=bool)
-    arr, spacing, cap, shape, chunk = _check(pore, voxel_size_nm, max_radius_nm, chunks)
+    lab = W.check_labels_lazy(labels)
+    pore = W.pore_of_labels(lab, pore_phases)
+    arr, spacing, cap, steps, shape, chunk = _check(
+        pore, voxel_size_nm, max_radius_nm, chunks, radii_nm
+    )
     manifest = {
         "function": "granulometry_chunked",
-        "format": 1,
+        "format": 2,
         "shape": list(shape),
         "chunk": list(chunk),
         "voxel_size_nm": list(spacing),
         "max_radius_nm": cap,
+        "radii_nm": None if steps is None else [float(r) for r in steps],
         "pore_phases": sorted(int(p) for p in pore_phases),
     }
     with W.work_folder(resume_dir, work_dir, manifest, "gran-chunked-") as root:
         try:
-            levels = _lt_in_folder(root, arr, spacing, cap, chunk, shape)
+            levels = _lt_in_folder(root, arr, spacing, cap, chunk, shape, steps, count=True)
         except ValueError as exc:
             raise ValueError(f"labels: no pore voxels (phases {list(pore_phases)})") from exc
-        parts = dask.compute(
-            *[
-                dask.delayed(_count_block)(str(root), blk, chunk, shape)
-                for blk in W.blocks_of(shape, chunk)
-            ]
-        )
-        values = np.concatenate([v for v, _ in parts])
-        counts = np.concatenate([c for _, c in parts]).astype(np.int64)
-        uniq, inverse = np.unique(values, return_inverse=True)
-        weights = np.bincount(inverse, weights=counts, minlength=uniq.size)
+        values, counts = W.painted_counts(root, shape, chunk)
         n_pore = float(counts.sum())
         n_total = float(np.prod(shape))
         curve = curve_from_radii(
-            uniq,
-            weights=weights,
-            levels_nm=levels,
+            values,
+            weights=counts,
+            levels_nm=levels if steps is None else None,
+            steps_radius_nm=steps,
             pore_volume=n_pore,
             sample_volume=n_total,
             contact_angle_deg=theta,
             surface_tension_n_per_m=gamma,
             label="granulometry",
         )
+        hit = values > 0
+        mean_r = float(
+            np.sum(values[hit].astype(np.float64) * counts[hit]) / max(1, int(counts[hit].sum()))
+        )
         lt = W.finish(root, "lt", out_zarr)
     return GranulometryResult(
-        local_thickness_nm=lt, curve=curve, porosity=n_pore / n_total, voxel_size_nm=spacing
+        local_thickness_nm=lt,
+        curve=curve,
+        porosity=n_pore / n_total,
+        voxel_size_nm=spacing,
+        mean_radius_nm=mean_r,
     )

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,16 @@ import numpy as np
 from microstructure.faces import parse_faces
 from microstructure.parallel import _work as W
 from microstructure.parallel.chunked import as_dask, halo_voxels
-from microstructure.parallel.resume import ChunkLedger, read_state, write_state
-from microstructure.volume import parse_voxel_size
+from microstructure.parallel.resume import (
+    MANIFEST_FILE,
+    ChunkLedger,
+    open_work_folder,
+    read_state,
+    write_state,
+)
+from microstructure.volume import PORE_PHASES, parse_voxel_size
 
-__all__ = ["invasion_radius_chunked"]
+__all__ = ["invasion_radius_chunked", "simulate_mip_chunked"]
 
 
 def _seeds(lo, hi, shape, faces) -> np.ndarray:
@@ -157,14 +164,80 @@ def _face_slice(face, shape) -> tuple[slice, ...]:
     return tuple(sl)
 
 
+def _check_radii(max_radius_nm: float | None, radii_nm: Any) -> tuple[float, np.ndarray | None]:
+    """The cap (nm) and the discrete radius list (float32, ascending) or None."""
+    from microstructure.porosimetry import _core
+
+    steps = None if radii_nm is None else _core.check_radii(radii_nm)
+    if max_radius_nm is None:
+        if steps is None:
+            raise ValueError("max_radius_nm: give the largest radius considered (nm)")
+        max_radius_nm = float(steps[-1])
+    cap = float(max_radius_nm)
+    if not (math.isfinite(cap) and cap > 0):
+        raise ValueError(f"max_radius_nm: expected a positive radius, got {max_radius_nm!r}")
+    return cap, steps
+
+
+def _invasion_in_folder(
+    root: Path,
+    arr: Any,
+    chunk,
+    shape,
+    spacing,
+    cap: float,
+    faces,
+    steps,
+    max_passes: int,
+    *,
+    count: bool = False,
+) -> np.ndarray:
+    """Mask, capped distance, flood and painting phases into ``root/inv``; returns the levels
+    the invasion radius can take (the distance levels, or the step radii)."""
+    import zarr
+
+    W.phase_mask(root, arr, chunk, shape)
+    levels = W.phase_distance(root, chunk, shape, spacing, cap, halo_voxels(cap, spacing))
+    if levels.size == 0:
+        raise ValueError("labels: no pore voxels; nothing can be intruded")
+    dt_z = zarr.open_array(str(root / "dt"), mode="r")
+    if not any(np.any(np.asarray(dt_z[_face_slice(f, shape)]) > 0) for f in faces):
+        raise ValueError("inlet: no pore voxel touches the inlet faces; mercury cannot enter")
+    _bottleneck_flood(root, chunk, shape, faces, levels, max_passes)
+    state = read_state(root, "paint") or {}
+    if "b_max_nm" not in state:
+        state = {"b_max_nm": W.max_of(root, "b")}
+        write_state(root, "paint", state)
+    halo = halo_voxels(state["b_max_nm"], spacing)
+    paint_levels = levels if steps is None else steps
+    W.phase_paint(
+        root, "b", "inv", chunk, shape, spacing, paint_levels, halo, steps=steps, count=count
+    )
+    return paint_levels
+
+
+def _manifest(function: str, shape, chunk, spacing, cap, faces, steps) -> dict[str, Any]:
+    return {
+        "function": function,
+        "format": 3,
+        "shape": list(shape),
+        "chunk": list(chunk),
+        "voxel_size_nm": list(spacing),
+        "max_radius_nm": cap,
+        "faces": [list(f) for f in faces],
+        "radii_nm": None if steps is None else [float(r) for r in steps],
+    }
+
+
 def invasion_radius_chunked(
     pore_mask: Any,
     *,
     voxel_size_nm: Any,
-    max_radius_nm: float,
+    max_radius_nm: float | None = None,
     inlet: str = "all",
     thickness_axis: str | int = "y",
     top_at: int | str = 0,
+    radii_nm: Any = None,
     chunks: int | tuple[int, int, int] = 128,
     work_dir: str | os.PathLike | None = None,
     out_zarr: str | os.PathLike | None = None,
@@ -183,9 +256,14 @@ def invasion_radius_chunked(
         Largest radius considered (nm): pores wider than this are intruded at the pressure of
         this radius. Sets the overlap between chunks. With a value of at least the largest
         pore radius the result equals the in-memory :func:`invasion_radius` (same intruded
-        voxels, radii to float32 rounding).
+        voxels, radii to float32 rounding). Default with ``radii_nm``: its largest radius.
     inlet, thickness_axis, top_at
         Inlet faces and electrode orientation, as in :func:`simulate_mip`.
+    radii_nm
+        Optional discrete radius list (nm), as :func:`invasion_radius`: the bottleneck field
+        is floored to it before painting. The result equals the in-memory one with the same
+        list when ``max_radius_nm`` is at least its largest radius, whatever the pore sizes
+        (wider pores are floored to the largest radius either way).
     chunks
         Work chunk (voxels per axis, or one number).
     work_dir
@@ -213,40 +291,163 @@ def invasion_radius_chunked(
     ValueError
         No pore voxel on the inlet faces, bad radius or chunk size.
     """
-    import zarr
-
     spacing = parse_voxel_size(voxel_size_nm)
-    cap = float(max_radius_nm)
-    if not (math.isfinite(cap) and cap > 0):
-        raise ValueError(f"max_radius_nm: expected a positive radius, got {max_radius_nm!r}")
+    cap, steps = _check_radii(max_radius_nm, radii_nm)
     arr = as_dask(pore_mask)
     if arr.ndim != 3:
         raise ValueError(f"pore_mask: expected a 3D (z, y, x) array, got shape {arr.shape}")
     shape = tuple(int(s) for s in arr.shape)
     chunk = W.parse_chunk(chunks, shape)
     faces = parse_faces(inlet, thickness_axis=thickness_axis, top_at=top_at, name="inlet")
-    manifest = {
-        "function": "invasion_radius_chunked",
-        "format": 2,
-        "shape": list(shape),
-        "chunk": list(chunk),
-        "voxel_size_nm": list(spacing),
-        "max_radius_nm": cap,
-        "faces": [list(f) for f in faces],
-    }
+    manifest = _manifest("invasion_radius_chunked", shape, chunk, spacing, cap, faces, steps)
     with W.work_folder(resume_dir, work_dir, manifest, "mip-chunked-") as root:
-        W.phase_mask(root, arr, chunk, shape)
-        levels = W.phase_distance(root, chunk, shape, spacing, cap, halo_voxels(cap, spacing))
-        if levels.size == 0:
-            raise ValueError("labels: no pore voxels; nothing can be intruded")
-        dt_z = zarr.open_array(str(root / "dt"), mode="r")
-        if not any(np.any(np.asarray(dt_z[_face_slice(f, shape)]) > 0) for f in faces):
-            raise ValueError("inlet: no pore voxel touches the inlet faces; mercury cannot enter")
-        _bottleneck_flood(root, chunk, shape, faces, levels, max_passes)
-        state = read_state(root, "paint") or {}
-        if "b_max_nm" not in state:
-            state = {"b_max_nm": W.max_of(root, "b")}
-            write_state(root, "paint", state)
-        halo = halo_voxels(state["b_max_nm"], spacing)
-        W.phase_paint(root, "b", "inv", chunk, shape, spacing, levels, halo)
+        _invasion_in_folder(root, arr, chunk, shape, spacing, cap, faces, steps, max_passes)
         return W.finish(root, "inv", out_zarr)
+
+
+RESULT_FILE = "result.npz"
+
+
+def simulate_mip_chunked(
+    labels: Any,
+    *,
+    voxel_size_nm: Any,
+    max_radius_nm: float | None = None,
+    inlet: str = "all",
+    contact_angle_deg: float | None = None,
+    surface_tension_n_per_m: float | None = None,
+    thickness_axis: str | int = "y",
+    top_at: int | str = 0,
+    radii_nm: Any = None,
+    densities_g_per_cm3: Mapping[Any, float] | None = None,
+    pore_phases: Sequence[int] = PORE_PHASES,
+    chunks: int | tuple[int, int, int] = 128,
+    work_dir: str | os.PathLike | None = None,
+    out_zarr: str | os.PathLike | None = None,
+    max_passes: int = 1000,
+    resume_dir: str | os.PathLike | None = None,
+) -> Any:
+    """Simulated mercury intrusion of a labels volume, chunk by chunk (no extrusion).
+
+    The chunked counterpart of :func:`microstructure.porosimetry.simulate_mip` without the
+    in-memory-only options (extrusion, CBD hybrid curve): the same intrusion curve, porosity,
+    accessible fraction and specific volume, built from per-chunk counts of the invasion
+    radii, so the volume never has to be in memory.
+
+    Parameters
+    ----------
+    labels
+        uint8 labels (z, y, x) as numpy, Zarr or Dask array; pore = ``pore_phases``.
+    voxel_size_nm, max_radius_nm, inlet, thickness_axis, top_at, radii_nm, chunks, max_passes
+        As :func:`invasion_radius_chunked`.
+    contact_angle_deg, surface_tension_n_per_m
+        Washburn parameters (defaults: the package's, Hg 140 deg and 0.48 N/m).
+    densities_g_per_cm3
+        Skeletal densities of the solid phases, as :func:`simulate_mip`, for
+        ``specific_volume_mm3_per_g`` (phase voxels counted chunk by chunk).
+    pore_phases
+        Labels counted as pore (default 0 and 3).
+    work_dir
+        As :func:`invasion_radius_chunked`.
+    out_zarr
+        Keep the invasion radius field as this Zarr array (``result.invasion_radius_nm``);
+        without it the field is not kept (``None``): only the curve and numbers.
+    resume_dir
+        Resumable work folder, as :func:`invasion_radius_chunked`. When the call succeeds
+        without ``out_zarr`` the intermediates are removed but the counts the result is made
+        of (``result.npz``, a few kB, and the manifest) stay, so the same call returns at once.
+
+    Returns
+    -------
+    MipResult
+        ``curve`` and ``resolved_curve`` are the same (no hybrid curve); ``extrusion`` None.
+
+    Raises
+    ------
+    ValueError
+        Bad labels, radius, chunk size or densities; no pore voxel; no pore voxel on the
+        inlet faces.
+    """
+    from microstructure.faces import face_name
+    from microstructure.porosimetry import MipResult, curve_from_radii
+    from microstructure.porosimetry.washburn import (
+        CONTACT_ANGLE_DEG,
+        SURFACE_TENSION_N_PER_M,
+        check_mercury_parameters,
+    )
+
+    theta = CONTACT_ANGLE_DEG if contact_angle_deg is None else float(contact_angle_deg)
+    gamma = (
+        SURFACE_TENSION_N_PER_M
+        if surface_tension_n_per_m is None
+        else float(surface_tension_n_per_m)
+    )
+    check_mercury_parameters(theta, gamma)
+    spacing = parse_voxel_size(voxel_size_nm)
+    cap, steps = _check_radii(max_radius_nm, radii_nm)
+    lab = W.check_labels_lazy(labels)
+    pore = W.pore_of_labels(lab, pore_phases)
+    shape = tuple(int(s) for s in lab.shape)
+    chunk = W.parse_chunk(chunks, shape)
+    faces = parse_faces(inlet, thickness_axis=thickness_axis, top_at=top_at, name="inlet")
+    manifest = _manifest("simulate_mip_chunked", shape, chunk, spacing, cap, faces, steps)
+    manifest["pore_phases"] = sorted(int(p) for p in pore_phases)
+    field = None
+
+    def compute(root: Path) -> dict[str, np.ndarray]:
+        levels = _invasion_in_folder(
+            root, pore, chunk, shape, spacing, cap, faces, steps, max_passes, count=True
+        )
+        values, counts = W.painted_counts(root, shape, chunk)
+        return {"values": values, "counts": counts, "levels": levels}
+
+    if out_zarr is not None or resume_dir is None:
+        with W.work_folder(resume_dir, work_dir, manifest, "mip-chunked-") as root:
+            res = compute(root)
+            if out_zarr is not None:
+                field = W.finish(root, "inv", out_zarr)
+    else:
+        root, _ = open_work_folder(resume_dir, manifest)
+        saved = root / RESULT_FILE
+        if saved.is_file():
+            with np.load(saved) as f:
+                res = {k: f[k] for k in f.files}
+        else:
+            res = compute(root)
+            W.save_npz_atomic(saved, res)
+            W.clear_folder(root, keep=(MANIFEST_FILE, RESULT_FILE))
+    values, counts, levels = res["values"], res["counts"], res["levels"]
+    n_total = float(np.prod(shape))
+    n_pore = float(counts.sum())
+    hit = values > 0
+    factor = None
+    if densities_g_per_cm3 is not None:
+        vv = spacing[0] * spacing[1] * spacing[2]
+        mass = W.solid_mass_g(W.phase_counts(lab), densities_g_per_cm3, vv)
+        factor = vv * 1e-18 / mass
+    names = tuple(face_name(f) for f in faces)
+    curve = curve_from_radii(
+        values[hit],
+        weights=counts[hit],
+        pore_volume=n_pore,
+        sample_volume=n_total,
+        steps_radius_nm=steps,
+        levels_nm=levels,
+        mm3_per_g_per_unit=factor,
+        contact_angle_deg=theta,
+        surface_tension_n_per_m=gamma,
+        label="simulated MIP",
+    )
+    curve.metadata.update({"inlet": list(names), "voxel_size_nm": list(spacing)})
+    return MipResult(
+        invasion_radius_nm=field,
+        curve=curve,
+        resolved_curve=curve,
+        voxel_size_nm=spacing,
+        porosity=n_pore / n_total,
+        accessible_fraction=float(counts[hit].sum()) / n_pore,
+        inlet=names,
+        contact_angle_deg=theta,
+        surface_tension_n_per_m=gamma,
+        step_radii_nm=steps,
+    )

@@ -81,12 +81,21 @@ class GranulometryResult:
         table format (``pressure_mpa`` is the Washburn pressure of each diameter).
     porosity
         Pore volume fraction.
+    mean_radius_nm
+        Mean local thickness (radius, nm) of the pore voxels with a positive one, when known
+        without the array (the chunked granulometry computes it from its per-chunk counts);
+        ``None``: :meth:`summary` computes it from ``local_thickness_nm``.
+
+    ``local_thickness_nm`` may be a numpy, Zarr or Dask array (the chunked granulometry
+    returns a Zarr array when asked to write it to disk); :meth:`summary` reads a Zarr or
+    Dask array chunk by chunk.
     """
 
-    local_thickness_nm: np.ndarray
+    local_thickness_nm: Any
     curve: MipCurve
     porosity: float
     voxel_size_nm: tuple[float, float, float]
+    mean_radius_nm: float | None = None
 
     def d_values(self) -> dict[str, float]:
         """D10/D50/D90 (nm) of the volume-weighted local-thickness distribution."""
@@ -102,11 +111,29 @@ class GranulometryResult:
             "voxel_size_nm": list(self.voxel_size_nm),
             "porosity": self.porosity,
             "n_steps": len(self.curve),
-            "mean_diameter_nm": float(
-                2.0 * self.local_thickness_nm[self.local_thickness_nm > 0].mean()
-            ),
+            "mean_diameter_nm": 2.0 * self._mean_radius_nm(),
             **self.d_values(),
         }
+
+    def _mean_radius_nm(self) -> float:
+        if self.mean_radius_nm is not None:
+            return float(self.mean_radius_nm)
+        lt = self.local_thickness_nm
+        if isinstance(lt, np.ndarray):
+            return float(lt[lt > 0].mean())
+        # Zarr or Dask: sums block by block, never the whole array in memory
+        import dask.array as da
+
+        arr = lt if isinstance(lt, da.Array) else da.from_array(lt, chunks=_chunks_of(lt))
+        hit = arr > 0
+        total, n = da.compute(da.where(hit, arr, 0).sum(dtype=np.float64), hit.sum())
+        return float(total) / float(n) if n else float("nan")
+
+
+def _chunks_of(array: Any) -> Any:
+    """The storage chunks of a Zarr array (Dask's automatic chunks otherwise)."""
+    chunks = getattr(array, "chunks", None)
+    return chunks if isinstance(chunks, tuple) and len(chunks) == 3 else "auto"
 
 
 def granulometry(

@@ -116,6 +116,12 @@ class MipParams(StageParams):
     subvoxel_lowest_diameter_nm: float = Field(
         3.7, gt=0.0, description="smallest diameter of the added sub-voxel volume (nm)"
     )
+    chunks: Annotated[int, Field(ge=16)] | None = Field(
+        None,
+        description="run chunk by chunk (Dask arrays over Zarr, resumable) with cubic work "
+        "chunks of this edge (voxels); needs max_diameter_nm (or radii_nm), the overlap of "
+        "the chunks. Automatic (128) when the labels exceed the runner's size threshold",
+    )
 
     @field_validator("inlet")
     @classmethod
@@ -233,6 +239,50 @@ def _finite(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+#: work chunk edge (voxels) of the automatic chunked path
+AUTO_CHUNK = 128
+
+
+def _is_lazy(data: Any) -> bool:
+    import numpy as np
+
+    return not isinstance(data, np.ndarray) and hasattr(data, "compute")
+
+
+def _in_memory(data: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(data.compute()) if _is_lazy(data) else data
+
+
+def chunked_edge(volume: Volume, chunks: int | None, ctx: StageContext) -> int | None:
+    """The work chunk edge when the stage runs chunked, else None.
+
+    Chunked when the stage's ``chunks`` option is set, or when the labels are larger than the
+    runner's size threshold (``ctx.zarr_threshold_bytes`` when the runner provides it, else
+    the runner's default, :data:`microstructure.pipeline.runner.ZARR_THRESHOLD_BYTES`).
+    """
+    if chunks is not None:
+        return int(chunks)
+    threshold = getattr(ctx, "zarr_threshold_bytes", None)
+    if threshold is None:
+        from microstructure.pipeline.runner import ZARR_THRESHOLD_BYTES
+
+        threshold = ZARR_THRESHOLD_BYTES
+    return AUTO_CHUNK if int(volume.data.nbytes) > int(threshold) else None
+
+
+def _in_memory_only(stage: str, option: str, hint: str) -> ValueError:
+    return ValueError(
+        f"{option}: in-memory only; stage {stage!r} runs chunked (its `chunks` option, or "
+        f"labels above the runner's size threshold): {hint}"
+    )
+
+
+def _chunk_folder(ctx: StageContext, name: str) -> Path | None:
+    return None if ctx.chunk_dir is None else Path(ctx.chunk_dir) / name
+
+
 @register
 class MipStage(Stage):
     name = "mip"
@@ -240,6 +290,8 @@ class MipStage(Stage):
     Params = MipParams
     consumes = "labels"
     produces = "none"
+    #: Dask labels run chunked above the size threshold; smaller ones are loaded
+    supports_dask = True
 
     def run(self, volume: Volume, params: MipParams, ctx: StageContext) -> StageOutput:
         from microstructure.porosimetry import (
@@ -277,14 +329,20 @@ class MipStage(Stage):
             "max_pressure_mpa": params.max_pressure_mpa,
             **washburn,
         }
-        res = simulate_mip(
-            volume.data, inlet=params.inlet, extrusion=params.extrusion, **common
-        )
+        edge = chunked_edge(volume, params.chunks, ctx)
+        if edge is None:
+            data = _in_memory(volume.data)
+            res = simulate_mip(data, inlet=params.inlet, extrusion=params.extrusion, **common)
+            others = [
+                simulate_mip(data, inlet=inlet, extrusion=False, **common).curve
+                for inlet in params.compare_inlets
+            ]
+        else:
+            res, others = _mip_chunked(volume, params, ctx, common, edge)
         curve = res.curve
         curve.label = f"MIP, inlet {params.inlet}"
         settings = [(params.inlet, curve)]
-        for inlet in params.compare_inlets:
-            other = simulate_mip(volume.data, inlet=inlet, extrusion=False, **common).curve
+        for inlet, other in zip(params.compare_inlets, others, strict=True):
             other.label = f"MIP, inlet {inlet}"
             settings.append((inlet, other))
         psd = curve.psd(bins_per_decade=params.bins_per_decade)
@@ -384,6 +442,49 @@ class MipStage(Stage):
         return StageOutput(volume=None, numbers=numbers, tables=tables, figures=figures)
 
 
+def _mip_chunked(
+    volume: Volume, params: MipParams, ctx: StageContext, common: dict[str, Any], edge: int
+) -> tuple[Any, list[Any]]:
+    """The main and the compared inlet settings, chunk by chunk (each resumable)."""
+    from microstructure.parallel import simulate_mip_chunked
+
+    if params.extrusion:
+        raise _in_memory_only("mip", "extrusion", "set extrusion = false")
+    if params.cbd_porosity is not None:
+        raise _in_memory_only("mip", "cbd_porosity", "leave cbd_porosity out")
+    if params.batch_size_nm is not None:
+        raise _in_memory_only("mip", "batch_size_nm", "use max_diameter_nm or radii_nm")
+    if common["radii_nm"] is None:
+        raise ValueError(
+            "max_diameter_nm: the chunked MIP (`chunks`, or labels above the runner's size "
+            "threshold) needs the largest throat diameter resolved (it sets the chunk overlap)"
+        )
+    opts = {
+        k: common[k]
+        for k in (
+            "voxel_size_nm",
+            "thickness_axis",
+            "top_at",
+            "radii_nm",
+            "densities_g_per_cm3",
+            "contact_angle_deg",
+            "surface_tension_n_per_m",
+        )
+    }
+    runs = []
+    for i, inlet in enumerate([params.inlet, *params.compare_inlets]):
+        runs.append(
+            simulate_mip_chunked(
+                volume.data,
+                inlet=inlet,
+                chunks=edge,
+                resume_dir=_chunk_folder(ctx, f"mip-{i}-{_slug(inlet)}"),
+                **opts,
+            )
+        )
+    return runs[0], [r.curve for r in runs[1:]]
+
+
 class GranulometryParams(StageParams):
     radii_nm: list[Annotated[float, Field(gt=0)]] | None = Field(
         None, description="discrete radius list (nm); default exact fractional radii"
@@ -399,6 +500,12 @@ class GranulometryParams(StageParams):
     )
     surface_tension_n_per_m: float = Field(0.48, gt=0.0)
     bins_per_decade: int = Field(10, ge=1, le=100, description="dV/dlogD bins per decade")
+    chunks: Annotated[int, Field(ge=16)] | None = Field(
+        None,
+        description="run chunk by chunk (Dask arrays over Zarr, resumable) with cubic work "
+        "chunks of this edge (voxels); needs max_diameter_nm (or radii_nm), the overlap of "
+        "the chunks. Automatic (128) when the labels exceed the runner's size threshold",
+    )
 
     @field_validator("radii_nm")
     @classmethod
@@ -415,20 +522,45 @@ class GranulometryStage(Stage):
     Params = GranulometryParams
     consumes = "labels"
     produces = "none"
+    #: Dask labels run chunked above the size threshold; smaller ones are loaded
+    supports_dask = True
 
     def run(self, volume: Volume, params: GranulometryParams, ctx: StageContext) -> StageOutput:
         from microstructure.porosimetry import granulometry, plot_mip_curve, plot_mip_curves
 
         vs = volume.require_voxel_size("granulometry")
-        gran = granulometry(
-            volume.data,
-            voxel_size_nm=vs,
-            radii_nm=capped_radii_nm(
-                params.radii_nm, params.max_diameter_nm, params.radii_per_decade, vs
-            ),
-            contact_angle_deg=params.contact_angle_deg,
-            surface_tension_n_per_m=params.surface_tension_n_per_m,
+        radii = capped_radii_nm(
+            params.radii_nm, params.max_diameter_nm, params.radii_per_decade, vs
         )
+        edge = chunked_edge(volume, params.chunks, ctx)
+        if edge is None:
+            gran = granulometry(
+                _in_memory(volume.data),
+                voxel_size_nm=vs,
+                radii_nm=radii,
+                contact_angle_deg=params.contact_angle_deg,
+                surface_tension_n_per_m=params.surface_tension_n_per_m,
+            )
+        else:
+            from microstructure.parallel import granulometry_chunked
+
+            if radii is None:
+                raise ValueError(
+                    "max_diameter_nm: the chunked granulometry (`chunks`, or labels above the "
+                    "runner's size threshold) needs the largest sphere diameter (it sets the "
+                    "chunk overlap)"
+                )
+            gran = granulometry_chunked(
+                volume.data,
+                voxel_size_nm=vs,
+                radii_nm=radii,
+                chunks=edge,
+                contact_angle_deg=params.contact_angle_deg,
+                surface_tension_n_per_m=params.surface_tension_n_per_m,
+                resume_dir=_chunk_folder(ctx, "granulometry"),
+                # the field stays on disk (removed with the chunk folder): only counts needed
+                out_zarr=_chunk_folder(ctx, "local_thickness.zarr"),
+            )
         psd = gran.curve.psd(quantity="saturation", bins_per_decade=params.bins_per_decade)
         numbers: dict[str, Any] = gran.summary()
         numbers["psd_mode_nm"] = psd.mode_nm()
