@@ -597,9 +597,11 @@ def compile_model(disc: Discretised) -> CompiledModel:
     y = casadi.vertcat(casadi.MX.sym("y_diff", n_rhs), casadi.MX.sym("y_alg", n_alg))
     p_dict = {name: casadi.MX.sym(name) for name in INPUT_NAMES}
     p = casadi.vertcat(*p_dict.values())
+    converted: dict[Any, Any] = {}  # PyBaMM's shared conversion cache (symbol -> MX)
 
     def conv(symbol: Any) -> Any:
-        return symbol.to_casadi(t, y, inputs=p_dict)
+        _prefill_sparse_constants(symbol, converted)
+        return symbol.to_casadi(t, y, inputs=p_dict, casadi_symbols=converted)
 
     rhs_alg = conv(pybamm.NumpyConcatenation(model.concatenated_rhs,
                                              model.concatenated_algebraic))
@@ -651,6 +653,27 @@ def compile_model(disc: Discretised) -> CompiledModel:
         x_nodes_m=[float(x) for x in x_nodes],
         solver_options=dict(make_solver().options),
     )
+
+
+def _prefill_sparse_constants(symbol: Any, converted: dict[Any, Any]) -> None:
+    """Convert the sparse matrices of ``symbol`` to CasADi from their CSC arrays.
+
+    ``casadi.MX(scipy_matrix)`` walks the arrays element by element in Python (40 ms at the
+    default mesh, 140 ms at the depletion mesh); building the same ``DM`` from the index
+    lists gives the identical constant (same sparsity, explicit zeros kept) 3-6x faster.
+    """
+    from scipy.sparse import issparse
+
+    seen: set[int] = set()
+    for node in symbol.pre_order():
+        if not isinstance(node, pybamm.Array) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if issparse(node.entries) and node not in converted:
+            m = node.entries.tocsc()
+            sp = casadi.Sparsity(m.shape[0], m.shape[1], m.indptr.tolist(),
+                                 m.indices.tolist())
+            converted[node] = casadi.MX(casadi.DM(sp, m.data.tolist()))
 
 
 class DischargeSolver:
