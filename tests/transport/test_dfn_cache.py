@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
@@ -47,6 +46,11 @@ def _run(**kw):
     kw.setdefault("mesh", COARSE)
     return simulate_discharge(kw.pop("preset", "cal-2"), c_rate=kw.pop("c_rate", 1.0),
                               transport=kw.pop("transport", "combined"), **kw)
+
+
+def _model_in_cache(key):
+    payload, texts = _cache.load(key)
+    return pm.CompiledModel.from_dict({**payload, "functions": texts})
 
 
 def _no_discretise(monkeypatch):
@@ -116,8 +120,8 @@ def test_cache_entry_never_used_for_another_mesh_preset_or_parameters(cache_dir)
     p = cell_parameters("cal-2")
     key = _cache.key_material(p, COARSE, layout=pm.COMPILED_FORMAT, inputs=pm.INPUT_NAMES,
                               outputs=pm.OUTPUT_NAMES)
-    assert _cache.store(key, {"x": 1}) is not None
-    assert _cache.load(key) == {"x": 1}
+    assert _cache.store(key, {"x": 1}, texts={"f": "abc", "g": ""}) is not None
+    assert _cache.load(key) == ({"x": 1}, {"f": "abc", "g": ""})
     others = [
         (p, MeshSettings(3, 6, 3, 4)),
         (p, MeshSettings(3, 6, 3, 3, secondary_stretch=1.0)),
@@ -143,11 +147,11 @@ def test_cache_entry_never_used_for_another_mesh_preset_or_parameters(cache_dir)
     # end to end: the dummy under cal-2's key is not a model, so it is rebuilt and replaced;
     # another mesh or preset is built afresh, not loaded
     a = _run()
-    assert pm.CompiledModel.from_dict(_cache.load(key)).n_states == a.n_states
+    assert _model_in_cache(key).n_states == a.n_states
     b = _run(mesh=MeshSettings(3, 6, 3, 4))
     c = _run(preset="cal-3")  # replaces the copied entry under cal-3's name
     assert len({a.n_states, b.n_states}) == 2 and a.capacity_mah != c.capacity_mah
-    assert pm.CompiledModel.from_dict(_cache.load(other)).n_states == c.n_states
+    assert _model_in_cache(other).n_states == c.n_states
     assert len(_entries(cache_dir)) == 3
 
 
@@ -160,13 +164,15 @@ def test_corrupt_entry_is_ignored_and_rebuilt(cache_dir, damage):
         path.write_bytes(raw[: len(raw) // 2])
     elif damage == "garbage":
         path.write_bytes(os.urandom(4096))
-    else:
-        entry = json.loads(zlib.decompress(raw[len(_cache._MAGIC):]))
+    else:  # a well-formed entry under the right key with a wrong content
+        key = _cache.key_material(cell_parameters("cal-2"), COARSE, layout=pm.COMPILED_FORMAT,
+                                  inputs=pm.INPUT_NAMES, outputs=pm.OUTPUT_NAMES)
+        payload, texts = _cache.load(key)
         if damage == "wrong_payload":
-            entry["payload"] = {"format": pm.COMPILED_FORMAT, "functions": {}}
+            payload = {"format": pm.COMPILED_FORMAT, "n_rhs": "many"}
         else:
-            entry["payload"]["functions"]["jac_times_cjmass"] = "not a CasADi function"
-        path.write_bytes(_cache._MAGIC + zlib.compress(json.dumps(entry).encode()))
+            texts["jac_times_cjmass"] = "not a CasADi function"
+        assert _cache.store(key, payload, texts=texts) == path
     clear_cache()
     again = _run()
     assert again.capacity_mah == good.capacity_mah
@@ -190,11 +196,11 @@ def test_writes_are_atomic_and_old_entries_pruned(cache_dir):
     keys = [_cache.key_material(p, MeshSettings(3, 3, 3, n), layout=1, inputs=(), outputs=())
             for n in (3, 4, 5)]
     for i, k in enumerate(keys):
-        _cache.store(k, {"i": i})
+        _cache.store(k, {"i": i}, texts={"t": str(i)})
         os.utime(_cache._path(k, cache_dir), (1e9 + i, 1e9 + i))
     assert not [f for f in cache_dir.iterdir() if f.name.startswith(".tmp-")]
     _cache._prune(cache_dir, keep=2)
-    assert _cache.load(keys[0]) is None and _cache.load(keys[2]) == {"i": 2}
+    assert _cache.load(keys[0]) is None and _cache.load(keys[2]) == ({"i": 2}, {"t": "2"})
     assert _cache.clear(cache_dir) == 2 and _entries(cache_dir) == []
     # an unwritable folder costs the cache, never the simulation
     assert _cache.store(keys[0], {"i": 0}, directory=cache_dir / "f" / "x") is not None

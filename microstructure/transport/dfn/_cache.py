@@ -4,7 +4,8 @@ A first solve spends most of its time in PyBaMM's discretisation and in building
 functions of the solver (docs/perf_dfn_cache.md). Those depend only on the model, the cell
 parameters and the mesh, not on the C-rate or the transport mode (input parameters) nor on
 the solver tolerances, so :mod:`~microstructure.transport.dfn.simulate` stores them here
-(``CompiledModel.to_dict()``, JSON, zlib-compressed) and a later process loads them instead.
+(``CompiledModel.to_dict()``: a JSON header and the serialised CasADi functions as raw
+text, zlib-compressed) and a later process loads them instead.
 
 * Location: ``$MICROSTRUCTURE_CACHE_DIR/dfn`` if set, else ``$XDG_CACHE_HOME/microstructure/dfn``,
   else ``~/.cache/microstructure/dfn`` (``%LOCALAPPDATA%\\microstructure\\cache\\dfn`` on
@@ -46,7 +47,7 @@ ENV_DIR = "MICROSTRUCTURE_CACHE_DIR"
 ENV_SWITCH = "MICROSTRUCTURE_DFN_CACHE"
 _OFF = ("0", "off", "false", "no")
 _SUFFIX = ".dfn.json.z"
-_MAGIC = b"microstructure-dfn-cache 1\n"
+_MAGIC = b"microstructure-dfn-cache 2\n"
 _HERE = Path(__file__).resolve().parent
 _SOURCE_FILES = ("_pybamm_model.py", "parameters.py")
 _source_hash: str | None = None
@@ -113,43 +114,60 @@ def _path(material: dict[str, Any], directory: Path) -> Path:
     return directory / f"{digest[:40]}{_SUFFIX}"
 
 
-def load(material: dict[str, Any], directory: Path | None = None) -> dict[str, Any] | None:
-    """The payload stored for ``material``, or ``None`` (missing, unreadable, corrupt,
-    written for another key). Never raises."""
+def load(
+    material: dict[str, Any], directory: Path | None = None
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """``(payload, texts)`` stored for ``material``, or ``None`` (missing, unreadable,
+    corrupt, written for another key). Never raises."""
     directory = cache_dir() if directory is None else Path(directory)
     path = _path(material, directory)
     try:
         raw = path.read_bytes()
         if not raw.startswith(_MAGIC):
             return None
-        entry = json.loads(zlib.decompress(raw[len(_MAGIC):]))
-        if not isinstance(entry, dict) or entry.get("key") != material:
+        data = zlib.decompress(raw[len(_MAGIC):])
+        n_head = int.from_bytes(data[:8], "big")
+        head = json.loads(data[8:8 + n_head])
+        if not isinstance(head, dict) or head.get("key") != material:
             return None
-        payload = entry.get("payload")
-        if not isinstance(payload, dict):
+        payload, layout = head.get("payload"), head.get("texts")
+        if not isinstance(payload, dict) or not isinstance(layout, list):
+            return None
+        texts, pos = {}, 8 + n_head
+        for name, size in layout:
+            texts[str(name)] = data[pos:pos + int(size)].decode("ascii")
+            pos += int(size)
+        if pos != len(data):
             return None
         try:
             os.utime(path)  # least recently used goes first when pruning
         except OSError:
             pass
-        return payload
-    except (OSError, ValueError, zlib.error, RecursionError, MemoryError):
+        return payload, texts
+    except (OSError, ValueError, TypeError, zlib.error, RecursionError, MemoryError):
         return None
 
 
 def store(
-    material: dict[str, Any], payload: dict[str, Any], directory: Path | None = None
+    material: dict[str, Any], payload: dict[str, Any], texts: dict[str, str] | None = None,
+    directory: Path | None = None,
 ) -> Path | None:
-    """Write ``payload`` for ``material`` atomically; the path, or ``None`` if it could not
-    be written (read-only or full disk...). Never raises."""
+    """Write ``payload`` (JSON-ready) and ``texts`` (large ASCII strings, stored raw) for
+    ``material`` atomically; the path, or ``None`` if it could not be written (read-only or
+    full disk...). Never raises."""
     directory = cache_dir() if directory is None else Path(directory)
     path = _path(material, directory)
     tmp = None
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        blobs = [(name, text.encode("ascii")) for name, text in (texts or {}).items()]
+        head = json.dumps(
+            {"key": material, "payload": payload,
+             "texts": [[name, len(b)] for name, b in blobs]},
+            separators=(",", ":"),
+        ).encode()
         data = _MAGIC + zlib.compress(
-            json.dumps({"key": material, "payload": payload}, separators=(",", ":")).encode(),
-            3,
+            b"".join([len(head).to_bytes(8, "big"), head, *(b for _, b in blobs)]), 3
         )
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=directory)
         with os.fdopen(fd, "wb") as fh:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import casadi
@@ -520,6 +520,8 @@ class CompiledModel:
     output_names: list[str]
     x_nodes_m: list[float]
     solver_options: dict[str, Any]
+    #: The CasADi functions themselves when just built (not stored; saves deserialising)
+    live: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_states(self) -> int:
@@ -652,6 +654,7 @@ def compile_model(disc: Discretised) -> CompiledModel:
         output_names=list(OUTPUT_NAMES),
         x_nodes_m=[float(x) for x in x_nodes],
         solver_options=dict(make_solver().options),
+        live={k: fns[k] for k in ("initial_conditions", "rhs_alg", "events", "outputs")},
     )
 
 
@@ -707,7 +710,7 @@ class DischargeSolver:
             strings = {k: compiled.functions[k] for k in solver_keys}
         # IDAKLU deserialises its own copies; Python needs only the small functions
         gen = {k: idaklu.generate_function(s) for k, s in strings.items()}
-        self._python_fns: dict[str, Any] = {}
+        self._python_fns: dict[str, Any] = dict(compiled.live)
         # PyBaMM's IDAKLU options of make_solver() (stored with the model: PyBaMM's
         # version is part of the cache key), so no PyBaMM import is needed here
         options = dict(compiled.solver_options, compile=bool(compile_c))

@@ -108,10 +108,11 @@ def _compiled(p: CellParameters, mesh: MeshSettings, material: dict[str, Any] | 
     from microstructure.transport.dfn import _pybamm_model as pm
 
     if material is not None:
-        payload = _cache.load(material)
-        if payload is not None:
+        entry = _cache.load(material)
+        if entry is not None:
+            payload, texts = entry
             try:
-                return pm.CompiledModel.from_dict(payload), True
+                return pm.CompiledModel.from_dict({**payload, "functions": texts}), True
             except (ValueError, KeyError, TypeError):
                 pass  # incompatible entry: rebuilt and overwritten
     return pm.compile_model(pm.discretise(p, mesh)), False
@@ -144,7 +145,8 @@ def _solver(
         compiled, from_disk = pm.compile_model(pm.discretise(p, mesh)), False
         solver = pm.DischargeSolver(compiled, rtol=rtol, atol=atol, compile_c=compile_c)
     if material is not None and not from_disk:
-        _cache.store(material, compiled.to_dict())
+        payload = compiled.to_dict()
+        _cache.store(material, payload, texts=payload.pop("functions"))
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = solver
