@@ -85,8 +85,17 @@ def create(root: Path, name: str, shape, chunk, dtype, fill: Any = 0) -> None:
     path = root / name
     if (path / "zarr.json").is_file():
         return
+    from zarr.codecs import ZstdCodec
+
+    # zstd level 1: the same size as Zarr's default here, reads about twice as fast
     zarr.create_array(
-        str(path), shape=shape, chunks=chunk, dtype=dtype, fill_value=fill, overwrite=True
+        str(path),
+        shape=shape,
+        chunks=chunk,
+        dtype=dtype,
+        fill_value=fill,
+        overwrite=True,
+        compressors=ZstdCodec(level=1),
     )
 
 
@@ -132,10 +141,20 @@ def _mask_task(root: str, block: Block, chunk, shape, data: np.ndarray) -> None:
 def phase_mask(root: Path, pore_mask: Any, chunk, shape) -> None:
     """Copy the (numpy, Zarr or Dask) pore mask chunk-wise into ``root/mask``."""
     import dask
+    import zarr
 
     create(root, "mask", shape, chunk, "bool", False)
-    todo = ChunkLedger(root, "mask").todo(blocks_of(shape, chunk))
+    ledger = ChunkLedger(root, "mask")
+    todo = ledger.todo(blocks_of(shape, chunk))
     if not todo:
+        return
+    if isinstance(pore_mask, np.ndarray):
+        # already in this process's memory: written here rather than shipped to workers
+        # (a numpy array inside a Dask graph travels whole to the first worker)
+        z = zarr.open_array(str(root / "mask"), mode="r+")
+        for blk in todo:
+            z[own(blk, chunk, shape)] = np.asarray(pore_mask[own(blk, chunk, shape)], bool)
+            ledger.mark(blk)
         return
     arr = as_dask(pore_mask).rechunk(chunk)
     parts = arr.to_delayed()
@@ -211,7 +230,7 @@ def _paint_task(
         # field is the quantized box), painted at those radii, as in memory
         f = _core.quantize(f, steps)
     ins = inner(lo, block, chunk, shape)
-    out = _core.paint(f, spacing, levels)[ins] if f.any() else np.zeros_like(f[ins])
+    out = paint_one_thread(f, spacing, levels)[ins] if f.any() else np.zeros_like(f[ins])
     own_sl = own(block, chunk, shape)
     zarr.open_array(str(r / dst), mode="r+")[own_sl] = out
     if count:
@@ -222,6 +241,23 @@ def _paint_task(
         (r / "counts").mkdir(exist_ok=True)
         np.savez(r / "counts" / (block_name(block) + ".npz"), values=values, counts=counts)
     ChunkLedger(root, phase).mark(block)
+
+
+def paint_one_thread(field: np.ndarray, spacing, levels: np.ndarray) -> np.ndarray:
+    """:func:`microstructure.porosimetry._core.paint` on one thread: a chunk task is one unit
+    of Dask's parallelism (as many run at once as the scheduler has threads or workers), so
+    kernels inside it must not start threads of their own (oversubscription)."""
+    from microstructure.porosimetry import _core
+    from microstructure.porosimetry import _kernels as K
+
+    field = np.ascontiguousarray(field, dtype=np.float32)
+    wz, wy, wx = (float(v) for v in spacing)
+    table = K.containment_table(levels, wz, wy, wx, K.BALL_TOL, _core.TABLE_POINTS)
+    centres = K.select_centres(field, levels, table, wz, wy, wx, K.BALL_TOL, 1)
+    slabs = max(1, min(field.shape[0], 8))  # as _core.paint with one thread
+    return K.paint_max_balls(
+        field, centres, levels, wz, wy, wx, K.BALL_TOL, slabs, _core.PROFILE_BUDGET, 1
+    )
 
 
 def block_name(block: Block) -> str:
@@ -299,20 +335,23 @@ def max_of(root: Path, name: str) -> float:
 
 
 def check_labels_lazy(labels: Any, name: str = "labels") -> Any:
-    """A (z, y, x) integer labels array as a Dask array (numpy, Zarr or Dask input)."""
-    lab = as_dask(labels)
+    """A (z, y, x) integer labels array: numpy stays numpy, Zarr becomes a Dask array."""
+    lab = labels if isinstance(labels, np.ndarray) else as_dask(labels)
     if lab.ndim != 3 or not np.issubdtype(lab.dtype, np.integer):
         raise ValueError(f"{name}: expected a 3D integer array, got {lab.dtype} {lab.shape}")
     return lab
 
 
 def pore_of_labels(lab: Any, pore_phases: Any) -> Any:
-    """Lazy boolean pore mask of a Dask labels array (lookup table per block)."""
+    """Boolean pore mask of a labels array (lookup table): numpy for numpy labels (computed
+    here, not shipped to workers), else a lazy Dask array (per block)."""
     lut = np.zeros(256, dtype=bool)
     for p in pore_phases:
         if not 0 <= int(p) <= 255:
             raise ValueError(f"pore_phases: expected phase codes 0..255, got {p!r}")
         lut[int(p)] = True
+    if isinstance(lab, np.ndarray):
+        return lut[np.asarray(lab, dtype=np.uint8)]
     return lab.map_blocks(lambda b: lut[np.asarray(b, dtype=np.uint8)], dtype=bool)
 
 
@@ -321,9 +360,11 @@ def _bincount_block(block: Any) -> np.ndarray:
 
 
 def phase_counts(lab: Any) -> np.ndarray:
-    """Voxels of every label code 0..255 of a Dask labels array, block by block."""
+    """Voxels of every label code 0..255 of a labels array (a Dask one block by block)."""
     import dask
 
+    if isinstance(lab, np.ndarray):
+        return _bincount_block(lab)
     parts = [dask.delayed(_bincount_block)(b) for b in lab.to_delayed().ravel()]
     return np.sum(run_tasks(parts), axis=0)
 

@@ -60,7 +60,7 @@ def _lt_in_folder(
 def _check(pore_mask: Any, voxel_size_nm: Any, max_radius_nm: float | None, chunks: Any, radii):
     spacing = parse_voxel_size(voxel_size_nm)
     cap, steps = _check_radii(max_radius_nm, radii)
-    arr = as_dask(pore_mask)
+    arr = pore_mask if isinstance(pore_mask, np.ndarray) else as_dask(pore_mask)
     if arr.ndim != 3:
         raise ValueError(f"pore_mask: expected a 3D (z, y, x) array, got shape {arr.shape}")
     shape = tuple(int(s) for s in arr.shape)

@@ -72,37 +72,83 @@ def _changed_faces(new: np.ndarray, old: np.ndarray) -> str:
     return "".join(out)
 
 
+def _faces_path(root: Path, block) -> Path:
+    return root / "faces" / (W.block_name(block) + ".npz")
+
+
+def _save_faces(root: Path, block, b: np.ndarray) -> None:
+    """The six boundary layers of a chunk's bottleneck values (what its neighbours read)."""
+    (root / "faces").mkdir(exist_ok=True)
+    layers = {
+        f"{ax}{side}": np.ascontiguousarray(b.take(idx, axis=ax))
+        for ax in range(3)
+        for side, idx in (("-", 0), ("+", -1))
+    }
+    W.save_npz_atomic(_faces_path(root, block), layers)
+
+
+def _halo_box(root: Path, block, n_blocks, d: np.ndarray, b: np.ndarray):
+    """The chunk padded by one voxel: field ``D`` (the chunk's distances inside, the face
+    neighbours' current bottleneck values in the halo, 0 elsewhere), current values ``B``
+    (the chunk's own, 0 in the halo) and the halo voxels to seed from."""
+    shp = tuple(s + 2 for s in d.shape)
+    D = np.zeros(shp, np.float32)
+    B = np.zeros(shp, np.float32)
+    core = (slice(1, -1),) * 3
+    D[core] = d
+    B[core] = b
+    for ax in range(3):
+        for step, mine, theirs in ((-1, 0, "+"), (1, -1, "-")):
+            nb = list(block)
+            nb[ax] += step
+            if not 0 <= nb[ax] < n_blocks[ax]:
+                continue
+            path = _faces_path(root, nb)
+            if not path.is_file():
+                continue  # never raised: all zeros
+            with np.load(path) as f:
+                layer = f[f"{ax}{theirs}"]
+            idx = [slice(1, -1)] * 3
+            idx[ax] = 0 if mine == 0 else shp[ax] - 1
+            D[tuple(idx)] = layer
+    halo = np.ones(shp, bool)
+    halo[core] = False
+    return D, B, halo & (D > 0), core
+
+
 def _flood_block(root: str, phase: str, block, chunk, shape, faces, levels) -> None:
-    """One relaxation step on one chunk; its marker says which of its boundary layers changed
-    (only the neighbours across those read new halo values)."""
+    """One relaxation step on one chunk: raise its bottleneck values from its inlet voxels
+    and its face neighbours' current boundary values (incremental, exact); its marker says
+    which of its boundary layers changed (only the neighbours across those read new values)."""
     import zarr
 
-    from microstructure.porosimetry import _core
+    from microstructure.parallel._kernels import raise_bottleneck
 
     r = Path(root)
     ledger = ChunkLedger(root, phase)
-    dt_z = zarr.open_array(str(r / "dt"), mode="r")
+    own = W.own(block, chunk, shape)
+    n_blocks = tuple(math.ceil(s / c) for s, c in zip(shape, chunk, strict=True))
     b_z = zarr.open_array(str(r / "b"), mode="r+")
-    lo, hi = W.box(block, chunk, shape, (1, 1, 1))
-    d = np.asarray(dt_z[W.sl(lo, hi)])
-    b_old = np.asarray(b_z[W.sl(lo, hi)])
-    ins = W.inner(lo, block, chunk, shape)
-    halo = np.ones(d.shape, bool)
-    halo[ins] = False
-    field = d.copy()
-    field[halo] = b_old[halo]  # neighbours' current values act as seeds with those values
-    seeds = (_seeds(lo, hi, shape, faces) & (d > 0)) | (halo & (b_old > 0))
+    d = np.asarray(zarr.open_array(str(r / "dt"), mode="r")[own])
+    b_old = np.asarray(b_z[own])
+    D, B, seeds, core = _halo_box(r, block, n_blocks, d, b_old)
+    lo = [s.start for s in own]
+    hi = [s.stop for s in own]
+    seeds[core] |= _seeds(lo, hi, shape, faces) & (d > 0)
     changed = "000000"
-    if seeds.any():
-        b_new = _core.flood(field, seeds, levels)[ins]
-        changed = _changed_faces(b_new, b_old[ins])
-        if not np.array_equal(b_new, b_old[ins]):
-            # flag first: a rerun after an interruption between the write and the marker
-            # must still wake the neighbours up although it then finds nothing to change
+    if seeds.any() and raise_bottleneck(D, B, levels, seeds) > 0:
+        b_new = B[core]
+        changed = _changed_faces(b_new, b_old)
+        if not np.array_equal(b_new, b_old):
+            # flag first: a rerun after an interruption between the writes and the marker
+            # must still publish the faces and wake the neighbours up although it then
+            # finds nothing to raise
             ledger.flag(block)
-            b_z[W.own(block, chunk, shape)] = b_new
-    if ledger.flagged(block) and changed == "000000":
-        changed = "111111"
+            b_z[own] = b_new
+    if ledger.flagged(block):
+        _save_faces(r, block, B[core])
+        if changed == "000000":
+            changed = "111111"
     ledger.mark(block, changed)
 
 
@@ -219,7 +265,7 @@ def _invasion_in_folder(
 def _manifest(function: str, shape, chunk, spacing, cap, faces, steps) -> dict[str, Any]:
     return {
         "function": function,
-        "format": 3,
+        "format": 4,
         "shape": list(shape),
         "chunk": list(chunk),
         "voxel_size_nm": list(spacing),
@@ -300,8 +346,9 @@ def invasion_radius_chunked(
     chunk = W.parse_chunk(chunks, shape)
     faces = parse_faces(inlet, thickness_axis=thickness_axis, top_at=top_at, name="inlet")
     manifest = _manifest("invasion_radius_chunked", shape, chunk, spacing, cap, faces, steps)
+    src = pore_mask if isinstance(pore_mask, np.ndarray) else arr
     with W.work_folder(resume_dir, work_dir, manifest, "mip-chunked-") as root:
-        _invasion_in_folder(root, arr, chunk, shape, spacing, cap, faces, steps, max_passes)
+        _invasion_in_folder(root, src, chunk, shape, spacing, cap, faces, steps, max_passes)
         return W.finish(root, "inv", out_zarr)
 
 
