@@ -155,7 +155,8 @@ def test_cache_entry_never_used_for_another_mesh_preset_or_parameters(cache_dir)
     assert len(_entries(cache_dir)) == 3
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_payload", "bad_casadi"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_payload", "bad_casadi",
+                                    "bad_outputs"])
 def test_corrupt_entry_is_ignored_and_rebuilt(cache_dir, damage):
     good = _run()
     (path,) = _entries(cache_dir)
@@ -170,8 +171,10 @@ def test_corrupt_entry_is_ignored_and_rebuilt(cache_dir, damage):
         payload, texts = _cache.load(key)
         if damage == "wrong_payload":
             payload = {"format": pm.COMPILED_FORMAT, "n_rhs": "many"}
-        else:
+        elif damage == "bad_casadi":
             texts["jac_times_cjmass"] = "not a CasADi function"
+        else:  # read back in Python only
+            texts["outputs"] = texts["outputs"][: len(texts["outputs"]) // 2]
         assert _cache.store(key, payload, texts=texts) == path
     clear_cache()
     again = _run()

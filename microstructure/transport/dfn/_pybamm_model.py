@@ -710,7 +710,12 @@ class DischargeSolver:
             strings = {k: compiled.functions[k] for k in solver_keys}
         # IDAKLU deserialises its own copies; Python needs only the small functions
         gen = {k: idaklu.generate_function(s) for k, s in strings.items()}
-        self._python_fns: dict[str, Any] = dict(compiled.live)
+        # the functions evaluated in Python (every solve needs them; deserialising them here
+        # also checks a cached entry completely before it is used)
+        self._python_fns: dict[str, Any] = {
+            k: compiled.live.get(k) or casadi.Function.deserialize(compiled.functions[k])
+            for k in ("initial_conditions", "rhs_alg", "events", "outputs")
+        }
         # PyBaMM's IDAKLU options of make_solver() (stored with the model: PyBaMM's
         # version is part of the cache key), so no PyBaMM import is needed here
         options = dict(compiled.solver_options, compile=bool(compile_c))
@@ -743,13 +748,8 @@ class DischargeSolver:
         )
 
     def _fn(self, key: str) -> Any:
-        """A CasADi function of the compiled model, deserialised on first use."""
-        fn = self._python_fns.get(key)
-        if fn is None:
-            fn = self._python_fns[key] = casadi.Function.deserialize(
-                self.compiled.functions[key]
-            )
-        return fn
+        """A CasADi function of the compiled model evaluated in Python."""
+        return self._python_fns[key]
 
     @property
     def n_states(self) -> int:
