@@ -24,6 +24,14 @@ from microstructure.transport.dfn import _pybamm_model as pm  # noqa: E402
 COARSE = MeshSettings(n_separator=4, n_electrode=8, n_secondary=4, n_primary=6)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _private_model_cache(tmp_path_factory):
+    """Compiled models go to a temporary cache folder, not the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MICROSTRUCTURE_CACHE_DIR", str(tmp_path_factory.mktemp("dfn-cache")))
+        yield
+
+
 def _max_dv_mv(q_a, v_a, q_b, v_b, lo=0.02, hi=0.90):
     qmax = min(q_a[-1], q_b[-1])
     qq = np.linspace(lo * qmax, hi * qmax, 300)
