@@ -74,6 +74,24 @@ def test_curtaining_chunked_with_a_z_halo_equals_in_memory() -> None:
     np.testing.assert_array_equal(got.compute(), ref)
 
 
+def test_curtaining_z_halo_is_exact_at_the_default_passes_and_no_smaller_halo_is() -> None:
+    """The helper's default number of passes is remove_curtaining's (4): with its halo the
+    chunked result is bit-identical, with one slice less it is not (the halo is needed)."""
+    import inspect
+
+    from microstructure.preprocess import remove_curtaining
+
+    default = inspect.signature(remove_curtaining).parameters["iterations"].default
+    assert inspect.signature(curtaining_z_halo).parameters["iterations"].default == default
+    stack = read_volume(SAMPLE / "fibsem.tif").data[:24, :48, :48]
+    ref = remove_curtaining(stack, z_window=3)
+    halo = curtaining_z_halo(3)
+    assert halo == default * (3 // 2)
+    for z_halo, exact in ((halo, True), (halo - 1, False)):
+        got = map_slices(remove_curtaining, stack, slices_per_chunk=6, z_halo=z_halo, z_window=3)
+        assert np.array_equal(got.compute(scheduler="synchronous"), ref) is exact, z_halo
+
+
 @pytest.mark.parametrize("chunks", [(8, 16, 16), 11])
 def test_capped_distance_transform_is_exact(chunks) -> None:
     pore = spheres()
