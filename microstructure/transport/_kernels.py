@@ -167,16 +167,16 @@ def matvec_const(p, ap, m, w0, w1, w2):  # pragma: no cover - numba
             ac = ap[i, j]
             racc = np.float32(0.0)
             for k in range(1, n2 + 1):
-                d = (
-                    w0 * np.float32(mu[k] + md[k])
-                    + w1 * np.float32(ms[k] + mn[k])
-                    + w2 * np.float32(mc[k - 1] + mc[k + 1])
-                )
+                c = pc[k]
+                # flux form (see matvec_var); a Dirichlet ghost has m = 2 and p = 0
                 s = (
-                    d * pc[k]
-                    - w0 * (pu[k] + pd[k])
-                    - w1 * (ps[k] + pn[k])
-                    - w2 * (pc[k - 1] + pc[k + 1])
+                    w0 * (np.float32(mu[k]) * (c - pu[k]) + np.float32(md[k]) * (c - pd[k]))
+                    + w1 * (np.float32(ms[k]) * (c - ps[k]) + np.float32(mn[k]) * (c - pn[k]))
+                    + w2
+                    * (
+                        np.float32(mc[k - 1]) * (c - pc[k - 1])
+                        + np.float32(mc[k + 1]) * (c - pc[k + 1])
+                    )
                 )
                 ac[k] = s if mc[k] == 1 else zero
             for k in range(1, n2 + 1):
@@ -347,15 +347,17 @@ def matvec_var(p, ap, g0, g1, g2):  # pragma: no cover - numba
                 a3 = a3r[k]
                 a4 = a45[k - 1]
                 a5 = a45[k]
-                d = a0 + a1 + a2 + a3 + a4 + a5
+                c = pc[k]
+                # flux form: sum of face fluxes, so every face flux cancels exactly between
+                # its two cells (a float32 diagonal ``sum(a) * c`` carries its rounding into
+                # every cell and breaks the balance of the planes that measures M)
                 s = (
-                    d * pc[k]
-                    - a0 * pu[k]
-                    - a1 * pd[k]
-                    - a2 * ps[k]
-                    - a3 * pn[k]
-                    - a4 * pc[k - 1]
-                    - a5 * pc[k + 1]
+                    a0 * (c - pu[k])
+                    + a1 * (c - pd[k])
+                    + a2 * (c - ps[k])
+                    + a3 * (c - pn[k])
+                    + a4 * (c - pc[k - 1])
+                    + a5 * (c - pc[k + 1])
                 )
                 ac[k] = s
             for k in range(1, n2 + 1):

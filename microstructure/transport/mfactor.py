@@ -33,7 +33,10 @@ homogeneous medium); red-black Gauss-Seidel smoothing (red-black before, black-r
 the preconditioner is symmetric) and a sparse direct solve on the coarsest level. Grids below
 ``SERIAL_CELLS`` use serially compiled kernels (no thread barriers; faster to compile). The
 iteration stops when the relative spread ``(max - min) / mean`` of the flux through the planes
-drops below ``flux_tol``: it is a direct measure of the error of ``M``.
+drops below ``flux_tol``: it is a direct measure of the error of ``M``. The CG operator is
+evaluated in flux form (a sum of face fluxes, so the plane balance holds to round-off whatever
+the diffusivities), and the float32 recursive residual is replaced by the float64 ``b - A x``
+every ``_REPLACE_EVERY`` iterations.
 """
 
 from __future__ import annotations
@@ -434,6 +437,10 @@ class _Multigrid:
         self._smooth_post(lev, lev.u, lev.b)
 
 
+#: Iterations between two replacements of the recursive CG residual by ``b - A x`` (float64).
+_REPLACE_EVERY = 10
+
+
 def _solve(
     fine: _FineOp, *, flux_tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
@@ -454,10 +461,20 @@ def _solve(
         b[-2, 1:-1, 1:-1] = np.where(active[-1], 2.0 * fine.w[0], 0.0)
     else:
         b[-2] = fine.g[0][-2]
+    # The residual is computed from the float64 iterate with a float64 matvec: the float32
+    # residual of a rounded copy of x differs from the true one by A (x32 - x), which on large
+    # volumes with a small M is as large as the residual the flux criterion needs, and CG then
+    # stalls and diverges. The recursively updated float32 residual drifts the same way, so it
+    # is replaced by the true one every ``_REPLACE_EVERY`` iterations (reliable updating).
+    ax64 = np.zeros(shape, np.float64)
+
+    def true_residual(out: np.ndarray) -> None:
+        fine.matvec(x, ax64)
+        np.subtract(b, ax64, out=ax64)
+        out[...] = ax64
+
     r = np.zeros(shape, np.float32)
-    x32 = x.astype(np.float32)
-    fine.residual(x32, b, r)
-    del x32, b
+    true_residual(r)
     z = np.zeros(shape, np.float32)
     mg = _Multigrid(fine)
 
@@ -495,6 +512,8 @@ def _solve(
             best_flux[...] = flux
         elif not math.isfinite(s) or s > 100.0 * best_s:
             break  # diverging: fall back to the best iterate below
+        if it % _REPLACE_EVERY == 0:
+            true_residual(r)
 
         mg.vcycle(r, z)
         rz_new = fine.k.dot(r, z)
@@ -569,8 +588,9 @@ def m_factor(
 
     Notes
     -----
-    Peak memory is about 35-50 bytes per voxel (the float64 solution, float32 CG and
-    multigrid vectors, the int32 cluster labelling during set-up) plus the input. Threads:
+    Peak memory is about 45-60 bytes per voxel (the float64 solution, its best copy and the
+    float64 true residual, float32 CG and multigrid vectors, the int32 cluster labelling during
+    set-up) plus the input. Threads:
     numba's (``NUMBA_NUM_THREADS``) on grids of at least ``SERIAL_CELLS`` (2**18) cells;
     smaller grids (small volumes, coarse multigrid levels) run serial kernels.
     """
