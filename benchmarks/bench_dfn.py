@@ -144,9 +144,10 @@ def ours():
     import pybammsolvers.idaklu  # noqa: F401  (imports CasADi too)
     import microstructure.transport.dfn._pybamm_model  # noqa: F401
     out["import_ours_s"] += time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     r = simulate_discharge(PRESET, c_rate=1.0, transport="combined")
     out["ours_first_s"] = time.perf_counter() - t
+    out["ours_first_cpu_s"] = time.process_time() - c
     out["pybamm_imported_by_ours"] = "pybamm" in sys.modules and ORDER == "ours-first"
     times = []
     for k in range(3):
@@ -162,9 +163,9 @@ def theirs():
     import_pybamm()
     sys.path.insert(0, BENCH_DIR)
     from bench_dfn import _pybamm_dfn_once
-    first, resolve, n, q = _pybamm_dfn_once()
+    first, resolve, n, q, cpu = _pybamm_dfn_once()
     out.update(pybamm_first_s=first, pybamm_resolve_s=resolve, pybamm_states=n,
-               pybamm_capacity_ah_m2=q)
+               pybamm_capacity_ah_m2=q, pybamm_first_cpu_s=cpu)
 
 
 for step in ((ours, theirs) if ORDER == "ours-first" else (theirs, ours)):
@@ -181,8 +182,9 @@ def _child_code(mode: str, order: str) -> str:
     return head + _CHILD
 
 
-def _pybamm_dfn_once() -> tuple[float, float, int, float]:
-    """PyBaMM's DFN half cell: one first solve (build .. solve) and the median re-solve."""
+def _pybamm_dfn_once() -> tuple[float, float, int, float, float]:
+    """PyBaMM's DFN half cell: one first solve (build .. solve; wall and CPU seconds) and
+    the median re-solve."""
     import pybamm
 
     from microstructure.transport.dfn import _pybamm_model as pm_
@@ -191,14 +193,14 @@ def _pybamm_dfn_once() -> tuple[float, float, int, float]:
     i1 = p.one_c_current_density_a_per_m2
     t_interp = np.linspace(0.0, T_END_S, 200)
     default_pts = pybamm.lithium_ion.DFN({"working electrode": "positive"}).default_var_pts
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model, param, _ = pm_.reference_dfn(p, DEFAULT_MESH, m_electrode=p.m_combined)
     solver = pybamm.IDAKLUSolver(rtol=1e-5, atol=1e-7)
     sim = pybamm.Simulation(model, parameter_values=param, solver=solver, var_pts={
         k: v for k, v in default_pts.items() if k in ("x_n", "x_s", "x_p", "r_p")})
     sol = sim.solve([0.0, T_END_S], inputs={"Current function [A]": i1}, t_interp=t_interp)
     q = float(sol["Discharge capacity [A.h]"].entries[-1])
-    first = time.perf_counter() - t0
+    first, cpu = time.perf_counter() - t0, time.process_time() - c0
     times = []
     for k in range(3):
         t = time.perf_counter()
@@ -206,7 +208,7 @@ def _pybamm_dfn_once() -> tuple[float, float, int, float]:
                   t_interp=t_interp)
         times.append(time.perf_counter() - t)
     n = int(sim.built_model.concatenated_initial_conditions.shape[0])
-    return first, statistics.median(times), n, q
+    return first, statistics.median(times), n, q, cpu
 
 
 def _cache_table(n_runs: int) -> None:
@@ -224,8 +226,8 @@ def _cache_table(n_runs: int) -> None:
                         env=env, capture_output=True, text=True, check=True,
                     )
                     rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-    print("\n| cache | order in the process | load (1 min) | ours first solve [s] | "
-          "ours re-solve [ms] | PyBaMM DFN first solve [s] | PyBaMM re-solve [ms] | "
+    print("\n| cache | order in the process | load (1 min) | ours first solve [s] (CPU) | "
+          "ours re-solve [ms] | PyBaMM DFN first solve [s] (CPU) | PyBaMM re-solve [ms] | "
           "first / PyBaMM | PyBaMM imported by ours | import ours [s] | import PyBaMM [s] | "
           "ours import + first solve [s] |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -246,16 +248,19 @@ def _cache_table(n_runs: int) -> None:
         return "yes" if r["pybamm_imported_by_ours"] else "**no**"
 
     for r in rows:
-        print(f"| {r['mode']} | {r['order']} | {r['load']:.1f} | {r['ours_first_s']:.3f} | "
-              f"{1e3 * r['ours_resolve_s']:.0f} | {r['pybamm_first_s']:.3f} | "
+        print(f"| {r['mode']} | {r['order']} | {r['load']:.1f} | {r['ours_first_s']:.3f} "
+              f"({r['ours_first_cpu_s']:.3f}) | {1e3 * r['ours_resolve_s']:.0f} | "
+              f"{r['pybamm_first_s']:.3f} ({r['pybamm_first_cpu_s']:.3f}) | "
               f"{1e3 * r['pybamm_resolve_s']:.0f} | "
               f"{r['ours_first_s'] / r['pybamm_first_s']:.2f} | "
               f"{imported(r)} | {r['import_ours_s']:.2f} | "
               f"{r.get('import_pybamm_s', float('nan')):.2f} | {total(r)} |")
     for mode in ("cold", "warm"):
         sel = [r for r in rows if r["mode"] == mode]
-        print(f"\nmedian {mode}: ours {statistics.median(r['ours_first_s'] for r in sel):.3f} s,"
-              f" PyBaMM DFN {statistics.median(r['pybamm_first_s'] for r in sel):.3f} s, "
+        print(f"\nmedian {mode}: ours {statistics.median(r['ours_first_s'] for r in sel):.3f} s"
+              f" (CPU {statistics.median(r['ours_first_cpu_s'] for r in sel):.3f} s), PyBaMM "
+              f"DFN {statistics.median(r['pybamm_first_s'] for r in sel):.3f} s (CPU "
+              f"{statistics.median(r['pybamm_first_cpu_s'] for r in sel):.3f} s), "
               f"ours re-solve {1e3 * statistics.median(r['ours_resolve_s'] for r in sel):.0f} ms"
               f" (capacity ours {sel[0]['ours_capacity_ah_m2']:.4f}, PyBaMM "
               f"{sel[0]['pybamm_capacity_ah_m2']:.4f} Ah/m2; states {sel[0]['ours_states']} /"
