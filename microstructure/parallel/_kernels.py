@@ -26,8 +26,10 @@ def raise_bottleneck(d, b, levels, seeds):
 
     Returns
     -------
-    int
-        Voxels whose value rose.
+    numpy.ndarray
+        int64 (7,): the number of voxels of the core (the box without its one-voxel halo
+        layer) whose value rose, then one flag per boundary layer of the core (z-, z+, y-,
+        y+, x-, x+) that holds such a voxel. Halo voxels never rise above their seed value.
 
     Notes
     -----
@@ -47,15 +49,15 @@ def raise_bottleneck(d, b, levels, seeds):
     k_levels = levels.shape[0]
     head = np.full(k_levels, -1, dtype=np.int64)
     nxt = np.empty(n, dtype=np.int64)
-    raised = 0
+    out = np.zeros(7, dtype=np.int64)
+    sxy = ny * nx
     for i in range(n):
         if sd[i] and df[i] > bf[i]:
             k = np.searchsorted(levels, df[i])
             bf[i] = df[i]
-            raised += 1
+            _count_core(out, i, sxy, nx, nz, ny)
             nxt[i] = head[k]
             head[k] = i
-    sxy = ny * nx
     for k in range(k_levels - 1, -1, -1):
         v = levels[k]
         while head[k] != -1:
@@ -96,8 +98,32 @@ def raise_bottleneck(d, b, levels, seeds):
                 c = v if v < dj else dj
                 if c > bf[j]:
                     bf[j] = c
-                    raised += 1
+                    _count_core(out, j, sxy, nx, nz, ny)
                     kj = k if c == v else np.searchsorted(levels, dj)
                     nxt[j] = head[kj]
                     head[kj] = j
-    return raised
+    return out
+
+
+@nb.njit(cache=True, inline="always")
+def _count_core(out, i, sxy, nx, nz, ny):
+    """Count voxel ``i`` if it lies in the core of the box, and flag its boundary layers."""
+    z = i // sxy
+    rem = i - z * sxy
+    y = rem // nx
+    x = rem - y * nx
+    if z < 1 or z > nz - 2 or y < 1 or y > ny - 2 or x < 1 or x > nx - 2:
+        return
+    out[0] += 1
+    if z == 1:
+        out[1] = 1
+    if z == nz - 2:
+        out[2] = 1
+    if y == 1:
+        out[3] = 1
+    if y == ny - 2:
+        out[4] = 1
+    if x == 1:
+        out[5] = 1
+    if x == nx - 2:
+        out[6] = 1

@@ -61,33 +61,27 @@ def _seeds(lo, hi, shape, faces) -> np.ndarray:
     return mask
 
 
-def _changed_faces(new: np.ndarray, old: np.ndarray) -> str:
-    """Which of the six boundary layers differ: ``z- z+ y- y+ x- x+`` as a string of 0/1."""
-    out = []
-    for ax in range(3):
-        for idx in (0, -1):
-            out.append(
-                "0" if np.array_equal(new.take(idx, axis=ax), old.take(idx, axis=ax)) else "1"
-            )
-    return "".join(out)
-
-
 def _faces_path(root: Path, block) -> Path:
-    return root / "faces" / (W.block_name(block) + ".npz")
+    return root / "faces" / (W.block_name(block) + ".npy")
 
 
 def _save_faces(root: Path, block, b: np.ndarray) -> None:
-    """The six boundary layers of a chunk's bottleneck values (what its neighbours read)."""
+    """The six boundary layers of a chunk's bottleneck values (what its neighbours read), in
+    the order z-, z+, y-, y+, x-, x+, flattened into one ``.npy`` (written atomically)."""
     (root / "faces").mkdir(exist_ok=True)
-    layers = {
-        f"{ax}{side}": np.ascontiguousarray(b.take(idx, axis=ax))
-        for ax in range(3)
-        for side, idx in (("-", 0), ("+", -1))
-    }
-    W.save_npz_atomic(_faces_path(root, block), layers)
+    flat = np.concatenate([b.take(idx, axis=ax).ravel() for ax in range(3) for idx in (0, -1)])
+    W._save_npy(_faces_path(root, block), flat)
 
 
-def _halo_box(root: Path, block, n_blocks, d: np.ndarray, b: np.ndarray):
+def _face_layer(flat: np.ndarray, shape, ax: int, side: int) -> np.ndarray:
+    """Layer ``ax``/``side`` (0: low, 1: high) of a chunk of ``shape`` from :func:`_save_faces`."""
+    sizes = [int(np.prod([s for k, s in enumerate(shape) if k != a])) for a in range(3)]
+    start = sum(2 * sizes[a] for a in range(ax)) + side * sizes[ax]
+    layer_shape = tuple(s for k, s in enumerate(shape) if k != ax)
+    return flat[start : start + sizes[ax]].reshape(layer_shape)
+
+
+def _halo_box(root: Path, block, n_blocks, chunk, shape, d: np.ndarray, b: np.ndarray):
     """The chunk padded by one voxel: field ``D`` (the chunk's distances inside, the face
     neighbours' current bottleneck values in the halo, 0 elsewhere), current values ``B``
     (the chunk's own, 0 in the halo) and the halo voxels to seed from."""
@@ -98,7 +92,7 @@ def _halo_box(root: Path, block, n_blocks, d: np.ndarray, b: np.ndarray):
     D[core] = d
     B[core] = b
     for ax in range(3):
-        for step, mine, theirs in ((-1, 0, "+"), (1, -1, "-")):
+        for step, mine, theirs in ((-1, 0, 1), (1, -1, 0)):
             nb = list(block)
             nb[ax] += step
             if not 0 <= nb[ax] < n_blocks[ax]:
@@ -106,8 +100,9 @@ def _halo_box(root: Path, block, n_blocks, d: np.ndarray, b: np.ndarray):
             path = _faces_path(root, nb)
             if not path.is_file():
                 continue  # never raised: all zeros
-            with np.load(path) as f:
-                layer = f[f"{ax}{theirs}"]
+            nb_shape = list(d.shape)
+            nb_shape[ax] = min(chunk[ax], shape[ax] - nb[ax] * chunk[ax])
+            layer = _face_layer(np.load(path), nb_shape, ax, theirs)
             idx = [slice(1, -1)] * 3
             idx[ax] = 0 if mine == 0 else shp[ax] - 1
             D[tuple(idx)] = layer
@@ -131,20 +126,20 @@ def _flood_block(root: str, phase: str, block, chunk, shape, faces, levels) -> N
     b_z = zarr.open_array(str(r / "b"), mode="r+")
     d = np.asarray(zarr.open_array(str(r / "dt"), mode="r")[own])
     b_old = np.asarray(b_z[own])
-    D, B, seeds, core = _halo_box(r, block, n_blocks, d, b_old)
+    D, B, seeds, core = _halo_box(r, block, n_blocks, chunk, shape, d, b_old)
     lo = [s.start for s in own]
     hi = [s.stop for s in own]
     seeds[core] |= _seeds(lo, hi, shape, faces) & (d > 0)
     changed = "000000"
-    if seeds.any() and raise_bottleneck(D, B, levels, seeds) > 0:
-        b_new = B[core]
-        changed = _changed_faces(b_new, b_old)
-        if not np.array_equal(b_new, b_old):
+    if seeds.any():
+        counts = raise_bottleneck(D, B, levels, seeds)
+        if counts[0] > 0:
             # flag first: a rerun after an interruption between the writes and the marker
             # must still publish the faces and wake the neighbours up although it then
             # finds nothing to raise
+            changed = "".join("1" if f else "0" for f in counts[1:])
             ledger.flag(block)
-            b_z[own] = b_new
+            b_z[own] = B[core]
     if ledger.flagged(block):
         _save_faces(r, block, B[core])
         if changed == "000000":
