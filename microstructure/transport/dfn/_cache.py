@@ -13,8 +13,9 @@ text, zlib-compressed) and a later process loads them instead.
 * Off: ``MICROSTRUCTURE_DFN_CACHE=0`` (or ``off``, ``false``, ``no``), or
   ``simulate_discharge(..., disk_cache=False)``.
 * Key: SHA-256 of everything that determines the entry: the layout version, the versions of
-  PyBaMM, CasADi and pybammsolvers, the source of the model modules (``_pybamm_model.py``
-  and ``parameters.py``), every cell parameter, the mesh, and the input and output names.
+  PyBaMM, CasADi, pybammsolvers, NumPy and SciPy, the source of the model modules
+  (``_pybamm_model.py`` and ``parameters.py``), every cell parameter, the mesh, and the
+  input and output names.
   The full key is stored in the entry and compared on load, so a hit is never used for
   anything else.
 * Writes go to a temporary file in the same folder, then ``os.replace`` (atomic): a reader
@@ -99,6 +100,8 @@ def key_material(
         "pybamm": _version("pybamm"),
         "casadi": _version("casadi"),
         "pybammsolvers": _version("pybammsolvers"),
+        "numpy": _version("numpy"),
+        "scipy": _version("scipy"),
         "sources": _sources(),
         "parameters": params,
         "mesh": {k: repr(v) for k, v in sorted(asdict(mesh).items())},
