@@ -156,7 +156,7 @@ def test_cache_entry_never_used_for_another_mesh_preset_or_parameters(cache_dir)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_payload", "bad_casadi",
-                                    "bad_outputs"])
+                                    "bad_events"])
 def test_corrupt_entry_is_ignored_and_rebuilt(cache_dir, damage):
     good = _run()
     (path,) = _entries(cache_dir)
@@ -174,7 +174,7 @@ def test_corrupt_entry_is_ignored_and_rebuilt(cache_dir, damage):
         elif damage == "bad_casadi":
             texts["jac_times_cjmass"] = "not a CasADi function"
         else:  # read back in Python only
-            texts["outputs"] = texts["outputs"][: len(texts["outputs"]) // 2]
+            texts["events"] = texts["events"][: len(texts["events"]) // 2]
         assert _cache.store(key, payload, texts=texts) == path
     clear_cache()
     again = _run()

@@ -492,7 +492,7 @@ def _raise_if_below_cutoff_at_start(exc: Exception, current_density_a_per_m2: fl
 # ------------------------------------------------------------------------------------------
 _FUNCTION_KEYS = (
     "rhs_alg", "jac_times_cjmass", "jac_action", "mass_action", "events", "alg_res",
-    "alg_jac", "initial_conditions", "outputs",
+    "alg_jac", "initial_conditions",
 )
 
 
@@ -520,6 +520,13 @@ class CompiledModel:
     output_names: list[str]
     x_nodes_m: list[float]
     solver_options: dict[str, Any]
+    #: The outputs are affine in the states and inputs: ``out = A y + B p + c`` with ``A`` as
+    #: CSC arrays ``{"shape", "indptr", "indices", "data"}``, ``B`` (rows of input weights),
+    #: ``c``; ``output_sizes`` splits the stacked rows into :data:`OUTPUT_NAMES`.
+    output_sizes: list[int]
+    output_state_matrix: dict[str, Any]
+    output_input_matrix: list[list[float]]
+    output_offset: list[float]
     #: The CasADi functions themselves when just built (not stored; saves deserialising)
     live: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -544,6 +551,10 @@ class CompiledModel:
             "output_names": list(self.output_names),
             "x_nodes_m": list(self.x_nodes_m),
             "solver_options": dict(self.solver_options),
+            "output_sizes": list(self.output_sizes),
+            "output_state_matrix": dict(self.output_state_matrix),
+            "output_input_matrix": [list(r) for r in self.output_input_matrix],
+            "output_offset": list(self.output_offset),
         }
 
     @classmethod
@@ -573,6 +584,15 @@ class CompiledModel:
             output_names=list(OUTPUT_NAMES),
             x_nodes_m=[float(v) for v in d["x_nodes_m"]],
             solver_options=dict(d["solver_options"]),
+            output_sizes=[int(v) for v in d["output_sizes"]],
+            output_state_matrix={
+                "shape": [int(v) for v in d["output_state_matrix"]["shape"]],
+                "indptr": [int(v) for v in d["output_state_matrix"]["indptr"]],
+                "indices": [int(v) for v in d["output_state_matrix"]["indices"]],
+                "data": [float(v) for v in d["output_state_matrix"]["data"]],
+            },
+            output_input_matrix=[[float(v) for v in r] for r in d["output_input_matrix"]],
+            output_offset=[float(v) for v in d["output_offset"]],
         )
         if not all(isinstance(k, str) and isinstance(v, bool | int | float | str)
                    for k, v in out.solver_options.items()):
@@ -581,6 +601,12 @@ class CompiledModel:
         if (n <= 0 or len(out.jac_colptrs) != n + 1
                 or len(out.jac_rowvals) != out.jac_colptrs[-1]):
             raise ValueError("compiled model: inconsistent Jacobian sparsity")
+        a, m = out.output_state_matrix, sum(out.output_sizes)
+        if (len(out.output_sizes) != len(OUTPUT_NAMES) or a["shape"] != [m, n]
+                or len(a["indptr"]) != n + 1 or len(a["indices"]) != a["indptr"][-1]
+                or len(a["data"]) != len(a["indices"]) or len(out.output_offset) != m
+                or [len(r) for r in out.output_input_matrix] != [len(INPUT_NAMES)] * m):
+            raise ValueError("compiled model: inconsistent output matrices")
         return out
 
 
@@ -618,6 +644,7 @@ def compile_model(disc: Discretised) -> CompiledModel:
         raise ValueError("compile_model: expected a standard-form DAE (identity mass block)")
     events = [e for e in model.events if e.event_type == pybamm.EventType.TERMINATION]
     outputs = [conv(model.get_processed_variable_or_event(k)) for k in OUTPUT_NAMES]
+    lin = _affine_outputs(outputs, t, y, p, n)
     fns = {
         "rhs_alg": casadi.Function("rhs_algebraic", [t, y, p], [rhs_alg]),
         "jac_times_cjmass": jac_times_cjmass,
@@ -635,7 +662,6 @@ def compile_model(disc: Discretised) -> CompiledModel:
         "initial_conditions": casadi.Function(
             "initial_conditions", [t, y, p], [conv(model.concatenated_initial_conditions)]
         ),
-        "outputs": casadi.Function("outputs", [t, y, p], outputs),
     }
     sp = jac_times_cjmass.sparsity_out(0)
     x_nodes = np.concatenate(
@@ -654,8 +680,37 @@ def compile_model(disc: Discretised) -> CompiledModel:
         output_names=list(OUTPUT_NAMES),
         x_nodes_m=[float(x) for x in x_nodes],
         solver_options=dict(make_solver().options),
-        live={k: fns[k] for k in ("initial_conditions", "rhs_alg", "events", "outputs")},
+        **lin,
+        live={k: fns[k] for k in ("initial_conditions", "rhs_alg", "events")},
     )
+
+
+def _affine_outputs(outputs: list[Any], t: Any, y: Any, p: Any, n: int) -> dict[str, Any]:
+    """The output variables as ``A y + B p + c`` (they are linear in the states: slices,
+    boundary extrapolations, integrals), so a solve evaluates them with one sparse product
+    instead of a CasADi call per output time (numpy <-> CasADi conversion of every state at
+    every time point cost 15-35 ms per solve)."""
+    stacked = casadi.vertcat(*outputs)
+    if casadi.depends_on(stacked, t) or not (
+        casadi.is_linear(stacked, y) and casadi.is_linear(stacked, p)
+    ):
+        raise ValueError("compile_model: every output variable must be affine in y and inputs")
+    fn = casadi.Function("affine", [y, p], [casadi.jacobian(stacked, y),
+                                            casadi.jacobian(stacked, p), stacked])
+    a, b, c = fn(np.zeros(n), np.zeros(len(INPUT_NAMES)))
+    a = casadi.DM(a)
+    sp = a.sparsity()
+    return {
+        "output_sizes": [int(o.numel()) for o in outputs],
+        "output_state_matrix": {
+            "shape": [int(a.size1()), int(a.size2())],
+            "indptr": [int(v) for v in sp.colind()],
+            "indices": [int(v) for v in sp.row()],
+            "data": [float(v) for v in a.nonzeros()],
+        },
+        "output_input_matrix": np.asarray(casadi.DM(b), dtype=float).tolist(),
+        "output_offset": np.asarray(casadi.DM(c), dtype=float).ravel().tolist(),
+    }
 
 
 def _prefill_sparse_constants(symbol: Any, converted: dict[Any, Any]) -> None:
@@ -714,8 +769,17 @@ class DischargeSolver:
         # also checks a cached entry completely before it is used)
         self._python_fns: dict[str, Any] = {
             k: compiled.live.get(k) or casadi.Function.deserialize(compiled.functions[k])
-            for k in ("initial_conditions", "rhs_alg", "events", "outputs")
+            for k in ("initial_conditions", "rhs_alg", "events")
         }
+        from scipy.sparse import csc_matrix
+
+        a = compiled.output_state_matrix
+        self._out_a = csc_matrix(
+            (np.asarray(a["data"], dtype=float), np.asarray(a["indices"], dtype=np.int64),
+             np.asarray(a["indptr"], dtype=np.int64)), shape=tuple(a["shape"])
+        ).tocsr()
+        self._out_b = np.asarray(compiled.output_input_matrix, dtype=float)
+        self._out_c = np.asarray(compiled.output_offset, dtype=float)
         # PyBaMM's IDAKLU options of make_solver() (stored with the model: PyBaMM's
         # version is part of the cache key), so no PyBaMM import is needed here
         options = dict(compiled.solver_options, compile=bool(compile_c))
@@ -814,12 +878,13 @@ class DischargeSolver:
                 "Solution time vector has length 1. Check whether simulation terminated "
                 "too early."
             )
-        vals = self._fn("outputs").map(t.size)(t[None, :], y.T, np.repeat(pv[:, None], t.size, 1))
-        vals = [vals] if len(c.output_names) == 1 else vals
+        vals = self._out_a @ y.T + (self._out_b @ pv + self._out_c)[:, None]
         out: dict[str, Any] = {"Time [s]": t, "termination": termination}
-        for name, val in zip(c.output_names, vals, strict=True):
-            a = np.asarray(val, dtype=float)
-            out[name] = a.ravel() if a.shape[0] == 1 else a
+        start = 0
+        for name, size in zip(c.output_names, c.output_sizes, strict=True):
+            block = vals[start:start + size]
+            out[name] = block[0].copy() if size == 1 else block.copy()
+            start += size
         return out
 
 
