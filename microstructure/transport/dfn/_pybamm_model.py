@@ -637,7 +637,7 @@ def compile_model(disc: Discretised) -> CompiledModel:
     v = casadi.MX.sym("v", n)
     jac = model.build_casadi_jacobian(rhs_alg, y)
     jac_times_cjmass = casadi.Function(
-        "jac_times_cjmass", [t, y, p, cj], [jac - cj * model.mass_matrix.entries]
+        "jac_times_cjmass", [t, y, p, cj], [jac - cj * _sparse_dm(model.mass_matrix.entries)]
     )
     alg = rhs_alg[n_rhs:]
     if not model.is_standard_form_dae:  # pragma: no cover - the model is semi-explicit
@@ -728,10 +728,15 @@ def _prefill_sparse_constants(symbol: Any, converted: dict[Any, Any]) -> None:
             continue
         seen.add(id(node))
         if issparse(node.entries) and node not in converted:
-            m = node.entries.tocsc()
-            sp = casadi.Sparsity(m.shape[0], m.shape[1], m.indptr.tolist(),
-                                 m.indices.tolist())
-            converted[node] = casadi.MX(casadi.DM(sp, m.data.tolist()))
+            converted[node] = casadi.MX(_sparse_dm(node.entries))
+
+
+def _sparse_dm(matrix: Any) -> Any:
+    """``casadi.DM`` of a SciPy sparse matrix, built from its CSC arrays (what
+    ``casadi.DM(matrix)`` gives, explicit zeros kept, without the element-wise typemap)."""
+    m = matrix.tocsc()
+    sp = casadi.Sparsity(m.shape[0], m.shape[1], m.indptr.tolist(), m.indices.tolist())
+    return casadi.DM(sp, m.data.tolist())
 
 
 class DischargeSolver:
