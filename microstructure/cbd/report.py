@@ -167,6 +167,7 @@ def cbd_report(
     am_label: int = Phase.AM,
     am_particles: np.ndarray | None = None,
     contact_angle: bool = True,
+    contacts: bool = True,
     seed: int = 0,
 ) -> dict[str, Any]:
     """JSON-ready report of the CBD in a labels volume.
@@ -184,6 +185,11 @@ def cbd_report(
         packing or a watershed; default: PoreSpy's SNOW partition of the AM.
     contact_angle
         Also measure the contact angle (:func:`measure_contact_angle`).
+    contacts
+        Also count the AM particle contacts and those bridged by CBD. Without ``am_particles``
+        this partitions the AM by a watershed (PoreSpy's SNOW), the costly part of the report
+        on large volumes (about 10 min for 124 Mvoxel on 2 cores); ``False`` leaves the
+        ``am_*`` contact entries out.
     seed
         Seed of the contact-angle subsampling.
 
@@ -231,7 +237,22 @@ def cbd_report(
         }
     else:
         rep["cbd_clusters"] = {"count": 0}
-    # particle contacts
+    if contacts:
+        rep.update(_contacts(lab, am, cbd, vs, am_particles))
+    if contact_angle and n_cbd:
+        ca = measure_contact_angle(lab, voxel_size_nm=vs, am_label=am_label, seed=seed)
+        rep["contact_angle"] = {k: v for k, v in ca.items() if k != "angles_deg"}
+    return rep
+
+
+def _contacts(
+    lab: np.ndarray,
+    am: np.ndarray,
+    cbd: np.ndarray,
+    vs: tuple[float, float, float],
+    am_particles: np.ndarray | None,
+) -> dict[str, Any]:
+    """Touching AM particle pairs and those with CBD touching both."""
     if am_particles is None:
         particles = _partition_am(am, vs)
     else:
@@ -242,15 +263,13 @@ def cbd_report(
             )
         particles = np.where(am, particles, 0)
     contacts = _particle_pairs(particles, am, 1)
-    bridged = _particle_pairs(particles, cbd, 1) & contacts if n_cbd else set()
-    rep["am_particles"] = int(len(np.unique(particles)) - (1 if (particles == 0).any() else 0))
-    rep["am_contacts"] = len(contacts)
-    rep["am_contacts_bridged"] = len(bridged)
-    rep["am_contacts_bridged_fraction"] = len(bridged) / len(contacts) if contacts else None
-    if contact_angle and n_cbd:
-        ca = measure_contact_angle(lab, voxel_size_nm=vs, am_label=am_label, seed=seed)
-        rep["contact_angle"] = {k: v for k, v in ca.items() if k != "angles_deg"}
-    return rep
+    bridged = _particle_pairs(particles, cbd, 1) & contacts if cbd.any() else set()
+    return {
+        "am_particles": int(len(np.unique(particles)) - (1 if (particles == 0).any() else 0)),
+        "am_contacts": len(contacts),
+        "am_contacts_bridged": len(bridged),
+        "am_contacts_bridged_fraction": len(bridged) / len(contacts) if contacts else None,
+    }
 
 
 def _partition_am(am: np.ndarray, vs: tuple[float, float, float]) -> np.ndarray:

@@ -227,6 +227,13 @@ def test_report_on_packing(packing):
     assert rep["cbd_clusters"]["count"] >= 1
     assert 0 < rep["cbd_clusters"]["largest_fraction"] <= 1
     assert rep["contact_angle"]["samples"] > 0
+    # without the contact count: the same report minus the am_* contact entries
+    quick = cbd_report(out, voxel_size_nm=37.2, contacts=False)
+    contact_keys = {"am_particles", "am_contacts", "am_contacts_bridged"}
+    assert contact_keys <= set(rep) and not contact_keys & set(quick)
+    assert "am_contacts_bridged_fraction" not in quick
+    for key, value in quick.items():
+        assert rep[key] == value, key
 
 
 # ------------------------------------------------------------------------- errors
