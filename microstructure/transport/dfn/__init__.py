@@ -8,7 +8,9 @@ primary particles). Electrode-scale ionic transport is ``"intergranular"`` (``M_
 003 eq. 3) or ``"combined"`` (``M_inter + M_particles M_II``, eq. 4-7).
 
 Public entry point: :func:`simulate_discharge`. All PyBaMM use sits in ``_pybamm_model``
-(built on PyBaMM 26.x).
+(built on PyBaMM 26.x). Compiled models (discretised equations as CasADi functions) are kept
+in an on-disk cache (``_cache``; ``simulate_discharge(disk_cache=...)``,
+``MICROSTRUCTURE_DFN_CACHE=0``), so a repeated run skips PyBaMM's discretisation.
 """
 
 from microstructure.transport.dfn.parameters import (

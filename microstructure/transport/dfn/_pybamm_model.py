@@ -51,7 +51,7 @@ OUTPUT_NAMES = (
     "Electrolyte concentration [mol.m-3]",
 )
 #: Version of the :class:`CompiledModel` layout (part of the disk-cache key).
-COMPILED_FORMAT = 1
+COMPILED_FORMAT = 2
 
 class _LazyPyBaMM:
     """``pybamm``, imported on first use (importing it costs 1-3 s).
@@ -503,9 +503,10 @@ class CompiledModel:
     The CasADi functions PyBaMM's ``IDAKLUSolver.set_up`` would build (residual, Jacobian
     minus ``cj`` times the mass matrix, Jacobian action, mass action, events, algebraic
     residual and Jacobian for the initial-condition Newton solve) plus the initial
-    conditions and the output variables, each serialised with ``casadi.Function.serialize``
-    (plain text), and the few numbers that go with them. It does not depend on the solver
-    tolerances or on the input values; :meth:`to_dict` / :meth:`from_dict` make it JSON.
+    conditions, each serialised with ``casadi.Function.serialize`` (plain text); the output
+    variables as an affine map of states and inputs; and the few numbers that go with them.
+    It does not depend on the solver tolerances or on the input values; :meth:`to_dict` /
+    :meth:`from_dict` make it JSON.
     """
 
     functions: dict[str, str]
