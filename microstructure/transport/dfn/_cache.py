@@ -39,9 +39,19 @@ from typing import Any
 
 from microstructure.transport.dfn.parameters import CellParameters, MeshSettings
 
-__all__ = ["MAX_ENTRIES", "cache_dir", "clear", "key_material", "load", "store"]
+__all__ = [
+    "ENV_DIR",
+    "ENV_SWITCH",
+    "MAX_ENTRIES",
+    "cache_dir",
+    "clear",
+    "disabled_by_env",
+    "key_material",
+    "load",
+    "store",
+]
 
-#: Entries kept (each 0.3-3 MB compressed depending on the mesh).
+#: Entries kept (each 0.26-3.7 MB compressed depending on the mesh).
 MAX_ENTRIES = 64
 
 ENV_DIR = "MICROSTRUCTURE_CACHE_DIR"
