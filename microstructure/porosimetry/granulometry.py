@@ -200,15 +200,32 @@ def shielding_comparison(mip: Any, gran: GranulometryResult) -> dict[str, float]
     shielding shifts MIP to smaller sizes) and ``shielded_fraction``: the fraction of the
     intruded pore volume entered at a radius smaller than its own local thickness.
     """
-    inv = np.asarray(mip.invasion_radius_nm)
-    lt = np.asarray(gran.local_thickness_nm)
-    if inv.shape != lt.shape:
+    inv, lt = mip.invasion_radius_nm, gran.local_thickness_nm
+    if inv is None or lt is None:
+        raise ValueError(
+            "mip, gran: the per-voxel fields are needed (a chunked run keeps them only with "
+            "out_zarr)"
+        )
+    if tuple(inv.shape) != tuple(lt.shape):
         raise ValueError(f"mip, gran: volumes differ in shape {inv.shape} vs {lt.shape}")
     d_mip = mip.curve.d_values()["d50_nm"]
     d_gran = gran.curve.d_values()["d50_nm"]
-    intruded = inv > 0
-    n = int(np.count_nonzero(intruded))
-    shielded = np.count_nonzero(intruded & (inv < lt * np.float32(1 - 1e-6)))
+    if isinstance(inv, np.ndarray) and isinstance(lt, np.ndarray):
+        intruded = inv > 0
+        n = int(np.count_nonzero(intruded))
+        shielded = np.count_nonzero(intruded & (inv < lt * np.float32(1 - 1e-6)))
+    else:  # Zarr or Dask fields (chunked runs): counted block by block
+        import dask.array as da
+
+        a, b = (
+            x if isinstance(x, da.Array) else da.from_array(x, chunks=_chunks_of(x))
+            for x in (inv, lt)
+        )
+        b = b.rechunk(a.chunks)
+        hit = a > 0
+        n, shielded = (
+            int(v) for v in da.compute(hit.sum(), (hit & (a < b * np.float32(1 - 1e-6))).sum())
+        )
     return {
         "d50_mip_nm": d_mip,
         "d50_granulometry_nm": d_gran,

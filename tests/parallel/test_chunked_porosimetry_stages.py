@@ -249,3 +249,30 @@ def test_simulate_mip_chunked_with_exact_radii_equals_simulate_mip(phantom_file)
     _assert_close(got.summary(), ref.summary())
     for col, values in ref.curve.columns().items():
         np.testing.assert_allclose(got.curve.columns()[col], values, rtol=1e-6, err_msg=col)
+
+
+def test_shielding_comparison_of_chunked_fields_kept_as_zarr(phantom_file, tmp_path) -> None:
+    """``shielding_comparison`` on the Zarr fields of chunked runs equals the in-memory one;
+    without the fields it is a clear error."""
+    from microstructure.parallel import granulometry_chunked, simulate_mip_chunked
+    from microstructure.porosimetry import granulometry, shielding_comparison, simulate_mip
+
+    vol = read_volume(phantom_file)
+    from microstructure.porosimetry import _core
+
+    vs = vol.voxel_size_nm
+    ref = shielding_comparison(
+        simulate_mip(vol.data, voxel_size_nm=vs, inlet="top"),
+        granulometry(vol.data, voxel_size_nm=vs),
+    )
+    cap = float(_core.distance_nm(vol.data == 0, vs).max()) + 1.0  # exact radii
+    kw = {"voxel_size_nm": vs, "max_radius_nm": cap, "chunks": 24}
+    with dask_scheduler("synchronous"):
+        mip = simulate_mip_chunked(vol.data, inlet="top", out_zarr=tmp_path / "inv.zarr", **kw)
+        gran = granulometry_chunked(vol.data, out_zarr=tmp_path / "lt.zarr", **kw)
+        got = shielding_comparison(mip, gran)
+        assert 0 < got["shielded_fraction"] < 1
+        _assert_close(got, ref)
+        mip.invasion_radius_nm = None
+        with pytest.raises(ValueError, match="out_zarr"):
+            shielding_comparison(mip, gran)
