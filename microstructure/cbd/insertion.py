@@ -476,10 +476,13 @@ def _contact_angle_fill(
         kappa = _wall_curvature(pore, vs, flat_pore)
     else:
         kappa = np.zeros(w_pore.size, dtype=np.float32)
-    # largest rho with a centre left: solve w = w*(rho, kappa) for rho, per voxel
-    b = 2.0 * w_pore + kappa * w_pore * w_pore
-    rho_top = float(np.max(b / (cos_t + np.sqrt(cos_t * cos_t + kappa * b)))) * (1.0 - 1e-6)
-    del b
+
+    def top_radius(w: np.ndarray, k: np.ndarray) -> float:
+        """Largest rho with a centre left: solve w = w*(rho, kappa) for rho, per voxel."""
+        b = 2.0 * w + k * w * w
+        return float(np.max(b / (cos_t + np.sqrt(cos_t * cos_t + k * b)))) * (1.0 - 1e-6)
+
+    rho_top = top_radius(w_pore, kappa)
 
     cache: dict[float, int] = {}
     # distances to the centres of the smallest radius found so far that holds n_add voxels
@@ -582,7 +585,7 @@ def _contact_angle_fill(
                     )
             return coarse_cache[rho]
 
-        found = search(coarse_amount, r_lo_scan, rho_top)
+        found = search(coarse_amount, r_lo_scan, top_radius(w_sub, k_sub))
         coarse_evaluations = len(coarse_cache)
         if found is not None:
             c_lo, _, c_hi, _ = found
