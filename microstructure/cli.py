@@ -438,7 +438,21 @@ def cmd_granulometry(args: argparse.Namespace) -> int:
     from microstructure.porosimetry import granulometry
 
     labels, vs = _read_labels(args, "granulometry")
-    result = granulometry(labels, voxel_size_nm=vs)
+    if args.chunks:
+        from microstructure.parallel import dask_scheduler, granulometry_chunked
+
+        if args.max_radius_nm is None:
+            raise CliError("--chunks needs --max-radius-nm (the largest pore radius considered)")
+        with dask_scheduler(args.scheduler):
+            result = granulometry_chunked(
+                labels,
+                voxel_size_nm=vs,
+                max_radius_nm=args.max_radius_nm,
+                chunks=args.chunks,
+                resume_dir=args.resume_dir,
+            )
+    else:
+        result = granulometry(labels, voxel_size_nm=vs)
     data = {"path": str(args.labels_file), **result.summary()}
     if args.out:
         data["psd_csv"] = str(result.to_csv(args.out))
@@ -485,7 +499,12 @@ def cmd_mfactor(args: argparse.Namespace) -> int:
 def cmd_dfn(args: argparse.Namespace) -> int:
     from microstructure.transport.dfn import simulate_discharge
 
-    result = simulate_discharge(args.preset, c_rate=args.c_rate, transport=args.transport)
+    result = simulate_discharge(
+        args.preset,
+        c_rate=args.c_rate,
+        transport=args.transport,
+        disk_cache=False if args.no_cache else None,
+    )
     data = result.to_json_dict()
     data.update({"preset": args.preset, "c_rate": args.c_rate, "transport": args.transport})
     if args.out:
@@ -562,6 +581,21 @@ def _add_reading_options(q: argparse.ArgumentParser) -> None:
     q.add_argument(
         "--bulk-density-g-per-cm3", type=float, help="sample bulk density (intruded fraction)"
     )
+
+
+def _add_chunk_args(p: argparse.ArgumentParser) -> None:
+    """Options of the chunked (Dask + Zarr) path of a porosimetry command."""
+    p.add_argument(
+        "--chunks", type=int, help="run chunk by chunk (Dask + Zarr) with chunks of this size"
+    )
+    p.add_argument("--max-radius-nm", type=float, help="with --chunks: largest radius considered")
+    p.add_argument(
+        "--resume-dir",
+        metavar="DIR",
+        help="with --chunks: resumable work folder; after an interruption the same command "
+        "recomputes only the unfinished chunks",
+    )
+    p.add_argument("--scheduler", default="threads", help="with --chunks: Dask scheduler")
 
 
 def _add_washburn(p: argparse.ArgumentParser) -> None:
@@ -689,17 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--densities", metavar="PHASE=G_PER_CM3", help="e.g. am=4.76,cbd=1.935")
     q.add_argument("--extrusion", action="store_true", help="also extrude (Hg entrapment)")
     q.add_argument("--cbd-porosity", type=float, help="unresolved CBD nanoporosity (hybrid)")
-    q.add_argument(
-        "--chunks", type=int, help="run chunk by chunk (Dask + Zarr) with chunks of this size"
-    )
-    q.add_argument("--max-radius-nm", type=float, help="with --chunks: largest radius considered")
-    q.add_argument(
-        "--resume-dir",
-        metavar="DIR",
-        help="with --chunks: resumable work folder; after an interruption the same command "
-        "recomputes only the unfinished chunks",
-    )
-    q.add_argument("--scheduler", default="threads", help="with --chunks: Dask scheduler")
+    _add_chunk_args(q)
     q.add_argument("--out", metavar="CSV", help="write the curve CSV")
     q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
     _add_common(q)
@@ -727,6 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("granulometry", help="pore size distribution by sphere filling")
     p.add_argument("labels_file", metavar="LABELS", help="labels volume")
     p.add_argument("--out", metavar="CSV", help="write the PSD CSV")
+    _add_chunk_args(p)
     _add_common(p)
     p.set_defaults(func=cmd_granulometry)
 
@@ -748,6 +773,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transport", required=True, choices=["combined", "intergranular"])
     p.add_argument("--out", metavar="CSV", help="write the discharge curve CSV")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the on-disk cache of compiled DFN models "
+        "(~/.cache/microstructure/dfn or $MICROSTRUCTURE_CACHE_DIR/dfn; also "
+        "MICROSTRUCTURE_DFN_CACHE=0)",
+    )
     p.set_defaults(func=cmd_dfn)
 
     p = sub.add_parser("view", help="open a stack or a run folder in napari")

@@ -154,10 +154,17 @@ def test_bad_analysis_input_gives_one_line_error(cylinder, tmp_path, capsys, arg
     assert "Traceback" not in err
 
 
-def test_dfn_command_writes_curve_and_combined_transport_helps(tmp_path, capsys) -> None:
+def test_dfn_command_writes_curve_and_combined_transport_helps(
+    tmp_path, capsys, monkeypatch
+) -> None:
     out = tmp_path / "dfn.csv"
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MICROSTRUCTURE_CACHE_DIR", str(cache))
     energies = {}
-    for transport in ("intergranular", "combined"):
+    from microstructure.transport.dfn import clear_cache
+
+    for transport, extra in (("intergranular", ["--no-cache"]), ("combined", [])):
+        clear_cache()  # no solver kept in memory from earlier tests: this call builds or loads
         code, text, err = run_cli(
             capsys,
             "dfn",
@@ -170,10 +177,14 @@ def test_dfn_command_writes_curve_and_combined_transport_helps(tmp_path, capsys)
             "--out",
             out,
             "--json",
+            *extra,
         )
         assert code == 0, err
         data = json.loads(text)
         energies[transport] = data["energy_density_wh_per_kg"]
+        # --no-cache writes no compiled model; without it the model is cached
+        cached = [f for f in cache.rglob("*") if f.is_file()] if cache.exists() else []
+        assert bool(cached) == (not extra), cached
     with open(out) as fh:
         rows = list(csv.DictReader(fh))
     # the CSV's last discharged capacity is the reported capacity; voltage falls monotonically
@@ -184,8 +195,9 @@ def test_dfn_command_writes_curve_and_combined_transport_helps(tmp_path, capsys)
     assert energies["combined"] > energies["intergranular"]
 
 
-def test_chunked_mip_simulate_equals_in_memory(tmp_path, capsys) -> None:
-    rng = np.random.default_rng(4)
+def _spheres_file(tmp_path, seed: int):
+    """24 x 30 x 28 labels: 25 random AM spheres (label 1) in pore, written as a TIFF."""
+    rng = np.random.default_rng(seed)
     z, y, x = np.indices((24, 30, 28))
     lab = np.zeros((24, 30, 28), np.uint8)
     for _ in range(25):
@@ -193,6 +205,11 @@ def test_chunked_mip_simulate_equals_in_memory(tmp_path, capsys) -> None:
         lab[(z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= rng.uniform(3, 7) ** 2] = 1
     path = tmp_path / "spheres.tif"
     write_volume(path, Volume(lab, (VOX, VOX, VOX)))
+    return path
+
+
+def test_chunked_mip_simulate_equals_in_memory(tmp_path, capsys) -> None:
+    path = _spheres_file(tmp_path, 4)
     outs = {}
     for extra in ([], ["--chunks", "12", "--max-radius-nm", "1000"]):
         csv_path = tmp_path / f"c{len(extra)}.csv"
@@ -215,4 +232,20 @@ def test_chunked_mip_simulate_equals_in_memory(tmp_path, capsys) -> None:
 
     np.testing.assert_allclose(sat_at(chunked, grid), sat_at(mem, grid), atol=1e-9)
     code, _, err = run_cli(capsys, "mip", "simulate", path, "--inlet", "top", "--chunks", "12")
+    assert code != 0 and "--max-radius-nm" in err
+
+
+def test_chunked_granulometry_command_equals_in_memory(tmp_path, capsys) -> None:
+    path = _spheres_file(tmp_path, 5)
+    summaries = {}
+    chunked_args = ["--chunks", "12", "--max-radius-nm", "2000", "--resume-dir", tmp_path / "w"]
+    for extra in ([], chunked_args):
+        code, text, err = run_cli(capsys, "granulometry", path, "--json", *extra)
+        assert code == 0, err
+        summaries[len(extra)] = json.loads(text)
+    mem, chunked = summaries[0], summaries[6]
+    assert chunked["porosity"] == mem["porosity"]
+    for key in ("d10_nm", "d50_nm", "d90_nm", "mean_diameter_nm"):
+        assert chunked[key] == pytest.approx(mem[key], rel=1e-6), key
+    code, _, err = run_cli(capsys, "granulometry", path, "--chunks", "12")
     assert code != 0 and "--max-radius-nm" in err

@@ -299,6 +299,7 @@ def run_pipeline(
                 results=ctx_results,
                 progress=progress,
                 chunk_dir=chunks,
+                zarr_threshold_bytes=zarr_threshold_bytes,
             )
             t0 = time.perf_counter()
             try:

@@ -79,6 +79,8 @@ class StageContext:
     #: the runner when the stage fails or is interrupted and given again to the rerun of the
     #: same stage with the same input and parameters; removed when the stage has finished.
     chunk_dir: Path | None = None
+    #: the runner's size threshold (bytes): stages that can run chunked do so above it
+    zarr_threshold_bytes: int | None = None
 
     def progress_bar(self, iterable: Any = None, **kwargs: Any) -> Any:
         """A tqdm bar (silent when progress is off or stderr is not a terminal)."""

@@ -10,24 +10,45 @@
   M-factor figure of the ``mfactor`` stage.
 """
 
-from microstructure.transport import formulas
-from microstructure.transport.descriptors import (
-    constrictivity,
-    geodesic_tortuosity,
-    transport_descriptors,
-)
-from microstructure.transport.figure import (
-    m_factor_curve,
-    plot_m_factor_axes,
-    plot_m_factor_vs_porosity,
-)
-from microstructure.transport.mfactor import (
-    MFactorResult,
-    NotPercolatingWarning,
-    m_factor,
-    m_factors,
-)
-from microstructure.transport.presets import PRESETS, ElectrodePreset, get_preset
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Imported on first use (PEP 562): ``microstructure.transport.dfn`` (the DFN cell model) lives
+# in this package, and every ``microstructure dfn`` call would otherwise pay ~1 s for the
+# numba kernels and scipy.ndimage of the M-factor modules, which the DFN does not use.
+_LAZY = {
+    "formulas": "microstructure.transport.formulas",
+    "constrictivity": "microstructure.transport.descriptors",
+    "geodesic_tortuosity": "microstructure.transport.descriptors",
+    "transport_descriptors": "microstructure.transport.descriptors",
+    "m_factor_curve": "microstructure.transport.figure",
+    "plot_m_factor_axes": "microstructure.transport.figure",
+    "plot_m_factor_vs_porosity": "microstructure.transport.figure",
+    "MFactorResult": "microstructure.transport.mfactor",
+    "NotPercolatingWarning": "microstructure.transport.mfactor",
+    "m_factor": "microstructure.transport.mfactor",
+    "m_factors": "microstructure.transport.mfactor",
+    "PRESETS": "microstructure.transport.presets",
+    "ElectrodePreset": "microstructure.transport.presets",
+    "get_preset": "microstructure.transport.presets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(target)
+    value = module if target.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "PRESETS",

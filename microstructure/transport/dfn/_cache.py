@@ -1,11 +1,12 @@
 """On-disk cache of compiled hierarchical DFN models (no PyBaMM import here).
 
 A first solve spends most of its time in PyBaMM's discretisation and in building the CasADi
-functions of the solver (docs/perf_dfn_cache.md). Those depend only on the model, the cell
-parameters and the mesh, not on the C-rate or the transport mode (input parameters) nor on
-the solver tolerances, so :mod:`~microstructure.transport.dfn.simulate` stores them here
-(``CompiledModel.to_dict()``: a JSON header and the serialised CasADi functions as raw
-text, zlib-compressed) and a later process loads them instead.
+functions of the solver (docs/performance.md, "First solve ... model cache"). Those depend
+only on the model, the cell parameters and the mesh, not on the C-rate or the transport mode
+(input parameters) nor on the solver tolerances, so
+:mod:`~microstructure.transport.dfn.simulate` stores them here (``CompiledModel.to_dict()``:
+a JSON header and the serialised CasADi functions as raw text, zlib-compressed) and a later
+process loads them instead.
 
 * Location: ``$MICROSTRUCTURE_CACHE_DIR/dfn`` if set, else ``$XDG_CACHE_HOME/microstructure/dfn``,
   else ``~/.cache/microstructure/dfn`` (``%LOCALAPPDATA%\\microstructure\\cache\\dfn`` on

@@ -334,9 +334,9 @@ def simulate_discharge(
         that does not depend on the C-rate, the transport mode or ``rtol``) in an on-disk
         cache, so a later process skips PyBaMM's discretisation and set-up, and does not
         even import PyBaMM (1C first solve on the default mesh ~0.15 s instead of ~0.65 s
-        of CPU, docs/perf_dfn_cache.md). ``None`` (default): on unless the
-        environment variable ``MICROSTRUCTURE_DFN_CACHE=0``; ``False``: neither read nor
-        written. Folder: ``$MICROSTRUCTURE_CACHE_DIR/dfn``, else
+        of CPU, docs/performance.md, "First solve ... model cache"). ``None`` (default): on
+        unless the environment variable ``MICROSTRUCTURE_DFN_CACHE=0``; ``False``: neither
+        read nor written. Folder: ``$MICROSTRUCTURE_CACHE_DIR/dfn``, else
         ``~/.cache/microstructure/dfn`` (``$XDG_CACHE_HOME`` honoured). Results are the
         same with and without it. Not used with ``compile_c``.
     **parameter_options
