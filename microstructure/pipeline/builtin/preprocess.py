@@ -7,6 +7,15 @@ All four produce float32 grayscale volumes.
 
 Peak memory: about four float32 copies of the stack (input, output and two working arrays;
 the curtaining ``auto`` method and the alignment hold one more).
+
+``geometry``, ``curtaining`` and ``denoise`` also run chunked (``supports_dask = True``): when
+their ``chunks`` option is set, or the input is larger than the runner's size threshold
+(``ctx.zarr_threshold_bytes``), they work on slabs of whole slices with the functions of
+:mod:`microstructure.parallel` (``geometry_chunked``; ``map_slices`` with the curtaining z halo;
+slice-wise NLM with the noise level fixed first) and return a lazy Dask volume that the runner
+writes to Zarr chunk by chunk; the result is bit-identical to the in-memory one. The numbers and
+figures come from the sample slices the in-memory functions look at and from per-chunk sums.
+Options that need the whole stack at once are a one-line ``ValueError`` naming the option.
 """
 
 from __future__ import annotations
@@ -66,6 +75,84 @@ def _mid(nz: int) -> int:
     return nz // 2
 
 
+# --------------------------------------------------------------------------- chunked path
+
+#: bytes of float32 per work slab on the automatic chunked path
+AUTO_SLAB_BYTES = 64 * 2**20
+
+
+def _is_lazy(data: Any) -> bool:
+    return not isinstance(data, np.ndarray) and hasattr(data, "compute")
+
+
+def _in_memory(data: Any) -> Any:
+    return np.asarray(data.compute()) if _is_lazy(data) else data
+
+
+def chunked_slices(volume: Volume, chunks: int | None, ctx: StageContext) -> int | None:
+    """Slices per work slab when the stage runs chunked, else None.
+
+    Chunked when the stage's ``chunks`` option is set, or when the volume is larger than the
+    runner's size threshold (``ctx.zarr_threshold_bytes`` when the runner provides it, else
+    :data:`microstructure.pipeline.runner.ZARR_THRESHOLD_BYTES`); then slabs of about
+    :data:`AUTO_SLAB_BYTES` of float32.
+    """
+    if chunks is not None:
+        return int(chunks)
+    threshold = getattr(ctx, "zarr_threshold_bytes", None)
+    if threshold is None:
+        from microstructure.pipeline.runner import ZARR_THRESHOLD_BYTES
+
+        threshold = ZARR_THRESHOLD_BYTES
+    if int(volume.data.nbytes) <= int(threshold):
+        return None
+    nz, ny, nx = (int(s) for s in volume.shape)
+    return max(1, min(nz, AUTO_SLAB_BYTES // max(1, 4 * ny * nx)))
+
+
+def _in_memory_only(stage: str, option: str, hint: str) -> ValueError:
+    return ValueError(
+        f"{option}: in-memory only; stage {stage!r} runs chunked (its `chunks` option, or a "
+        f"volume above the runner's size threshold): {hint}"
+    )
+
+
+def _slices(data: Any, idx: Any) -> np.ndarray:
+    """float32 copies of the slices ``idx`` of a numpy or Dask stack (only those are read)."""
+    sub = data[np.asarray(idx, dtype=int)]
+    return np.asarray(sub.compute() if _is_lazy(sub) else sub).astype(np.float32, copy=False)
+
+
+def _centered_sums(blocks: Any) -> Any:
+    """Per-slab (count, sum, sum of squares) in float64 of a Dask array, as a Dask array."""
+    import dask.array as da
+
+    def part(b: np.ndarray) -> np.ndarray:
+        v = b.astype(np.float64, copy=False)
+        return np.array([[[v.size, v.sum(), np.square(v).sum()]]], dtype=np.float64)
+
+    return da.map_blocks(
+        part, blocks, dtype=np.float64, chunks=((1,) * blocks.numblocks[0], (1,), (3,))
+    )
+
+
+def _var_from_sums(parts: np.ndarray) -> float:
+    """Population variance from per-slab (count, sum, sum of squares)."""
+    p = np.asarray(parts, dtype=np.float64).reshape(-1, 3)
+    n, s1, s2 = float(p[:, 0].sum()), float(p[:, 1].sum()), float(p[:, 2].sum())
+    m = s1 / n
+    return max(0.0, s2 / n - m * m)
+
+
+CHUNKS_FIELD = Field(
+    None,
+    ge=1,
+    description="run chunked (Dask, lazy; the runner stores the result as Zarr) with work "
+    "slabs of this many whole slices; automatic when the volume exceeds the runner's size "
+    "threshold. Bit-identical to the in-memory result",
+)
+
+
 def _range3(v: list[int] | None, name: str) -> tuple[int, int] | None:
     if v is None:
         return None
@@ -93,6 +180,7 @@ class GeometryParams(StageParams):
     background_sigma_px: float | None = Field(
         None, gt=0.0, description="divide out slow shading (Gaussian sigma, pixels)"
     )
+    chunks: int | None = CHUNKS_FIELD
 
     @field_validator("crop_z", "crop_y", "crop_x")
     @classmethod
@@ -109,6 +197,8 @@ class GeometryStage(Stage):
     Params = GeometryParams
     consumes = "grayscale"
     produces = "grayscale"
+    #: runs chunked (``geometry_chunked``) with its ``chunks`` option or above the threshold
+    supports_dask = True
 
     def run(self, volume: Volume, params: GeometryParams, ctx: StageContext) -> StageOutput:
         from microstructure.preprocess.geometry import (
@@ -117,7 +207,10 @@ class GeometryStage(Stage):
             normalize_intensity,
         )
 
-        data = np.asarray(volume.data)
+        slab = chunked_slices(volume, params.chunks, ctx)
+        if slab is not None:
+            return self._run_chunked(volume, params, ctx, slab)
+        data = np.asarray(_in_memory(volume.data))
         dtype_in = str(data.dtype)
         before = data[_mid(data.shape[0])].astype(np.float32)
         arr = crop_stack(
@@ -185,6 +278,93 @@ class GeometryStage(Stage):
         )
         return StageOutput(volume=Volume(arr, vs, meta), numbers=numbers, figures=[fig])
 
+    @staticmethod
+    def _run_chunked(
+        volume: Volume, params: GeometryParams, ctx: StageContext, slab: int
+    ) -> StageOutput:
+        """The same steps slab by slab; the global percentiles are computed first."""
+        from microstructure.parallel import geometry_chunked
+        from microstructure.preprocess.geometry import correct_tilt_report, crop_slices
+
+        data = volume.data
+        shape_in = [int(s) for s in data.shape]
+        if params.normalize and params.low_percentile >= params.high_percentile:
+            raise ValueError(
+                "low_percentile/high_percentile: need low < high, got "
+                f"{params.low_percentile}, {params.high_percentile}"
+            )
+        cz, cy, cx = (
+            _range3(params.crop_z, "crop_z"),
+            _range3(params.crop_y, "crop_y"),
+            _range3(params.crop_x, "crop_x"),
+        )
+        crop = crop_slices(tuple(shape_in), z=cz, y=cy, x=cx)
+        numbers: dict[str, Any] = {
+            "dtype_in": str(data.dtype),
+            "shape_in": shape_in,
+            "crop": {"z": params.crop_z, "y": params.crop_y, "x": params.crop_x},
+        }
+        vs = volume.voxel_size_nm
+        meta = dict(volume.metadata)
+        already = bool(meta.get("tilt_corrected", False))
+        apply_tilt = params.tilt_correction == "always" or (
+            params.tilt_correction == "auto" and not already
+        )
+        if apply_tilt:
+            # the report depends on the number of rows only: one column of one slice
+            ny = len(range(*crop[1].indices(shape_in[1])))
+            _, tinfo = correct_tilt_report(
+                np.zeros((1, ny, 1), np.float32),
+                angle_deg=params.angle_deg,
+                order=params.interpolation_order,
+            )
+            tinfo["applied"] = True
+            if vs is not None:
+                vs = (vs[0], vs[1] * tinfo["nominal_factor"] / tinfo["actual_factor"], vs[2])
+            meta["tilt_corrected"] = True
+            meta["tilt_angle_deg"] = params.angle_deg
+        else:
+            tinfo = {
+                "applied": False,
+                "reason": "metadata says tilt_corrected"
+                if already and params.tilt_correction == "auto"
+                else "tilt_correction = never",
+            }
+        numbers["tilt"] = tinfo
+        out, _ = geometry_chunked(
+            data,
+            crop_z=cz,
+            crop_y=cy,
+            crop_x=cx,
+            angle_deg=params.angle_deg if apply_tilt else None,
+            order=params.interpolation_order,
+            normalize=params.normalize,
+            low_percentile=params.low_percentile,
+            high_percentile=params.high_percentile,
+            background_sigma_px=params.background_sigma_px,
+            slices_per_chunk=slab,
+        )
+        if params.normalize:
+            numbers["normalize"] = {
+                "low_percentile": params.low_percentile,
+                "high_percentile": params.high_percentile,
+                "background_sigma_px": params.background_sigma_px,
+            }
+        numbers["shape_out"] = [int(s) for s in out.shape]
+        numbers["voxel_size_nm_out"] = list(vs) if vs is not None else None
+        numbers["chunked"] = {"slices_per_chunk": int(slab)}
+        k_in, k_out = _mid(shape_in[0]), _mid(int(out.shape[0]))
+        before = _slices(data, [k_in])[0]
+        after = np.asarray(out[k_out].compute())
+        fig = "geometry.png"
+        b = (before - before.min()) / (float(np.ptp(before)) or 1.0)
+        _save_panels(
+            ctx.work_dir / fig,
+            [("input (rescaled for display)", b, False), ("output", after, False)],
+            f"geometry: slice {k_in}, {tuple(shape_in)} -> {tuple(out.shape)}",
+        )
+        return StageOutput(volume=Volume(out, vs, meta), numbers=numbers, figures=[fig])
+
 
 # --------------------------------------------------------------------------- curtaining
 
@@ -208,6 +388,7 @@ class CurtainingParams(StageParams):
     sigma: float = Field(2.0, gt=0.0, description="wavelet-fft: Fourier damping width")
     direction: Literal["vertical", "horizontal"] = "vertical"
     log_transform: bool = False
+    chunks: int | None = CHUNKS_FIELD
 
 
 @register
@@ -217,11 +398,16 @@ class CurtainingStage(Stage):
     Params = CurtainingParams
     consumes = "grayscale"
     produces = "grayscale"
+    #: runs chunked (slabs with a z halo of iterations x z_window // 2 slices)
+    supports_dask = True
 
     def run(self, volume: Volume, params: CurtainingParams, ctx: StageContext) -> StageOutput:
         from microstructure.preprocess.curtaining import remove_curtaining_report
 
-        data = np.asarray(volume.data)
+        slab = chunked_slices(volume, params.chunks, ctx)
+        if slab is not None:
+            return self._run_chunked(volume, params, ctx, slab)
+        data = np.asarray(_in_memory(volume.data))
         out, info = remove_curtaining_report(
             data,
             method=params.method,
@@ -261,6 +447,116 @@ class CurtainingStage(Stage):
             figures=[fig],
         )
 
+    @staticmethod
+    def _run_chunked(
+        volume: Volume, params: CurtainingParams, ctx: StageContext, slab: int
+    ) -> StageOutput:
+        """Slabs of whole slices with the z halo that makes the robust method exact
+        (:func:`~microstructure.parallel.curtaining_z_halo`; none for the per-slice
+        wavelet-fft method). The report's stripe metrics come from the same sample slices
+        as in memory, the removed fraction of variance from per-slab sums."""
+        import dask
+        import dask.array as da
+
+        from microstructure.parallel import curtaining_z_halo, map_slices
+        from microstructure.preprocess.curtaining import (
+            _sample_slices,
+            remove_curtaining,
+            remove_curtaining_report,
+            stripe_metrics,
+        )
+
+        if params.method == "auto":
+            raise _in_memory_only(
+                "curtaining",
+                "method",
+                "'auto' runs the robust method on the whole stack; "
+                "choose method = 'robust' or 'wavelet-fft'",
+            )
+        if params.log_transform:
+            raise _in_memory_only(
+                "curtaining",
+                "log_transform",
+                "its offset needs the whole stack's range; set log_transform = false",
+            )
+        data = volume.data
+        nz = int(data.shape[0])
+        kw: dict[str, Any] = dict(
+            method=params.method,
+            stripe_width_px=params.stripe_width_px,
+            length_px=params.length_px,
+            z_window=params.z_window,
+            threshold=params.threshold,
+            iterations=params.iterations,
+            edge_gamma=params.edge_gamma,
+            wavelet=params.wavelet,
+            level=params.level,
+            sigma=params.sigma,
+            direction=params.direction,
+            log_transform=False,
+        )
+        sample = _sample_slices(nz)
+        in_s = _slices(data, sample)
+        # validates the options and gives the report's parameters (they depend on the slice
+        # size only); the metrics of the robust method are replaced by those of the real
+        # output (the probe lacks the z neighbours)
+        probe_out, info = remove_curtaining_report(in_s, **kw)
+        robust = params.method == "robust"
+        halo = curtaining_z_halo(params.z_window, params.iterations) if robust else 0
+        out = map_slices(
+            remove_curtaining,
+            data,
+            slices_per_chunk=max(int(slab), halo),
+            z_halo=halo,
+            dtype=np.float32,
+            workers=1,
+            **kw,
+        )
+        # map_overlap widens slabs thinner than the halo; keep regular chunks for Zarr
+        out = out.rechunk((int(out.chunks[0][0]), -1, -1))
+        k = _mid(nz)
+        src = data if _is_lazy(data) else da.from_array(data, chunks=out.chunks)
+        sums = _centered_sums(src.rechunk(out.chunks))
+        if robust:
+            parts, out_s, out_k = dask.compute(sums, out[sample], out[k])
+            out_s = np.asarray(out_s)
+        else:
+            parts, out_k = dask.compute(sums, out[k])
+            out_s = probe_out
+        out_k = np.asarray(out_k)
+        if robust:
+            a, b = in_s - out_s, out_s
+            if params.direction == "horizontal":
+                a, b = np.swapaxes(a, 1, 2), np.swapaxes(b, 1, 2)
+            m = stripe_metrics(a, b)
+            m["damage_score"] = m["stripe_energy_left"] + m["nonstripe_energy"]
+            info["metrics"] = {"robust": m}
+            info.update(m)
+        info["sample_slices"] = sample.tolist()
+        before = _slices(data, [k])[0]
+        removed = before - out_k
+        energy_in = _var_from_sums(parts)
+        info["removed_fraction_of_variance"] = (
+            info["removed_energy"] / energy_in if energy_in > 0 else 0.0
+        )
+        info["removed_is_stripe_like"] = bool(
+            info["stripe_likeness"] >= 2.0 * info["isotropic_baseline"]
+        )
+        info["chunked"] = {"slices_per_chunk": int(out.chunks[0][0]), "z_halo": halo}
+        fig = "curtaining.png"
+        _save_panels(
+            ctx.work_dir / fig,
+            [("input", before, False), ("destriped", out_k, False), ("removed", removed, True)],
+            f"curtaining ({info['method']}): slice {k}, removed rms "
+            f"{np.sqrt(info['removed_energy']):.3g}, stripe-likeness "
+            f"{info['stripe_likeness']:.2f} (isotropic {info['isotropic_baseline']:.2f})",
+        )
+        return StageOutput(
+            volume=Volume(out, volume.voxel_size_nm, dict(volume.metadata)),
+            numbers=info,
+            figures=[fig],
+        )
+
 
 # --------------------------------------------------------------------------- denoise
 
@@ -272,6 +568,7 @@ class DenoiseParams(StageParams):
     patch_size: int = Field(5, ge=1)
     patch_distance: int = Field(5, ge=1)
     chunk_slices: int = Field(32, ge=1, description="3d mode: slices per chunk")
+    chunks: int | None = CHUNKS_FIELD
 
 
 @register
@@ -281,6 +578,8 @@ class DenoiseStage(Stage):
     Params = DenoiseParams
     consumes = "grayscale"
     produces = "grayscale"
+    #: runs chunked (slice mode; the noise level is fixed on sample slices first)
+    supports_dask = True
 
     def run(self, volume: Volume, params: DenoiseParams, ctx: StageContext) -> StageOutput:
         from microstructure.preprocess.denoise import (
@@ -288,7 +587,10 @@ class DenoiseStage(Stage):
             estimate_noise_sigma,
         )
 
-        data = np.asarray(volume.data)
+        slab = chunked_slices(volume, params.chunks, ctx)
+        if slab is not None:
+            return self._run_chunked(volume, params, ctx, slab)
+        data = np.asarray(_in_memory(volume.data))
         out, info = denoise_nl_means_report(
             data,
             mode=params.mode,
@@ -322,6 +624,97 @@ class DenoiseStage(Stage):
             numbers=info,
             figures=[fig],
         )
+
+    @staticmethod
+    def _run_chunked(
+        volume: Volume, params: DenoiseParams, ctx: StageContext, slab: int
+    ) -> StageOutput:
+        """Slice-wise NLM slab by slab with the noise level of the whole stack fixed first
+        (estimated on the same sample slices as in memory). ``sigma_after`` is estimated on
+        the denoised sample slices, the removed component's std from per-slab sums; the
+        filter runs once for these and once more when the runner writes the result."""
+        import dask
+        import dask.array as da
+
+        from microstructure.parallel import map_slices
+        from microstructure.preprocess.denoise import (
+            denoise_nl_means,
+            denoise_nl_means_report,
+            estimate_noise_sigma,
+        )
+
+        if params.mode == "3d":
+            raise _in_memory_only(
+                "denoise",
+                "mode",
+                "'3d' filters overlapping chunks of chunk_slices slices "
+                "in memory; use mode = 'slices'",
+            )
+        data = volume.data
+        nz = int(data.shape[0])
+        # the sample slices estimate_noise_sigma looks at (evenly spaced, up to 16)
+        idx = np.unique(np.linspace(0, nz - 1, min(nz, 16)).astype(int))
+        k = _mid(nz)
+        in_s = _slices(data, idx)
+        kw: dict[str, Any] = dict(
+            mode="slices",
+            h_factor=params.h_factor,
+            patch_size=params.patch_size,
+            patch_distance=params.patch_distance,
+        )
+        # validates the options; the noise level of the sample slices is the whole stack's
+        sigma = params.sigma
+        if sigma is None:
+            sigma = estimate_noise_sigma(in_s, max_slices=len(idx))
+        out_s, info = denoise_nl_means_report(in_s, sigma=float(sigma), workers=1, **kw)
+        info["sigma_estimated"] = params.sigma is None
+        sigma = info["sigma"]
+        if sigma == 0.0:
+            out = map_slices(_as_float32, data, slices_per_chunk=slab, dtype=np.float32)
+        else:
+            out = map_slices(
+                denoise_nl_means,
+                data,
+                slices_per_chunk=slab,
+                dtype=np.float32,
+                sigma=sigma,
+                workers=1,
+                **kw,
+            )
+        src = data if _is_lazy(data) else da.from_array(data, chunks=out.chunks)
+        removed = src.rechunk(out.chunks).astype(np.float32) - out
+        parts, out_k = dask.compute(_centered_sums(removed), out[k])
+        out_k = np.asarray(out_k)
+        info["removed_std"] = float(np.sqrt(_var_from_sums(parts)))
+        info["removed_std_over_sigma"] = (
+            info["removed_std"] / info["sigma"] if info["sigma"] > 0 else None
+        )
+        info["sigma_after"] = estimate_noise_sigma(out_s, max_slices=len(idx))
+        info["noise_reduction_factor"] = (
+            info["sigma"] / info["sigma_after"] if info["sigma_after"] > 0 else None
+        )
+        info["chunked"] = {"slices_per_chunk": int(slab)}
+        before = _slices(data, [k])[0]
+        fig = "denoise.png"
+        _save_panels(
+            ctx.work_dir / fig,
+            [
+                ("input", before, False),
+                ("denoised", out_k, False),
+                ("removed", before - out_k, True),
+            ],
+            f"denoise ({params.mode}): slice {k}, sigma {info['sigma']:.3g} -> "
+            f"{info['sigma_after']:.3g}",
+        )
+        return StageOutput(
+            volume=Volume(out, volume.voxel_size_nm, dict(volume.metadata)),
+            numbers=info,
+            figures=[fig],
+        )
+
+
+def _as_float32(block: np.ndarray) -> np.ndarray:
+    return np.asarray(block).astype(np.float32, copy=True)
 
 
 # --------------------------------------------------------------------------- align
