@@ -101,12 +101,16 @@ def test_chunked_preprocess_stages_equal_in_memory_on_a_cluster(
     assert got["numbers"]["denoise"]["noise_reduction_factor"] > 1.5
 
 
-def test_chunked_wavelet_curtaining_and_given_sigma_equal_in_memory(fibsem_file, tmp_path):
-    """The per-slice wavelet-fft method (no z halo; horizontal stripes) and a given noise
-    level, with the stages' ``chunks`` option (slabs of 5 slices) on local threads."""
+@pytest.mark.parametrize("method", ["wavelet-fft", "auto"])
+def test_chunked_wavelet_and_auto_curtaining_and_given_sigma_equal_in_memory(
+    fibsem_file, tmp_path, method
+) -> None:
+    """The per-slice wavelet-fft method (no z halo; horizontal stripes), ``auto`` (both
+    methods on the sample slices, the lower damage score kept) and a given noise level, with
+    the stages' ``chunks`` option (slabs of 5 slices) on local threads."""
 
     def recipe(extra: dict) -> object:
-        curt = {"name": "curtaining", "method": "wavelet-fft", "direction": "horizontal"}
+        curt = {"name": "curtaining", "method": method, "direction": "horizontal", **CURTAINING}
         den = {"name": "denoise", "sigma": 6.0, "patch_distance": 3}
         return parse_recipe(
             {"recipe": {"name": "wavelet"}, "stage": [{**curt, **extra}, {**den, **extra}]}
@@ -115,7 +119,10 @@ def test_chunked_wavelet_curtaining_and_given_sigma_equal_in_memory(fibsem_file,
     ref = run_pipeline(recipe({}), fibsem_file, tmp_path / "mem", progress=False)
     got = run_pipeline(recipe({"chunks": 5}), fibsem_file, tmp_path / "chk", progress=False)
     _assert_close(_without_chunked(got["numbers"]), ref["numbers"])
-    assert got["numbers"]["curtaining"]["chunked"]["z_halo"] == 0
+    curt = got["numbers"]["curtaining"]
+    assert curt["chunked"]["z_halo"] == (4 if curt["method"] == "robust" else 0)
+    if method == "auto":
+        assert set(curt["metrics"]) == {"robust", "wavelet-fft"}
     assert got["numbers"]["denoise"]["chunked"]["slices_per_chunk"] == 5
     for stage in ("01-curtaining", "02-denoise"):
         # below the size threshold the runner computes the small Dask result into a TIFF
@@ -127,7 +134,6 @@ def test_chunked_wavelet_curtaining_and_given_sigma_equal_in_memory(fibsem_file,
 @pytest.mark.parametrize(
     ("stage", "options", "needle"),
     [
-        ("curtaining", {"method": "auto"}, "method: in-memory only"),
         ("curtaining", {"log_transform": True}, "log_transform: in-memory only"),
         ("denoise", {"mode": "3d"}, "mode: in-memory only"),
     ],

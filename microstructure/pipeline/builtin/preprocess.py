@@ -454,7 +454,8 @@ class CurtainingStage(Stage):
         """Slabs of whole slices with the z halo that makes the robust method exact
         (:func:`~microstructure.parallel.curtaining_z_halo`; none for the per-slice
         wavelet-fft method). The report's stripe metrics come from the same sample slices
-        as in memory, the removed fraction of variance from per-slab sums."""
+        as in memory (``auto`` compares both methods on them and keeps the lower damage
+        score, as in memory), the removed fraction of variance from per-slab sums."""
         import dask
         import dask.array as da
 
@@ -466,13 +467,6 @@ class CurtainingStage(Stage):
             stripe_metrics,
         )
 
-        if params.method == "auto":
-            raise _in_memory_only(
-                "curtaining",
-                "method",
-                "'auto' runs the robust method on the whole stack; "
-                "choose method = 'robust' or 'wavelet-fft'",
-            )
         if params.log_transform:
             raise _in_memory_only(
                 "curtaining",
@@ -482,7 +476,6 @@ class CurtainingStage(Stage):
         data = volume.data
         nz = int(data.shape[0])
         kw: dict[str, Any] = dict(
-            method=params.method,
             stripe_width_px=params.stripe_width_px,
             length_px=params.length_px,
             z_window=params.z_window,
@@ -498,40 +491,50 @@ class CurtainingStage(Stage):
         sample = _sample_slices(nz)
         in_s = _slices(data, sample)
         # validates the options and gives the report's parameters (they depend on the slice
-        # size only); the metrics of the robust method are replaced by those of the real
-        # output (the probe lacks the z neighbours)
-        probe_out, info = remove_curtaining_report(in_s, **kw)
-        robust = params.method == "robust"
-        halo = curtaining_z_halo(params.z_window, params.iterations) if robust else 0
-        out = map_slices(
-            remove_curtaining,
-            data,
-            slices_per_chunk=max(int(slab), halo),
-            z_halo=halo,
-            dtype=np.float32,
-            workers=1,
-            **kw,
-        )
-        # map_overlap widens slabs thinner than the halo; keep regular chunks for Zarr
-        out = out.rechunk((int(out.chunks[0][0]), -1, -1))
-        k = _mid(nz)
-        src = data if _is_lazy(data) else da.from_array(data, chunks=out.chunks)
-        sums = _centered_sums(src.rechunk(out.chunks))
-        if robust:
-            parts, out_s, out_k = dask.compute(sums, out[sample], out[k])
-            out_s = np.asarray(out_s)
-        else:
-            parts, out_k = dask.compute(sums, out[k])
-            out_s = probe_out
-        out_k = np.asarray(out_k)
-        if robust:
-            a, b = in_s - out_s, out_s
+        # size only) and the wavelet-fft metrics (per slice, as in memory); the robust
+        # method's metrics are replaced by those of the real output (the probe lacks the z
+        # neighbours)
+        _, info = remove_curtaining_report(in_s, method=params.method, **kw)
+        candidates = ["robust", "wavelet-fft"] if params.method == "auto" else [params.method]
+
+        def chunked(method: str) -> tuple[Any, int]:
+            halo = curtaining_z_halo(params.z_window, params.iterations)
+            halo = halo if method == "robust" else 0
+            arr = map_slices(
+                remove_curtaining,
+                data,
+                slices_per_chunk=max(int(slab), halo),
+                z_halo=halo,
+                dtype=np.float32,
+                workers=1,
+                method=method,
+                **kw,
+            )
+            # map_overlap widens slabs thinner than the halo; keep regular chunks for Zarr
+            return arr.rechunk((int(arr.chunks[0][0]), -1, -1)), halo
+
+        graphs = {name: chunked(name) for name in candidates}
+        first = graphs[candidates[0]][0]
+        src = data if _is_lazy(data) else da.from_array(data, chunks=first.chunks)
+        sums = _centered_sums(src.rechunk(first.chunks))
+        metrics = dict(info["metrics"])
+        if "robust" in graphs:
+            parts, out_s = dask.compute(sums, graphs["robust"][0][sample])
+            a, b = in_s - np.asarray(out_s), np.asarray(out_s)
             if params.direction == "horizontal":
                 a, b = np.swapaxes(a, 1, 2), np.swapaxes(b, 1, 2)
             m = stripe_metrics(a, b)
             m["damage_score"] = m["stripe_energy_left"] + m["nonstripe_energy"]
-            info["metrics"] = {"robust": m}
-            info.update(m)
+            metrics["robust"] = m
+        else:
+            (parts,) = dask.compute(sums)
+        chosen = min(candidates, key=lambda n: metrics[n]["damage_score"])
+        out, halo = graphs[chosen]
+        info["method"] = chosen
+        info["metrics"] = metrics
+        info.update(metrics[chosen])
+        k = _mid(nz)
+        out_k = np.asarray(out[k].compute())
         info["sample_slices"] = sample.tolist()
         before = _slices(data, [k])[0]
         removed = before - out_k
