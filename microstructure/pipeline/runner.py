@@ -344,6 +344,10 @@ def run_pipeline(
             write_json(tmp / PARAMS_FILE, meta)
             _replace_dir(tmp, stage_dir)
             shutil.rmtree(chunks, ignore_errors=True)
+            if vol_file == ZARR_VOLUME_FILE and hasattr(result.volume.data, "compute"):
+                # a lazy (Dask) result: later stages read the stored Zarr instead of
+                # recomputing the stages before it
+                current = lambda path=stage_dir / vol_file: _read(path)  # noqa: E731
         for fig in meta.get("figures", []):
             src_fig = stage_dir / fig
             if src_fig.exists():
