@@ -47,7 +47,7 @@ from microstructure.io.tables import to_jsonable, write_csv, write_json
 from microstructure.pipeline.html_report import write_html_report
 from microstructure.pipeline.memory import PeakMemory
 from microstructure.pipeline.recipe import Recipe, StageSpec, load_recipe
-from microstructure.pipeline.stages import StageContext, volume_kind
+from microstructure.pipeline.stages import StageContext, is_lazy, volume_kind
 from microstructure.plot import labels_3d_figure
 from microstructure.volume import Volume
 
@@ -63,10 +63,6 @@ CHUNKS_SUFFIX = ".chunks"
 CHUNK_KEY_FILE = "stage_key.txt"
 
 
-def _is_lazy(data: Any) -> bool:
-    return not isinstance(data, np.ndarray) and hasattr(data, "compute")
-
-
 def _is_zarr_path(path: Path) -> bool:
     return path.suffix.lower() == ".zarr" or (path.is_dir() and (path / "zarr.json").is_file())
 
@@ -78,7 +74,7 @@ def _read(path: Path, **kwargs: Any) -> Volume:
 
 def _in_memory(volume: Volume) -> Volume:
     """The volume with its data as a numpy array (computed from a Dask array if needed)."""
-    if not _is_lazy(volume.data):
+    if not is_lazy(volume.data):
         return volume
     return Volume(np.asarray(volume.data.compute()), volume.voxel_size_nm, dict(volume.metadata))
 
@@ -105,7 +101,7 @@ def hash_volume(volume: Volume) -> str:
     """Content hash of a volume's data, dtype, shape and voxel size (blake2b, hex)."""
     h = hashlib.blake2b(digest_size=20)
     data = volume.data
-    if _is_lazy(data):
+    if is_lazy(data):
         # stream z-slabs in C order: the same bytes, hence the same hash, as in memory
         h.update(f"{np.dtype(data.dtype).str}|{tuple(data.shape)}|{volume.voxel_size_nm}".encode())
         slab = max(1, (1 << 26) // max(1, int(np.prod(data.shape[1:])) * data.dtype.itemsize))

@@ -155,3 +155,27 @@ def volume_kind(volume: Volume) -> Literal["grayscale", "labels"]:
 
 
 Factory = Callable[[], Stage]
+
+
+# ------------------------------------------------------------------ chunked (Dask) inputs
+def is_lazy(data: Any) -> bool:
+    """True for a Dask (or other lazily computed) array, False for numpy."""
+    return not isinstance(data, np.ndarray) and hasattr(data, "compute")
+
+
+def in_memory(data: Any) -> Any:
+    """``data`` as a numpy array (computes a lazy one)."""
+    return np.asarray(data.compute()) if is_lazy(data) else data
+
+
+def above_size_threshold(volume: Volume, ctx: StageContext) -> bool:
+    """True when the volume's bytes exceed the runner's size threshold, above which stages
+    that can run chunked do so (``ctx.zarr_threshold_bytes`` when the runner provides it,
+    else :data:`microstructure.pipeline.runner.ZARR_THRESHOLD_BYTES`)."""
+    threshold = getattr(ctx, "zarr_threshold_bytes", None)
+    if threshold is None:
+        from microstructure.pipeline.runner import ZARR_THRESHOLD_BYTES
+
+        threshold = ZARR_THRESHOLD_BYTES
+    return int(volume.data.nbytes) > int(threshold)
+

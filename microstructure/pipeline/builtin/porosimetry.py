@@ -17,7 +17,15 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from microstructure.faces import parse_faces
-from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.pipeline.stages import (
+    Stage,
+    StageContext,
+    StageOutput,
+    StageParams,
+    above_size_threshold,
+    in_memory,
+    register,
+)
 from microstructure.volume import Volume
 
 _PHASE_KEYS = {"am", "cbd", "1", "2"}
@@ -243,18 +251,6 @@ def _finite(v: Any) -> float | None:
 AUTO_CHUNK = 128
 
 
-def _is_lazy(data: Any) -> bool:
-    import numpy as np
-
-    return not isinstance(data, np.ndarray) and hasattr(data, "compute")
-
-
-def _in_memory(data: Any) -> Any:
-    import numpy as np
-
-    return np.asarray(data.compute()) if _is_lazy(data) else data
-
-
 def chunked_edge(volume: Volume, chunks: int | None, ctx: StageContext) -> int | None:
     """The work chunk edge when the stage runs chunked, else None.
 
@@ -264,12 +260,7 @@ def chunked_edge(volume: Volume, chunks: int | None, ctx: StageContext) -> int |
     """
     if chunks is not None:
         return int(chunks)
-    threshold = getattr(ctx, "zarr_threshold_bytes", None)
-    if threshold is None:
-        from microstructure.pipeline.runner import ZARR_THRESHOLD_BYTES
-
-        threshold = ZARR_THRESHOLD_BYTES
-    return AUTO_CHUNK if int(volume.data.nbytes) > int(threshold) else None
+    return AUTO_CHUNK if above_size_threshold(volume, ctx) else None
 
 
 def _in_memory_only(stage: str, option: str, hint: str) -> ValueError:
@@ -331,7 +322,7 @@ class MipStage(Stage):
         }
         edge = chunked_edge(volume, params.chunks, ctx)
         if edge is None:
-            data = _in_memory(volume.data)
+            data = in_memory(volume.data)
             res = simulate_mip(data, inlet=params.inlet, extrusion=params.extrusion, **common)
             others = [
                 simulate_mip(data, inlet=inlet, extrusion=False, **common).curve
@@ -535,7 +526,7 @@ class GranulometryStage(Stage):
         edge = chunked_edge(volume, params.chunks, ctx)
         if edge is None:
             gran = granulometry(
-                _in_memory(volume.data),
+                in_memory(volume.data),
                 voxel_size_nm=vs,
                 radii_nm=radii,
                 contact_angle_deg=params.contact_angle_deg,

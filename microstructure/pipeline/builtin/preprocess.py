@@ -26,7 +26,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.pipeline.stages import (
+    Stage,
+    StageContext,
+    StageOutput,
+    StageParams,
+    above_size_threshold,
+    in_memory,
+    is_lazy,
+    register,
+)
 from microstructure.volume import Volume
 
 __all__ = ["GeometryStage", "CurtainingStage", "DenoiseStage", "AlignStage"]
@@ -81,14 +90,6 @@ def _mid(nz: int) -> int:
 AUTO_SLAB_BYTES = 64 * 2**20
 
 
-def _is_lazy(data: Any) -> bool:
-    return not isinstance(data, np.ndarray) and hasattr(data, "compute")
-
-
-def _in_memory(data: Any) -> Any:
-    return np.asarray(data.compute()) if _is_lazy(data) else data
-
-
 def chunked_slices(volume: Volume, chunks: int | None, ctx: StageContext) -> int | None:
     """Slices per work slab when the stage runs chunked, else None.
 
@@ -99,15 +100,27 @@ def chunked_slices(volume: Volume, chunks: int | None, ctx: StageContext) -> int
     """
     if chunks is not None:
         return int(chunks)
-    threshold = getattr(ctx, "zarr_threshold_bytes", None)
-    if threshold is None:
-        from microstructure.pipeline.runner import ZARR_THRESHOLD_BYTES
-
-        threshold = ZARR_THRESHOLD_BYTES
-    if int(volume.data.nbytes) <= int(threshold):
+    if not above_size_threshold(volume, ctx):
         return None
     nz, ny, nx = (int(s) for s in volume.shape)
     return max(1, min(nz, AUTO_SLAB_BYTES // max(1, 4 * ny * nx)))
+
+
+def _curtaining_options(params: Any) -> dict[str, Any]:
+    """The curtaining stage's options as keywords of ``remove_curtaining`` (no method, no
+    log transform: the in-memory and the chunked path set those themselves)."""
+    return dict(
+        stripe_width_px=params.stripe_width_px,
+        length_px=params.length_px,
+        z_window=params.z_window,
+        threshold=params.threshold,
+        iterations=params.iterations,
+        edge_gamma=params.edge_gamma,
+        wavelet=params.wavelet,
+        level=params.level,
+        sigma=params.sigma,
+        direction=params.direction,
+    )
 
 
 def _in_memory_only(stage: str, option: str, hint: str) -> ValueError:
@@ -120,7 +133,7 @@ def _in_memory_only(stage: str, option: str, hint: str) -> ValueError:
 def _slices(data: Any, idx: Any) -> np.ndarray:
     """float32 copies of the slices ``idx`` of a numpy or Dask stack (only those are read)."""
     sub = data[np.asarray(idx, dtype=int)]
-    return np.asarray(sub.compute() if _is_lazy(sub) else sub).astype(np.float32, copy=False)
+    return np.asarray(sub.compute() if is_lazy(sub) else sub).astype(np.float32, copy=False)
 
 
 def _centered_sums(blocks: Any) -> Any:
@@ -210,7 +223,7 @@ class GeometryStage(Stage):
         slab = chunked_slices(volume, params.chunks, ctx)
         if slab is not None:
             return self._run_chunked(volume, params, ctx, slab)
-        data = np.asarray(_in_memory(volume.data))
+        data = np.asarray(in_memory(volume.data))
         dtype_in = str(data.dtype)
         before = data[_mid(data.shape[0])].astype(np.float32)
         arr = crop_stack(
@@ -407,21 +420,12 @@ class CurtainingStage(Stage):
         slab = chunked_slices(volume, params.chunks, ctx)
         if slab is not None:
             return self._run_chunked(volume, params, ctx, slab)
-        data = np.asarray(_in_memory(volume.data))
+        data = np.asarray(in_memory(volume.data))
         out, info = remove_curtaining_report(
             data,
             method=params.method,
-            stripe_width_px=params.stripe_width_px,
-            length_px=params.length_px,
-            z_window=params.z_window,
-            threshold=params.threshold,
-            iterations=params.iterations,
-            edge_gamma=params.edge_gamma,
-            wavelet=params.wavelet,
-            level=params.level,
-            sigma=params.sigma,
-            direction=params.direction,
             log_transform=params.log_transform,
+            **_curtaining_options(params),
         )
         k = _mid(data.shape[0])
         before = data[k].astype(np.float32)
@@ -475,19 +479,7 @@ class CurtainingStage(Stage):
             )
         data = volume.data
         nz = int(data.shape[0])
-        kw: dict[str, Any] = dict(
-            stripe_width_px=params.stripe_width_px,
-            length_px=params.length_px,
-            z_window=params.z_window,
-            threshold=params.threshold,
-            iterations=params.iterations,
-            edge_gamma=params.edge_gamma,
-            wavelet=params.wavelet,
-            level=params.level,
-            sigma=params.sigma,
-            direction=params.direction,
-            log_transform=False,
-        )
+        kw: dict[str, Any] = {**_curtaining_options(params), "log_transform": False}
         sample = _sample_slices(nz)
         in_s = _slices(data, sample)
         # validates the options and gives the report's parameters (they depend on the slice
@@ -515,7 +507,7 @@ class CurtainingStage(Stage):
 
         graphs = {name: chunked(name) for name in candidates}
         first = graphs[candidates[0]][0]
-        src = data if _is_lazy(data) else da.from_array(data, chunks=first.chunks)
+        src = data if is_lazy(data) else da.from_array(data, chunks=first.chunks)
         sums = _centered_sums(src.rechunk(first.chunks))
         metrics = dict(info["metrics"])
         if "robust" in graphs:
@@ -593,7 +585,7 @@ class DenoiseStage(Stage):
         slab = chunked_slices(volume, params.chunks, ctx)
         if slab is not None:
             return self._run_chunked(volume, params, ctx, slab)
-        data = np.asarray(_in_memory(volume.data))
+        data = np.asarray(in_memory(volume.data))
         out, info = denoise_nl_means_report(
             data,
             mode=params.mode,
@@ -684,7 +676,7 @@ class DenoiseStage(Stage):
                 workers=1,
                 **kw,
             )
-        src = data if _is_lazy(data) else da.from_array(data, chunks=out.chunks)
+        src = data if is_lazy(data) else da.from_array(data, chunks=out.chunks)
         removed = src.rechunk(out.chunks).astype(np.float32) - out
         parts, out_k = dask.compute(_centered_sums(removed), out[k])
         out_k = np.asarray(out_k)
