@@ -106,6 +106,25 @@ def chunked_slices(volume: Volume, chunks: int | None, ctx: StageContext) -> int
     return max(1, min(nz, AUTO_SLAB_BYTES // max(1, 4 * ny * nx)))
 
 
+def _wants_tilt(params: Any, metadata: dict[str, Any]) -> bool:
+    """Whether the geometry stage applies the tilt correction: always, or on ``auto`` when
+    the input is not marked as tilt-corrected already."""
+    already = bool(metadata.get("tilt_corrected", False))
+    return params.tilt_correction == "always" or (
+        params.tilt_correction == "auto" and not already
+    )
+
+
+def _tilt_skipped(params: Any) -> dict[str, Any]:
+    """The geometry stage's tilt report when it does not correct (see :func:`_wants_tilt`)."""
+    reason = (
+        "metadata says tilt_corrected"
+        if params.tilt_correction == "auto"
+        else "tilt_correction = never"
+    )
+    return {"applied": False, "reason": reason}
+
+
 def _curtaining_options(params: Any) -> dict[str, Any]:
     """The curtaining stage's options as keywords of ``remove_curtaining`` (no method, no
     log transform: the in-memory and the chunked path set those themselves)."""
@@ -239,10 +258,7 @@ class GeometryStage(Stage):
         }
         vs = volume.voxel_size_nm
         meta = dict(volume.metadata)
-        already = bool(meta.get("tilt_corrected", False))
-        apply_tilt = params.tilt_correction == "always" or (
-            params.tilt_correction == "auto" and not already
-        )
+        apply_tilt = _wants_tilt(params, meta)
         if apply_tilt:
             arr, tinfo = correct_tilt_report(
                 arr, angle_deg=params.angle_deg, order=params.interpolation_order
@@ -254,12 +270,7 @@ class GeometryStage(Stage):
             meta["tilt_angle_deg"] = params.angle_deg
         else:
             arr = arr.astype(np.float32, copy=False)
-            tinfo = {
-                "applied": False,
-                "reason": "metadata says tilt_corrected"
-                if already and params.tilt_correction == "auto"
-                else "tilt_correction = never",
-            }
+            tinfo = _tilt_skipped(params)
         numbers["tilt"] = tinfo
         if params.normalize:
             if params.low_percentile >= params.high_percentile:
@@ -319,10 +330,7 @@ class GeometryStage(Stage):
         }
         vs = volume.voxel_size_nm
         meta = dict(volume.metadata)
-        already = bool(meta.get("tilt_corrected", False))
-        apply_tilt = params.tilt_correction == "always" or (
-            params.tilt_correction == "auto" and not already
-        )
+        apply_tilt = _wants_tilt(params, meta)
         if apply_tilt:
             # the report depends on the number of rows only: one column of one slice
             ny = len(range(*crop[1].indices(shape_in[1])))
@@ -337,12 +345,7 @@ class GeometryStage(Stage):
             meta["tilt_corrected"] = True
             meta["tilt_angle_deg"] = params.angle_deg
         else:
-            tinfo = {
-                "applied": False,
-                "reason": "metadata says tilt_corrected"
-                if already and params.tilt_correction == "auto"
-                else "tilt_correction = never",
-            }
+            tinfo = _tilt_skipped(params)
         numbers["tilt"] = tinfo
         out, _ = geometry_chunked(
             data,
