@@ -3,6 +3,7 @@ dask.distributed cluster. Every chunked function here gives the same result as i
 counterpart (tests check equality: exact for integer and slice-filter outputs, to float32
 rounding for distances and radii), so a user changes where the work runs, not the answer."""
 
+from microstructure.parallel.align import align_chunked
 from microstructure.parallel.chunked import (
     curtaining_z_halo,
     distance_capped_nm,
@@ -26,5 +27,6 @@ __all__ = [
     "local_thickness_chunked",
     "granulometry_chunked",
     "geometry_chunked",
+    "align_chunked",
     "set_chunk_hook",
 ]

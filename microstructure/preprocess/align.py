@@ -258,47 +258,98 @@ def measure_pair_shifts(
         ``p_i - p_j`` (dy, dx) in pixels; NaN rows where a slice is featureless.
     """
     nz, ny, nx = stack.shape
-    pos = None if positions is None else np.asarray(positions, dtype=np.float64).reshape(nz, 2)
-    region, use_prior = _effective_region(roi, pos, (ny, nx))
-    if not use_prior:
-        pos = None
-    win = _window((ny, nx), region)
-    soft = None if mask is None else ndimage.gaussian_filter(mask.astype(np.float32), 2.0)
-
-    def prep(k: int) -> tuple[np.ndarray, bool]:
-        return _prepare(stack[k], win, bandpass_px, None if pos is None else pos[k], soft)
-
+    win, soft, pos = pair_setup((ny, nx), nz, mask=mask, positions=positions, roi=roi)
     workers = max(1, workers or os.cpu_count() or 1)
     chunks = np.array_split(np.arange(nz), min(nz, 4 * workers))
 
     def run(chunk: np.ndarray) -> list[tuple[int, int, float, float]]:
-        out: list[tuple[int, int, float, float]] = []
         if chunk.size == 0:
-            return out
-        first = int(chunk[0])
-        buf: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=neighbors)
-        for j in range(max(0, first - neighbors), first):
-            buf.append((j, *prep(j)))
-        for i in chunk:
-            fi, oki = prep(int(i))
-            for j, fj, okj in buf:
-                if oki and okj:
-                    shift = _correlation_shift(fj, fi, upsample_factor, (ny, nx))
-                    if pos is not None:  # residual of the pre-shifted pair + the prior
-                        shift = shift + pos[int(i)] - pos[j]
-                    out.append((int(i), j, float(shift[0]), float(shift[1])))
-                else:
-                    out.append((int(i), j, math.nan, math.nan))
-            buf.append((int(i), fi, oki))
-            if progress is not None:
-                progress(1)
-        return out
+            return []
+        return pair_rows(
+            lambda k: stack[k],
+            int(chunk[0]),
+            int(chunk[-1]) + 1,
+            neighbors=neighbors,
+            upsample_factor=upsample_factor,
+            bandpass_px=bandpass_px,
+            window=win,
+            soft_mask=soft,
+            positions=pos,
+            progress=progress,
+        )
 
     with ThreadPoolExecutor(workers) as ex:
         results = [r for part in ex.map(run, chunks) for r in part]
-    if not results:
+    return pair_arrays(results)
+
+
+def pair_setup(
+    shape: tuple[int, int],
+    nz: int,
+    *,
+    mask: np.ndarray | None = None,
+    positions: np.ndarray | None = None,
+    roi: tuple[float, float, float, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Window, soft mask and prior positions (None when not used) of one registration pass."""
+    pos = None if positions is None else np.asarray(positions, dtype=np.float64).reshape(nz, 2)
+    region, use_prior = _effective_region(roi, pos, shape)
+    if not use_prior:
+        pos = None
+    win = _window(shape, region)
+    soft = None if mask is None else ndimage.gaussian_filter(mask.astype(np.float32), 2.0)
+    return win, soft, pos
+
+
+def pair_rows(
+    get_slice: Callable[[int], np.ndarray],
+    start: int,
+    stop: int,
+    *,
+    neighbors: int,
+    upsample_factor: int,
+    bandpass_px: tuple[float, float],
+    window: np.ndarray,
+    soft_mask: np.ndarray | None,
+    positions: np.ndarray | None,
+    progress: Callable[[int], None] | None = None,
+) -> list[tuple[int, int, float, float]]:
+    """``(i, j, dy, dx)`` of slices ``start <= i < stop`` against their ``neighbors``
+    predecessors ``j`` (``get_slice(k)`` returns slice ``k``; slices from
+    ``start - neighbors`` on are read). Every pair is computed the same way whatever the
+    range, so splitting the stack into ranges (threads, Dask tasks) gives the same rows."""
+    shape = window.shape
+    pos = positions
+
+    def prep(k: int) -> tuple[np.ndarray, bool]:
+        sl = np.asarray(get_slice(k))
+        return _prepare(sl, window, bandpass_px, None if pos is None else pos[k], soft_mask)
+
+    out: list[tuple[int, int, float, float]] = []
+    buf: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=neighbors)
+    for j in range(max(0, start - neighbors), start):
+        buf.append((j, *prep(j)))
+    for i in range(start, stop):
+        fi, oki = prep(i)
+        for j, fj, okj in buf:
+            if oki and okj:
+                shift = _correlation_shift(fj, fi, upsample_factor, shape)
+                if pos is not None:  # residual of the pre-shifted pair + the prior
+                    shift = shift + pos[i] - pos[j]
+                out.append((i, j, float(shift[0]), float(shift[1])))
+            else:
+                out.append((i, j, math.nan, math.nan))
+        buf.append((i, fi, oki))
+        if progress is not None:
+            progress(1)
+    return out
+
+
+def pair_arrays(rows: list[tuple[int, int, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(pairs, measured)`` arrays of :func:`measure_pair_shifts` from ``pair_rows`` rows."""
+    if not rows:
         return np.zeros((0, 2), dtype=np.intp), np.zeros((0, 2))
-    arr = np.array(results, dtype=np.float64)
+    arr = np.array(rows, dtype=np.float64)
     return arr[:, :2].astype(np.intp), arr[:, 2:]
 
 
@@ -401,6 +452,39 @@ def solve_positions(
     return positions, info
 
 
+def shift_slice(sl: np.ndarray, shift_px: np.ndarray, order: int) -> np.ndarray:
+    """One slice (float32) moved by ``shift_px`` (dy, dx): ``out[r, c] = in[r - dy, c - dx]``."""
+    img = np.asarray(sl).astype(np.float32, copy=False)
+    if np.allclose(shift_px, 0.0, atol=1e-6):
+        return img
+    return ndimage.shift(img, shift_px, order=order, mode="nearest", prefilter=order > 1)
+
+
+def valid_ranges(shifts_px: np.ndarray, ny: int, nx: int) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the half-open output rows/columns that come from inside the input
+    for every slice shifted by ``shifts_px`` (nz, 2)."""
+    s = np.asarray(shifts_px, dtype=np.float64).reshape(-1, 2)
+    # output row r is valid when r - dy_i lies in [0, n-1] for all i
+    lo_y = max(0, math.ceil(float(s[:, 0].max()) - 1e-6))
+    hi_y = min(ny, math.floor(ny - 1 + float(s[:, 0].min()) + 1e-6) + 1)
+    lo_x = max(0, math.ceil(float(s[:, 1].max()) - 1e-6))
+    hi_x = min(nx, math.floor(nx - 1 + float(s[:, 1].min()) + 1e-6) + 1)
+    return lo_y, hi_y, lo_x, hi_x
+
+
+def crop_info(shifts_px: np.ndarray, ny: int, nx: int, crop: bool) -> dict[str, Any]:
+    """The ``crop`` report of :func:`apply_shifts` (ValueError when nothing common remains)."""
+    if not crop:
+        return {"y": [0, ny], "x": [0, nx], "cropped": False}
+    lo_y, hi_y, lo_x, hi_x = valid_ranges(shifts_px, ny, nx)
+    if hi_y - lo_y < 2 or hi_x - lo_x < 2:
+        raise ValueError(
+            "shifts_px: the slices are shifted so far apart that no common region of at "
+            "least 2x2 pixels remains (use crop=False or check the alignment)"
+        )
+    return {"y": [lo_y, hi_y], "x": [lo_x, hi_x], "cropped": True}
+
+
 def apply_shifts(
     stack: np.ndarray,
     shifts_px: np.ndarray,
@@ -423,32 +507,167 @@ def apply_shifts(
     arr = np.asarray(stack)
     nz, ny, nx = arr.shape
     s = np.asarray(shifts_px, dtype=np.float64).reshape(nz, 2)
-    out = np.empty((nz, ny, nx), dtype=np.float32)
+    info = crop_info(s, ny, nx, crop)
+    (y0, y1), (x0, x1) = info["y"], info["x"]
+    out = np.empty((nz, y1 - y0, x1 - x0), dtype=np.float32)
 
     def one(k: int) -> None:
-        sl = arr[k].astype(np.float32, copy=False)
-        if np.allclose(s[k], 0.0, atol=1e-6):
-            out[k] = sl
-        else:
-            out[k] = ndimage.shift(sl, s[k], order=order, mode="nearest", prefilter=order > 1)
+        out[k] = shift_slice(arr[k], s[k], order)[y0:y1, x0:x1]
 
     with ThreadPoolExecutor(max(1, workers or os.cpu_count() or 1)) as ex:
         list(ex.map(one, range(nz)))
-    # output row r is valid when r - dy_i lies in [0, n-1] for all i
-    lo_y = max(0, math.ceil(float(s[:, 0].max()) - 1e-6))
-    hi_y = min(ny, math.floor(ny - 1 + float(s[:, 0].min()) + 1e-6) + 1)
-    lo_x = max(0, math.ceil(float(s[:, 1].max()) - 1e-6))
-    hi_x = min(nx, math.floor(nx - 1 + float(s[:, 1].min()) + 1e-6) + 1)
-    info = {"y": [0, ny], "x": [0, nx], "cropped": False}
-    if crop:
-        if hi_y - lo_y < 2 or hi_x - lo_x < 2:
-            raise ValueError(
-                "shifts_px: the slices are shifted so far apart that no common region of at "
-                "least 2x2 pixels remains (use crop=False or check the alignment)"
-            )
-        out = out[:, lo_y:hi_y, lo_x:hi_x].copy()
-        info = {"y": [lo_y, hi_y], "x": [lo_x, hi_x], "cropped": True}
     return out, info
+
+
+def check_align_options(
+    shape: tuple[int, int],
+    *,
+    neighbors: int,
+    upsample_factor: int,
+    refine: int,
+    trend_degree: int,
+    bandpass_px: tuple[float, float],
+    mask: Any,
+    roi: Any,
+) -> tuple[tuple[float, float], np.ndarray | None, tuple[float, float, float, float] | None]:
+    """Validate the options of :func:`align_slices_report` for slices of ``shape``; return the
+    band-pass sigmas, the boolean mask and the roi as floats."""
+    ny, nx = shape
+    if min(ny, nx) < 8:
+        raise ValueError(f"stack: slices of {ny}x{nx} px are too small to register (need >= 8)")
+    if int(neighbors) < 1:
+        raise ValueError(f"neighbors: must be >= 1, got {neighbors!r}")
+    if int(upsample_factor) < 1:
+        raise ValueError(f"upsample_factor: must be >= 1, got {upsample_factor!r}")
+    if int(refine) < 0:
+        raise ValueError(f"refine: must be >= 0, got {refine!r}")
+    if int(trend_degree) < 0:
+        raise ValueError(f"trend_degree: must be >= 0, got {trend_degree!r}")
+    lo, hi = (float(v) for v in bandpass_px)
+    if not (0 <= lo < hi):
+        raise ValueError(f"bandpass_px: need 0 <= fine < coarse sigma, got {bandpass_px!r}")
+    mask_arr = None
+    if mask is not None:
+        mask_arr = np.asarray(mask)
+        if mask_arr.shape != (ny, nx):
+            raise ValueError(
+                f"mask: expected a (y, x) mask of shape {(ny, nx)} like the slices, "
+                f"got {mask_arr.shape}"
+            )
+        mask_arr = mask_arr.astype(bool)
+        if mask_arr.sum() < 64:
+            raise ValueError("mask: selects fewer than 64 pixels; too little to register")
+    roi_t = None
+    if roi is not None:
+        try:
+            y0, y1, x0, x1 = (float(v) for v in roi)
+        except (TypeError, ValueError):
+            raise ValueError(f"roi: expected (y0, y1, x0, x1) numbers, got {roi!r}") from None
+        if not (0 <= y0 < y1 <= ny and 0 <= x0 < x1 <= nx and y1 - y0 >= 16 and x1 - x0 >= 16):
+            raise ValueError(
+                f"roi: {roi!r} must lie inside the {ny}x{nx} slice and span >= 16 px per axis"
+            )
+        roi_t = (y0, y1, x0, x1)
+    return (lo, hi), mask_arr, roi_t
+
+
+def estimate_positions(
+    measure: Callable[[np.ndarray | None], tuple[np.ndarray, np.ndarray]],
+    nz: int,
+    shape: tuple[int, int],
+    *,
+    roi: tuple[float, float, float, float] | None,
+    refine: int,
+    refine_tol_px: float,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Slice positions from ``1 + refine`` registration passes (``measure(prior)`` returns
+    the pair measurements of one pass), damped from the third pass on; returns the positions
+    and the pass report (``passes``, ``last_change_px``, ``registration_roi`` and the
+    solver's numbers)."""
+    ny, nx = shape
+    positions = None
+    passes = 0
+    change = math.inf
+    used_roi: list[float] = [0.0, float(ny), 0.0, float(nx)]
+    solve_info: dict[str, Any] = {}
+    for _ in range(1 + int(refine)):
+        if change < refine_tol_px:
+            break
+        previous = positions
+        passes += 1
+        reg, _ = _effective_region(roi, positions, (ny, nx))
+        if reg is None:
+            used_roi = [0.0, float(ny), 0.0, float(nx)]
+        else:
+            used_roi = [reg[0], reg[0] + reg[1] + 1, reg[2], reg[2] + reg[3] + 1]
+        pairs, measured = measure(positions)
+        positions, solve_info = solve_positions(nz, pairs, measured)
+        if previous is not None:
+            if passes > 2 and _DAMP < 1.0:
+                # damped fixed-point iteration: the pair measurements depend slightly on the
+                # window content, so undamped updates can oscillate
+                positions = previous + _DAMP * (positions - previous)
+            change = float(np.abs(positions - previous).max())
+    assert positions is not None
+    report = {
+        "passes": passes,
+        "last_change_px": None if not math.isfinite(change) else change,
+        "registration_roi": [round(float(v), 4) for v in used_roi],
+        **solve_info,
+    }
+    return positions, report
+
+
+def trend_report(
+    positions: np.ndarray,
+    *,
+    keep_trend: bool,
+    trend_degree: int,
+    neighbors: int,
+    passes: dict[str, Any],
+    featureless: list[int],
+    crop: dict[str, Any] | None = None,
+    voxel_size_nm: Any = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The shifts to undo (positions minus the kept trend) and the JSON-ready report of
+    :func:`align_slices_report` (``crop`` is filled in by the caller when not given)."""
+    nz = positions.shape[0]
+    idx = np.arange(nz, dtype=np.float64)
+    deg = min(int(trend_degree), max(0, nz - 1))
+    if keep_trend:
+        trend = np.column_stack(
+            [np.polyval(np.polyfit(idx, positions[:, k], deg), idx) for k in range(2)]
+        )
+    else:
+        trend = np.zeros_like(positions)
+    slope = (
+        [float(np.polyfit(idx, positions[:, k], 1)[0]) for k in range(2)] if nz > 1 else [0.0, 0.0]
+    )
+    applied = positions - trend
+    solver = {k: v for k, v in passes.items() if k not in ("passes", "last_change_px")}
+    solver.pop("registration_roi", None)
+    info: dict[str, Any] = {
+        "keep_trend": bool(keep_trend),
+        "trend_degree": deg if keep_trend else None,
+        "neighbors": int(neighbors),
+        "passes": passes["passes"],
+        "last_change_px": passes["last_change_px"],
+        "trend_slope_px_per_slice": slope,
+        "total_drift_px": [float(np.ptp(positions[:, 0])), float(np.ptp(positions[:, 1]))],
+        "max_applied_shift_px": float(np.abs(applied).max()) if nz else 0.0,
+        "crop": crop,
+        "registration_roi": passes["registration_roi"],
+        "featureless_slices": featureless,
+        **solver,
+        "applied_shifts_px": applied.tolist(),
+        "trend_px": trend.tolist(),
+    }
+    if voxel_size_nm is not None:
+        from microstructure.volume import parse_voxel_size
+
+        vs = parse_voxel_size(voxel_size_nm)
+        info["trend_slope_nm_per_slice"] = [slope[0] * vs[1], slope[1] * vs[2]]
+    return applied, info
 
 
 def align_slices_report(
@@ -486,112 +705,44 @@ def align_slices_report(
     """
     arr = check_volume(stack, name="stack")
     nz, ny, nx = arr.shape
-    if min(ny, nx) < 8:
-        raise ValueError(f"stack: slices of {ny}x{nx} px are too small to register (need >= 8)")
-    if int(neighbors) < 1:
-        raise ValueError(f"neighbors: must be >= 1, got {neighbors!r}")
-    if int(upsample_factor) < 1:
-        raise ValueError(f"upsample_factor: must be >= 1, got {upsample_factor!r}")
-    if int(refine) < 0:
-        raise ValueError(f"refine: must be >= 0, got {refine!r}")
-    if int(trend_degree) < 0:
-        raise ValueError(f"trend_degree: must be >= 0, got {trend_degree!r}")
-    lo, hi = (float(v) for v in bandpass_px)
-    if not (0 <= lo < hi):
-        raise ValueError(f"bandpass_px: need 0 <= fine < coarse sigma, got {bandpass_px!r}")
-    mask_arr = None
-    if mask is not None:
-        mask_arr = np.asarray(mask)
-        if mask_arr.shape != (ny, nx):
-            raise ValueError(
-                f"mask: expected a (y, x) mask of shape {(ny, nx)} like the slices, "
-                f"got {mask_arr.shape}"
-            )
-        mask_arr = mask_arr.astype(bool)
-        if mask_arr.sum() < 64:
-            raise ValueError("mask: selects fewer than 64 pixels; too little to register")
-    roi_t = None
-    if roi is not None:
-        try:
-            y0, y1, x0, x1 = (float(v) for v in roi)
-        except (TypeError, ValueError):
-            raise ValueError(f"roi: expected (y0, y1, x0, x1) numbers, got {roi!r}") from None
-        if not (0 <= y0 < y1 <= ny and 0 <= x0 < x1 <= nx and y1 - y0 >= 16 and x1 - x0 >= 16):
-            raise ValueError(
-                f"roi: {roi!r} must lie inside the {ny}x{nx} slice and span >= 16 px per axis"
-            )
-        roi_t = (y0, y1, x0, x1)
-    featureless = []
-    for k in range(nz):
-        sl = arr[k]
-        if float(sl.max()) == float(sl.min()):
-            featureless.append(k)
-    positions = None
-    passes = 0
-    change = math.inf
-    used_roi: list[float] = [0.0, float(ny), 0.0, float(nx)]
-    for _ in range(1 + int(refine)):
-        if change < refine_tol_px:
-            break
-        previous = positions
-        passes += 1
-        reg, _ = _effective_region(roi_t, positions, (ny, nx))
-        if reg is None:
-            used_roi = [0.0, float(ny), 0.0, float(nx)]
-        else:
-            used_roi = [reg[0], reg[0] + reg[1] + 1, reg[2], reg[2] + reg[3] + 1]
-        pairs, measured = measure_pair_shifts(
+    band, mask_arr, roi_t = check_align_options(
+        (ny, nx),
+        neighbors=neighbors,
+        upsample_factor=upsample_factor,
+        refine=refine,
+        trend_degree=trend_degree,
+        bandpass_px=bandpass_px,
+        mask=mask,
+        roi=roi,
+    )
+    featureless = [k for k in range(nz) if float(arr[k].max()) == float(arr[k].min())]
+
+    def measure(prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        return measure_pair_shifts(
             arr,
             neighbors=int(neighbors),
             upsample_factor=int(upsample_factor),
-            bandpass_px=(lo, hi),
+            bandpass_px=band,
             mask=mask_arr,
-            positions=positions,
+            positions=prior,
             roi=roi_t,
             workers=workers,
             progress=progress,
         )
-        positions, solve_info = solve_positions(nz, pairs, measured)
-        if previous is not None:
-            if passes > 2 and _DAMP < 1.0:
-                # damped fixed-point iteration: the pair measurements depend slightly on the
-                # window content, so undamped updates can oscillate
-                positions = previous + _DAMP * (positions - previous)
-            change = float(np.abs(positions - previous).max())
-    idx = np.arange(nz, dtype=np.float64)
-    deg = min(int(trend_degree), max(0, nz - 1))
-    if keep_trend:
-        trend = np.column_stack(
-            [np.polyval(np.polyfit(idx, positions[:, k], deg), idx) for k in range(2)]
-        )
-    else:
-        trend = np.zeros_like(positions)
-    slope = (
-        [float(np.polyfit(idx, positions[:, k], 1)[0]) for k in range(2)] if nz > 1 else [0.0, 0.0]
-    )
-    applied = positions - trend
-    aligned, crop_info = apply_shifts(arr, -applied, order=order, crop=crop, workers=workers)
-    info: dict[str, Any] = {
-        "keep_trend": bool(keep_trend),
-        "trend_degree": deg if keep_trend else None,
-        "neighbors": int(neighbors),
-        "passes": passes,
-        "last_change_px": None if not math.isfinite(change) else change,
-        "trend_slope_px_per_slice": slope,
-        "total_drift_px": [float(np.ptp(positions[:, 0])), float(np.ptp(positions[:, 1]))],
-        "max_applied_shift_px": float(np.abs(applied).max()) if nz else 0.0,
-        "crop": crop_info,
-        "registration_roi": [round(float(v), 4) for v in used_roi],
-        "featureless_slices": featureless,
-        **solve_info,
-        "applied_shifts_px": applied.tolist(),
-        "trend_px": trend.tolist(),
-    }
-    if voxel_size_nm is not None:
-        from microstructure.volume import parse_voxel_size
 
-        vs = parse_voxel_size(voxel_size_nm)
-        info["trend_slope_nm_per_slice"] = [slope[0] * vs[1], slope[1] * vs[2]]
+    positions, passes = estimate_positions(
+        measure, nz, (ny, nx), roi=roi_t, refine=refine, refine_tol_px=refine_tol_px
+    )
+    applied, info = trend_report(
+        positions,
+        keep_trend=keep_trend,
+        trend_degree=trend_degree,
+        neighbors=neighbors,
+        passes=passes,
+        featureless=featureless,
+        voxel_size_nm=voxel_size_nm,
+    )
+    aligned, info["crop"] = apply_shifts(arr, -applied, order=order, crop=crop, workers=workers)
     return aligned, positions, info
 
 
