@@ -8,6 +8,16 @@ fraction / count / sizes and, with ``separate_particles``, a particle-size table
 Peak memory: about 12 bytes per voxel for thresholds (input as float32, masks, int32 labels
 of the pore space); the trainable method adds the features of ``chunk`` slices
 (4 bytes x features x slice size x 16).
+
+Chunked (``supports_dask = True``): with the ``chunks`` option (slices per slab), or an input
+larger than the runner's size threshold, the global threshold methods (auto, otsu, multiotsu,
+manual, li), the hysteresis band, speck removal, hole filling and the closed pores run slab by
+slab (:func:`microstructure.parallel.segment.segmentation_chunked`: the same strided grey-value
+sample as in memory, connected components merged across slabs) and the stage returns a lazy
+labels volume that the runner writes to Zarr. Result, numbers and tables are identical to the
+in-memory ones; options that need the whole stack (local, trainable, refine, particle
+separation) are a one-line ``ValueError`` naming the option. Memory of a task: about 9 bytes
+per voxel of one slab.
 """
 
 from __future__ import annotations
@@ -18,7 +28,19 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.pipeline.builtin.preprocess import (
+    CHUNKS_FIELD,
+    _in_memory_only,
+    chunked_slices,
+)
+from microstructure.pipeline.stages import (
+    Stage,
+    StageContext,
+    StageOutput,
+    StageParams,
+    in_memory,
+    register,
+)
 from microstructure.volume import Volume
 
 OVERLAY_FILE = "segment_overlay.png"
@@ -59,6 +81,7 @@ class SegmentParams(StageParams):
         False, description="count only holes of single particles (needs separate_particles)"
     )
     overlay_slice: int | None = Field(None, ge=0, description="slice of the figure (middle)")
+    chunks: int | None = CHUNKS_FIELD
 
     @model_validator(mode="after")
     def _consistent(self) -> SegmentParams:
@@ -98,11 +121,29 @@ def write_overlay(
     title: str,
 ) -> None:
     """PNG: the grayscale slice, and the same slice with AM (outline + tint) and closed pores."""
+    write_overlay_slice(
+        path, image[z], am[z], closed[z], z=z, voxel_size_nm=voxel_size_nm, title=title
+    )
+
+
+def write_overlay_slice(
+    path: Path,
+    image_slice: np.ndarray,
+    am_slice: np.ndarray,
+    closed_slice: np.ndarray,
+    *,
+    z: int,
+    voxel_size_nm: tuple[float, float, float] | None,
+    title: str,
+) -> None:
+    """:func:`write_overlay` from slice ``z`` of the image, the AM and the closed pores (2D)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
-    img = image[z].astype(np.float32)
+    img = np.asarray(image_slice).astype(np.float32)
+    am_z = np.asarray(am_slice, dtype=bool)
+    closed_z = np.asarray(closed_slice, dtype=bool)
     lo, hi = np.percentile(img, [0.5, 99.5])
     extent = None
     unit = "px"
@@ -118,20 +159,20 @@ def write_overlay(
         ax.set_xlabel(f"x ({unit})")
     axes[0].set_ylabel(f"y ({unit})")
     axes[0].set_title(f"input, slice z = {z}")
-    tint = np.ma.masked_where(~am[z], np.ones(img.shape))
+    tint = np.ma.masked_where(~am_z, np.ones(img.shape))
     axes[1].imshow(
         tint, cmap=ListedColormap(["#1f77b4"]), alpha=0.35, extent=extent, interpolation="nearest"
     )
-    edge = am[z] ^ _erode2d(am[z])
+    edge = am_z ^ _erode2d(am_z)
     axes[1].imshow(
         np.ma.masked_where(~edge, np.ones(img.shape)),
         cmap=ListedColormap(["#ffdd00"]),
         extent=extent,
         interpolation="nearest",
     )
-    if closed[z].any():
+    if closed_z.any():
         axes[1].imshow(
-            np.ma.masked_where(~closed[z], np.ones(img.shape)),
+            np.ma.masked_where(~closed_z, np.ones(img.shape)),
             cmap=ListedColormap(["#ff2020"]),
             extent=extent,
             interpolation="nearest",
@@ -154,6 +195,9 @@ class SegmentStage(Stage):
     Params = SegmentParams
     consumes = "grayscale"
     produces = "labels"
+    #: runs chunked (global thresholds, hysteresis, cleanup, closed pores) with its ``chunks``
+    #: option or above the runner's size threshold
+    supports_dask = True
 
     def run(self, volume: Volume, params: SegmentParams, ctx: StageContext) -> StageOutput:
         from microstructure.io import read_volume
@@ -166,7 +210,10 @@ class SegmentStage(Stage):
             train_segmenter,
         )
 
-        data = volume.data
+        slab = chunked_slices(volume, params.chunks, ctx)
+        if slab is not None:
+            return self._run_chunked(volume, params, ctx, slab)
+        data = in_memory(volume.data)
         vs = volume.voxel_size_nm
         model = None
         numbers: dict = {}
@@ -221,25 +268,9 @@ class SegmentStage(Stage):
             }
         closed = closed_pores(am, particles=particles if params.closed_pores_per_particle else None)
         stats = closed_pore_stats(closed, voxel_size_nm=vs)
-        # per-pore lists go to the closed_pores table, not into report.json (a seed-size
-        # volume has tens of thousands of closed pores)
-        numbers.update(
-            {k: v for k, v in stats.items() if not isinstance(v, list | tuple | np.ndarray)}
-        )
-        numbers["closed_pores_definition"] = (
-            "holes of single particles" if params.closed_pores_per_particle else "enclosed by AM"
-        )
-        numbers["open_pore_fraction"] = numbers["pore_fraction"] - stats["closed_pore_fraction"]
-        sizes = {"voxels": np.asarray(stats["closed_pore_voxels"], dtype=np.int64)}
-        if "closed_pore_equivalent_diameters_nm" in stats:
-            sizes["equivalent_diameter_nm"] = np.asarray(
-                stats["closed_pore_equivalent_diameters_nm"], dtype=np.float64
-            )
-        tables["closed_pores"] = sizes
+        tables["closed_pores"] = _closed_numbers(numbers, stats, params)
         labels = am.astype(np.uint8)  # 0 pore (closed pores stay pores), 1 AM
-        z = params.overlay_slice if params.overlay_slice is not None else data.shape[0] // 2
-        if z >= data.shape[0]:
-            raise ValueError(f"overlay_slice: {z} is outside the stack (0..{data.shape[0] - 1})")
+        z = _overlay_z(params, data.shape[0])
         used = info.get("method_used", params.method)
         write_overlay(
             ctx.work_dir / OVERLAY_FILE,
@@ -254,3 +285,96 @@ class SegmentStage(Stage):
         meta["phases"] = {"pore": 0, "am": 1}
         out = Volume(labels, voxel_size_nm=vs, metadata=meta)
         return StageOutput(volume=out, numbers=numbers, tables=tables, figures=[OVERLAY_FILE])
+
+    @staticmethod
+    def _run_chunked(
+        volume: Volume, params: SegmentParams, ctx: StageContext, slab: int
+    ) -> StageOutput:
+        """Global threshold, hysteresis, cleanup and closed pores slab by slab
+        (:func:`microstructure.parallel.segment.segmentation_chunked`); identical numbers,
+        tables and labels (lazy) as in memory. The overlay computes the one slab it shows."""
+        import dask
+
+        from microstructure.parallel.segment import segmentation_chunked
+
+        if params.method in ("local", "trainable"):
+            raise _in_memory_only(
+                "segment",
+                "method",
+                f"{params.method!r} needs the whole stack in memory; use auto, otsu, "
+                "multiotsu, manual or li",
+            )
+        if params.refine != "none":
+            raise _in_memory_only(
+                "segment", "refine", "'local-means' iterates over the whole stack; use 'none'"
+            )
+        if params.separate_particles:
+            raise _in_memory_only(
+                "segment",
+                "separate_particles",
+                "the watershed needs the whole AM mask; run it in memory on a sub-volume",
+            )
+        if params.closed_pores_per_particle:
+            raise _in_memory_only(
+                "segment",
+                "closed_pores_per_particle",
+                "needs separate_particles; closed pores enclosed by AM are available chunked",
+            )
+        data = volume.data
+        vs = volume.voxel_size_nm
+        z = _overlay_z(params, int(data.shape[0]))
+        seg = segmentation_chunked(
+            data,
+            method=params.method,
+            threshold=params.threshold,
+            classes=params.classes,
+            hysteresis_width=params.hysteresis_width,
+            min_speck_voxels=params.min_speck_voxels,
+            max_hole_voxels=params.max_hole_voxels,
+            slices_per_chunk=slab,
+        )
+        numbers: dict = {"segmentation": seg.info}
+        numbers["am_fraction"] = float(seg.am_voxels) / seg.n_voxels
+        numbers["pore_fraction"] = 1.0 - numbers["am_fraction"]
+        tables = {"closed_pores": _closed_numbers(numbers, seg.closed_pore_stats(vs), params)}
+        numbers["chunked"] = {"slices_per_chunk": int(slab)}
+        image_z, am_z, closed_z = dask.compute(data[z], seg.am[z], seg.closed[z])
+        used = seg.info.get("method_used", params.method)
+        write_overlay_slice(
+            ctx.work_dir / OVERLAY_FILE,
+            np.asarray(image_z),
+            np.asarray(am_z),
+            np.asarray(closed_z),
+            z=z,
+            voxel_size_nm=vs,
+            title=f"AM ({used}): {numbers['am_fraction']:.1%}; closed pores red",
+        )
+        meta = dict(volume.metadata)
+        meta["phases"] = {"pore": 0, "am": 1}
+        out = Volume(seg.am.astype(np.uint8), voxel_size_nm=vs, metadata=meta)
+        return StageOutput(volume=out, numbers=numbers, tables=tables, figures=[OVERLAY_FILE])
+
+
+def _overlay_z(params: SegmentParams, nz: int) -> int:
+    """The overlay's slice (the middle by default); ValueError when outside the stack."""
+    z = params.overlay_slice if params.overlay_slice is not None else nz // 2
+    if z >= nz:
+        raise ValueError(f"overlay_slice: {z} is outside the stack (0..{nz - 1})")
+    return z
+
+
+def _closed_numbers(numbers: dict, stats: dict, params: SegmentParams) -> dict[str, np.ndarray]:
+    """Add the closed-pore numbers to ``numbers``; the ``closed_pores`` table."""
+    # per-pore lists go to the closed_pores table, not into report.json (a seed-size
+    # volume has tens of thousands of closed pores)
+    numbers.update({k: v for k, v in stats.items() if not isinstance(v, list | tuple | np.ndarray)})
+    numbers["closed_pores_definition"] = (
+        "holes of single particles" if params.closed_pores_per_particle else "enclosed by AM"
+    )
+    numbers["open_pore_fraction"] = numbers["pore_fraction"] - stats["closed_pore_fraction"]
+    sizes = {"voxels": np.asarray(stats["closed_pore_voxels"], dtype=np.int64)}
+    if "closed_pore_equivalent_diameters_nm" in stats:
+        sizes["equivalent_diameter_nm"] = np.asarray(
+            stats["closed_pore_equivalent_diameters_nm"], dtype=np.float64
+        )
+    return sizes
