@@ -14,8 +14,9 @@ with wall times, the ratio, the peak RSS of the main process and of each worker
 
 Beyond the memory limit: a phantom-like raw FIB/SEM stack (uint8, foreshortened particles,
 curtains, shading, noise) is generated slab by slab straight into Zarr, then geometry (tilt
-correction, global-percentile normalisation), curtaining, slice-wise NLM denoising,
-thresholding and the chunked MIP run on a LocalCluster whose workers are limited so that the
+correction, global-percentile normalisation), curtaining, slice-wise NLM denoising, slice
+alignment (the raw slices carry a known stage jitter; the positions found are checked against
+it), thresholding and the chunked MIP run on a LocalCluster whose workers are limited so that the
 float32 volume fits neither in one worker nor in all of them together. Every intermediate is a
 Zarr array on disk. Prints wall time, throughput and the peak RSS of each worker per step.
 """
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--z-window", type=int, default=5, help="curtaining z window")
     ap.add_argument("--nlm-patch-distance", type=int, default=2)
     ap.add_argument("--max-radius-nm", type=float, default=400.0)
+    ap.add_argument("--align-refine", type=int, default=3, help="align refinement passes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work-dir", default=None, help="folder for the Zarr intermediates")
     ap.add_argument(
@@ -169,23 +171,32 @@ def _particles(shape: tuple[int, int, int], solid: float, seed: int) -> np.ndarr
     return np.column_stack([c, r[:n]])
 
 
+def _jitter(nz: int, seed: int) -> np.ndarray:
+    """Per-slice stage jitter (dy, dx) in raw pixels: Gaussian, sigma 1.5 px, within +-4."""
+    return np.clip(np.random.default_rng([seed, 7]).normal(0.0, 1.5, (nz, 2)), -4.0, 4.0)
+
+
 def _raw_slab(z0: int, z1: int, shape, particles: np.ndarray, seed: int) -> np.ndarray:
-    """Raw uint8 slices ``z0:z1``: foreshortened particles (y squashed by sin 52 deg), pore
-    dark, curtains (vertical stripes fading downwards), x shading and Gaussian noise."""
+    """Raw uint8 slices ``z0:z1``: foreshortened particles (y squashed by sin 52 deg) moved by
+    the slice's stage jitter (:func:`_jitter`), pore dark, curtains (vertical stripes fading
+    downwards), x shading and Gaussian noise."""
     nz, ny, nx = shape
+    jit = _jitter(nz, seed)[z0:z1]
     solid = np.zeros((z1 - z0, ny, nx), bool)
     near = particles[
         (particles[:, 0] + particles[:, 3] >= z0) & (particles[:, 0] - particles[:, 3] < z1)
     ]
     for cz, cy, cx, r in near:
         za, zb = max(z0, int(cz - r)), min(z1, int(cz + r) + 1)
-        ya, yb = max(0, int(cy - r * SIN_TILT)), min(ny, int(cy + r * SIN_TILT) + 1)
-        xa, xb = max(0, int(cx - r)), min(nx, int(cx + r) + 1)
+        ya, yb = max(0, int(cy - r * SIN_TILT) - 5), min(ny, int(cy + r * SIN_TILT) + 6)
+        xa, xb = max(0, int(cx - r) - 5), min(nx, int(cx + r) + 6)
         if za >= zb or ya >= yb or xa >= xb:
             continue
+        jy = jit[za - z0 : zb - z0, 0][:, None, None]
+        jx = jit[za - z0 : zb - z0, 1][:, None, None]
         z = (np.arange(za, zb) - cz)[:, None, None] ** 2
-        y = ((np.arange(ya, yb) - cy) / SIN_TILT)[None, :, None] ** 2
-        x = (np.arange(xa, xb) - cx)[None, None, :] ** 2
+        y = ((np.arange(ya, yb)[None, :, None] - cy - jy) / SIN_TILT) ** 2
+        x = (np.arange(xa, xb)[None, None, :] - cx - jx) ** 2
         solid[za - z0 : zb - z0, ya:yb, xa:xb] |= z + y + x <= r * r
     img = np.where(solid, np.float32(180.0), np.float32(40.0))
     srng = np.random.default_rng(seed)  # curtains: the same stripes in every slab
@@ -242,6 +253,7 @@ def beyond_memory(args: argparse.Namespace) -> None:
     from distributed import LocalCluster
 
     from microstructure.parallel import (
+        align_chunked,
         curtaining_z_halo,
         dask_scheduler,
         geometry_chunked,
@@ -351,6 +363,32 @@ def beyond_memory(args: argparse.Namespace) -> None:
                 ).to_zarr(str(work / "den.zarr")),
             )
             den = da.from_zarr(str(work / "den.zarr"))
+            aligned, positions, ainfo = step(
+                f"align: registration ({args.align_refine + 1} passes at most, 5 neighbours)",
+                n_out,
+                lambda: align_chunked(den, refine=args.align_refine, slices_per_chunk=spc),
+            )
+            step(
+                "align: shift application + crop -> Zarr",
+                n_out,
+                lambda: aligned.to_zarr(str(work / "aligned.zarr")),
+            )
+            # the jitter put in, in tilt-corrected pixels, against the positions found (both
+            # relative to slice 0, the found ones with the structure's slant: compare after
+            # removing a linear trend from the difference)
+            truth = _jitter(shape[0], args.seed) * np.array([1.0 / SIN_TILT, 1.0])
+            diff = positions - (truth - truth[0])
+            idx = np.arange(shape[0])
+            for k in range(2):
+                diff[:, k] -= np.polyval(np.polyfit(idx, diff[:, k], 1), idx)
+            align_err = float(np.sqrt(np.mean(diff**2)))
+            print(
+                f"align: {ainfo['passes']} passes, rms error of the positions against the "
+                f"jitter put in (detrended) {align_err:.3f} px; crop {ainfo['crop']}",
+                flush=True,
+            )
+            den = da.from_zarr(str(work / "aligned.zarr"))
+            n_out = int(np.prod(den.shape))
             # pore below the raw gray value 110 (between pore 40 and solid 180), normalised
             t_norm = (110.0 - info["low_value"]) / (info["high_value"] - info["low_value"])
             step(
