@@ -113,7 +113,9 @@ def _threshold_chunked(
                 dask.delayed(_sample_block, pure=True)(
                     blk, start=int(s0), step=step, sample=sample, check_finite=check
                 )
-                for blk, s0 in zip(arr.to_delayed().ravel(), starts, strict=True)
+                for blk, s0 in zip(
+                    arr.to_delayed(optimize_graph=False).ravel(), starts, strict=True
+                )
             ]
         )
         bad = sum(b for _, b in parts)
@@ -306,14 +308,15 @@ def segmentation_chunked(
         fill = (pore.sizes <= m_hole) & ~pore.touches_boundary
         fill[0] = False
     am_voxels = kept + int(pore.sizes[fill].sum())
-    am = mask | pore.select(fill) if fill.any() else mask
     if closed_connectivity == 26:
         # filling whole components merges none: the remaining components are the final ones
         closed_ids = ~pore.touches_boundary & ~fill
         closed_ids[0] = False
-        closed = pore.select(closed_ids)
+        filled, closed = pore.select(fill, closed_ids)  # one labelling per slab for both
+        am = mask | filled if fill.any() else mask
         closed_sizes = pore.sizes[closed_ids]
     else:
+        am = mask | pore.select(fill) if fill.any() else mask
         final_pore = label_chunked(~am, connectivity=closed_connectivity)
         closed_ids = ~final_pore.touches_boundary
         closed_ids[0] = False
