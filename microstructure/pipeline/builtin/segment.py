@@ -308,17 +308,12 @@ class SegmentStage(Stage):
             raise _in_memory_only(
                 "segment", "refine", "'local-means' iterates over the whole stack; use 'none'"
             )
-        if params.separate_particles:
+        if params.separate_particles:  # closed_pores_per_particle needs it (validated)
             raise _in_memory_only(
                 "segment",
                 "separate_particles",
-                "the watershed needs the whole AM mask; run it in memory on a sub-volume",
-            )
-        if params.closed_pores_per_particle:
-            raise _in_memory_only(
-                "segment",
-                "closed_pores_per_particle",
-                "needs separate_particles; closed pores enclosed by AM are available chunked",
+                "the watershed needs the whole AM mask; run it in memory on a sub-volume "
+                "(closed pores enclosed by AM are available chunked)",
             )
         data = volume.data
         vs = volume.voxel_size_nm
