@@ -34,7 +34,7 @@ from microstructure.io.labels import apply_label_map, parse_label_map
 from microstructure.io.tables import temp_path_beside
 from microstructure.volume import Volume, check_volume, parse_voxel_size
 
-__all__ = ["read_volume", "write_volume", "read_metadata_voxel_size", "natural_key"]
+__all__ = ["read_volume", "write_volume", "volume_attrs", "read_metadata_voxel_size", "natural_key"]
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
@@ -398,9 +398,7 @@ def write_volume(
     if not isinstance(data, np.ndarray) and hasattr(data, "compute") and target.suffix != ".zarr":
         data = data.compute()
     suffix = target.suffix.lower()
-    meta = {k: v for k, v in volume.metadata.items() if _json_ok(v)}
-    if volume.voxel_size_nm is not None:
-        meta["voxel_size_nm"] = list(volume.voxel_size_nm)
+    meta = volume_attrs(volume)
 
     if suffix in _TIFF_SUFFIXES:
         arr = _imagej_compatible(np.asarray(data))
@@ -461,6 +459,15 @@ def write_volume(
     else:
         raise ValueError(f"{target}: unsupported output format {suffix!r}; use .tif, .zarr or .npy")
     return target
+
+
+def volume_attrs(volume: Volume) -> dict[str, Any]:
+    """The metadata :func:`write_volume` stores with a volume (JSON-safe entries of
+    ``volume.metadata`` plus ``voxel_size_nm``)."""
+    meta = {k: v for k, v in volume.metadata.items() if _json_ok(v)}
+    if volume.voxel_size_nm is not None:
+        meta["voxel_size_nm"] = list(volume.voxel_size_nm)
+    return meta
 
 
 def _json_ok(value: Any) -> bool:

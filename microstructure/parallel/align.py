@@ -16,6 +16,8 @@ spectra (about two float32 slices each).
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,15 @@ import numpy as np
 from microstructure.parallel.chunked import as_dask
 
 __all__ = ["align_chunked"]
+
+#: the registration result kept in ``resume_dir``
+REGISTRATION_FILE = "registration.json"
+
+
+def _digest(mask: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).hexdigest()
 
 
 def _slab_stats(block: np.ndarray) -> np.ndarray:
@@ -96,6 +107,7 @@ def align_chunked(
     crop: bool = True,
     voxel_size_nm: Any = None,
     slices_per_chunk: int = 8,
+    resume_dir: str | os.PathLike | None = None,
 ) -> tuple[Any, np.ndarray, dict[str, Any]]:
     """Align the slices of a (possibly larger than memory) stack chunk by chunk.
 
@@ -110,6 +122,11 @@ def align_chunked(
         Slices per shift-application task (and per output chunk). A registration task takes
         at least ``4 * neighbors`` slices, so re-reading the ``neighbors`` slices before each
         slab costs at most a quarter more.
+    resume_dir
+        Optional work folder: the registration result (positions and report) is saved there
+        once found, and a rerun with the same folder, stack shape and options reads it back
+        instead of registering again (the stack itself is not hashed: reuse a folder only for
+        the same stack; the pipeline gives each stage key a folder of its own).
 
     Returns
     -------
@@ -166,6 +183,26 @@ def align_chunked(
         raise ValueError(f"stack: contains {n_bad} NaN or infinite values")
     featureless = [int(k) for k in np.flatnonzero(stats[:, 0])]
 
+    saved = None
+    if resume_dir is not None:
+        from microstructure.parallel.resume import open_work_folder
+
+        manifest = {
+            "shape": [nz, ny, nx],
+            "dtype": np.dtype(arr.dtype).str,
+            "neighbors": int(neighbors),
+            "upsample_factor": int(upsample_factor),
+            "bandpass_px": list(band),
+            "mask": None if mask_arr is None else _digest(mask_arr),
+            "roi": None if roi_t is None else list(roi_t),
+            "refine": int(refine),
+            "refine_tol_px": float(refine_tol_px),
+        }
+        root, resumed = open_work_folder(resume_dir, manifest)
+        saved_path = root / REGISTRATION_FILE
+        if resumed and saved_path.is_file():
+            saved = json.loads(saved_path.read_text())
+
     n = int(neighbors)
     step = max(spc, 4 * n)
     options = {
@@ -198,9 +235,18 @@ def align_chunked(
         parts = dask.compute(*tasks)
         return pair_arrays([row for part in parts for row in part])
 
-    positions, passes = estimate_positions(
-        measure, nz, (ny, nx), roi=roi_t, refine=refine, refine_tol_px=refine_tol_px
-    )
+    if saved is not None:
+        positions = np.asarray(saved["positions_px"], dtype=np.float64).reshape(nz, 2)
+        passes = saved["passes"]
+    else:
+        positions, passes = estimate_positions(
+            measure, nz, (ny, nx), roi=roi_t, refine=refine, refine_tol_px=refine_tol_px
+        )
+        if resume_dir is not None:
+            text = json.dumps({"positions_px": positions.tolist(), "passes": passes})
+            tmp = saved_path.with_name(f".{saved_path.name}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, saved_path)
     applied, info = trend_report(
         positions,
         keep_trend=keep_trend,

@@ -20,7 +20,10 @@ interrupted run resumes where it stopped; ``force=True`` recomputes everything. 
 in a temporary folder that is renamed into place only when it has finished, and the input is
 never written. Chunked stages also resume inside a stage: their ``ctx.chunk_dir`` (Zarr
 intermediates with a completion marker per chunk) survives a failure and is handed to the rerun
-of the same stage key, so finished chunks are not recomputed.
+of the same stage key, so finished chunks are not recomputed. A stage's lazy (Dask) result is
+written there block by block too (:func:`~microstructure.parallel.store.write_volume_resumable`),
+so a slab-wise stage interrupted while its result is written resumes at the first unwritten
+slab.
 
 Zarr-stored volumes (a ``.zarr`` input, or an upstream output stored as ``volume.zarr``) are
 opened lazily as Dask arrays and handed as such to stages with ``supports_dask = True``; every
@@ -316,7 +319,16 @@ def run_pipeline(
                 big = result.volume.data.nbytes > zarr_threshold_bytes
                 vol_file = ZARR_VOLUME_FILE if big else VOLUME_FILE
                 result.volume.metadata.setdefault("stage", spec.name)
-                write_volume(tmp / vol_file, result.volume)
+                if big and is_lazy(result.volume.data):
+                    # a chunked stage's lazy result: block by block through the chunk folder,
+                    # so an interrupted write resumes at the first unwritten block
+                    from microstructure.parallel.store import write_volume_resumable
+
+                    write_volume_resumable(
+                        tmp / vol_file, result.volume, resume_dir=chunks / "output"
+                    )
+                else:
+                    write_volume(tmp / vol_file, result.volume)
                 current = result.volume
             for name, cols in result.tables.items():
                 write_csv(tmp / f"{name}.csv", cols)

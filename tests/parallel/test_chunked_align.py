@@ -139,3 +139,64 @@ def test_align_stage_chunked_equals_in_memory_through_the_runner(
         )
         np.testing.assert_allclose(row, a_ref[:, a_ref.shape[1] // 2, :], rtol=0, atol=1e-4)
     assert ref["numbers"]["align"]["crop"]["cropped"]
+
+
+class Interrupt(RuntimeError):
+    pass
+
+
+def test_interrupted_chunked_align_stage_resumes_at_the_first_unwritten_slab(
+    jittered, tmp_path, monkeypatch
+) -> None:
+    """Interrupted while the align stage's result is written (after 3 of its 6 slabs): the
+    rerun neither runs geometry again nor registers again (the registration was kept in the
+    stage's chunk folder) and writes only the 3 missing slabs; the result equals in memory."""
+    from microstructure.parallel import dask_scheduler, set_chunk_hook
+    from microstructure.preprocess import align as align_module
+
+    path = tmp_path / "stack.tif"
+    write_volume(path, Volume(jittered, (20.0, 10.0, 10.0), {"tilt_corrected": True}))
+    recipe = parse_recipe(
+        {
+            "recipe": {"name": "align-resume"},
+            "stage": [
+                {"name": "geometry", "normalize": False, "chunks": 4},
+                {"name": "align", "refine": 1, "chunks": 4},
+            ],
+        }
+    )
+    calls: list[str] = []
+
+    def hook(phase: str, block: tuple) -> None:
+        calls.append(phase)
+        if calls.count("write") == 6 + 3:  # geometry's 6 slabs, then 3 of align's
+            raise Interrupt("stop")
+
+    out = tmp_path / "out"
+    old = set_chunk_hook(hook)
+    try:
+        with dask_scheduler("synchronous"), pytest.raises(Interrupt):
+            run_pipeline(recipe, path, out, progress=False, zarr_threshold_bytes=0)
+        assert (out / ".02-align.chunks" / "align" / "registration.json").is_file()
+        assert not (out / "02-align").exists()
+        calls.clear()
+        set_chunk_hook(lambda phase, block: calls.append(phase))
+
+        def no_registration(*args: object, **kwargs: object) -> None:
+            raise AssertionError("registered again")
+
+        monkeypatch.setattr(align_module, "estimate_positions", no_registration)
+        with dask_scheduler("synchronous"):
+            report = run_pipeline(recipe, path, out, progress=False, zarr_threshold_bytes=0)
+    finally:
+        set_chunk_hook(old)
+    assert calls == ["write"] * 3
+    assert [s["status"] for s in report["stages"]] == ["cached", "computed"]
+    monkeypatch.undo()
+    ref, _, info = align_slices_report(jittered, refine=1, voxel_size_nm=(20, 10, 10))
+    got = read_volume(out / "02-align" / "volume.zarr")
+    np.testing.assert_array_equal(np.asarray(got.data), ref)
+    assert got.voxel_size_nm == (20.0, 10.0, 10.0)
+    for key in ("max_applied_shift_px", "total_drift_px", "crop", "passes"):
+        assert report["numbers"]["align"][key] == info[key], key
+    assert not (out / ".02-align.chunks").exists()

@@ -841,7 +841,10 @@ class AlignStage(Stage):
             # registration tasks per slab, then a lazy slab-wise shift application that the
             # runner writes to Zarr; the figure's aligned reslice is computed on its own
             data = volume.data
-            aligned, shifts, info = align_chunked(data, slices_per_chunk=slab, **options)
+            resume = None if ctx.chunk_dir is None else Path(ctx.chunk_dir) / "align"
+            aligned, shifts, info = align_chunked(
+                data, slices_per_chunk=slab, resume_dir=resume, **options
+            )
             row_in = _slices_row(data, data.shape[1] // 2)
             row_out = aligned_row(
                 data,
