@@ -24,7 +24,9 @@ into the task graph. Memory of a task: the chunk, its int32 labels and its face 
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,6 +88,54 @@ def _summarize(
         flagged = np.unique(lab[np.asarray(flags, dtype=bool)])
         flagged = flagged[flagged > 0]
     return {"n": n, "sizes": sizes, "touch": touch, "flagged": flagged}, faces
+
+
+def _summary_file(root: Path, phase: str, idx: tuple[int, ...]) -> Path:
+    return root / phase / ("_".join(str(int(i)) for i in idx) + ".npz")
+
+
+def _save_npz(path: Path, **arrays: Any) -> None:
+    """Write an ``.npz`` atomically (temporary file renamed into place)."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _summarize_resumable(
+    block: np.ndarray,
+    flags: np.ndarray | None,
+    *,
+    root: str,
+    phase: str,
+    idx: tuple[int, int, int],
+    **kwargs: Any,
+) -> tuple[dict[str, Any], dict[tuple[int, int], np.ndarray]]:
+    """:func:`_summarize`, saved to ``root/phase/Z_Y_X.npz`` and marked finished."""
+    from microstructure.parallel.resume import ChunkLedger
+
+    small, faces = _summarize(block, flags, **kwargs)
+    arrays = {f"face_{ax}_{side}": f for (ax, side), f in faces.items()}
+    arrays.update(n=np.int64(small["n"]), sizes=small["sizes"], touch=small["touch"])
+    if small["flagged"] is not None:
+        arrays["flagged"] = small["flagged"]
+    _save_npz(_summary_file(Path(root), phase, idx), **arrays)
+    ChunkLedger(root, phase).mark(idx)
+    return small, faces
+
+
+def _load_summary(
+    path: str,
+) -> tuple[dict[str, Any], dict[tuple[int, int], np.ndarray]]:
+    """A chunk summary saved by :func:`_summarize_resumable`."""
+    with np.load(path) as z:
+        faces = {(ax, side): z[f"face_{ax}_{side}"] for ax in range(3) for side in (0, 1)}
+        small = {
+            "n": int(z["n"]),
+            "sizes": z["sizes"],
+            "touch": z["touch"],
+            "flagged": z["flagged"] if "flagged" in z.files else None,
+        }
+    return small, faces
 
 
 def _layer(
@@ -230,6 +280,8 @@ def label_chunked(
     connectivity: int = 26,
     flags: Any = None,
     chunks: Any = None,
+    resume_dir: str | os.PathLike[str] | None = None,
+    phase: str = "label",
 ) -> ChunkedLabels:
     """Connected components of a boolean (z, y, x) mask, chunk by chunk with a global merge.
 
@@ -245,6 +297,12 @@ def label_chunked(
         components hold a flagged voxel (hysteresis seeds).
     chunks
         Rechunk ``mask`` to these chunks first (default: its own).
+    resume_dir, phase
+        Optional existing work folder (see :mod:`microstructure.parallel.resume`): every
+        chunk's summary is saved to ``resume_dir/phase/Z_Y_X.npz`` with a completion marker,
+        and the merged result to ``resume_dir/phase/result.npz``; a repeated call with the same
+        folder, mask and options loads them instead of labelling again. The caller keeps the
+        folder specific to its input (the data is not hashed).
 
     Returns
     -------
@@ -269,17 +327,34 @@ def label_chunked(
             raise ValueError(f"flags: shape {fl.shape} does not match the mask shape {arr.shape}")
         fl = fl.astype(bool).rechunk(arr.chunks)
     grid = arr.numblocks
+    root = None
+    if resume_dir is not None:
+        from microstructure.parallel.resume import ChunkLedger
+
+        root = Path(resume_dir)
+        ledger = ChunkLedger(root, phase)
+        result = root / phase / "result.npz"
+        if result.is_file():
+            return _load_result(result, arr, connectivity, grid)
     blocks = arr.to_delayed(optimize_graph=False)
     fblocks = fl.to_delayed(optimize_graph=False) if fl is not None else None
     small, faces = {}, {}
     for idx in np.ndindex(*grid):
-        s, f = dask.delayed(_summarize, nout=2, pure=True)(
-            blocks[idx],
-            fblocks[idx] if fblocks is not None else None,
+        kw: dict[str, Any] = dict(
             structure=structure,
             at_start=tuple(i == 0 for i in idx),
             at_end=tuple(i == g - 1 for i, g in zip(idx, grid, strict=True)),
         )
+        fb = fblocks[idx] if fblocks is not None else None
+        if root is None:
+            s, f = dask.delayed(_summarize, nout=2, pure=True)(blocks[idx], fb, **kw)
+        elif ledger.done(idx):
+            path = str(_summary_file(root, phase, idx))
+            s, f = dask.delayed(_load_summary, nout=2, pure=True)(path)
+        else:
+            s, f = dask.delayed(_summarize_resumable, nout=2, pure=True)(
+                blocks[idx], fb, root=str(root), phase=phase, idx=idx, **kw
+            )
         small[idx], faces[idx] = s, f
     pairs = []
     for idx in np.ndindex(*grid):
@@ -337,6 +412,17 @@ def label_chunked(
     touches[0] = False
     if flagged is not None:
         flagged[0] = False
+    if root is not None:
+        extra = {"flagged": flagged} if flagged is not None else {}
+        _save_npz(
+            root / phase / "result.npz",
+            count=np.int64(count),
+            sizes=sizes,
+            touches=touches,
+            lut_lengths=np.array([luts[i].size for i in order], dtype=np.int64),
+            luts=np.concatenate([luts[i] for i in order]),
+            **extra,
+        )
     return ChunkedLabels(
         mask=arr,
         connectivity=int(connectivity),
@@ -346,3 +432,22 @@ def label_chunked(
         flagged=flagged,
         luts=luts,
     )
+
+
+def _load_result(path: Path, arr: Any, connectivity: int, grid: tuple[int, ...]) -> ChunkedLabels:
+    """The merged result saved by :func:`label_chunked` with a ``resume_dir``."""
+    with np.load(path) as z:
+        order = list(np.ndindex(*grid))
+        lengths = z["lut_lengths"]
+        if lengths.size != len(order):
+            raise ValueError(f"resume_dir: {path} was written for another chunk grid")
+        parts = np.split(z["luts"], np.cumsum(lengths)[:-1])
+        return ChunkedLabels(
+            mask=arr,
+            connectivity=int(connectivity),
+            count=int(z["count"]),
+            sizes=z["sizes"],
+            touches_boundary=z["touches"],
+            flagged=z["flagged"] if "flagged" in z.files else None,
+            luts=dict(zip(order, parts, strict=True)),
+        )

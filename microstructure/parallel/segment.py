@@ -21,13 +21,18 @@ The in-memory :func:`microstructure.segment.segment_am_report` (threshold method
 
 Every result equals the in-memory one exactly (masks voxel for voxel, fractions, counts and size
 lists). Each labelling is one pass over the slabs (the masks before it are recomputed from the
-input, not stored); the lazy outputs take one more pass when computed.
+input, not stored); the lazy outputs take one more pass when computed. With a ``resume_dir`` the
+threshold and each slab's labelling summary are saved as they finish, so an interrupted call
+redoes only what was not finished.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -132,6 +137,21 @@ def _threshold_chunked(
     )
 
 
+def _threshold_resumable(
+    arr: Any, root: Path | None, **kwargs: Any
+) -> tuple[float, dict[str, Any]]:
+    """:func:`_threshold_chunked`, kept in ``root/threshold.json`` when a work folder is given."""
+    from microstructure.parallel.resume import read_state, write_state
+
+    state = read_state(root, "threshold") if root is not None else None
+    if state is not None:
+        return float(state["value"]), state["info"]
+    t, info = _threshold_chunked(arr, **kwargs)
+    if root is not None:
+        write_state(root, "threshold", {"value": t, "info": info})
+    return t, info
+
+
 def closed_pore_stats_from_sizes(
     sizes: np.ndarray, *, n_voxels: int, voxel_size_nm: Any = None
 ) -> dict[str, Any]:
@@ -217,6 +237,7 @@ def segmentation_chunked(
     max_hole_voxels: int = 8,
     closed_connectivity: int = 26,
     slices_per_chunk: int = 16,
+    resume_dir: str | os.PathLike[str] | None = None,
 ) -> ChunkedSegmentation:
     """Threshold, hysteresis, cleanup and closed pores of a stack, slab by slab.
 
@@ -241,6 +262,13 @@ def segmentation_chunked(
         the holes filled by the cleanup are always 26-connected, as in memory.
     slices_per_chunk
         Slices per slab (a task holds the slab as float32 plus int32 labels: ~9 bytes/voxel).
+    resume_dir
+        Optional work folder (:mod:`microstructure.parallel.resume`): the threshold and every
+        slab's labelling summary of each connected-component pass are saved there as they
+        finish; an interrupted call repeated with the same folder, stack and options redoes
+        only the unfinished slabs and passes (the lazy masks it returns are computed anew).
+        The stack itself is not hashed: give each stack its own folder (the pipeline runner
+        does, ``StageContext.chunk_dir``).
 
     Returns
     -------
@@ -273,12 +301,31 @@ def segmentation_chunked(
             raise ValueError(f"hysteresis_width: expected a grey value >= 0, got {w!r}")
     arr = _slabs(stack, slices_per_chunk)
     n = int(arr.size)
-    t, info = _threshold_chunked(arr, method=method, threshold=threshold, classes=classes)
+    root = None
+    if resume_dir is not None:
+        from microstructure.parallel.resume import open_work_folder
+
+        manifest = {
+            "function": "segmentation_chunked",
+            "shape": [int(v) for v in arr.shape],
+            "dtype": str(arr.dtype),
+            "method": method,
+            "threshold": None if threshold is None else float(threshold),
+            "classes": int(classes),
+            "hysteresis_width": w,
+            "min_speck_voxels": m_speck,
+            "max_hole_voxels": m_hole,
+            "closed_connectivity": int(closed_connectivity),
+            "slices_per_chunk": int(slices_per_chunk),
+        }
+        root, _ = open_work_folder(resume_dir, manifest)
+    labelled = partial(label_chunked, resume_dir=root)
+    t, info = _threshold_resumable(arr, root, method=method, threshold=threshold, classes=classes)
     if w is not None:
         low, high = t - w, t + w
         weak = arr.map_blocks(_above, value=low, dtype=bool)
         strong = arr.map_blocks(_above, value=high, dtype=bool)
-        hyst = label_chunked(weak, connectivity=26, flags=strong)
+        hyst = labelled(weak, connectivity=26, flags=strong, phase="hysteresis")
         mask = hyst.select(hyst.flagged)
         info["hysteresis"] = [low, high]
         raw = int(hyst.sizes[hyst.flagged].sum())
@@ -287,7 +334,7 @@ def segmentation_chunked(
         raw = None
     # remove_specks: AM components (6-connected) of at least m_speck voxels stay
     if m_speck > 1:
-        am_lab = label_chunked(mask, connectivity=6)
+        am_lab = labelled(mask, connectivity=6, phase="specks")
         if raw is None:
             raw = int(am_lab.sizes[1:].sum())
         keep = am_lab.sizes >= m_speck
@@ -298,7 +345,7 @@ def segmentation_chunked(
         kept = None
     # the pore space after speck removal: holes to fill (26, as fill_small_holes) and
     # closed pores (closed_connectivity, as closed_pores)
-    pore = label_chunked(~mask, connectivity=26)
+    pore = labelled(~mask, connectivity=26, phase="pores")
     if raw is None:
         raw = int(pore.sizes[0])
     if kept is None:
@@ -317,7 +364,7 @@ def segmentation_chunked(
         closed_sizes = pore.sizes[closed_ids]
     else:
         am = mask | pore.select(fill) if fill.any() else mask
-        final_pore = label_chunked(~am, connectivity=closed_connectivity)
+        final_pore = labelled(~am, connectivity=closed_connectivity, phase="closed")
         closed_ids = ~final_pore.touches_boundary
         closed_ids[0] = False
         closed = final_pore.select(closed_ids)

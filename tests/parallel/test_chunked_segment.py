@@ -249,6 +249,56 @@ def test_segment_stage_chunked_equals_in_memory_through_the_runner(
     )
 
 
+class Interrupt(RuntimeError):
+    pass
+
+
+def test_interrupted_chunked_segment_stage_resumes_from_its_finished_slabs(
+    phantom, tmp_path, monkeypatch
+) -> None:
+    """Stopped in the pore-space pass after 3 of 7 slabs: the rerun loads the threshold and
+    the finished hysteresis and speck passes, labels only the 4 missing slabs of the pore
+    space, and gives the in-memory result."""
+    from microstructure.parallel import dask_scheduler, set_chunk_hook
+
+    src = tmp_path / "image.tif"
+    write_volume(src, Volume(phantom.image, VS))
+    opts = {"name": "segment", "hysteresis_width": 8.0, "chunks": 6}
+    recipe = parse_recipe({"recipe": {"name": "t"}, "stage": [opts]})
+    calls: list[tuple[str, tuple]] = []
+
+    def hook(phase: str, block: tuple) -> None:
+        calls.append((phase, block))
+        if sum(p == "pores" for p, _ in calls) == 3:
+            raise Interrupt("stop after 3 slabs of the pore pass")
+
+    out = tmp_path / "out"
+    old = set_chunk_hook(hook)
+    try:
+        with dask_scheduler("synchronous"), pytest.raises(Interrupt):
+            run_pipeline(recipe, src, out, progress=False)
+        assert [p for p, _ in calls] == ["hysteresis"] * 7 + ["specks"] * 7 + ["pores"] * 3
+        done = {b for p, b in calls if p == "pores"}
+        calls.clear()
+        set_chunk_hook(lambda phase, block: calls.append((phase, block)))
+
+        def no_sampling(*args, **kwargs):
+            raise AssertionError("the threshold pass ran again")
+
+        monkeypatch.setattr("microstructure.parallel.segment._threshold_chunked", no_sampling)
+        with dask_scheduler("synchronous"):
+            report = run_pipeline(recipe, src, out, progress=False)
+    finally:
+        set_chunk_hook(old)
+    assert [p for p, _ in calls] == ["pores"] * 4
+    assert not {b for _, b in calls} & done
+    assert not list(out.glob(".*.chunks"))  # removed once the stage finished
+    ref, info = segment_am_report(phantom.image, method="auto", hysteresis_width=8.0)
+    assert report["numbers"]["segment"]["segmentation"] == info
+    got = read_volume(out / "01-segment" / "volume.tif").data
+    np.testing.assert_array_equal(got, ref.astype(np.uint8))
+
+
 @pytest.mark.parametrize(
     "options, needle",
     [

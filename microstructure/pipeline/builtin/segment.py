@@ -17,7 +17,8 @@ sample as in memory, connected components merged across slabs) and the stage ret
 labels volume that the runner writes to Zarr. Result, numbers and tables are identical to the
 in-memory ones; options that need the whole stack (local, trainable, refine, particle
 separation) are a one-line ``ValueError`` naming the option. Memory of a task: about 9 bytes
-per voxel of one slab.
+per voxel of one slab. The threshold and the per-slab labelling summaries are kept in the
+runner's chunk folder, so an interrupted run resumes from the finished slabs.
 """
 
 from __future__ import annotations
@@ -327,6 +328,8 @@ class SegmentStage(Stage):
             min_speck_voxels=params.min_speck_voxels,
             max_hole_voxels=params.max_hole_voxels,
             slices_per_chunk=slab,
+            # per-slab labelling summaries: an interrupted run resumes from the finished slabs
+            resume_dir=None if ctx.chunk_dir is None else ctx.chunk_dir / "segment",
         )
         numbers: dict = {"segmentation": seg.info}
         numbers["am_fraction"] = float(seg.am_voxels) / seg.n_voxels
