@@ -310,8 +310,8 @@ def segmentation_chunked(
             "shape": [int(v) for v in arr.shape],
             "dtype": str(arr.dtype),
             "method": method,
-            "threshold": None if threshold is None else float(threshold),
-            "classes": int(classes),
+            "threshold": repr(threshold),  # validated later, by threshold_value
+            "classes": repr(classes),
             "hysteresis_width": w,
             "min_speck_voxels": m_speck,
             "max_hole_voxels": m_hole,
