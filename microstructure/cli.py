@@ -163,6 +163,21 @@ def cmd_workflow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_size(text: str, option: str) -> int:
+    """Bytes of a size such as ``2GiB``, ``1500MB`` or ``0`` (CliError otherwise)."""
+    from dask.utils import parse_bytes
+
+    try:
+        value = int(parse_bytes(text))
+    except (ValueError, TypeError):
+        raise CliError(f"{option}: expected a size such as 2GiB, 512MB or 0, got {text!r}") from (
+            None
+        )
+    if value < 0:
+        raise CliError(f"{option}: must be >= 0, got {text!r}")
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from microstructure.parallel import dask_scheduler
     from microstructure.pipeline import load_recipe, run_pipeline
@@ -183,7 +198,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         source = prepare_phantom(recipe.phantom, args.out, shape=shape, log=log)
     elif recipe.phantom is not None and log is not None:
         log(f"--input given: the recipe's [phantom] section is not used ({args.input})")
-    with dask_scheduler(args.scheduler):
+    extra: dict[str, Any] = {}
+    if args.zarr_threshold is not None:
+        extra["zarr_threshold_bytes"] = _parse_size(args.zarr_threshold, "--zarr-threshold")
+    with dask_scheduler(
+        args.scheduler, workers=args.workers, memory_limit=args.memory_limit
+    ) as client:
+        if client is not None and log is not None:
+            log(f"dask: {len(client.scheduler_info()['workers'])} worker(s), dashboard at "
+                f"{client.dashboard_link}")
         report = run_pipeline(
             recipe,
             source,
@@ -193,6 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             force=args.force,
             progress=not args.no_progress,
             log=log,
+            **extra,
         )
     text = f"finished: {len(report['stages'])} stage(s); report in {Path(args.out) / 'report.json'}"
     _emit(args, report, text)
@@ -660,8 +684,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler",
         default="threads",
-        help="where chunked (Dask) work runs: threads, processes, synchronous or a "
-        "dask.distributed scheduler address (tcp://host:8786)",
+        help="where chunked (Dask) work runs: threads, processes, synchronous, local (a "
+        "dask.distributed LocalCluster of worker processes) or a dask.distributed scheduler "
+        "address (tcp://host:8786)",
+    )
+    p.add_argument(
+        "--workers", type=int, help="with --scheduler local: worker processes (default: cores)"
+    )
+    p.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="memory of one worker (2GiB, 1500MB); chunked stages size their slabs to fit. "
+        "With --scheduler local the cluster enforces it; not with an address (the cluster's "
+        "own limits are used)",
+    )
+    p.add_argument(
+        "--zarr-threshold",
+        metavar="SIZE",
+        help="stage volumes larger than this are stored as Zarr and the stages that can run "
+        "chunked do so (default 2GiB; 0 = always)",
     )
     _add_common(p)
     p.set_defaults(func=cmd_run)

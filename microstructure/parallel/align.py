@@ -107,6 +107,7 @@ def align_chunked(
     crop: bool = True,
     voxel_size_nm: Any = None,
     slices_per_chunk: int = 8,
+    registration_slices: int | None = None,
     resume_dir: str | os.PathLike | None = None,
 ) -> tuple[Any, np.ndarray, dict[str, Any]]:
     """Align the slices of a (possibly larger than memory) stack chunk by chunk.
@@ -122,6 +123,10 @@ def align_chunked(
         Slices per shift-application task (and per output chunk). A registration task takes
         at least ``4 * neighbors`` slices, so re-reading the ``neighbors`` slices before each
         slab costs at most a quarter more.
+    registration_slices
+        Slices measured per registration task (default ``max(slices_per_chunk,
+        4 * neighbors)``); a task reads ``neighbors`` more and holds about 2.5 float32 copies
+        of them. Any value gives the same result.
     resume_dir
         Optional work folder: the registration result (positions and report) is saved there
         once found, and a rerun with the same folder, stack shape and options reads it back
@@ -204,7 +209,9 @@ def align_chunked(
             saved = json.loads(saved_path.read_text())
 
     n = int(neighbors)
-    step = max(spc, 4 * n)
+    step = max(spc, 4 * n) if registration_slices is None else int(registration_slices)
+    if step < 1:
+        raise ValueError(f"registration_slices: expected >= 1, got {registration_slices}")
     options = {
         "neighbors": n,
         "upsample_factor": int(upsample_factor),

@@ -91,20 +91,59 @@ def _mid(nz: int) -> int:
 AUTO_SLAB_BYTES = 64 * 2**20
 
 
-def chunked_slices(volume: Volume, chunks: int | None, ctx: StageContext) -> int | None:
+def chunked_slices(
+    volume: Volume,
+    chunks: int | None,
+    ctx: StageContext,
+    *,
+    stage: str = "stage",
+    copies: float = 4.0,
+    halo: int = 0,
+    min_slab: int = 1,
+) -> int | None:
     """Slices per work slab when the stage runs chunked, else None.
 
     Chunked when the stage's ``chunks`` option is set, or when the volume is larger than the
     runner's size threshold (``ctx.zarr_threshold_bytes`` when the runner provides it, else
     :data:`microstructure.pipeline.runner.ZARR_THRESHOLD_BYTES`); then slabs of about
     :data:`AUTO_SLAB_BYTES` of float32.
+
+    Inside :func:`~microstructure.parallel.dask_scheduler` with a known worker memory limit
+    the slab is also limited so that one task fits the worker
+    (:func:`~microstructure.parallel.scheduler.task_budget_bytes`): a task of ``slab`` output
+    slices reads ``max(slab, min_slab) + 2 * halo`` slices and holds about ``copies`` float32
+    copies of them (measured per stage). A ``chunks`` option that does not fit, or a halo
+    that alone does not fit, is a one-line ``ValueError``.
     """
-    if chunks is not None:
-        return int(chunks)
-    if not above_size_threshold(volume, ctx):
+    from microstructure.parallel.scheduler import task_budget_bytes, worker_memory_bytes
+
+    if chunks is None and not above_size_threshold(volume, ctx):
         return None
     nz, ny, nx = (int(s) for s in volume.shape)
-    return max(1, min(nz, AUTO_SLAB_BYTES // max(1, 4 * ny * nx)))
+    slice_bytes = 4 * ny * nx
+    slab = int(chunks) if chunks is not None else max(1, min(nz, AUTO_SLAB_BYTES // slice_bytes))
+    budget = task_budget_bytes()
+    if budget is None:
+        return slab
+    per_slice = copies * slice_bytes
+    fits = int(budget // per_slice) - 2 * int(halo)
+    mib = 2**20
+    limit = f"{worker_memory_bytes() / mib:.0f} MiB"
+    if fits < max(1, int(min_slab)):
+        need = (max(1, int(min_slab)) + 2 * int(halo)) * per_slice
+        raise ValueError(
+            f"{stage}: one task needs about {need / mib:.0f} MiB ({max(1, int(min_slab))} "
+            f"slice(s) + 2 x {int(halo)} halo slices of {ny}x{nx}, ~{copies:g} float32 "
+            f"copies), more than a worker with a {limit} limit can give a task "
+            f"({budget / mib:.0f} MiB); give the workers more memory or crop the stack"
+        )
+    if chunks is not None and slab > fits:
+        raise ValueError(
+            f"chunks: slabs of {slab} slices (+ 2 x {int(halo)} halo) of {ny}x{nx} need about "
+            f"{(slab + 2 * int(halo)) * per_slice / mib:.0f} MiB per task, more than a worker "
+            f"with a {limit} limit can give a task; use chunks <= {fits} in stage {stage!r}"
+        )
+    return min(slab, fits)
 
 
 def _wants_tilt(params: Any, metadata: dict[str, Any]) -> bool:
@@ -240,7 +279,8 @@ class GeometryStage(Stage):
             normalize_intensity,
         )
 
-        slab = chunked_slices(volume, params.chunks, ctx)
+        # tilt output slices are up to 1 / sin(angle) taller: ~7 input-sized copies
+        slab = chunked_slices(volume, params.chunks, ctx, stage="geometry", copies=7.0)
         if slab is not None:
             return self._run_chunked(volume, params, ctx, slab)
         data = np.asarray(in_memory(volume.data))
@@ -419,9 +459,22 @@ class CurtainingStage(Stage):
     supports_dask = True
 
     def run(self, volume: Volume, params: CurtainingParams, ctx: StageContext) -> StageOutput:
+        from microstructure.parallel import curtaining_z_halo
         from microstructure.preprocess.curtaining import remove_curtaining_report
 
-        slab = chunked_slices(volume, params.chunks, ctx)
+        # measured: robust ~8 float32 copies of the slices of a task, wavelet-fft ~10
+        halo = 0 if params.method == "wavelet-fft" else curtaining_z_halo(
+            params.z_window, params.iterations
+        )
+        slab = chunked_slices(
+            volume,
+            params.chunks,
+            ctx,
+            stage="curtaining",
+            copies=8.0 if params.method == "robust" else 10.0,
+            halo=halo,
+            min_slab=halo,
+        )
         if slab is not None:
             return self._run_chunked(volume, params, ctx, slab)
         data = np.asarray(in_memory(volume.data))
@@ -586,7 +639,7 @@ class DenoiseStage(Stage):
             estimate_noise_sigma,
         )
 
-        slab = chunked_slices(volume, params.chunks, ctx)
+        slab = chunked_slices(volume, params.chunks, ctx, stage="denoise", copies=4.0)
         if slab is not None:
             return self._run_chunked(volume, params, ctx, slab)
         data = np.asarray(in_memory(volume.data))
@@ -787,6 +840,20 @@ def aligned_row(
     return np.asarray(res.compute())[:, 0, :]
 
 
+def _registration_slices(shape: tuple[int, ...], slab: int, neighbors: int) -> int | None:
+    """Slices per registration task of the chunked align stage: ``4 * neighbors`` (the
+    default of :func:`~microstructure.parallel.align_chunked`), fewer (not below ``slab``)
+    when a worker memory limit is known and a task (plus ``neighbors`` slices read before it,
+    ~3 float32 copies) would not fit."""
+    from microstructure.parallel.scheduler import task_budget_bytes
+
+    budget = task_budget_bytes()
+    if budget is None:
+        return None
+    per_slice = 3 * 4 * int(shape[1]) * int(shape[2])
+    return max(int(slab), min(4 * int(neighbors), int(budget // per_slice) - int(neighbors)))
+
+
 class AlignParams(StageParams):
     keep_trend: bool = Field(True, description="remove only jitter around a smooth trend")
     trend_degree: int = Field(1, ge=0, le=5)
@@ -831,7 +898,7 @@ class AlignStage(Stage):
             crop=params.crop,
             voxel_size_nm=volume.voxel_size_nm,
         )
-        slab = chunked_slices(volume, params.chunks, ctx)
+        slab = chunked_slices(volume, params.chunks, ctx, stage="align", copies=4.0)
         if slab is None:
             data = np.asarray(in_memory(volume.data))
             aligned, shifts, info = align_slices_report(data, **options)
@@ -843,7 +910,11 @@ class AlignStage(Stage):
             data = volume.data
             resume = None if ctx.chunk_dir is None else Path(ctx.chunk_dir) / "align"
             aligned, shifts, info = align_chunked(
-                data, slices_per_chunk=slab, resume_dir=resume, **options
+                data,
+                slices_per_chunk=slab,
+                registration_slices=_registration_slices(data.shape, slab, params.neighbors),
+                resume_dir=resume,
+                **options,
             )
             row_in = _slices_row(data, data.shape[1] // 2)
             row_out = aligned_row(
