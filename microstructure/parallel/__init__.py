@@ -11,10 +11,13 @@ from microstructure.parallel.chunked import (
     map_slices,
 )
 from microstructure.parallel.granulometry import granulometry_chunked, local_thickness_chunked
+from microstructure.parallel.label import ChunkedLabels, label_chunked
 from microstructure.parallel.mip import invasion_radius_chunked, simulate_mip_chunked
 from microstructure.parallel.preprocess import geometry_chunked
 from microstructure.parallel.resume import set_chunk_hook
 from microstructure.parallel.scheduler import dask_scheduler
+from microstructure.parallel.segment import segment_am_chunked, segmentation_chunked
+from microstructure.parallel.store import write_volume_resumable
 
 __all__ = [
     "dask_scheduler",
@@ -29,4 +32,9 @@ __all__ = [
     "geometry_chunked",
     "align_chunked",
     "set_chunk_hook",
+    "ChunkedLabels",
+    "label_chunked",
+    "segment_am_chunked",
+    "segmentation_chunked",
+    "write_volume_resumable",
 ]
