@@ -211,7 +211,9 @@ class SegmentStage(Stage):
             train_segmenter,
         )
 
-        slab = chunked_slices(volume, params.chunks, ctx)
+        # a slab as float32, its int32 labels, masks and face layers: measured 55-75 MiB
+        # above a worker's idle level for 8 MiB of float32 slab, ~8 copies
+        slab = chunked_slices(volume, params.chunks, ctx, stage="segment", copies=8.0)
         if slab is not None:
             return self._run_chunked(volume, params, ctx, slab)
         data = in_memory(volume.data)
