@@ -96,12 +96,12 @@ def test_align_chunked_rejects_what_in_memory_rejects(jittered) -> None:
 
 
 def test_align_stage_chunked_equals_in_memory_through_the_runner(
-    cluster, jittered, tmp_path
+    cluster, jittered, tmp_path, monkeypatch
 ) -> None:
     """zarr_threshold_bytes = 0: geometry hands a Dask array to align, which runs chunked;
     the stored Zarr, the numbers and the shifts table equal the in-memory run; the figure's
     aligned reslice (computed from bands of rows) equals the in-memory one."""
-    from microstructure.pipeline.builtin.preprocess import aligned_row
+    from microstructure.pipeline.builtin.preprocess import AlignStage, aligned_row
 
     path = tmp_path / "stack.tif"
     write_volume(path, Volume(jittered, (20.0, 10.0, 10.0), {"tilt_corrected": True}))
@@ -119,9 +119,18 @@ def test_align_stage_chunked_equals_in_memory_through_the_runner(
 
     ref = run_pipeline(recipe({}), path, tmp_path / "mem", progress=False)
     assert "chunked" not in ref["numbers"]["align"]
+    seen: list[str] = []
+    run = AlignStage.run
+
+    def spy(self, volume, params, ctx):  # the stage receives the stored Zarr lazily
+        seen.append(type(volume.data).__module__.split(".")[0])
+        return run(self, volume, params, ctx)
+
+    monkeypatch.setattr(AlignStage, "run", spy)
     got = run_pipeline(
         recipe({"chunks": 4}), path, tmp_path / "chk", progress=False, zarr_threshold_bytes=0
     )
+    assert seen == ["dask"]
     num = dict(got["numbers"]["align"])
     assert num.pop("chunked") == {"slices_per_chunk": 4}
     assert num == ref["numbers"]["align"]

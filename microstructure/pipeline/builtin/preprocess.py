@@ -881,6 +881,8 @@ class AlignStage(Stage):
     Params = AlignParams
     consumes = "grayscale"
     produces = "grayscale"
+    #: runs chunked (registration tasks per slab, then the slab-wise shift application)
+    supports_dask = True
 
     def run(self, volume: Volume, params: AlignParams, ctx: StageContext) -> StageOutput:
         from microstructure.parallel import align_chunked
