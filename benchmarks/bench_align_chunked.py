@@ -57,8 +57,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
 
-    from distributed import LocalCluster
-
     from microstructure.parallel import align_chunked, dask_scheduler
     from microstructure.preprocess import align_slices_report
 
@@ -89,20 +87,12 @@ def main() -> None:
     with dask_scheduler("threads"):
         t, (a, p) = _best(chunked, args.repeat)
     rows.append(("chunked, local threads", t, bool(np.array_equal(a, ref))))
-    with (
-        LocalCluster(
-            n_workers=args.workers,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=args.memory_limit,
-            dashboard_address=":0",
-        ) as cluster,
-        dask_scheduler(cluster.scheduler_address),
-    ):
+    # the LocalCluster `microstructure run --scheduler local` starts
+    with dask_scheduler("local", workers=args.workers, memory_limit=args.memory_limit):
         t, (a, p) = _best(chunked, args.repeat)
     rows.append(
         (
-            f"chunked, LocalCluster {args.workers} x 1 thread, {args.memory_limit}",
+            f"chunked, scheduler 'local' ({args.workers} x 1 thread, {args.memory_limit})",
             t,
             bool(np.array_equal(a, ref)),
         )

@@ -134,3 +134,20 @@ def test_bad_scheduler_options_are_one_line_errors(tmp_path, capsys, extra, need
     assert code != 0
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0], err
+
+
+def _worker_env() -> tuple[str | None, str | None]:
+    import os
+
+    return os.environ.get("MALLOC_MMAP_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+
+
+def test_local_cluster_workers_are_limited_and_keep_a_fixed_mmap_threshold() -> None:
+    """``local``: one-thread workers with the given limit, and glibc's mmap threshold fixed at
+    64 MiB (the nanny's MALLOC_TRIM_THRESHOLD_ alone makes every large array a fresh mmap)."""
+    with dask_scheduler("local", workers=1, memory_limit="900MiB") as client:
+        assert worker_memory_bytes() == 900 * MIB
+        info = client.scheduler_info()["workers"]
+        assert [w["nthreads"] for w in info.values()] == [1]
+        assert list(client.run(_worker_env).values()) == [(str(64 * MIB), "1")]
+    assert worker_memory_bytes() is None or worker_memory_bytes() != 900 * MIB
