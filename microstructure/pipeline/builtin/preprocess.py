@@ -236,6 +236,20 @@ def _range3(v: list[int] | None, name: str) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- geometry
 
 
+def _geometry_figure(
+    ctx: StageContext, before: np.ndarray, after: np.ndarray, k: int, shape_in, shape_out
+) -> str:
+    """The geometry stage's before/after panel of slice ``k`` (input rescaled for display)."""
+    fig = "geometry.png"
+    b = (before - before.min()) / (float(np.ptp(before)) or 1.0)
+    _save_panels(
+        ctx.work_dir / fig,
+        [("input (rescaled for display)", b, False), ("output", after, False)],
+        f"geometry: slice {k}, {tuple(shape_in)} -> {tuple(shape_out)}",
+    )
+    return fig
+
+
 class GeometryParams(StageParams):
     crop_z: list[int] | None = Field(None, description="[start, stop) slice range to keep")
     crop_y: list[int] | None = Field(None, description="[start, stop) row range to keep")
@@ -333,13 +347,8 @@ class GeometryStage(Stage):
         arr = np.ascontiguousarray(arr, dtype=np.float32)
         numbers["shape_out"] = list(arr.shape)
         numbers["voxel_size_nm_out"] = list(vs) if vs is not None else None
-        after = arr[_mid(arr.shape[0])]
-        fig = "geometry.png"
-        b = (before - before.min()) / (float(np.ptp(before)) or 1.0)
-        _save_panels(
-            ctx.work_dir / fig,
-            [("input (rescaled for display)", b, False), ("output", after, False)],
-            f"geometry: slice {_mid(data.shape[0])}, {data.shape} -> {arr.shape}",
+        fig = _geometry_figure(
+            ctx, before, arr[_mid(arr.shape[0])], _mid(data.shape[0]), data.shape, arr.shape
         )
         return StageOutput(volume=Volume(arr, vs, meta), numbers=numbers, figures=[fig])
 
@@ -413,13 +422,7 @@ class GeometryStage(Stage):
         k_in, k_out = _mid(shape_in[0]), _mid(int(out.shape[0]))
         before = _slices(data, [k_in])[0]
         after = np.asarray(out[k_out].compute())
-        fig = "geometry.png"
-        b = (before - before.min()) / (float(np.ptp(before)) or 1.0)
-        _save_panels(
-            ctx.work_dir / fig,
-            [("input (rescaled for display)", b, False), ("output", after, False)],
-            f"geometry: slice {k_in}, {tuple(shape_in)} -> {tuple(out.shape)}",
-        )
+        fig = _geometry_figure(ctx, before, after, k_in, tuple(shape_in), tuple(out.shape))
         return StageOutput(volume=Volume(out, vs, meta), numbers=numbers, figures=[fig])
 
 
