@@ -105,6 +105,17 @@ class Stage:
     #: as ``volume.zarr``) without loading them; other stages always receive numpy arrays.
     supports_dask: ClassVar[bool] = False
 
+    def chunked_refusals(self, params: Any) -> list[str]:
+        """``"key: reason"`` for every parameter value this stage cannot run chunked.
+
+        The runner calls it when a recipe is loaded, before any work, for each stage that will
+        run chunked (its ``chunks`` key is set, or the input exceeds the size threshold), and
+        refuses the recipe naming stage and key. Stages answer from the declaration of the
+        function they call (:func:`microstructure.parallel.support.chunked_refusals`), never
+        from a list of their own.
+        """
+        return []
+
     def run(self, volume: Volume, params: Any, ctx: StageContext) -> StageOutput:
         raise NotImplementedError
 

@@ -1,60 +1,21 @@
-"""The ``microstructure`` command (see the command-line contract in the architecture notes).
-
-Every command prints human text by default and one JSON object with ``--json``. Errors go to
-stderr as one line naming the file or parameter, with a non-zero exit; ``--debug`` shows the
-traceback instead.
-"""
+"""The stack, run, porosity, transport and viewer commands."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import warnings
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
-from microstructure import __version__
-
-__all__ = ["main", "build_parser"]
-
-PROG = "microstructure"
-
-
-class CliError(Exception):
-    """An error with a one-line message for the user."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
-    from microstructure.io.tables import to_jsonable
-
-    if getattr(args, "json", False):
-        print(json.dumps(to_jsonable(data)))
-    else:
-        print(text)
-
-
-def _add_common(p: argparse.ArgumentParser, *, voxel: bool = True, labels: bool = True) -> None:
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    if voxel:
-        p.add_argument(
-            "--voxel-size-nm",
-            metavar="V",
-            help="voxel size in nm: one value or Z,Y,X (overrides the file metadata)",
-        )
-    if labels:
-        p.add_argument("--labels", metavar="MAP", help="label map, e.g. pore=0,am=85,cbd=170")
-
-
-# --------------------------------------------------------------------------- commands
+from microstructure.cli._common import (
+    CliError,
+    _add_common,
+    _emit,
+    _parse_shape,
+    _parse_size,
+    _read_labels,
+)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -98,16 +59,6 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append(f"  phases: {fr}")
     _emit(args, info, "\n".join(lines))
     return 0
-
-
-def _parse_shape(text: str) -> tuple[int, int, int]:
-    try:
-        vals = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise CliError(f"--shape: expected Z,Y,X integers, got {text!r}") from None
-    if len(vals) != 3 or min(vals) < 1:
-        raise CliError(f"--shape: expected three positive integers Z,Y,X, got {text!r}")
-    return (vals[0], vals[1], vals[2])
 
 
 def _phantom_params(path: str) -> dict[str, Any]:
@@ -161,21 +112,6 @@ def cmd_workflow(args: argparse.Namespace) -> int:
     text = f"finished: report in {Path(args.out) / 'report.json'}"
     _emit(args, report, text)
     return 0
-
-
-def _parse_size(text: str, option: str) -> int:
-    """Bytes of a size such as ``2GiB``, ``1500MB`` or ``0`` (CliError otherwise)."""
-    from dask.utils import parse_bytes
-
-    try:
-        value = int(parse_bytes(text))
-    except (ValueError, TypeError):
-        raise CliError(f"{option}: expected a size such as 2GiB, 512MB or 0, got {text!r}") from (
-            None
-        )
-    if value < 0:
-        raise CliError(f"{option}: must be >= 0, got {text!r}")
-    return value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -263,229 +199,6 @@ def cmd_composition(args: argparse.Namespace) -> int:
         kwargs["cbd"] = tuple(c.strip() for c in args.cbd.split(",") if c.strip())
     result = composition(mass, dens, **kwargs)
     _emit(args, result.to_dict(), result.format())
-    return 0
-
-
-def _read_labels(
-    args: argparse.Namespace, what: str
-) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """Read LABELS with the voxel size required, mapped to our phase codes."""
-    from microstructure.io import read_volume
-    from microstructure.volume import check_labels
-
-    vol = read_volume(args.labels_file, voxel_size_nm=args.voxel_size_nm, labels=args.labels)
-    labels = check_labels(vol.data, name=str(args.labels_file))
-    return labels, vol.require_voxel_size(what)
-
-
-def _densities(text: str | None) -> dict[str, float] | None:
-    if not text:
-        return None
-    from microstructure.cbd.composition import parse_named_values
-
-    return {k.lower(): v for k, v in parse_named_values(text, name="--densities").items()}
-
-
-def _d_text(d: dict[str, Any]) -> str:
-    parts = [f"{k[:-3].upper()} {d[k]:.4g} nm" for k in ("d10_nm", "d50_nm", "d90_nm") if k in d]
-    return ", ".join(parts)
-
-
-def cmd_mip_simulate(args: argparse.Namespace) -> int:
-    from microstructure.porosimetry import plot_mip_curve, simulate_mip
-
-    labels, vs = _read_labels(args, "simulated MIP")
-    if args.chunks:
-        return _mip_simulate_chunked(args, labels, vs)
-    result = simulate_mip(
-        labels,
-        voxel_size_nm=vs,
-        inlet=args.inlet,
-        contact_angle_deg=args.contact_angle_deg,
-        surface_tension_n_per_m=args.surface_tension_n_per_m,
-        thickness_axis=args.thickness_axis,
-        top_at=args.top_at,
-        batch_size_nm=args.batch_size_nm,
-        densities_g_per_cm3=_densities(args.densities),
-        extrusion=args.extrusion,
-        cbd_porosity=args.cbd_porosity,
-    )
-    data = {"path": str(args.labels_file), **result.summary()}
-    if args.out:
-        data["curve_csv"] = str(result.to_csv(args.out))
-    if args.figure:
-        data["figure"] = str(plot_mip_curve(result.curve, args.figure, title=str(args.labels_file)))
-    lines = [
-        f"{args.labels_file}: simulated MIP from {', '.join(result.inlet)}",
-        f"  porosity {100 * result.porosity:.2f} %, intruded "
-        f"{100 * result.curve.total_intruded_fraction:.2f} % of the volume "
-        f"({100 * result.accessible_fraction:.1f} % of the pore space)",
-        f"  {_d_text(data)} ({len(result.curve)} pressure steps)",
-    ]
-    if result.extrusion is not None:
-        entrapped = result.extrusion.entrapped_fraction
-        lines.append(f"  Hg entrapped on extrusion: {100 * entrapped:.1f} %")
-    if args.out:
-        lines.append(f"  curve written to {args.out}")
-    _emit(args, data, "\n".join(lines))
-    return 0
-
-
-def _mip_simulate_chunked(
-    args: argparse.Namespace, labels: np.ndarray, vs: tuple[float, float, float]
-) -> int:
-    from microstructure.parallel import dask_scheduler, invasion_radius_chunked
-    from microstructure.porosimetry import curve_from_radii, plot_mip_curve
-
-    if args.max_radius_nm is None:
-        raise CliError("--chunks needs --max-radius-nm (the largest pore radius considered)")
-    if args.extrusion or args.cbd_porosity is not None or args.densities or args.batch_size_nm:
-        raise CliError(
-            "--chunks: extrusion, --cbd-porosity, --densities and --batch-size-nm are only "
-            "available in memory (drop --chunks)"
-        )
-    pore = (labels == 0) | (labels == 3)
-    with dask_scheduler(args.scheduler):
-        inv = invasion_radius_chunked(
-            pore,
-            voxel_size_nm=vs,
-            max_radius_nm=args.max_radius_nm,
-            inlet=args.inlet,
-            thickness_axis=args.thickness_axis,
-            top_at=args.top_at,
-            chunks=args.chunks,
-            resume_dir=args.resume_dir,
-        )
-    radii = inv[inv > 0]
-    curve = curve_from_radii(
-        radii,
-        pore_volume=float(pore.sum()),
-        sample_volume=float(pore.size),
-        contact_angle_deg=args.contact_angle_deg,
-        surface_tension_n_per_m=args.surface_tension_n_per_m,
-        label=f"simulated ({Path(args.labels_file).name}, chunked)",
-    )
-    data: dict[str, Any] = {
-        "path": str(args.labels_file),
-        "chunks": args.chunks,
-        "max_radius_nm": args.max_radius_nm,
-        "porosity": float(pore.mean()),
-        "intruded_porosity": curve.total_intruded_fraction,
-        **curve.d_values(),
-    }
-    if args.out:
-        data["curve_csv"] = str(curve.to_csv(args.out))
-    if args.figure:
-        data["figure"] = str(plot_mip_curve(curve, args.figure, title=str(args.labels_file)))
-    text = (
-        f"{args.labels_file}: simulated MIP (chunked {args.chunks}^3, radii <= "
-        f"{args.max_radius_nm:g} nm)\n  intruded {100 * curve.total_intruded_fraction:.2f} % "
-        f"of the volume, {_d_text(data)}"
-    )
-    _emit(args, data, text)
-    return 0
-
-
-def cmd_mip_read(args: argparse.Namespace) -> int:
-    from microstructure.io.mip_files import read_mip_file
-    from microstructure.porosimetry import plot_mip_curve
-
-    curve = read_mip_file(
-        args.measured,
-        pressure_unit=args.pressure_unit,
-        volume_unit=args.volume_unit,
-        sample_mass_g=args.sample_mass_g,
-        min_pressure_mpa=args.min_pressure_mpa,
-        max_pressure_mpa=args.max_pressure_mpa,
-        bulk_density_g_per_cm3=args.bulk_density_g_per_cm3,
-        contact_angle_deg=args.contact_angle_deg,
-        surface_tension_n_per_m=args.surface_tension_n_per_m,
-    )
-    d = curve.d_values()
-    data: dict[str, Any] = {
-        "path": str(args.measured),
-        "n_points": len(curve),
-        "pressure_min_mpa": float(curve.pressure_mpa.min()),
-        "pressure_max_mpa": float(curve.pressure_mpa.max()),
-        "diameter_min_nm": float(curve.diameter_nm.min()),
-        "diameter_max_nm": float(curve.diameter_nm.max()),
-        "intruded_porosity": curve.total_intruded_fraction,
-        **d,
-    }
-    if curve.specific_volume_mm3_per_g is not None:
-        data["specific_volume_mm3_per_g"] = float(np.max(curve.specific_volume_mm3_per_g))
-    if args.out:
-        data["curve_csv"] = str(curve.to_csv(args.out))
-    if args.figure:
-        data["figure"] = str(plot_mip_curve(curve, args.figure, title=str(args.measured)))
-    lines = [
-        f"{args.measured}: {len(curve)} points, {data['pressure_min_mpa']:.4g}-"
-        f"{data['pressure_max_mpa']:.4g} MPa = {data['diameter_max_nm']:.4g}-"
-        f"{data['diameter_min_nm']:.4g} nm",
-        f"  {_d_text(d)}",
-    ]
-    if "specific_volume_mm3_per_g" in data:
-        lines.append(f"  intruded {data['specific_volume_mm3_per_g']:.4g} mm3/g")
-    _emit(args, data, "\n".join(lines))
-    return 0
-
-
-def cmd_mip_compare(args: argparse.Namespace) -> int:
-    from microstructure.io.mip_files import load_mip_curve
-    from microstructure.porosimetry import compare_mip_curves, plot_mip_comparison
-
-    sim = load_mip_curve(args.simulated, label=f"simulated ({Path(args.simulated).name})")
-    reading = {
-        "pressure_unit": args.pressure_unit,
-        "volume_unit": args.volume_unit,
-        "sample_mass_g": args.sample_mass_g,
-        "min_pressure_mpa": args.min_pressure_mpa,
-        "max_pressure_mpa": args.max_pressure_mpa,
-        "bulk_density_g_per_cm3": args.bulk_density_g_per_cm3,
-    }
-    meas = load_mip_curve(
-        args.measured,
-        label=f"measured ({Path(args.measured).name})",
-        **{k: v for k, v in reading.items() if v is not None},
-    )
-    cmp = compare_mip_curves(sim, meas)
-    data = {"simulated": str(args.simulated), "measured": str(args.measured), **cmp.to_dict()}
-    text = cmp.text()
-    if args.out:
-        data["figure"] = str(plot_mip_comparison(sim, meas, args.out))
-        text += f"\n  figure written to {args.out}"
-    _emit(args, data, text)
-    return 0
-
-
-def cmd_granulometry(args: argparse.Namespace) -> int:
-    from microstructure.porosimetry import granulometry
-
-    labels, vs = _read_labels(args, "granulometry")
-    if args.chunks:
-        from microstructure.parallel import dask_scheduler, granulometry_chunked
-
-        if args.max_radius_nm is None:
-            raise CliError("--chunks needs --max-radius-nm (the largest pore radius considered)")
-        with dask_scheduler(args.scheduler):
-            result = granulometry_chunked(
-                labels,
-                voxel_size_nm=vs,
-                max_radius_nm=args.max_radius_nm,
-                chunks=args.chunks,
-                resume_dir=args.resume_dir,
-            )
-    else:
-        result = granulometry(labels, voxel_size_nm=vs)
-    data = {"path": str(args.labels_file), **result.summary()}
-    if args.out:
-        data["psd_csv"] = str(result.to_csv(args.out))
-    text = (
-        f"{args.labels_file}: granulometry (exact local thickness) of the pore space\n"
-        f"  porosity {100 * result.porosity:.2f} %, mean diameter "
-        f"{data['mean_diameter_nm']:.4g} nm, {_d_text(data)}"
-    )
-    _emit(args, data, text)
     return 0
 
 
@@ -593,57 +306,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- parser
-
-
-def _add_reading_options(q: argparse.ArgumentParser) -> None:
-    """Options for reading a raw measured MIP export (besides --pressure-unit)."""
-    q.add_argument("--volume-unit", choices=["ml", "mm3"])
-    q.add_argument("--sample-mass-g", type=float, help="sample mass for absolute volumes")
-    q.add_argument("--min-pressure-mpa", type=float, help="lower end of the pressure window")
-    q.add_argument("--max-pressure-mpa", type=float, help="upper end of the pressure window")
-    q.add_argument(
-        "--bulk-density-g-per-cm3", type=float, help="sample bulk density (intruded fraction)"
-    )
-
-
-def _add_chunk_args(p: argparse.ArgumentParser) -> None:
-    """Options of the chunked (Dask + Zarr) path of a porosimetry command."""
-    p.add_argument(
-        "--chunks", type=int, help="run chunk by chunk (Dask + Zarr) with chunks of this size"
-    )
-    p.add_argument("--max-radius-nm", type=float, help="with --chunks: largest radius considered")
-    p.add_argument(
-        "--resume-dir",
-        metavar="DIR",
-        help="with --chunks: resumable work folder; after an interruption the same command "
-        "recomputes only the unfinished chunks",
-    )
-    p.add_argument("--scheduler", default="threads", help="with --chunks: Dask scheduler")
-
-
-def _add_washburn(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--contact-angle-deg", type=float, default=140.0, help="Hg contact angle (default 140)"
-    )
-    p.add_argument(
-        "--surface-tension-n-per-m",
-        type=float,
-        default=0.48,
-        help="Hg surface tension in N/m (default 0.48)",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
-        description="FIB/SEM tomography of battery electrodes: porosity, simulated MIP, "
-        "M-factors, DFN.",
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def add_stack_parsers(sub: Any) -> None:
+    """Add ``info``, ``phantom``, ``run`` and ``workflow`` to the subparsers ``sub``."""
     p = sub.add_parser("info", help="describe a stack: shape, dtype, voxel size, phases")
     p.add_argument("stack", help="TIFF, folder of TIFF slices, .npy or .zarr")
     _add_common(p)
@@ -717,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, voxel=False, labels=False)
     p.set_defaults(func=cmd_workflow)
 
+
+def add_analysis_parsers(sub: Any) -> None:
+    """Add ``porosity``, ``composition``, ``mfactor``, ``dfn`` and ``view`` to ``sub``."""
     p = sub.add_parser("porosity", help="porosity metrics of a labels volume")
     p.add_argument("labels_file", metavar="LABELS", help="labels volume")
     p.add_argument("--faces", default="all", help="faces that count as open (default all)")
@@ -749,53 +416,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_composition)
 
-    p = sub.add_parser("mip", help="simulated and measured mercury intrusion curves")
-    mip = p.add_subparsers(dest="mip_command", metavar="ACTION", parser_class=_Parser)
-    mip.required = True
-    q = mip.add_parser("simulate", help="simulate MIP on a labels volume")
-    q.add_argument("labels_file", metavar="LABELS", help="labels volume")
-    q.add_argument(
-        "--inlet", required=True, help="faces Hg enters from: all, top, all-but-bottom, z-, ..."
-    )
-    _add_washburn(q)
-    q.add_argument("--thickness-axis", default="y", choices=["z", "y", "x"])
-    q.add_argument("--top-at", type=int, default=0, choices=[0, -1])
-    q.add_argument("--batch-size-nm", type=float, help="diameter step (default: exact radii)")
-    q.add_argument("--densities", metavar="PHASE=G_PER_CM3", help="e.g. am=4.76,cbd=1.935")
-    q.add_argument("--extrusion", action="store_true", help="also extrude (Hg entrapment)")
-    q.add_argument("--cbd-porosity", type=float, help="unresolved CBD nanoporosity (hybrid)")
-    _add_chunk_args(q)
-    q.add_argument("--out", metavar="CSV", help="write the curve CSV")
-    q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
-    _add_common(q)
-    q.set_defaults(func=cmd_mip_simulate)
-
-    q = mip.add_parser("read", help="read a measured MIP export (pressure, cumulative volume)")
-    q.add_argument("measured", metavar="MEASURED", help="instrument text export")
-    q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
-    _add_reading_options(q)
-    _add_washburn(q)
-    q.add_argument("--out", metavar="CSV", help="write the curve CSV")
-    q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
-    q.add_argument("--json", action="store_true", help="print one JSON object")
-    q.set_defaults(func=cmd_mip_read)
-
-    q = mip.add_parser("compare", help="compare a simulated and a measured curve")
-    q.add_argument("simulated", metavar="SIMULATED", help="simulated curve CSV")
-    q.add_argument("measured", metavar="MEASURED", help="measured curve CSV or instrument export")
-    q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
-    _add_reading_options(q)
-    q.add_argument("--out", metavar="PNG", help="write the overlay figure")
-    q.add_argument("--json", action="store_true", help="print one JSON object")
-    q.set_defaults(func=cmd_mip_compare)
-
-    p = sub.add_parser("granulometry", help="pore size distribution by sphere filling")
-    p.add_argument("labels_file", metavar="LABELS", help="labels volume")
-    p.add_argument("--out", metavar="CSV", help="write the PSD CSV")
-    _add_chunk_args(p)
-    _add_common(p)
-    p.set_defaults(func=cmd_granulometry)
-
     p = sub.add_parser("mfactor", help="M-factor and tortuosity factor from the image")
     p.add_argument("labels_file", metavar="LABELS", help="labels volume")
     p.add_argument("--axis", required=True, help="z, y or x (or a list: z,y,x)")
@@ -826,49 +446,3 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("view", help="open a stack or a run folder in napari")
     p.add_argument("path", metavar="PATH", help="stack, labels volume or run folder")
     p.set_defaults(func=cmd_view)
-
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
-    return parser
-
-
-#: Later modules append functions (subparsers) -> None adding their commands.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``microstructure`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
-    warnings.showwarning = _one_line_warning
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except (CliError, ValueError, FileNotFoundError, OSError) as exc:
-        if args.debug:
-            raise
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # unexpected: still one line, with a hint
-        if args.debug:
-            raise
-        print(
-            f"{PROG}: error: unexpected {type(exc).__name__}: {exc} (rerun with --debug "
-            "and report it)",
-            file=sys.stderr,
-        )
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Shared pieces of the command layer: one-line errors, JSON/text output, common options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, NoReturn
+
+import numpy as np
+
+PROG = "microstructure"
+
+
+class CliError(Exception):
+    """An error with a one-line message for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    from microstructure.io.tables import to_jsonable
+
+    if getattr(args, "json", False):
+        print(json.dumps(to_jsonable(data)))
+    else:
+        print(text)
+
+
+def _add_common(p: argparse.ArgumentParser, *, voxel: bool = True, labels: bool = True) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if voxel:
+        p.add_argument(
+            "--voxel-size-nm",
+            metavar="V",
+            help="voxel size in nm: one value or Z,Y,X (overrides the file metadata)",
+        )
+    if labels:
+        p.add_argument("--labels", metavar="MAP", help="label map, e.g. pore=0,am=85,cbd=170")
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise CliError(f"--shape: expected Z,Y,X integers, got {text!r}") from None
+    if len(vals) != 3 or min(vals) < 1:
+        raise CliError(f"--shape: expected three positive integers Z,Y,X, got {text!r}")
+    return (vals[0], vals[1], vals[2])
+
+
+def _parse_size(text: str, option: str) -> int:
+    """Bytes of a size such as ``2GiB``, ``1500MB`` or ``0`` (CliError otherwise)."""
+    from dask.utils import parse_bytes
+
+    try:
+        value = int(parse_bytes(text))
+    except (ValueError, TypeError):
+        raise CliError(f"{option}: expected a size such as 2GiB, 512MB or 0, got {text!r}") from (
+            None
+        )
+    if value < 0:
+        raise CliError(f"{option}: must be >= 0, got {text!r}")
+    return value
+
+
+def _read_labels(
+    args: argparse.Namespace, what: str
+) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """Read LABELS with the voxel size required, mapped to our phase codes."""
+    from microstructure.io import read_volume
+    from microstructure.volume import check_labels
+
+    vol = read_volume(args.labels_file, voxel_size_nm=args.voxel_size_nm, labels=args.labels)
+    labels = check_labels(vol.data, name=str(args.labels_file))
+    return labels, vol.require_voxel_size(what)
+
+
+def _densities(text: str | None) -> dict[str, float] | None:
+    if not text:
+        return None
+    from microstructure.cbd.composition import parse_named_values
+
+    return {k.lower(): v for k, v in parse_named_values(text, name="--densities").items()}
+
+
+def _d_text(d: dict[str, Any]) -> str:
+    parts = [f"{k[:-3].upper()} {d[k]:.4g} nm" for k in ("d10_nm", "d50_nm", "d90_nm") if k in d]
+    return ", ".join(parts)
+
+
+def _add_reading_options(q: argparse.ArgumentParser) -> None:
+    """Options for reading a raw measured MIP export (besides --pressure-unit)."""
+    q.add_argument("--volume-unit", choices=["ml", "mm3"])
+    q.add_argument("--sample-mass-g", type=float, help="sample mass for absolute volumes")
+    q.add_argument("--min-pressure-mpa", type=float, help="lower end of the pressure window")
+    q.add_argument("--max-pressure-mpa", type=float, help="upper end of the pressure window")
+    q.add_argument(
+        "--bulk-density-g-per-cm3", type=float, help="sample bulk density (intruded fraction)"
+    )
+
+
+def _add_chunk_args(p: argparse.ArgumentParser) -> None:
+    """Options of the chunked (Dask + Zarr) path of a porosimetry command."""
+    p.add_argument(
+        "--chunks", type=int, help="run chunk by chunk (Dask + Zarr) with chunks of this size"
+    )
+    p.add_argument("--max-radius-nm", type=float, help="with --chunks: largest radius considered")
+    p.add_argument(
+        "--resume-dir",
+        metavar="DIR",
+        help="with --chunks: resumable work folder; after an interruption the same command "
+        "recomputes only the unfinished chunks",
+    )
+    p.add_argument("--scheduler", default="threads", help="with --chunks: Dask scheduler")
+
+
+def _add_washburn(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--contact-angle-deg", type=float, default=140.0, help="Hg contact angle (default 140)"
+    )
+    p.add_argument(
+        "--surface-tension-n-per-m",
+        type=float,
+        default=0.48,
+        help="Hg surface tension in N/m (default 0.48)",
+    )

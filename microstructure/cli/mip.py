@@ -1,0 +1,270 @@
+"""The ``mip`` (simulate, read, compare) and ``granulometry`` commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from microstructure.cli._common import (
+    CliError,
+    _add_chunk_args,
+    _add_common,
+    _add_reading_options,
+    _add_washburn,
+    _d_text,
+    _densities,
+    _emit,
+    _Parser,
+    _read_labels,
+)
+
+
+def cmd_mip_simulate(args: argparse.Namespace) -> int:
+    from microstructure.porosimetry import plot_mip_curve, simulate_mip
+
+    labels, vs = _read_labels(args, "simulated MIP")
+    if args.chunks:
+        return _mip_simulate_chunked(args, labels, vs)
+    result = simulate_mip(
+        labels,
+        voxel_size_nm=vs,
+        inlet=args.inlet,
+        contact_angle_deg=args.contact_angle_deg,
+        surface_tension_n_per_m=args.surface_tension_n_per_m,
+        thickness_axis=args.thickness_axis,
+        top_at=args.top_at,
+        batch_size_nm=args.batch_size_nm,
+        densities_g_per_cm3=_densities(args.densities),
+        extrusion=args.extrusion,
+        cbd_porosity=args.cbd_porosity,
+    )
+    data = {"path": str(args.labels_file), **result.summary()}
+    if args.out:
+        data["curve_csv"] = str(result.to_csv(args.out))
+    if args.figure:
+        data["figure"] = str(plot_mip_curve(result.curve, args.figure, title=str(args.labels_file)))
+    lines = [
+        f"{args.labels_file}: simulated MIP from {', '.join(result.inlet)}",
+        f"  porosity {100 * result.porosity:.2f} %, intruded "
+        f"{100 * result.curve.total_intruded_fraction:.2f} % of the volume "
+        f"({100 * result.accessible_fraction:.1f} % of the pore space)",
+        f"  {_d_text(data)} ({len(result.curve)} pressure steps)",
+    ]
+    if result.extrusion is not None:
+        entrapped = result.extrusion.entrapped_fraction
+        lines.append(f"  Hg entrapped on extrusion: {100 * entrapped:.1f} %")
+    if args.out:
+        lines.append(f"  curve written to {args.out}")
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def _mip_simulate_chunked(
+    args: argparse.Namespace, labels: np.ndarray, vs: tuple[float, float, float]
+) -> int:
+    from microstructure.parallel import dask_scheduler, invasion_radius_chunked
+    from microstructure.porosimetry import curve_from_radii, plot_mip_curve
+
+    if args.max_radius_nm is None:
+        raise CliError("--chunks needs --max-radius-nm (the largest pore radius considered)")
+    if args.extrusion or args.cbd_porosity is not None or args.densities or args.batch_size_nm:
+        raise CliError(
+            "--chunks: extrusion, --cbd-porosity, --densities and --batch-size-nm are only "
+            "available in memory (drop --chunks)"
+        )
+    pore = (labels == 0) | (labels == 3)
+    with dask_scheduler(args.scheduler):
+        inv = invasion_radius_chunked(
+            pore,
+            voxel_size_nm=vs,
+            max_radius_nm=args.max_radius_nm,
+            inlet=args.inlet,
+            thickness_axis=args.thickness_axis,
+            top_at=args.top_at,
+            chunks=args.chunks,
+            resume_dir=args.resume_dir,
+        )
+    radii = inv[inv > 0]
+    curve = curve_from_radii(
+        radii,
+        pore_volume=float(pore.sum()),
+        sample_volume=float(pore.size),
+        contact_angle_deg=args.contact_angle_deg,
+        surface_tension_n_per_m=args.surface_tension_n_per_m,
+        label=f"simulated ({Path(args.labels_file).name}, chunked)",
+    )
+    data: dict[str, Any] = {
+        "path": str(args.labels_file),
+        "chunks": args.chunks,
+        "max_radius_nm": args.max_radius_nm,
+        "porosity": float(pore.mean()),
+        "intruded_porosity": curve.total_intruded_fraction,
+        **curve.d_values(),
+    }
+    if args.out:
+        data["curve_csv"] = str(curve.to_csv(args.out))
+    if args.figure:
+        data["figure"] = str(plot_mip_curve(curve, args.figure, title=str(args.labels_file)))
+    text = (
+        f"{args.labels_file}: simulated MIP (chunked {args.chunks}^3, radii <= "
+        f"{args.max_radius_nm:g} nm)\n  intruded {100 * curve.total_intruded_fraction:.2f} % "
+        f"of the volume, {_d_text(data)}"
+    )
+    _emit(args, data, text)
+    return 0
+
+
+def cmd_mip_read(args: argparse.Namespace) -> int:
+    from microstructure.io.mip_files import read_mip_file
+    from microstructure.porosimetry import plot_mip_curve
+
+    curve = read_mip_file(
+        args.measured,
+        pressure_unit=args.pressure_unit,
+        volume_unit=args.volume_unit,
+        sample_mass_g=args.sample_mass_g,
+        min_pressure_mpa=args.min_pressure_mpa,
+        max_pressure_mpa=args.max_pressure_mpa,
+        bulk_density_g_per_cm3=args.bulk_density_g_per_cm3,
+        contact_angle_deg=args.contact_angle_deg,
+        surface_tension_n_per_m=args.surface_tension_n_per_m,
+    )
+    d = curve.d_values()
+    data: dict[str, Any] = {
+        "path": str(args.measured),
+        "n_points": len(curve),
+        "pressure_min_mpa": float(curve.pressure_mpa.min()),
+        "pressure_max_mpa": float(curve.pressure_mpa.max()),
+        "diameter_min_nm": float(curve.diameter_nm.min()),
+        "diameter_max_nm": float(curve.diameter_nm.max()),
+        "intruded_porosity": curve.total_intruded_fraction,
+        **d,
+    }
+    if curve.specific_volume_mm3_per_g is not None:
+        data["specific_volume_mm3_per_g"] = float(np.max(curve.specific_volume_mm3_per_g))
+    if args.out:
+        data["curve_csv"] = str(curve.to_csv(args.out))
+    if args.figure:
+        data["figure"] = str(plot_mip_curve(curve, args.figure, title=str(args.measured)))
+    lines = [
+        f"{args.measured}: {len(curve)} points, {data['pressure_min_mpa']:.4g}-"
+        f"{data['pressure_max_mpa']:.4g} MPa = {data['diameter_max_nm']:.4g}-"
+        f"{data['diameter_min_nm']:.4g} nm",
+        f"  {_d_text(d)}",
+    ]
+    if "specific_volume_mm3_per_g" in data:
+        lines.append(f"  intruded {data['specific_volume_mm3_per_g']:.4g} mm3/g")
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_mip_compare(args: argparse.Namespace) -> int:
+    from microstructure.io.mip_files import load_mip_curve
+    from microstructure.porosimetry import compare_mip_curves, plot_mip_comparison
+
+    sim = load_mip_curve(args.simulated, label=f"simulated ({Path(args.simulated).name})")
+    reading = {
+        "pressure_unit": args.pressure_unit,
+        "volume_unit": args.volume_unit,
+        "sample_mass_g": args.sample_mass_g,
+        "min_pressure_mpa": args.min_pressure_mpa,
+        "max_pressure_mpa": args.max_pressure_mpa,
+        "bulk_density_g_per_cm3": args.bulk_density_g_per_cm3,
+    }
+    meas = load_mip_curve(
+        args.measured,
+        label=f"measured ({Path(args.measured).name})",
+        **{k: v for k, v in reading.items() if v is not None},
+    )
+    cmp = compare_mip_curves(sim, meas)
+    data = {"simulated": str(args.simulated), "measured": str(args.measured), **cmp.to_dict()}
+    text = cmp.text()
+    if args.out:
+        data["figure"] = str(plot_mip_comparison(sim, meas, args.out))
+        text += f"\n  figure written to {args.out}"
+    _emit(args, data, text)
+    return 0
+
+
+def cmd_granulometry(args: argparse.Namespace) -> int:
+    from microstructure.porosimetry import granulometry
+
+    labels, vs = _read_labels(args, "granulometry")
+    if args.chunks:
+        from microstructure.parallel import dask_scheduler, granulometry_chunked
+
+        if args.max_radius_nm is None:
+            raise CliError("--chunks needs --max-radius-nm (the largest pore radius considered)")
+        with dask_scheduler(args.scheduler):
+            result = granulometry_chunked(
+                labels,
+                voxel_size_nm=vs,
+                max_radius_nm=args.max_radius_nm,
+                chunks=args.chunks,
+                resume_dir=args.resume_dir,
+            )
+    else:
+        result = granulometry(labels, voxel_size_nm=vs)
+    data = {"path": str(args.labels_file), **result.summary()}
+    if args.out:
+        data["psd_csv"] = str(result.to_csv(args.out))
+    text = (
+        f"{args.labels_file}: granulometry (exact local thickness) of the pore space\n"
+        f"  porosity {100 * result.porosity:.2f} %, mean diameter "
+        f"{data['mean_diameter_nm']:.4g} nm, {_d_text(data)}"
+    )
+    _emit(args, data, text)
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the ``mip`` and ``granulometry`` commands to the subparsers ``sub``."""
+    p = sub.add_parser("mip", help="simulated and measured mercury intrusion curves")
+    mip = p.add_subparsers(dest="mip_command", metavar="ACTION", parser_class=_Parser)
+    mip.required = True
+    q = mip.add_parser("simulate", help="simulate MIP on a labels volume")
+    q.add_argument("labels_file", metavar="LABELS", help="labels volume")
+    q.add_argument(
+        "--inlet", required=True, help="faces Hg enters from: all, top, all-but-bottom, z-, ..."
+    )
+    _add_washburn(q)
+    q.add_argument("--thickness-axis", default="y", choices=["z", "y", "x"])
+    q.add_argument("--top-at", type=int, default=0, choices=[0, -1])
+    q.add_argument("--batch-size-nm", type=float, help="diameter step (default: exact radii)")
+    q.add_argument("--densities", metavar="PHASE=G_PER_CM3", help="e.g. am=4.76,cbd=1.935")
+    q.add_argument("--extrusion", action="store_true", help="also extrude (Hg entrapment)")
+    q.add_argument("--cbd-porosity", type=float, help="unresolved CBD nanoporosity (hybrid)")
+    _add_chunk_args(q)
+    q.add_argument("--out", metavar="CSV", help="write the curve CSV")
+    q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
+    _add_common(q)
+    q.set_defaults(func=cmd_mip_simulate)
+
+    q = mip.add_parser("read", help="read a measured MIP export (pressure, cumulative volume)")
+    q.add_argument("measured", metavar="MEASURED", help="instrument text export")
+    q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
+    _add_reading_options(q)
+    _add_washburn(q)
+    q.add_argument("--out", metavar="CSV", help="write the curve CSV")
+    q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(func=cmd_mip_read)
+
+    q = mip.add_parser("compare", help="compare a simulated and a measured curve")
+    q.add_argument("simulated", metavar="SIMULATED", help="simulated curve CSV")
+    q.add_argument("measured", metavar="MEASURED", help="measured curve CSV or instrument export")
+    q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
+    _add_reading_options(q)
+    q.add_argument("--out", metavar="PNG", help="write the overlay figure")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(func=cmd_mip_compare)
+
+    p = sub.add_parser("granulometry", help="pore size distribution by sphere filling")
+    p.add_argument("labels_file", metavar="LABELS", help="labels volume")
+    p.add_argument("--out", metavar="CSV", help="write the PSD CSV")
+    _add_chunk_args(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_granulometry)
