@@ -12,11 +12,9 @@ import pytest
 
 from microstructure.io import read_volume
 from microstructure.parallel import (
-    curtaining_z_halo,
     dask_scheduler,
     distance_capped_nm,
     invasion_radius_chunked,
-    map_slices,
 )
 from microstructure.porosimetry import _core, invasion_radius
 
@@ -48,48 +46,6 @@ def spheres(shape=(30, 44, 38), n=30, seed=1, r=(3.0, 8.0)) -> np.ndarray:
 def sample_pore() -> np.ndarray:
     labels = read_volume(SAMPLE / "truth_labels.tif").data
     return labels[:32, :64, :56] == 0  # CBD counted as solid: porosity ~0.3, tortuous
-
-
-def test_slicewise_denoise_chunked_equals_in_memory() -> None:
-    from microstructure.preprocess import denoise_nl_means
-    from microstructure.preprocess.denoise import estimate_noise_sigma
-
-    stack = read_volume(SAMPLE / "fibsem.tif").data[:9, :64, :64]
-    sigma = estimate_noise_sigma(stack)  # a global parameter is fixed before chunking
-    ref = denoise_nl_means(stack, mode="slices", sigma=sigma)
-    got = map_slices(denoise_nl_means, stack, slices_per_chunk=4, mode="slices", sigma=sigma)
-    np.testing.assert_array_equal(got.compute(), ref)
-
-
-def test_curtaining_chunked_with_a_z_halo_equals_in_memory() -> None:
-    from microstructure.preprocess import remove_curtaining
-
-    stack = read_volume(SAMPLE / "fibsem.tif").data[:30, :64, :64]
-    ref = remove_curtaining(stack, z_window=5, iterations=3)
-    halo = curtaining_z_halo(5, 3)
-    assert halo == 6
-    got = map_slices(
-        remove_curtaining, stack, slices_per_chunk=7, z_halo=halo, z_window=5, iterations=3
-    )
-    np.testing.assert_array_equal(got.compute(), ref)
-
-
-def test_curtaining_z_halo_is_exact_at_the_default_passes_and_no_smaller_halo_is() -> None:
-    """The helper's default number of passes is remove_curtaining's (4): with its halo the
-    chunked result is bit-identical, with one slice less it is not (the halo is needed)."""
-    import inspect
-
-    from microstructure.preprocess import remove_curtaining
-
-    default = inspect.signature(remove_curtaining).parameters["iterations"].default
-    assert inspect.signature(curtaining_z_halo).parameters["iterations"].default == default
-    stack = read_volume(SAMPLE / "fibsem.tif").data[:24, :48, :48]
-    ref = remove_curtaining(stack, z_window=3)
-    halo = curtaining_z_halo(3)
-    assert halo == default * (3 // 2)
-    for z_halo, exact in ((halo, True), (halo - 1, False)):
-        got = map_slices(remove_curtaining, stack, slices_per_chunk=6, z_halo=z_halo, z_window=3)
-        assert np.array_equal(got.compute(scheduler="synchronous"), ref) is exact, z_halo
 
 
 @pytest.mark.parametrize("chunks", [(8, 16, 16), 11])
