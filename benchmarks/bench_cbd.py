@@ -26,12 +26,9 @@ from pathlib import Path
 import edt
 import numpy as np
 
-from microstructure.cbd.insertion import (
-    _centre_distance,
-    _contact_angle_fill,
-    cbd_envelope_fraction,
-    insert_cbd,
-)
+from microstructure.cbd._contact_angle import _centre_distance, _contact_angle_fill
+from microstructure.cbd.defaults import DEFAULT_CBD_POROSITY
+from microstructure.cbd.insertion import cbd_envelope_fraction, insert_cbd
 from microstructure.cbd.nanopores import add_nanopores
 from microstructure.cbd.report import cbd_report, measure_contact_angle
 
@@ -64,7 +61,9 @@ def timed(fn, *args, **kwargs):
 def performance(n: int, *, porespy_anchor: bool = False) -> None:
     lab = electrode(n)
     am = float((lab == 1).mean())
-    target = cbd_envelope_fraction(am, cbd_to_am_volume_ratio=11.46 / 88.54, cbd_porosity=0.502)
+    target = cbd_envelope_fraction(
+        am, cbd_to_am_volume_ratio=11.46 / 88.54, cbd_porosity=DEFAULT_CBD_POROSITY
+    )
     # warm numba (compile time is not the stage's cost)
     add_nanopores(np.full((8, 8, 8), 2, np.uint8), voxel_size_nm=VOXEL_NM)
 
@@ -90,7 +89,7 @@ def performance(n: int, *, porespy_anchor: bool = False) -> None:
             ps.generators.cylinders,
             [n, n, n],
             r=1,
-            porosity=1 - 0.502 * target,
+            porosity=1 - DEFAULT_CBD_POROSITY * target,
             phi_max=90,
             theta_max=90,
             seed=0,

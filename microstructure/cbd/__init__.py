@@ -2,6 +2,12 @@
 a contact angle, fibrous nanopores inside it, and a report of where it sits."""
 
 from microstructure.cbd.composition import Composition, composition, parse_named_values
+from microstructure.cbd.defaults import (
+    DEFAULT_CBD_POROSITY,
+    DEFAULT_CONTACT_ANGLE_DEG,
+    DEFAULT_NANOPORE_MEAN_NM,
+    DEFAULT_NANOPORE_STD_NM,
+)
 from microstructure.cbd.insertion import (
     INSERTION_METHODS,
     CbdFallbackWarning,
@@ -28,4 +34,8 @@ __all__ = [
     "unresolved_cbd_properties",
     "cbd_report",
     "measure_contact_angle",
+    "DEFAULT_CBD_POROSITY",
+    "DEFAULT_CONTACT_ANGLE_DEG",
+    "DEFAULT_NANOPORE_MEAN_NM",
+    "DEFAULT_NANOPORE_STD_NM",
 ]

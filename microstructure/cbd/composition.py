@@ -4,9 +4,15 @@ For components i with mass fractions w_i and densities rho_i the solid volume fr
 ``phi_i = (w_i / rho_i) / sum_j (w_j / rho_j)`` and the theoretical (crystal) density of the
 pore-free electrode is ``rho_theo = 1 / sum_j (w_j / rho_j)``. The carbon-binder domain (CBD)
 groups the conductive carbon and the binder: its volume fraction is the sum of theirs and its
-density the mass-weighted (harmonic) combination ``sum w_k / sum (w_k / rho_k)``. Seed 000
-Table 1 (95/2/3 wt% NMC622/CB/PVdF at 4.76/2.25/1.77 g/cm^3) gives 88.54/3.94/7.52 vol%, CBD
-11.46 vol% at 1.935 g/cm^3 and 4.436 g/cm^3 for the electrode.
+density the mass-weighted (harmonic) combination ``sum w_k / sum (w_k / rho_k)``. Table 1
+of Beuse et al. 2021 [1]_ (95/2/3 wt% NMC622/CB/PVdF at 4.76/2.25/1.77 g/cm^3) gives
+88.54/3.94/7.52 vol%, CBD 11.46 vol% at 1.935 g/cm^3 and 4.436 g/cm^3 for the electrode.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. https://doi.org/10.3390/batteries7040070
 """
 
 from __future__ import annotations
@@ -105,7 +111,8 @@ class Composition:
         porosity
             Total porosity of the electrode (0..1), including the CBD nanopores.
         cbd_nanoporosity
-            Pore fraction inside the CBD envelope (0 <= value < 1), e.g. 0.502 (seed 000).
+            Pore fraction inside the CBD envelope (0 <= value < 1), e.g. 0.502
+            (Beuse et al. 2021 [1]_).
 
         Returns
         -------
@@ -161,7 +168,7 @@ class Composition:
         }
 
     def format(self) -> str:
-        """Human-readable table (percent) like seed 000 Table 1."""
+        """Human-readable table (percent) like Table 1 of Beuse et al. 2021 [1]_."""
         names = list(self.mass_fractions)
         cbd_label = "CBD (" + "+".join(self.cbd_components) + ")"
         width = max(9, len(cbd_label) if self.cbd_components else 0, *(len(n) for n in names))

@@ -1,9 +1,9 @@
 """Nanoporosity of the carbon-binder domain (CBD).
 
 Resolved (:func:`add_nanopores`): random straight cylinders with isotropic orientations and
-Gaussian diameters (truncated below at the voxel length, seed 000: 37.2 nm) are carved into the
-CBD solid (label 2 -> 3) until the CBD porosity (label 3 / labels 2 + 3) reaches the target
-(50.2 % in seed 000); the last cylinder is trimmed by radius so the target is hit exactly.
+Gaussian diameters (truncated below at the voxel length, 37.2 nm in Beuse et al. 2021 [1]_) are
+carved into the CBD solid (label 2 -> 3) until the CBD porosity (label 3 / labels 2 + 3) reaches
+the target (50.2 % in [1]_); the last cylinder is trimmed by radius so the target is hit exactly.
 
 Unresolved (:func:`unresolved_cbd_properties`): the CBD stays a grey phase; its porosity,
 pore-diameter distribution and M-factor go into the volume metadata for the hybrid MIP curve
@@ -11,6 +11,12 @@ and the transport formulas.
 
 Measuring back (:func:`nanopore_diameters`): exact local thickness (largest inscribed ball)
 of label 3, converted to a number distribution of cylinder diameters.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. https://doi.org/10.3390/batteries7040070
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ import numba
 import numpy as np
 from scipy import stats
 
+from microstructure.cbd.defaults import (
+    DEFAULT_CBD_POROSITY,
+    DEFAULT_NANOPORE_MEAN_NM,
+    DEFAULT_NANOPORE_STD_NM,
+)
 from microstructure.volume import Phase, check_labels, parse_voxel_size
 
 __all__ = ["add_nanopores", "nanopore_diameters", "unresolved_cbd_properties"]
@@ -87,9 +98,9 @@ def add_nanopores(
     labels: np.ndarray,
     *,
     voxel_size_nm: Any,
-    porosity: float = 0.502,
-    mean_diameter_nm: float = 100.0,
-    std_diameter_nm: float = 30.0,
+    porosity: float = DEFAULT_CBD_POROSITY,
+    mean_diameter_nm: float = DEFAULT_NANOPORE_MEAN_NM,
+    std_diameter_nm: float = DEFAULT_NANOPORE_STD_NM,
     seed: int = 0,
     min_diameter_nm: float | None = None,
     length_nm: float | None = None,
@@ -187,10 +198,26 @@ def add_nanopores(
         )
     if not return_info:
         return out
+    return out, _nanopore_info(
+        n_cyl, (n_have + carved) / n_env, diam_used, dist, mean, std, dmin, length
+    )
+
+
+def _nanopore_info(
+    n_cyl: int,
+    porosity: float,
+    diam_used: list[np.ndarray],
+    dist: Any,
+    mean: float,
+    std: float,
+    dmin: float,
+    length: float,
+) -> dict[str, Any]:
+    """The ``return_info`` dict of :func:`add_nanopores`."""
     d_all = np.concatenate(diam_used) if diam_used else np.zeros(0)
     info = {
         "cylinders": int(n_cyl),
-        "porosity": (n_have + carved) / n_env,
+        "porosity": porosity,
         "cylinder_diameter_mean_nm": float(d_all.mean()) if d_all.size else None,
         "cylinder_diameter_std_nm": float(d_all.std()) if d_all.size else None,
         "set_distribution": {
@@ -203,7 +230,7 @@ def add_nanopores(
         },
         "length_nm": length,
     }
-    return out, info
+    return info
 
 
 @numba.njit(cache=True)
@@ -373,9 +400,9 @@ def nanopore_diameters(labels: np.ndarray, *, voxel_size_nm: Any) -> dict[str, A
 
 def unresolved_cbd_properties(
     *,
-    porosity: float = 0.502,
-    mean_diameter_nm: float = 100.0,
-    std_diameter_nm: float = 30.0,
+    porosity: float = DEFAULT_CBD_POROSITY,
+    mean_diameter_nm: float = DEFAULT_NANOPORE_MEAN_NM,
+    std_diameter_nm: float = DEFAULT_NANOPORE_STD_NM,
     min_diameter_nm: float = 37.2,
     m_factor: float | None = None,
     bruggeman_exponent: float = 1.5,
@@ -385,7 +412,7 @@ def unresolved_cbd_properties(
     Parameters
     ----------
     porosity
-        CBD porosity (0..1), 0.502 in seed 000.
+        CBD porosity (0..1), 0.502 in [1]_ (the default).
     mean_diameter_nm, std_diameter_nm, min_diameter_nm
         Gaussian pore-diameter distribution of the CBD and its lower truncation (nm).
     m_factor

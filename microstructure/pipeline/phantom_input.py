@@ -31,12 +31,14 @@ __all__ = ["PHANTOM_DIR", "load_phantom_params", "resolve_phantom_section", "pre
 #: folder of the generated input inside a run's output folder
 PHANTOM_DIR = "00-phantom"
 _META = "phantom.json"
+#: keywords of :func:`~microstructure.phantom.generate_phantom` that are not PhantomParams fields
+_CALL_KEYS = ("shape", "voxel_size_nm", "seed")
 
 
 def _known_keys() -> set[str]:
     from microstructure.phantom import PhantomParams
 
-    return {f.name for f in dataclasses.fields(PhantomParams)} | {"shape", "voxel_size_nm", "seed"}
+    return {f.name for f in dataclasses.fields(PhantomParams)} | set(_CALL_KEYS)
 
 
 def _check(table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -77,7 +79,7 @@ def resolve_phantom_section(section: Any, *, recipe_path: str) -> dict[str, Any]
     # validate the values now (bad values fail before any work)
     from microstructure.phantom import PhantomParams
 
-    gen = {k: v for k, v in params.items() if k not in ("shape", "voxel_size_nm", "seed")}
+    gen = {k: v for k, v in params.items() if k not in _CALL_KEYS}
     try:
         PhantomParams(**gen)
     except (TypeError, ValueError) as exc:

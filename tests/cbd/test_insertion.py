@@ -309,7 +309,7 @@ def test_matbox_volume_reinsert_crop(validation_file):
 def test_centre_distance_gives_the_contact_angle_on_a_sphere(theta, radius):
     """Ball of radius rho centred w* from a sphere of radius R: intersect the two spheres and
     measure the angle between their normals at the circle; through the CBD it is theta."""
-    from microstructure.cbd.insertion import _centre_distance
+    from microstructure.cbd._contact_angle import _centre_distance
 
     rho = 10.0
     cos_t = np.cos(np.radians(theta))
@@ -329,7 +329,7 @@ def test_centre_distance_gives_the_contact_angle_on_a_sphere(theta, radius):
 
 def test_wall_curvature_of_a_sphere_and_a_plane():
     """Nearest-wall mean curvature: 1/R around a voxelised sphere, 0 above a flat plate."""
-    from microstructure.cbd.insertion import _wall_curvature
+    from microstructure.cbd._contact_angle import _wall_curvature
 
     n, radius = 64, 16.0
     z, y, x = np.indices((n, n, n)) + 0.5
@@ -353,7 +353,7 @@ def test_curvature_aware_condition_brings_the_angle_to_the_set_one():
     """Sphere packing (R = 12 voxels), 10 % CBD at 60 deg: the curvature-aware centre
     condition gives a measured angle near 60 deg; the flat-wall condition gives the sphere
     law (about 88 deg at the ball radius found), as documented in docs/validation_cbd.md."""
-    from microstructure.cbd.insertion import _contact_angle_fill
+    from microstructure.cbd._contact_angle import _contact_angle_fill
 
     lab = _packing(12.0)[0]
     pore = lab == 0
@@ -378,7 +378,7 @@ def test_coarse_radius_search_gives_the_full_search_result():
     """Large volumes search the ball radius on every second voxel first; forced on here, the
     result matches the full-resolution search: the same amount, the same CBD voxels but for
     a few per cent at the meniscus, the same measured angle, fewer full-resolution transforms."""
-    from microstructure.cbd.insertion import _contact_angle_fill
+    from microstructure.cbd._contact_angle import _contact_angle_fill
 
     lab = _packing(12.0)[0]
     pore = lab == 0

@@ -36,7 +36,7 @@ def test_phantom_section_generates_and_caches(tmp_path):
 
 
 def test_phantom_section_file_is_relative_to_the_recipe(tmp_path):
-    (tmp_path / "gen.toml").write_text('[phantom]\nshape = [16, 40, 40]\nsigma_log = 0.2\n')
+    (tmp_path / "gen.toml").write_text("[phantom]\nshape = [16, 40, 40]\nsigma_log = 0.2\n")
     rec = parse_recipe(_doc({"file": "gen.toml", "seed": 5}), path=str(tmp_path / "r.toml"))
     assert rec.phantom == {"shape": (16, 40, 40), "sigma_log": 0.2, "seed": 5}
 

@@ -1,0 +1,155 @@
+"""Acquisition of the ideal rendering: per-slice drift, tilt foreshortening, curtaining, noise.
+
+Everything here works in the acquired frame (z, y', x) and draws from its own random streams.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import ndimage, special
+
+from microstructure.phantom.params import PhantomParams
+
+
+def drift_shifts(nz: int, p: PhantomParams, rng: np.random.Generator) -> np.ndarray:
+    """(nz, 2) per-slice displacement (dy, dx) in acquired pixels: random walk plus trend."""
+    steps = rng.normal(size=(max(nz - 1, 0), 2)) * np.array(p.drift_step_px)
+    shifts = np.zeros((nz, 2))
+    shifts[1:] = np.cumsum(steps, axis=0)
+    shifts += np.arange(nz)[:, None] * np.array(p.drift_trend_px)[None, :]
+    return shifts
+
+
+def _gaussian_process(rng: np.random.Generator, n: int, corr: float, k: int) -> np.ndarray:
+    """(k, n) smooth standard-normal series with correlation length ``corr`` samples."""
+    pad = int(4 * corr) + 1
+    w = rng.normal(size=(k, n + 2 * pad))
+    sm = ndimage.gaussian_filter1d(w, corr, axis=1, mode="wrap")[:, pad : pad + n]
+    # std of white noise smoothed by a normalised Gaussian of width corr
+    return sm / math.sqrt(1.0 / (2.0 * math.sqrt(math.pi) * corr))
+
+
+def _acquire(
+    clean_c: np.ndarray,
+    shifts: np.ndarray,
+    ny: int,
+    ny_acq: int,
+    margin: tuple[int, int],
+    sin_t: float,
+) -> tuple[np.ndarray, bool]:
+    """Sample each canvas slice at the drifted (and foreshortened) acquisition grid."""
+    nz = shifts.shape[0]
+    nx = clean_c.shape[2] - 2 * margin[1]
+    my, mx = margin
+    out = np.empty((nz, ny_acq, nx), np.float32)
+    rows = np.arange(ny_acq, dtype=np.float64)
+    cols = np.arange(nx, dtype=np.float64)
+    outside = False
+    for z in range(nz):
+        dy, dx = shifts[z]
+        yy = (rows - dy + 0.5) / sin_t - 0.5 + my
+        xx = cols - dx + mx
+        if (
+            yy.min() < 0
+            or yy.max() > clean_c.shape[1] - 1
+            or xx.min() < 0
+            or xx.max() > clean_c.shape[2] - 1
+        ):
+            outside = True
+        if dy == 0 and dx == 0 and sin_t == 1.0:
+            out[z] = clean_c[z, my : my + ny, mx : mx + nx]
+            continue
+        # separable (diagonal) affine map: scipy's fast zoom/shift path
+        ndimage.affine_transform(
+            clean_c[z],
+            np.array([1.0 / sin_t, 1.0]),
+            offset=(yy[0], xx[0]),
+            output_shape=(ny_acq, nx),
+            output=out[z],
+            order=3,
+            mode="nearest",
+        )
+    np.clip(out, 0.0, 1.0, out=out)
+    return out, outside
+
+
+def _curtain_field(
+    nz: int, ny: int, nx: int, p: PhantomParams, rng: np.random.Generator
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Additive vertical stripes (acquired frame) starting at y = 0, slowly varying with z."""
+    field_ = np.zeros((nz, ny, nx), np.float32)
+    if p.curtain_strength == 0:
+        return field_, []
+    n = max(1, int(rng.poisson(p.curtain_density * nx / 100.0)))
+    x0 = rng.uniform(0, nx, n)
+    wmin, wmax = p.curtain_width_px
+    width = np.exp(rng.uniform(math.log(wmin), math.log(wmax), n))
+    amp = p.curtain_strength * rng.uniform(0.4, 1.0, n) * rng.choice([-1.0, 1.0], n)
+    fades = rng.random(n) < p.curtain_fade_fraction
+    length = np.where(fades, rng.uniform(0.2, 0.9, n) * ny, np.inf)
+    fade_w = np.maximum(2.0, rng.uniform(0.1, 0.3, n) * np.where(fades, length, ny))
+    # presence along z: half of the stripes exist for part of the stack only
+    partial = rng.random(n) < 0.5
+    z_len = rng.uniform(0.3, 1.0, n) * nz
+    z_start = rng.uniform(-0.2 * nz, nz, n)
+    g = _gaussian_process(rng, nz, p.curtain_z_correlation, 3 * n)
+    amp_mod = np.exp(0.35 * g[:n])  # (n, nz)
+    len_mod = np.exp(0.12 * g[n : 2 * n])
+    pos_mod = 0.6 * g[2 * n :]
+    zz = np.arange(nz)
+    ramp = 3.0
+    present = np.where(
+        partial[:, None],
+        0.5
+        * (special.erf((zz[None] - z_start[:, None]) / ramp) + 1.0)
+        * 0.5
+        * (special.erf((z_start[:, None] + z_len[:, None] - zz[None]) / ramp) + 1.0),
+        1.0,
+    )
+    yy = np.arange(ny, dtype=np.float64)[:, None]
+    xx = np.arange(nx, dtype=np.float64)[None, :]
+    edge = 0.6
+    for z in range(nz):
+        a = amp * amp_mod[:, z] * present[:, z]  # (n,)
+        L = length * len_mod[:, z]
+        fade = 0.5 * special.erfc((yy - L[None, :]) / fade_w[None, :])  # (ny, n)
+        fade = np.where(np.isinf(L)[None, :], 1.0, fade)
+        c = x0 + pos_mod[:, z]
+        prof = 0.5 * (
+            np.tanh((xx - (c[:, None] - width[:, None] / 2)) / edge)
+            - np.tanh((xx - (c[:, None] + width[:, None] / 2)) / edge)
+        )  # (n, nx)
+        field_[z] = (fade * a[None, :]) @ prof
+    stripes = [
+        {
+            "x_px": round(float(x0[i]), 3),
+            "width_px": round(float(width[i]), 3),
+            "amplitude": round(float(amp[i]), 5),
+            "fade_length_px": None if not fades[i] else round(float(length[i]), 2),
+            "partial_in_z": bool(partial[i]),
+        }
+        for i in range(n)
+    ]
+    return field_, stripes
+
+
+def _add_noise(
+    x: np.ndarray, p: PhantomParams, rng: np.random.Generator, *, chunk: int = 16
+) -> np.ndarray:
+    """Poisson (shot) and Gaussian noise on ``x`` (0..1), then 8-bit quantisation."""
+    out = np.empty(x.shape, np.uint8)
+    for z0 in range(0, x.shape[0], chunk):
+        y = x[z0 : z0 + chunk].astype(np.float32)
+        if p.poisson_counts > 0:
+            y = (rng.poisson(y * p.poisson_counts) / p.poisson_counts).astype(np.float32)
+        if p.noise_sigma > 0:
+            y += rng.normal(0.0, p.noise_sigma, y.shape).astype(np.float32)
+        np.clip(y, 0.0, 1.0, out=y)
+        out[z0 : z0 + chunk] = np.rint(y * 255.0)
+    return out
+
+
+# --------------------------------------------------------------------------- saving

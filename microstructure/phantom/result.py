@@ -1,0 +1,140 @@
+"""The generated :class:`Phantom` and :func:`save_phantom` (``fibsem.tif``, labels, truth)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from microstructure.phantom.params import PHANTOM_FORMAT_VERSION, PhantomParams
+from microstructure.volume import Volume, check_volume
+
+__all__ = ["Phantom", "save_phantom"]
+
+
+@dataclass
+class Phantom:
+    """A generated phantom: the acquired stack, its ground truth and the intermediate renderings.
+
+    Attributes
+    ----------
+    image
+        uint8 (z, y', x) stack as acquired: drift, tilt (if on), curtains and noise applied.
+        ``y' = round(ny sin(tilt_angle))`` with tilt, else ``ny``.
+    labels
+        uint8 ground-truth phases (0 pore, 1 AM, 2 CBD) in the true (undrifted, untilted)
+        geometry; closed pores inside AM and cracks are 0.
+    clean
+        float32 ideal rendering in 0..1 (shine-through, textures and PSF; no noise, curtains,
+        drift or tilt), same geometry as ``labels``.
+    stripe_free
+        float32 0..1 rendering in the acquired frame (drift and tilt applied) without curtains
+        and noise: the reference for curtain removal and alignment.
+    curtain
+        float32 additive curtain field in the acquired frame (intensity units).
+    closed_pores, cracks
+        bool masks (truth geometry): pore voxels not connected to any face of the volume
+        through non-AM space; pore voxels of particle cracks.
+    particle_ids
+        int32 (truth geometry): index into :attr:`particles` + 1 of the particle owning each
+        AM voxel, 0 elsewhere.
+    shifts_px
+        (nz, 2) float (dy, dx): displacement of the content of acquired slice z relative to
+        the true geometry, in acquired pixels (slice 0 is (0, 0)). Undo by shifting by minus it.
+    voxel_size_nm, acquired_voxel_size_nm
+        (z, y, x) nm of the truth volumes and of the acquired image (as a microscope reports
+        it: the y pitch is not corrected for the tilt; ``correct_tilt`` stretches y back).
+    particles
+        One dict per particle with voxels in the volume (see module docstring for the frame).
+    params
+        The :class:`PhantomParams` used.
+    truth
+        JSON-ready summary (what ``truth.json`` holds).
+    """
+
+    image: np.ndarray
+    labels: np.ndarray
+    clean: np.ndarray
+    stripe_free: np.ndarray
+    curtain: np.ndarray
+    closed_pores: np.ndarray
+    cracks: np.ndarray
+    particle_ids: np.ndarray
+    shifts_px: np.ndarray
+    voxel_size_nm: tuple[float, float, float]
+    acquired_voxel_size_nm: tuple[float, float, float]
+    particles: list[dict[str, Any]]
+    params: PhantomParams
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def noise_free(self) -> np.ndarray:
+        """float32 acquired image without noise: ``clip(stripe_free + curtain, 0, 1)``."""
+        return np.clip(self.stripe_free + self.curtain, 0.0, 1.0).astype(np.float32)
+
+
+def save_phantom(
+    out_dir: str | os.PathLike, phantom: Phantom, *, renderings: bool = False
+) -> dict[str, Path]:
+    """Write ``fibsem.tif``, ``truth_labels.tif`` and ``truth.json`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (created if missing).
+    phantom
+        The result of :func:`generate_phantom`.
+    renderings
+        Also write ``clean.tif``, ``stripe_free.tif``, ``noise_free.tif``, ``curtain.tif``
+        (float32) and ``closed_pores.tif`` (uint8).
+
+    Returns
+    -------
+    dict
+        Name -> path of every file written. Files are written atomically (temporary file, then
+        rename), so an interrupted run never leaves a truncated file.
+    """
+    from microstructure.io import write_volume
+    from microstructure.io.tables import atomic_write_text
+
+    if not isinstance(phantom, Phantom):
+        raise ValueError(f"phantom: expected a Phantom, got {type(phantom).__name__}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    check_volume(phantom.image, name="phantom.image")
+    meta = {
+        "source": "microstructure.phantom",
+        "seed": phantom.truth.get("seed"),
+        "phantom_version": PHANTOM_FORMAT_VERSION,
+        "tilt_angle_deg": phantom.params.tilt_angle_deg if phantom.params.tilt else None,
+        "tilt_corrected": not phantom.params.tilt,  # nothing to undo without foreshortening
+    }
+    paths = {
+        "fibsem": out / "fibsem.tif",
+        "truth_labels": out / "truth_labels.tif",
+        "truth": out / "truth.json",
+    }
+    write_volume(paths["fibsem"], Volume(phantom.image, phantom.acquired_voxel_size_nm, meta))
+    label_meta = {
+        "source": "microstructure.phantom",
+        "seed": phantom.truth.get("seed"),
+        "labels": "pore=0,am=1,cbd=2",
+    }
+    write_volume(paths["truth_labels"], Volume(phantom.labels, phantom.voxel_size_nm, label_meta))
+    if renderings:
+        extra = {
+            "clean": (phantom.clean, phantom.voxel_size_nm),
+            "stripe_free": (phantom.stripe_free, phantom.acquired_voxel_size_nm),
+            "noise_free": (phantom.noise_free, phantom.acquired_voxel_size_nm),
+            "curtain": (phantom.curtain, phantom.acquired_voxel_size_nm),
+            "closed_pores": (phantom.closed_pores.astype(np.uint8), phantom.voxel_size_nm),
+        }
+        for name, (arr, vs) in extra.items():
+            paths[name] = out / f"{name}.tif"
+            write_volume(paths[name], Volume(arr, vs, {"source": "microstructure.phantom"}))
+    atomic_write_text(paths["truth"], json.dumps(phantom.truth, indent=1) + "\n")
+    return paths
