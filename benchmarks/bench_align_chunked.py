@@ -1,4 +1,4 @@
-"""Chunked slice alignment (``align_chunked``) against the in-memory ``align_slices_report``.
+"""Chunked slice alignment (``align_slices_report`` on a Dask array) against the in-memory one.
 
     python benchmarks/bench_align_chunked.py [--shape 64,512,512] [--slices 8]
         [--workers 2] [--memory-limit 1GiB] [--repeat 1]
@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
 
-    from microstructure.parallel import align_chunked, dask_scheduler
+    from microstructure.parallel import dask_scheduler
     from microstructure.preprocess import align_slices_report
 
     shape = tuple(int(v) for v in args.shape.split(","))
@@ -78,7 +78,7 @@ def main() -> None:
     runs = iter(range(10**6))
 
     def chunked() -> tuple[np.ndarray, np.ndarray]:
-        a, p, _ = align_chunked(da.from_zarr(src), slices_per_chunk=args.slices)
+        a, p, _ = align_slices_report(da.from_zarr(src), chunks=args.slices)
         dst = str(work / f"out{next(runs)}.zarr")
         a.to_zarr(dst)
         return np.asarray(da.from_zarr(dst).compute()), p

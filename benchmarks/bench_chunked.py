@@ -81,9 +81,10 @@ def main() -> None:
         beyond_memory(args)
         return
 
+    import dask.array as da
     from distributed import LocalCluster
 
-    from microstructure.parallel import dask_scheduler, invasion_radius_chunked
+    from microstructure.parallel import dask_scheduler
     from microstructure.porosimetry import _core, invasion_radius
 
     vs = (37.2, 37.2, 37.2)
@@ -116,15 +117,19 @@ def main() -> None:
             )
         )  # warm the kernels on the workers too
         # and the chunked path's own (Zarr, the incremental flood kernel): a small volume
-        invasion_radius_chunked(
-            pore[:48, :48, :48], voxel_size_nm=vs, max_radius_nm=r_max, chunks=24
-        )
+        invasion_radius(
+            da.from_array(pore[:48, :48, :48]), voxel_size_nm=vs, max_radius_nm=r_max, chunks=24
+        ).compute()
         t_chunk = float("inf")
         for _ in range(args.repeat):
             t = time.perf_counter()
-            got = invasion_radius_chunked(
-                pore, voxel_size_nm=vs, inlet="all", max_radius_nm=r_max, chunks=args.chunk
-            )
+            got = invasion_radius(
+                da.from_array(pore, chunks=args.chunk),
+                voxel_size_nm=vs,
+                inlet="all",
+                max_radius_nm=r_max,
+                chunks=args.chunk,
+            ).compute()
             t_chunk = min(t_chunk, time.perf_counter() - t)
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     same_voxels = bool(np.array_equal(got > 0, ref > 0))
@@ -142,7 +147,7 @@ def main() -> None:
     )
     workers = ", ".join(f"{v:.0f}" for v in worker_rss.values())
     print(
-        f"| chunked (`invasion_radius_chunked`) | {t_chunk:.2f} | {n / t_chunk / 1e6:.1f} | "
+        f"| chunked (`invasion_radius`, Dask input) | {t_chunk:.2f} | {n / t_chunk / 1e6:.1f} | "
         f"{workers} (per worker) |"
     )
     print(
@@ -232,7 +237,7 @@ def _warm() -> None:
     pore = a > 95.0
     d = _core.distance_nm(pore, (1.0, 1.0, 1.0))
     _core.paint(_core.flood(d, pore & (np.indices(a.shape)[0] == 0)), (1.0, 1.0, 1.0))
-    from microstructure.parallel._kernels import raise_bottleneck
+    from microstructure.porosimetry._flood_kernel import raise_bottleneck
 
     raise_bottleneck(d, np.zeros_like(d), _core.levels_of(d), pore)
 
@@ -252,15 +257,14 @@ def beyond_memory(args: argparse.Namespace) -> None:
     from dask.utils import parse_bytes
     from distributed import LocalCluster
 
-    from microstructure.parallel import (
-        align_chunked,
-        curtaining_z_halo,
-        dask_scheduler,
-        geometry_chunked,
-        invasion_radius_chunked,
-        map_slices,
+    from microstructure.parallel import curtaining_z_halo, dask_scheduler, map_slices
+    from microstructure.porosimetry import invasion_radius
+    from microstructure.preprocess import (
+        align_slices_report,
+        correct_geometry,
+        denoise_nl_means,
+        remove_curtaining,
     )
-    from microstructure.preprocess import denoise_nl_means, remove_curtaining
     from microstructure.preprocess.denoise import estimate_noise_sigma
 
     shape = tuple(int(v) for v in args.shape.split(","))
@@ -318,7 +322,7 @@ def beyond_memory(args: argparse.Namespace) -> None:
             geo, info = step(
                 "geometry: global percentiles (tilt + sample pass)",
                 n_raw,
-                lambda: geometry_chunked(raw, angle_deg=52.0, slices_per_chunk=spc),
+                lambda: correct_geometry(raw, angle_deg=52.0, chunks=spc),
             )
             n_out = int(np.prod(info["shape_out"]))
             f32 = 4 * n_out
@@ -366,7 +370,7 @@ def beyond_memory(args: argparse.Namespace) -> None:
             aligned, positions, ainfo = step(
                 f"align: registration ({args.align_refine + 1} passes at most, 5 neighbours)",
                 n_out,
-                lambda: align_chunked(den, refine=args.align_refine, slices_per_chunk=spc),
+                lambda: align_slices_report(den, refine=args.align_refine, chunks=spc),
             )
             step(
                 "align: shift application + crop -> Zarr",
@@ -399,10 +403,10 @@ def beyond_memory(args: argparse.Namespace) -> None:
             pore = da.from_zarr(str(work / "pore.zarr"))
             vs = (20.0, 20.0, 20.0)
             inv = step(
-                f"MIP (invasion_radius_chunked, {args.chunk}^3 chunks, "
+                f"MIP (invasion_radius on Zarr, {args.chunk}^3 chunks, "
                 f"radii <= {args.max_radius_nm:g} nm)",
                 n_out,
-                lambda: invasion_radius_chunked(
+                lambda: invasion_radius(
                     pore,
                     voxel_size_nm=vs,
                     inlet="all",
@@ -412,7 +416,7 @@ def beyond_memory(args: argparse.Namespace) -> None:
                     resume_dir=work / "mip-work",
                 ),
             )
-            inv_d = da.from_zarr(inv)
+            inv_d = inv if isinstance(inv, da.Array) else da.from_zarr(inv)
             porosity, intruded = dask.compute(pore.mean(), (inv_d > 0).mean())
     finally:
         main_peak = _peak_rss_mb()

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-SEED_SHAPE = (650, 395, 481)  # seed 000 FIB/SEM model at 37.2 nm, ~124 M voxels
+SEED_SHAPE = (650, 395, 481)  # Beuse et al. (2021) FIB/SEM model at 37.2 nm, ~124 M voxels
 
 
 def make_volume(shape: tuple[int, int, int], porosity: float = 0.30, seed: int = 0) -> np.ndarray:
@@ -206,10 +206,7 @@ def main() -> None:
                 continue
             ratio = ""
             if tf_res is not None and "error" not in tf_res and name.startswith("ours"):
-                ratio = (
-                    f"{tf_res['wall_s'] / r['wall_s']:.1f}x/"
-                    f"{tf_res['cpu_s'] / r['cpu_s']:.1f}x"
-                )
+                ratio = f"{tf_res['wall_s'] / r['wall_s']:.1f}x/{tf_res['cpu_s'] / r['cpu_s']:.1f}x"
             print(
                 f"{'x'.join(map(str, shape)):>15} {name:>22} {r['tau']:8.4f} {r['iterations']:5d} "
                 f"{r['wall_s']:8.2f} {r['cpu_s']:8.2f} {r['peak_mb']:8.0f} "

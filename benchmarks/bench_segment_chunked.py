@@ -9,9 +9,10 @@ hysteresis band of 8 grey values):
 
 * in memory: ``segment_am_report`` (threshold, speck removal, hole filling) + ``closed_pores``
   + ``closed_pore_stats``, on the numpy stack;
-* chunked, threads: :func:`microstructure.parallel.segment.segmentation_chunked` on the lazily
-  read Zarr stack with the local threaded scheduler, computing the AM mask and the closed pores
-  (what the ``segment`` stage and the runner's write do);
+* chunked, threads: :func:`microstructure.segment.segmentation` on the lazily read Zarr
+  stack (a Dask array, so the same function runs slab by slab) with the local threaded
+  scheduler, computing the AM mask and the closed pores (what the ``segment`` stage and the
+  runner's write do);
 * chunked, LocalCluster: the same on a dask.distributed cluster of ``--workers`` processes,
   one thread each, ``--memory-limit`` each.
 
@@ -68,9 +69,9 @@ def _in_memory(img: np.ndarray, opts: dict[str, Any], vs: Any) -> tuple[Any, ...
 def _chunked(stack: Any, opts: dict[str, Any], vs: Any, slices: int) -> tuple[Any, ...]:
     import dask
 
-    from microstructure.parallel.segment import segmentation_chunked
+    from microstructure.segment import segmentation
 
-    seg = segmentation_chunked(stack, slices_per_chunk=slices, **opts)
+    seg = segmentation(stack, chunks=slices, **opts)
     am, closed = dask.compute(seg.am, seg.closed)
     return am, closed, seg.info, seg.closed_pore_stats(vs)
 

@@ -1,7 +1,12 @@
-"""Matplotlib figures shared by the stages and the command line (Agg backend, files only).
+"""Matplotlib figures shared by the stages and the command line (files only, no global state).
 
-Every function writes one PNG and returns its path; none keeps a figure open. Colours of the
-phases are fixed so that figures of different stages and runs can be compared at a glance.
+Every figure is a :class:`matplotlib.figure.Figure` built directly (no state-machine
+interface, so no global backend is chosen and nothing is left open) and written with
+:func:`save_figure`, an atomic PNG write. Functions named ``*_figure`` that take a ``path``
+write one PNG and return its path; :func:`image_panels_figure` returns the figure. Colours of
+the phases are fixed so that figures of different stages and runs can be compared at a
+glance. Style: units on every axis, labelled colour bars, image axes in micrometres when the
+pixel size is known.
 """
 
 from __future__ import annotations
@@ -9,13 +14,27 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from microstructure.volume import Phase, parse_voxel_size
 
-__all__ = ["PHASE_COLOURS", "labels_slice_figure", "labels_3d_figure", "profile_figure"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "PHASE_COLOURS",
+    "DEFAULT_DPI",
+    "new_figure",
+    "save_figure",
+    "robust_limits",
+    "image_panels_figure",
+    "labels_slice_figure",
+    "labels_3d_figure",
+    "profile_figure",
+    "mip_curves_axes",
+]
 
 #: Colour of each phase in every labels figure (pore, AM, CBD solid, CBD nanopore).
 PHASE_COLOURS: dict[int, str] = {
@@ -27,30 +46,135 @@ PHASE_COLOURS: dict[int, str] = {
 _PHASE_NAMES = {0: "pore", 1: "AM", 2: "CBD", 3: "CBD pore"}
 _AXES = "zyx"
 
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-        matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+#: Resolution of every PNG written by :func:`save_figure` unless told otherwise.
+DEFAULT_DPI = 110
 
 
-def _save(fig: Any, path: str | os.PathLike) -> Path:
+def new_figure(figsize: tuple[float, float] = (6.4, 4.8), **kwargs: Any) -> Figure:
+    """A :class:`~matplotlib.figure.Figure` with an Agg canvas attached (no global figure manager).
+
+    Parameters
+    ----------
+    figsize
+        Width and height in inches.
+    **kwargs
+        Passed on to :class:`~matplotlib.figure.Figure`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure that can be drawn, laid out and saved without any global state.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = DEFAULT_DPI) -> Path:
+    """Write ``fig`` atomically (temporary file beside the target, then rename).
+
+    Parameters
+    ----------
+    fig
+        A figure built with :class:`~matplotlib.figure.Figure` (or :func:`new_figure`); an
+        Agg canvas is attached when it has none; the global backend is never changed.
+    path
+        File to write: PNG, unless its suffix names another format matplotlib writes
+        (``.svg``, ``.pdf``...).
+    dpi
+        Resolution.
+
+    Returns
+    -------
+    pathlib.Path
+        The PNG written.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     from microstructure.io.tables import temp_path_beside
 
+    if getattr(fig, "canvas", None) is None or type(fig.canvas).__name__ == "FigureCanvasBase":
+        FigureCanvasAgg(fig)
     target = Path(path)
     tmp = temp_path_beside(target)
     try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fmt = target.suffix.lower().lstrip(".")
+        if fmt not in fig.canvas.get_supported_filetypes():
+            fmt = "png"
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
         os.replace(tmp, target)
     finally:
-        _pyplot().close(fig)
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def robust_limits(*images: np.ndarray) -> tuple[float, float]:
+    """Shared 0.5-99.5 percentile grey limits of one or more images (``hi > lo`` always)."""
+    vals = np.concatenate([np.asarray(a, dtype=np.float32).ravel() for a in images])
+    lo, hi = np.percentile(vals, [0.5, 99.5])
+    return float(lo), float(hi if hi > lo else lo + 1.0)
+
+
+def image_panels_figure(
+    panels: Sequence[tuple[str, np.ndarray, bool]],
+    title: str,
+    *,
+    pixel_size_nm: tuple[float, float] | None = None,
+    aspect: float = 1.0,
+) -> Figure:
+    """A row of grey-value image panels, e.g. input, output and what a filter removed.
+
+    Parameters
+    ----------
+    panels
+        ``(title, image, own_limits)`` per panel, each image 2D (y, x). Panels with
+        ``own_limits`` are drawn in a symmetric diverging map (``RdBu_r``, limits +-99.5th
+        percentile of ``|image|``) with a labelled colour bar; the others share robust grey
+        limits (0.5-99.5th percentile of all of them together).
+    title
+        Figure title.
+    pixel_size_nm
+        ``(dy, dx)`` in nm: the axes are in micrometres. Without it the axes count pixels.
+    aspect
+        Aspect ratio of the drawn image (y unit over x unit), as in ``imshow``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; write it with :func:`save_figure`.
+    """
+    if not panels:
+        raise ValueError("panels: need at least one (title, image, own_limits) panel")
+    shared = robust_limits(*[img for _, img, own in panels if not own] or [panels[0][1]])
+    fig = new_figure((4.2 * len(panels), 4.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, img, own) in zip(axes, panels, strict=True):
+        img = np.asarray(img)
+        extent = None
+        unit = "px"
+        if pixel_size_nm is not None:
+            dy, dx = (float(v) for v in pixel_size_nm)
+            extent = (0.0, img.shape[1] * dx / 1000.0, img.shape[0] * dy / 1000.0, 0.0)
+            unit = "um"
+        if own:
+            m = float(np.percentile(np.abs(img), 99.5)) or 1.0
+            im = ax.imshow(img, cmap="RdBu_r", vmin=-m, vmax=m, aspect=aspect, extent=extent)
+            cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+            cbar.set_label(f"{name} (grey value)")
+        else:
+            ax.imshow(
+                img, cmap="gray", vmin=shared[0], vmax=shared[1], aspect=aspect, extent=extent
+            )
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(f"x ({unit})")
+        ax.set_ylabel(f"y ({unit})")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def labels_slice_figure(
@@ -105,8 +229,8 @@ def labels_slice_figure(
     cmap = ListedColormap([PHASE_COLOURS[k] for k in range(4)])
     norm = BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], 4)
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
+    fig = new_figure((4.2 * len(panels), 4.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     present: set[int] = set()
     for ax, (caption, vol) in zip(axes[0], panels, strict=True):
         img = np.take(np.asarray(vol), idx, axis=ax_i)
@@ -124,7 +248,7 @@ def labels_slice_figure(
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.suptitle(title or f"{axis} = {idx}", fontsize=11)
     fig.tight_layout(rect=(0, 0.06 if present else 0, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def profile_figure(
@@ -157,8 +281,8 @@ def profile_figure(
     x = np.asarray(position_um, dtype=float).ravel()
     if not curves:
         raise ValueError("curves: need at least one named profile")
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    fig = new_figure((6.0, 3.8))
+    ax = fig.add_subplot()
     for name, values in curves.items():
         y = np.asarray(values, dtype=float).ravel()
         if y.shape != x.shape:
@@ -171,7 +295,7 @@ def profile_figure(
     if title:
         ax.set_title(title, fontsize=11)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def labels_3d_figure(
@@ -203,6 +327,7 @@ def labels_3d_figure(
     pathlib.Path
         The PNG written.
     """
+    from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  (registers the 3d projection)
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
     from skimage.measure import marching_cubes
 
@@ -213,8 +338,7 @@ def labels_3d_figure(
     step = np.maximum(1, np.ceil(np.array(lab.shape) / max_voxels_per_axis)).astype(int)
     sub = lab[:: step[0], :: step[1], :: step[2]]
     spacing = tuple(vs * step / 1000.0)  # um
-    plt = _pyplot()
-    fig = plt.figure(figsize=(6.4, 5.6))
+    fig = new_figure((6.4, 5.6))
     ax = fig.add_subplot(projection="3d")
     # one surface: matplotlib sorts polygons per collection, so a second phase would be drawn
     # over the first wholesale; the AM (or, without AM, the CBD) reads best alone
@@ -245,4 +369,46 @@ def labels_3d_figure(
     ax.set_zlabel("-y, depth (um)")
     ax.view_init(elev=22, azim=-58)
     ax.set_title(title or f"surfaces: {', '.join(drawn)}", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def mip_curves_axes(curves: Sequence[tuple[Any, str]], ax_cum: Any, ax_psd: Any) -> None:
+    """Draw MIP-type curves: cumulative intrusion and dV/dlogD against the throat diameter.
+
+    Parameters
+    ----------
+    curves
+        ``(curve, line style)`` pairs; each curve is a
+        :class:`~microstructure.porosimetry.MipCurve` (``diameter_nm``, ``normalized()``,
+        ``d_values()``, ``psd()``, ``total_saturation``, ``label``). Each curve's D50 is
+        marked.
+    ax_cum, ax_psd
+        Matplotlib ``Axes`` (cleared first): the normalised cumulative intrusion and the
+        normalised dV/dlogD, both on a reversed logarithmic diameter axis, as porosimeters
+        plot them.
+    """
+    a, b = ax_cum, ax_psd
+    a.clear()
+    b.clear()
+    for i, (curve, style) in enumerate(curves):
+        colour = f"C{i % 10}"
+        order = np.argsort(curve.diameter_nm)[::-1]
+        d = curve.diameter_nm[order]
+        s = curve.normalized()[order]
+        a.plot(d, s, style, color=colour, label=curve.label, lw=1.5)
+        d50 = curve.d_values().get("d50_nm", float("nan"))
+        if np.isfinite(d50):
+            a.axvline(d50, color=colour, lw=0.8, ls=":")
+        psd = curve.psd(quantity="saturation")
+        total = curve.total_saturation
+        y = psd.dv_dlogd / total if total > 0 else psd.dv_dlogd
+        b.plot(psd.diameter_nm, y, style, color=colour, marker=".", label=curve.label)
+    for ax in (a, b):
+        ax.set_xscale("log")
+        ax.set_xlabel("throat diameter D (nm)")
+        ax.grid(alpha=0.3, which="both")
+        if curves:
+            ax.invert_xaxis()
+            ax.legend(fontsize=7, frameon=False)
+    a.set_ylabel("cumulative intrusion (normalised)")
+    b.set_ylabel("dV/dlogD (normalised)")

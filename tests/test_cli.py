@@ -187,3 +187,29 @@ def test_seed000_phantom_params_are_valid_at_reduced_size(tmp_path):
     cbd_solid = env * (1 - 0.502)
     assert cbd_solid / am == pytest.approx(11.46 / 88.54, rel=0.01)
     assert (1 - am - env) + 0.502 * env == pytest.approx(0.17, abs=0.002)
+
+
+def test_dfn_validate_prints_the_validation_tables(capsys, monkeypatch, tmp_path):
+    from microstructure.transport.dfn import validation
+
+    rows = [{"c_rate": 1.0, "value": 0.5}]
+    sections = (
+        ("fast table", lambda: rows, (("c_rate", "C", "g"), ("value", "v", ".2f"))),
+        (validation.SLOW_SECTION, lambda: pytest.fail("--quick must skip it"), ()),
+    )
+    monkeypatch.setattr(validation, "VALIDATION_SECTIONS", sections)
+    code, out, err = run_cli(capsys, "dfn", "validate", "--quick")
+    assert code == 0, err
+    assert out.splitlines()[:4] == ["## fast table", "", "| C | v |", "|---|---|"]
+    assert "| 1 | 0.50 |" in out
+    code, out, err = run_cli(capsys, "dfn", "validate", "--quick", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"sections": [{"title": "fast table", "rows": rows}]}
+
+
+def test_dfn_simulate_still_needs_its_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["dfn", "--preset", "cal-3"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--c-rate, --transport" in err[0]

@@ -118,12 +118,18 @@ def _add_chunk_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_washburn(p: argparse.ArgumentParser) -> None:
+    """Washburn options; defaults from :mod:`microstructure.porosimetry.washburn`."""
+    from microstructure.porosimetry.washburn import CONTACT_ANGLE_DEG, SURFACE_TENSION_N_PER_M
+
     p.add_argument(
-        "--contact-angle-deg", type=float, default=140.0, help="Hg contact angle (default 140)"
+        "--contact-angle-deg",
+        type=float,
+        default=CONTACT_ANGLE_DEG,
+        help=f"Hg contact angle in deg (default {CONTACT_ANGLE_DEG:g})",
     )
     p.add_argument(
         "--surface-tension-n-per-m",
         type=float,
-        default=0.48,
-        help="Hg surface tension in N/m (default 0.48)",
+        default=SURFACE_TENSION_N_PER_M,
+        help=f"Hg surface tension in N/m (default {SURFACE_TENSION_N_PER_M:g})",
     )

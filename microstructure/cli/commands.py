@@ -18,6 +18,16 @@ from microstructure.cli._common import (
 )
 
 
+def _given(args: argparse.Namespace, **names: str) -> dict[str, Any]:
+    """``{keyword: value}`` of the options the user gave (``names``: keyword -> option dest).
+
+    Options left out are not passed, so the library function's own default applies (each
+    default lives once, in the signature).
+    """
+    values = {kw: getattr(args, dest) for kw, dest in names.items()}
+    return {kw: v for kw, v in values.items() if v is not None}
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from microstructure.io import read_volume
     from microstructure.volume import PHASE_NAMES
@@ -76,7 +86,8 @@ def cmd_phantom(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {}
     if args.params:
         kwargs.update(_phantom_params(args.params))
-    kwargs["seed"] = args.seed if args.seed is not None else kwargs.get("seed", 0)
+    if args.seed is not None:  # else the parameter file's seed, else the generator's default
+        kwargs["seed"] = args.seed
     if args.shape:
         kwargs["shape"] = _parse_shape(args.shape)
     if args.voxel_size_nm:
@@ -118,12 +129,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from microstructure.parallel import dask_scheduler
     from microstructure.pipeline import load_recipe, run_pipeline
     from microstructure.pipeline.phantom_input import prepare_phantom
+    from microstructure.pipeline.runner import check_chunked_phantom
 
     log = None if args.json else (lambda line: print(line, flush=True))
     recipe = load_recipe(args.recipe)
     source = args.input
     if args.phantom_shape and recipe.phantom is None:
         raise CliError(f"--phantom-shape: {args.recipe} has no [phantom] section")
+    extra: dict[str, Any] = {}
+    if args.zarr_threshold is not None:
+        extra["zarr_threshold_bytes"] = _parse_size(args.zarr_threshold, "--zarr-threshold")
     if source is None:
         if recipe.phantom is None:
             raise CliError(
@@ -131,18 +146,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "would generate its input)"
             )
         shape = _parse_shape(args.phantom_shape) if args.phantom_shape else None
+        # what cannot run chunked is refused before the phantom is generated
+        check_chunked_phantom(recipe, shape=shape, **extra)
         source = prepare_phantom(recipe.phantom, args.out, shape=shape, log=log)
     elif recipe.phantom is not None and log is not None:
         log(f"--input given: the recipe's [phantom] section is not used ({args.input})")
-    extra: dict[str, Any] = {}
-    if args.zarr_threshold is not None:
-        extra["zarr_threshold_bytes"] = _parse_size(args.zarr_threshold, "--zarr-threshold")
     with dask_scheduler(
         args.scheduler, workers=args.workers, memory_limit=args.memory_limit
     ) as client:
         if client is not None and log is not None:
-            log(f"dask: {len(client.scheduler_info()['workers'])} worker(s), dashboard at "
-                f"{client.dashboard_link}")
+            log(
+                f"dask: {len(client.scheduler_info()['workers'])} worker(s), dashboard at "
+                f"{client.dashboard_link}"
+            )
         report = run_pipeline(
             recipe,
             source,
@@ -173,16 +189,20 @@ def cmd_porosity(args: argparse.Namespace) -> int:
         densities = {
             k.lower(): v for k, v in parse_named_values(args.densities, name="--densities").items()
         }
+    options = _given(
+        args,
+        faces="faces",
+        thickness_axis="thickness_axis",
+        top_at="top_at",
+        cbd_nanoporosity="cbd_nanoporosity",
+        surface_method="surface_method",
+    )
     report = porosity_report(
         labels,
         voxel_size_nm=vol.voxel_size_nm,
-        faces=args.faces,
-        thickness_axis=args.thickness_axis,
-        top_at=args.top_at,
         densities_g_per_cm3=densities,
-        cbd_nanoporosity=args.cbd_nanoporosity,
         surface=not args.no_surface,
-        surface_method=args.surface_method,
+        **options,
     )
     report = {"path": str(args.labels_file), **report}
     _emit(args, report, f"{args.labels_file}\n" + format_porosity_report(report))
@@ -202,22 +222,33 @@ def cmd_composition(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signature_default(func: Any, name: str) -> Any:
+    """The default of keyword ``name`` in ``func``'s signature."""
+    import inspect
+
+    return inspect.signature(func).parameters[name].default
+
+
 def cmd_mfactor(args: argparse.Namespace) -> int:
     from microstructure.transport import m_factor
+    from microstructure.volume import Phase
 
     labels, vs = _read_labels(args, "the M-factor")
-    phases = tuple(int(p) for p in str(args.phases).split(",") if p.strip())
+    options: dict[str, Any] = {}
+    if args.phases is not None:
+        options["phases"] = tuple(int(p) for p in str(args.phases).split(",") if p.strip())
+    phases = options.get("phases", _signature_default(m_factor, "phases"))
     results = {}
-    lines = [f"{args.labels_file}: M-factor of phases {phases}"]
+    lines = [f"{args.labels_file}: M-factor of phases {tuple(phases)}"]
     for axis in args.axis.split(","):
         res = m_factor(
             labels,
             voxel_size_nm=vs,
             axis=axis.strip(),
-            phases=phases,
             relative_diffusivity=None
             if args.cbd_relative_diffusivity is None
-            else {2: args.cbd_relative_diffusivity},
+            else {int(Phase.CBD): args.cbd_relative_diffusivity},
+            **options,
         )
         results[res.axis] = res.to_dict()
         tau = "inf" if not res.percolating else f"{res.tortuosity_factor:.4g}"
@@ -234,6 +265,19 @@ def cmd_mfactor(args: argparse.Namespace) -> int:
 
 
 def cmd_dfn(args: argparse.Namespace) -> int:
+    if args.action == "validate":
+        return cmd_dfn_validate(args)
+    missing = [
+        opt
+        for opt, value in (
+            ("--preset", args.preset),
+            ("--c-rate", args.c_rate),
+            ("--transport", args.transport),
+        )
+        if value is None
+    ]
+    if missing:
+        args.dfn_parser.error(f"the following arguments are required: {', '.join(missing)}")
     from microstructure.transport.dfn import simulate_discharge
 
     result = simulate_discharge(
@@ -254,6 +298,26 @@ def cmd_dfn(args: argparse.Namespace) -> int:
         f"end voltage {float(result.voltage_v[-1]):.3f} V"
     )
     _emit(args, data, text)
+    return 0
+
+
+def cmd_dfn_validate(args: argparse.Namespace) -> int:
+    """``dfn validate``: the validation tables of docs/validation_dfn.md (and the figure)."""
+    from microstructure.transport.dfn.validation import validation_figure, validation_tables
+
+    sections = []
+    for i, (title, rows, table) in enumerate(validation_tables(quick=args.quick)):
+        sections.append({"title": title, "rows": rows})
+        if not args.json:
+            print(("\n" if i else "") + f"## {title}\n", flush=True)
+            print(table, flush=True)
+    data: dict[str, Any] = {"sections": sections}
+    if args.figure:
+        data["figure"] = validation_figure(args.figure)
+        if not args.json:
+            print(f"\nfigure: {args.figure}")
+    if args.json:
+        _emit(args, data, "")
     return 0
 
 
@@ -386,16 +450,16 @@ def add_analysis_parsers(sub: Any) -> None:
     """Add ``porosity``, ``composition``, ``mfactor``, ``dfn`` and ``view`` to ``sub``."""
     p = sub.add_parser("porosity", help="porosity metrics of a labels volume")
     p.add_argument("labels_file", metavar="LABELS", help="labels volume")
-    p.add_argument("--faces", default="all", help="faces that count as open (default all)")
-    p.add_argument("--thickness-axis", default="y", choices=["z", "y", "x"])
-    p.add_argument("--top-at", type=int, default=0, choices=[0, -1])
+    # defaults: porosity_report's own (the options left out are not passed)
+    p.add_argument("--faces", help="faces that count as open (default all)")
+    p.add_argument("--thickness-axis", choices=["z", "y", "x"], help="default y")
+    p.add_argument("--top-at", type=int, choices=[0, -1], help="default 0")
     p.add_argument("--densities", metavar="PHASE=G_PER_CM3", help="e.g. am=4.76,cbd=1.935")
     p.add_argument(
-        "--cbd-nanoporosity", type=float, default=0.0, help="unresolved CBD porosity (0..1)"
+        "--cbd-nanoporosity", type=float, help="unresolved CBD porosity (0..1; default 0)"
     )
     p.add_argument(
         "--surface-method",
-        default="crofton",
         choices=["crofton", "mesh"],
         help="interface areas: crofton (fast, a few %% high on curved surfaces) or mesh "
         "(smoothed marching cubes, ~1 %%, 10-30x slower)",
@@ -419,7 +483,10 @@ def add_analysis_parsers(sub: Any) -> None:
     p = sub.add_parser("mfactor", help="M-factor and tortuosity factor from the image")
     p.add_argument("labels_file", metavar="LABELS", help="labels volume")
     p.add_argument("--axis", required=True, help="z, y or x (or a list: z,y,x)")
-    p.add_argument("--phases", default="0,3", help="transporting labels (default 0,3)")
+    p.add_argument(
+        "--phases",
+        help="transporting labels, e.g. 0,3 (default: the pore phases, pore and CBD pore)",
+    )
     p.add_argument(
         "--cbd-relative-diffusivity",
         type=float,
@@ -428,10 +495,24 @@ def add_analysis_parsers(sub: Any) -> None:
     _add_common(p)
     p.set_defaults(func=cmd_mfactor)
 
-    p = sub.add_parser("dfn", help="discharge a half cell with a (hierarchical) DFN model")
-    p.add_argument("--preset", required=True, help="electrode preset, e.g. cal-3")
-    p.add_argument("--c-rate", type=float, required=True, help="discharge rate, 1/h")
-    p.add_argument("--transport", required=True, choices=["combined", "intergranular"])
+    from microstructure.transport.dfn.simulate import TRANSPORT_MODES
+
+    p = sub.add_parser(
+        "dfn",
+        help="discharge a half cell with a (hierarchical) DFN model; "
+        "'dfn validate' prints the validation tables",
+    )
+    p.add_argument(
+        "action",
+        nargs="?",
+        default="simulate",
+        choices=["simulate", "validate"],
+        help="simulate one discharge (default; needs --preset, --c-rate, --transport) or "
+        "validate: the tables of docs/validation_dfn.md",
+    )
+    p.add_argument("--preset", help="electrode preset, e.g. cal-3 (simulate)")
+    p.add_argument("--c-rate", type=float, help="discharge rate, 1/h (simulate)")
+    p.add_argument("--transport", choices=list(TRANSPORT_MODES), help="(simulate)")
     p.add_argument("--out", metavar="CSV", help="write the discharge curve CSV")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
@@ -441,7 +522,9 @@ def add_analysis_parsers(sub: Any) -> None:
         "(~/.cache/microstructure/dfn or $MICROSTRUCTURE_CACHE_DIR/dfn; also "
         "MICROSTRUCTURE_DFN_CACHE=0)",
     )
-    p.set_defaults(func=cmd_dfn)
+    p.add_argument("--quick", action="store_true", help="validate: skip the mesh convergence")
+    p.add_argument("--figure", metavar="PNG", help="validate: also write the discharge figure")
+    p.set_defaults(func=cmd_dfn, dfn_parser=p)
 
     p = sub.add_parser("view", help="open a stack or a run folder in napari")
     p.add_argument("path", metavar="PATH", help="stack, labels volume or run folder")

@@ -1,8 +1,16 @@
-"""The ``mip`` (simulate, read, compare) and ``granulometry`` commands."""
+"""The ``mip`` (simulate, read, compare) and ``granulometry`` commands.
+
+Each command reads its inputs, makes one call of the public function
+(:func:`microstructure.porosimetry.simulate_mip`, :func:`~microstructure.porosimetry.granulometry`,
+...) on a numpy array, or on a Dask array with ``--chunks``, and prints text or JSON; figures are
+built as :class:`matplotlib.figure.Figure` and written with :func:`microstructure.plot.save_figure`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +30,72 @@ from microstructure.cli._common import (
 )
 
 
+def _chunked_input(args: argparse.Namespace, labels: np.ndarray) -> Any:
+    """The labels as a Dask array when ``--chunks`` asks for the chunked path."""
+    if not args.chunks:
+        return labels
+    if args.max_radius_nm is None:
+        raise CliError("--chunks needs --max-radius-nm (the largest pore radius considered)")
+    import dask.array as da
+
+    return da.from_array(labels, chunks=args.chunks)
+
+
+def _scheduler(args: argparse.Namespace) -> Any:
+    """The Dask scheduler of ``--scheduler`` on the chunked path (nothing in memory)."""
+    if not args.chunks:
+        return contextlib.nullcontext()
+    from microstructure.parallel import dask_scheduler
+
+    return dask_scheduler(args.scheduler)
+
+
+def _chunk_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "chunks": args.chunks or None,
+        "max_radius_nm": args.max_radius_nm,
+        "resume_dir": args.resume_dir,
+    }
+
+
 def cmd_mip_simulate(args: argparse.Namespace) -> int:
-    from microstructure.porosimetry import plot_mip_curve, simulate_mip
+    from microstructure.plot import save_figure
+    from microstructure.porosimetry import mip_curve_figure, simulate_mip
 
     labels, vs = _read_labels(args, "simulated MIP")
-    if args.chunks:
-        return _mip_simulate_chunked(args, labels, vs)
-    result = simulate_mip(
-        labels,
-        voxel_size_nm=vs,
-        inlet=args.inlet,
-        contact_angle_deg=args.contact_angle_deg,
-        surface_tension_n_per_m=args.surface_tension_n_per_m,
-        thickness_axis=args.thickness_axis,
-        top_at=args.top_at,
-        batch_size_nm=args.batch_size_nm,
-        densities_g_per_cm3=_densities(args.densities),
-        extrusion=args.extrusion,
-        cbd_porosity=args.cbd_porosity,
-    )
+    data_in = _chunked_input(args, labels)
+    with _scheduler(args):
+        result = simulate_mip(
+            data_in,
+            voxel_size_nm=vs,
+            inlet=args.inlet,
+            contact_angle_deg=args.contact_angle_deg,
+            surface_tension_n_per_m=args.surface_tension_n_per_m,
+            thickness_axis=args.thickness_axis,
+            top_at=args.top_at,
+            batch_size_nm=args.batch_size_nm,
+            densities_g_per_cm3=_densities(args.densities),
+            extrusion=args.extrusion,
+            cbd_porosity=args.cbd_porosity,
+            **_chunk_options(args),
+        )
     data = {"path": str(args.labels_file), **result.summary()}
+    if args.chunks:
+        data.update(chunks=args.chunks, max_radius_nm=args.max_radius_nm)
     if args.out:
         data["curve_csv"] = str(result.to_csv(args.out))
     if args.figure:
-        data["figure"] = str(plot_mip_curve(result.curve, args.figure, title=str(args.labels_file)))
+        fig = mip_curve_figure(
+            result.curve,
+            title=str(args.labels_file),
+            extrusion=None if result.extrusion is None else result.extrusion.curve,
+        )
+        data["figure"] = str(save_figure(fig, args.figure))
     lines = [
-        f"{args.labels_file}: simulated MIP from {', '.join(result.inlet)}",
+        f"{args.labels_file}: simulated MIP from {', '.join(result.inlet)}"
+        + (
+            f" (chunked {args.chunks}^3, radii <= {args.max_radius_nm:g} nm)" if args.chunks else ""
+        ),
         f"  porosity {100 * result.porosity:.2f} %, intruded "
         f"{100 * result.curve.total_intruded_fraction:.2f} % of the volume "
         f"({100 * result.accessible_fraction:.1f} % of the pore space)",
@@ -62,64 +110,9 @@ def cmd_mip_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mip_simulate_chunked(
-    args: argparse.Namespace, labels: np.ndarray, vs: tuple[float, float, float]
-) -> int:
-    from microstructure.parallel import dask_scheduler, invasion_radius_chunked
-    from microstructure.porosimetry import curve_from_radii, plot_mip_curve
-
-    if args.max_radius_nm is None:
-        raise CliError("--chunks needs --max-radius-nm (the largest pore radius considered)")
-    if args.extrusion or args.cbd_porosity is not None or args.densities or args.batch_size_nm:
-        raise CliError(
-            "--chunks: extrusion, --cbd-porosity, --densities and --batch-size-nm are only "
-            "available in memory (drop --chunks)"
-        )
-    pore = (labels == 0) | (labels == 3)
-    with dask_scheduler(args.scheduler):
-        inv = invasion_radius_chunked(
-            pore,
-            voxel_size_nm=vs,
-            max_radius_nm=args.max_radius_nm,
-            inlet=args.inlet,
-            thickness_axis=args.thickness_axis,
-            top_at=args.top_at,
-            chunks=args.chunks,
-            resume_dir=args.resume_dir,
-        )
-    radii = inv[inv > 0]
-    curve = curve_from_radii(
-        radii,
-        pore_volume=float(pore.sum()),
-        sample_volume=float(pore.size),
-        contact_angle_deg=args.contact_angle_deg,
-        surface_tension_n_per_m=args.surface_tension_n_per_m,
-        label=f"simulated ({Path(args.labels_file).name}, chunked)",
-    )
-    data: dict[str, Any] = {
-        "path": str(args.labels_file),
-        "chunks": args.chunks,
-        "max_radius_nm": args.max_radius_nm,
-        "porosity": float(pore.mean()),
-        "intruded_porosity": curve.total_intruded_fraction,
-        **curve.d_values(),
-    }
-    if args.out:
-        data["curve_csv"] = str(curve.to_csv(args.out))
-    if args.figure:
-        data["figure"] = str(plot_mip_curve(curve, args.figure, title=str(args.labels_file)))
-    text = (
-        f"{args.labels_file}: simulated MIP (chunked {args.chunks}^3, radii <= "
-        f"{args.max_radius_nm:g} nm)\n  intruded {100 * curve.total_intruded_fraction:.2f} % "
-        f"of the volume, {_d_text(data)}"
-    )
-    _emit(args, data, text)
-    return 0
-
-
 def cmd_mip_read(args: argparse.Namespace) -> int:
-    from microstructure.io.mip_files import read_mip_file
-    from microstructure.porosimetry import plot_mip_curve
+    from microstructure.plot import save_figure
+    from microstructure.porosimetry import mip_curve_figure, read_mip_file
 
     curve = read_mip_file(
         args.measured,
@@ -148,7 +141,8 @@ def cmd_mip_read(args: argparse.Namespace) -> int:
     if args.out:
         data["curve_csv"] = str(curve.to_csv(args.out))
     if args.figure:
-        data["figure"] = str(plot_mip_curve(curve, args.figure, title=str(args.measured)))
+        fig = mip_curve_figure(curve, title=str(args.measured))
+        data["figure"] = str(save_figure(fig, args.figure))
     lines = [
         f"{args.measured}: {len(curve)} points, {data['pressure_min_mpa']:.4g}-"
         f"{data['pressure_max_mpa']:.4g} MPa = {data['diameter_max_nm']:.4g}-"
@@ -161,30 +155,69 @@ def cmd_mip_read(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mip_compare(args: argparse.Namespace) -> int:
-    from microstructure.io.mip_files import load_mip_curve
-    from microstructure.porosimetry import compare_mip_curves, plot_mip_comparison
+def compare_mip_files(
+    simulated_path: str | os.PathLike,
+    measured_path: str | os.PathLike,
+    *,
+    figure_path: str | os.PathLike | None = None,
+    **reading: Any,
+) -> tuple[dict[str, Any], str]:
+    """The ``mip compare`` command body: a simulated curve (CSV, or another export) against a
+    measured curve (CSV or raw instrument export).
 
-    sim = load_mip_curve(args.simulated, label=f"simulated ({Path(args.simulated).name})")
-    reading = {
-        "pressure_unit": args.pressure_unit,
-        "volume_unit": args.volume_unit,
-        "sample_mass_g": args.sample_mass_g,
-        "min_pressure_mpa": args.min_pressure_mpa,
-        "max_pressure_mpa": args.max_pressure_mpa,
-        "bulk_density_g_per_cm3": args.bulk_density_g_per_cm3,
-    }
+    Parameters
+    ----------
+    simulated_path, measured_path
+        Curve CSVs (``mip simulate --out``, ``mip read --out``) or raw instrument exports
+        (read with :func:`microstructure.porosimetry.read_mip_file` and ``reading``).
+    figure_path
+        PNG to write with both cumulative curves and PSDs in diameter space (optional).
+    **reading
+        Reading options of a raw measured export (``pressure_unit``, ``sample_mass_g``, ...;
+        ``None`` values keep the reader's defaults).
+
+    Returns
+    -------
+    (dict, str)
+        The JSON numbers (:meth:`~microstructure.porosimetry.MipComparison.to_dict` plus the
+        file names and ``figure`` when written) and the human text.
+    """
+    from microstructure.plot import save_figure
+    from microstructure.porosimetry import (
+        compare_mip_curves,
+        load_mip_curve,
+        mip_comparison_figure,
+    )
+
+    sim = load_mip_curve(simulated_path, label=f"simulated ({Path(simulated_path).name})")
     meas = load_mip_curve(
-        args.measured,
-        label=f"measured ({Path(args.measured).name})",
+        measured_path,
+        label=f"measured ({Path(measured_path).name})",
         **{k: v for k, v in reading.items() if v is not None},
     )
+    if len(sim) == 0:
+        raise ValueError(f"{simulated_path}: the simulated curve has no rows")
     cmp = compare_mip_curves(sim, meas)
-    data = {"simulated": str(args.simulated), "measured": str(args.measured), **cmp.to_dict()}
+    data = {"simulated": str(simulated_path), "measured": str(measured_path), **cmp.to_dict()}
     text = cmp.text()
-    if args.out:
-        data["figure"] = str(plot_mip_comparison(sim, meas, args.out))
-        text += f"\n  figure written to {args.out}"
+    if figure_path is not None:
+        data["figure"] = str(save_figure(mip_comparison_figure(sim, meas), figure_path))
+        text += f"\n  figure written to {figure_path}"
+    return data, text
+
+
+def cmd_mip_compare(args: argparse.Namespace) -> int:
+    data, text = compare_mip_files(
+        args.simulated,
+        args.measured,
+        figure_path=args.out,
+        pressure_unit=args.pressure_unit,
+        volume_unit=args.volume_unit,
+        sample_mass_g=args.sample_mass_g,
+        min_pressure_mpa=args.min_pressure_mpa,
+        max_pressure_mpa=args.max_pressure_mpa,
+        bulk_density_g_per_cm3=args.bulk_density_g_per_cm3,
+    )
     _emit(args, data, text)
     return 0
 
@@ -193,21 +226,9 @@ def cmd_granulometry(args: argparse.Namespace) -> int:
     from microstructure.porosimetry import granulometry
 
     labels, vs = _read_labels(args, "granulometry")
-    if args.chunks:
-        from microstructure.parallel import dask_scheduler, granulometry_chunked
-
-        if args.max_radius_nm is None:
-            raise CliError("--chunks needs --max-radius-nm (the largest pore radius considered)")
-        with dask_scheduler(args.scheduler):
-            result = granulometry_chunked(
-                labels,
-                voxel_size_nm=vs,
-                max_radius_nm=args.max_radius_nm,
-                chunks=args.chunks,
-                resume_dir=args.resume_dir,
-            )
-    else:
-        result = granulometry(labels, voxel_size_nm=vs)
+    data_in = _chunked_input(args, labels)
+    with _scheduler(args):
+        result = granulometry(data_in, voxel_size_nm=vs, **_chunk_options(args))
     data = {"path": str(args.labels_file), **result.summary()}
     if args.out:
         data["psd_csv"] = str(result.to_csv(args.out))

@@ -1,4 +1,6 @@
-"""Input/output: stacks with voxel sizes, label maps, measured MIP files."""
+"""Input/output: stacks with voxel sizes, label maps, tables (a leaf: imports only
+:mod:`microstructure.volume`; measured MIP files are read by
+:mod:`microstructure.porosimetry.measured`)."""
 
 from microstructure.io.labels import apply_label_map, parse_label_map
 from microstructure.io.stacks import (

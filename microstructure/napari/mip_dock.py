@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from microstructure.io.mip_files import load_mip_curve
-from microstructure.porosimetry import MipCurve
+from microstructure.porosimetry import MipCurve, load_mip_curve
 
 __all__ = ["MipDock", "curve_from_columns"]
 
@@ -100,33 +99,11 @@ class MipDock(QWidget):
 
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
-        a, b = self.ax_cum, self.ax_psd
-        a.clear()
-        b.clear()
-        for i, (curve, style) in enumerate(self.curves):
-            colour = f"C{i % 10}"
-            order = np.argsort(curve.diameter_nm)[::-1]
-            d = curve.diameter_nm[order]
-            s = curve.normalized()[order]
-            a.plot(d, s, style, color=colour, label=curve.label, lw=1.5)
-            d50 = curve.d_values().get("d50_nm", float("nan"))
-            if np.isfinite(d50):
-                a.axvline(d50, color=colour, lw=0.8, ls=":")
-            psd = curve.psd(quantity="saturation")
-            total = curve.total_saturation
-            y = psd.dv_dlogd / total if total > 0 else psd.dv_dlogd
-            b.plot(psd.diameter_nm, y, style, color=colour, marker=".", label=curve.label)
-        for ax in (a, b):
-            ax.set_xscale("log")
-            ax.set_xlabel("throat diameter D (nm)")
-            ax.grid(alpha=0.3, which="both")
-            if self.curves:
-                ax.invert_xaxis()
-                ax.legend(fontsize=7, frameon=False)
-        a.set_ylabel("cumulative intrusion (normalised)")
-        b.set_ylabel("dV/dlogD (normalised)")
+        from microstructure.plot import mip_curves_axes
+
+        mip_curves_axes(self.curves, self.ax_cum, self.ax_psd)
         if not self.curves:
-            a.set_title("no curves yet: run the mip stage or add a file", fontsize=9)
+            self.ax_cum.set_title("no curves yet: run the mip stage or add a file", fontsize=9)
         self.canvas.draw_idle()
 
     def _ask_file(self) -> None:  # pragma: no cover - interactive

@@ -1,4 +1,4 @@
-"""Resumable phases shared by the chunked MIP and the chunked local thickness (private).
+"""Resumable chunk-wise phases of the engine (private): work folders, mask, capped distance.
 
 Every phase runs one Dask task per work chunk; a task reads what it needs (its chunk plus a
 halo) from Zarr arrays in the work folder, writes its own chunk (Zarr chunks equal the work
@@ -203,114 +203,8 @@ def phase_distance(root: Path, chunk, shape, spacing, cap: float, halo) -> np.nd
     return levels.astype(np.float32)
 
 
-# -------------------------------------------------------------------------- phase: painting
-
-
-def _paint_task(
-    root: str,
-    src: str,
-    dst: str,
-    phase: str,
-    block: Block,
-    chunk,
-    shape,
-    spacing,
-    levels,
-    halo,
-    steps=None,
-    count: bool = False,
-) -> None:
-    import zarr
-
-    from microstructure.porosimetry import _core
-
-    r = Path(root)
-    lo, hi = box(block, chunk, shape, halo)
-    f = np.asarray(zarr.open_array(str(r / src), mode="r")[sl(lo, hi)])
-    if steps is not None:
-        # floored to the discrete radius list first (elementwise: the box of the quantized
-        # field is the quantized box), painted at those radii, as in memory
-        f = _core.quantize(f, steps)
-    ins = inner(lo, block, chunk, shape)
-    out = paint_one_thread(f, spacing, levels)[ins] if f.any() else np.zeros_like(f[ins])
-    own_sl = own(block, chunk, shape)
-    zarr.open_array(str(r / dst), mode="r+")[own_sl] = out
-    if count:
-        # the distribution of the painted values over the pore voxels of the chunk, so the
-        # curve never needs the whole volume (zeros included: pore voxels never reached)
-        pore = np.asarray(zarr.open_array(str(r / "mask"), mode="r")[own_sl])
-        values, counts = np.unique(out[pore], return_counts=True)
-        (r / "counts").mkdir(exist_ok=True)
-        np.savez(r / "counts" / (block_name(block) + ".npz"), values=values, counts=counts)
-    ChunkLedger(root, phase).mark(block)
-
-
-def paint_one_thread(field: np.ndarray, spacing, levels: np.ndarray) -> np.ndarray:
-    """:func:`microstructure.porosimetry._core.paint` on one thread: a chunk task is one unit
-    of Dask's parallelism (as many run at once as the scheduler has threads or workers), so
-    kernels inside it must not start threads of their own (oversubscription)."""
-    from microstructure.porosimetry import _core
-    from microstructure.porosimetry import _kernels as K
-
-    field = np.ascontiguousarray(field, dtype=np.float32)
-    wz, wy, wx = (float(v) for v in spacing)
-    table = K.containment_table(levels, wz, wy, wx, K.BALL_TOL, _core.TABLE_POINTS)
-    centres = K.select_centres(field, levels, table, wz, wy, wx, K.BALL_TOL, 1)
-    slabs = max(1, min(field.shape[0], 8))  # as _core.paint with one thread
-    return K.paint_max_balls(
-        field, centres, levels, wz, wy, wx, K.BALL_TOL, slabs, _core.PROFILE_BUDGET, 1
-    )
-
-
 def block_name(block: Block) -> str:
     return "_".join(str(int(b)) for b in block)
-
-
-def phase_paint(
-    root: Path,
-    src: str,
-    dst: str,
-    chunk,
-    shape,
-    spacing,
-    levels,
-    halo,
-    *,
-    steps: np.ndarray | None = None,
-    count: bool = False,
-) -> None:
-    """``dst = max over balls of src`` (open balls, exact) per chunk with a halo.
-
-    With ``steps`` the source is floored to that radius list first (and ``levels`` should be
-    ``steps``); with ``count`` every chunk also saves the distinct painted values over its
-    pore voxels and their voxel counts (:func:`painted_counts`).
-    """
-    import dask
-
-    create(root, dst, shape, chunk, "float32", 0.0)
-    phase = f"paint-{dst}"
-    todo = ChunkLedger(root, phase).todo(blocks_of(shape, chunk))
-    run_tasks(
-        [
-            dask.delayed(_paint_task)(
-                str(root), src, dst, phase, blk, chunk, shape, spacing, levels, halo, steps, count
-            )
-            for blk in todo
-        ]
-    )
-
-
-def painted_counts(root: Path, shape, chunk) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct painted values over the pore voxels and their voxel counts (whole volume),
-    from the per-chunk counts saved by :func:`phase_paint` with ``count=True``."""
-    vals, cnts = [np.zeros(0, np.float32)], [np.zeros(0, np.int64)]
-    for blk in blocks_of(shape, chunk):
-        with np.load(root / "counts" / (block_name(blk) + ".npz")) as part:
-            vals.append(part["values"])
-            cnts.append(part["counts"].astype(np.int64))
-    values, counts = np.concatenate(vals), np.concatenate(cnts)
-    uniq, inverse = np.unique(values, return_inverse=True)
-    return uniq, np.bincount(inverse, weights=counts, minlength=uniq.size).astype(np.int64)
 
 
 def finish(root: Path, name: str, out_zarr: str | os.PathLike | None) -> Any:
@@ -369,28 +263,6 @@ def phase_counts(lab: Any) -> np.ndarray:
         return _bincount_block(lab)
     parts = [dask.delayed(_bincount_block)(b) for b in lab.to_delayed().ravel()]
     return np.sum(run_tasks(parts), axis=0)
-
-
-def solid_mass_g(counts: np.ndarray, densities_g_per_cm3: Any, voxel_volume_nm3: float) -> float:
-    """Sample mass (g) from the phase voxel counts, as the in-memory
-    :func:`microstructure.porosimetry._core.phase_masses` (which is linear in the counts:
-    it is evaluated on one voxel of each solid phase present)."""
-    from microstructure.porosimetry import _core
-
-    mass = 0.0
-    for code in (1, 2):
-        if counts[code]:
-            one = np.full((1, 1, 1), code, dtype=np.uint8)
-            try:
-                per_voxel = _core.phase_masses(one, densities_g_per_cm3, voxel_volume_nm3)
-            except ValueError as exc:  # the message names the phase; give the real count
-                raise ValueError(
-                    str(exc).replace("in 1 voxels", f"in {int(counts[code])} voxels")
-                ) from None
-            mass += float(counts[code]) * per_voxel
-    if mass <= 0:
-        raise ValueError("densities_g_per_cm3: the sample has no solid mass")
-    return mass
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:

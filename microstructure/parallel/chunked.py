@@ -20,19 +20,7 @@ import numpy as np
 
 from microstructure.volume import parse_voxel_size
 
-__all__ = ["map_slices", "distance_capped_nm", "halo_voxels", "as_dask", "curtaining_z_halo"]
-
-
-def curtaining_z_halo(z_window: int, iterations: int = 4) -> int:
-    """Slices of overlap that make chunked robust curtaining removal exact.
-
-    Each of the robust method's ``iterations`` passes takes a running median of the band
-    profiles over ``z_window`` slices, so a slice's result depends on up to
-    ``iterations * (z_window // 2)`` slices on each side.
-    """
-    if int(z_window) < 1 or int(iterations) < 1:
-        raise ValueError(f"z_window, iterations: expected >= 1, got {z_window}, {iterations}")
-    return int(iterations) * (int(z_window) // 2)
+__all__ = ["map_slices", "distance_capped_nm", "halo_voxels", "as_dask"]
 
 
 def as_dask(array: Any, chunks: Any = None) -> Any:
@@ -72,7 +60,7 @@ def map_slices(
         ``z_halo = 0`` it must treat every slice independently (slice-wise denoising with a
         fixed sigma, thresholding); a filter that looks at up to ``k`` neighbouring slices on
         each side needs ``z_halo >= k`` (the robust curtaining filter:
-        :func:`curtaining_z_halo`).
+        :func:`microstructure.preprocess.curtaining_z_halo`).
     stack
         (z, y, x) numpy, Zarr or Dask array.
     slices_per_chunk

@@ -311,107 +311,24 @@ def label_chunked(
         chunks on the current Dask scheduler); the labels themselves stay lazy.
     """
     import dask
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     structure = structure_of(connectivity)
-    arr = as_dask(mask, chunks)
-    if arr.ndim != 3:
-        raise ValueError(f"mask: expected a 3D (z, y, x) array, got shape {arr.shape}")
-    if arr.dtype != np.bool_:
-        arr = arr.astype(bool)
-    fl = None
-    if flags is not None:
-        fl = as_dask(flags)
-        if fl.shape != arr.shape:
-            raise ValueError(f"flags: shape {fl.shape} does not match the mask shape {arr.shape}")
-        fl = fl.astype(bool).rechunk(arr.chunks)
+    arr, fl = _prepare(mask, flags, chunks)
     grid = arr.numblocks
     root = None
     if resume_dir is not None:
-        from microstructure.parallel.resume import ChunkLedger
-
         root = Path(resume_dir)
-        ledger = ChunkLedger(root, phase)
         result = root / phase / "result.npz"
         if result.is_file():
             return _load_result(result, arr, connectivity, grid)
-    blocks = arr.to_delayed(optimize_graph=False)
-    fblocks = fl.to_delayed(optimize_graph=False) if fl is not None else None
-    small, faces = {}, {}
-    for idx in np.ndindex(*grid):
-        kw: dict[str, Any] = dict(
-            structure=structure,
-            at_start=tuple(i == 0 for i in idx),
-            at_end=tuple(i == g - 1 for i, g in zip(idx, grid, strict=True)),
-        )
-        fb = fblocks[idx] if fblocks is not None else None
-        if root is None:
-            s, f = dask.delayed(_summarize, nout=2, pure=True)(blocks[idx], fb, **kw)
-        elif ledger.done(idx):
-            path = str(_summary_file(root, phase, idx))
-            s, f = dask.delayed(_load_summary, nout=2, pure=True)(path)
-        else:
-            s, f = dask.delayed(_summarize_resumable, nout=2, pure=True)(
-                blocks[idx], fb, root=str(root), phase=phase, idx=idx, **kw
-            )
-        small[idx], faces[idx] = s, f
-    pairs = []
-    for idx in np.ndindex(*grid):
-        for d in _DIRECTIONS:
-            nb = tuple(i + v for i, v in zip(idx, d, strict=True))
-            if not all(0 <= i < g for i, g in zip(nb, grid, strict=True)):
-                continue
-            if not structure[d[0] + 1, d[1] + 1, d[2] + 1]:
-                continue  # e.g. edge/corner neighbours under 6-connectivity
-            task = dask.delayed(_contacts, pure=True)(
-                faces[idx], faces[nb], d=d, structure=structure
-            )
-            pairs.append((idx, nb, task))
+    small, faces = _summary_tasks(arr, fl, structure, root, phase)
+    pairs = _contact_tasks(faces, grid, structure)
     order = list(np.ndindex(*grid))
     got_small, got_pairs = dask.compute([small[i] for i in order], [p[2] for p in pairs])
     info = dict(zip(order, got_small, strict=True))
-    # global node ids: 0 background, then the local labels of the chunks in C order
-    offset, start = {}, 1
-    for idx in order:
-        offset[idx] = start
-        start += info[idx]["n"]
-    n_nodes = start
-    rows = [np.zeros(0, np.int64)]
-    cols = [np.zeros(0, np.int64)]
-    for (a, b, _), pr in zip(pairs, got_pairs, strict=True):
-        if pr.size:
-            rows.append(pr[:, 0] + (offset[a] - 1))
-            cols.append(pr[:, 1] + (offset[b] - 1))
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    graph = coo_matrix((np.ones(r.size, dtype=np.int8), (r, c)), shape=(n_nodes, n_nodes))
-    _, comp = connected_components(graph.tocsr(), directed=False)
-    # number the components by their first node (first chunk, first local label there)
-    final = np.zeros(n_nodes, dtype=np.int64)
-    if n_nodes > 1:
-        uniq, first = np.unique(comp[1:], return_index=True)
-        rank = np.empty(uniq.size, dtype=np.int64)
-        rank[np.argsort(first, kind="stable")] = np.arange(1, uniq.size + 1)
-        final[1:] = rank[np.searchsorted(uniq, comp[1:])]
-    count = int(final.max()) if n_nodes > 1 else 0
-    sizes = np.zeros(count + 1, dtype=np.int64)
-    touches = np.zeros(count + 1, dtype=bool)
-    flagged = np.zeros(count + 1, dtype=bool) if fl is not None else None
-    luts = {}
-    for idx in order:
-        s = info[idx]
-        lut = np.zeros(s["n"] + 1, dtype=np.int64)
-        lut[1:] = final[offset[idx] : offset[idx] + s["n"]]
-        luts[idx] = lut
-        sizes[0] += s["sizes"][0]
-        np.add.at(sizes, lut[1:], s["sizes"][1:])
-        touches[lut[s["touch"]]] = True
-        if flagged is not None:
-            flagged[lut[s["flagged"]]] = True
-    touches[0] = False
-    if flagged is not None:
-        flagged[0] = False
+    offset, final = _merge(info, order, pairs, got_pairs)
+    count = int(final.max()) if final.size > 1 else 0
+    sizes, touches, flagged, luts = _global_tables(info, order, offset, final, count, fl)
     if root is not None:
         extra = {"flagged": flagged} if flagged is not None else {}
         _save_npz(
@@ -432,6 +349,145 @@ def label_chunked(
         flagged=flagged,
         luts=luts,
     )
+
+
+def _prepare(mask: Any, flags: Any, chunks: Any) -> tuple[Any, Any]:
+    """The mask as a bool Dask array (rechunked to ``chunks``) and the flags in its chunks."""
+    arr = as_dask(mask, chunks)
+    if arr.ndim != 3:
+        raise ValueError(f"mask: expected a 3D (z, y, x) array, got shape {arr.shape}")
+    if arr.dtype != np.bool_:
+        arr = arr.astype(bool)
+    fl = None
+    if flags is not None:
+        fl = as_dask(flags)
+        if fl.shape != arr.shape:
+            raise ValueError(f"flags: shape {fl.shape} does not match the mask shape {arr.shape}")
+        fl = fl.astype(bool).rechunk(arr.chunks)
+    return arr, fl
+
+
+def _summary_tasks(
+    arr: Any, fl: Any, structure: np.ndarray, root: Path | None, phase: str
+) -> tuple[dict[tuple[int, ...], Any], dict[tuple[int, ...], Any]]:
+    """Delayed per-chunk summaries (small part, face layers) by block index; with a work
+    folder, finished chunks are loaded and the others saved as they finish."""
+    import dask
+
+    grid = arr.numblocks
+    ledger = None
+    if root is not None:
+        from microstructure.parallel.resume import ChunkLedger
+
+        ledger = ChunkLedger(root, phase)
+    blocks = arr.to_delayed(optimize_graph=False)
+    fblocks = fl.to_delayed(optimize_graph=False) if fl is not None else None
+    small, faces = {}, {}
+    for idx in np.ndindex(*grid):
+        kw: dict[str, Any] = dict(
+            structure=structure,
+            at_start=tuple(i == 0 for i in idx),
+            at_end=tuple(i == g - 1 for i, g in zip(idx, grid, strict=True)),
+        )
+        fb = fblocks[idx] if fblocks is not None else None
+        if ledger is None:
+            s, f = dask.delayed(_summarize, nout=2, pure=True)(blocks[idx], fb, **kw)
+        elif ledger.done(idx):
+            path = str(_summary_file(root, phase, idx))  # type: ignore[arg-type]
+            s, f = dask.delayed(_load_summary, nout=2, pure=True)(path)
+        else:
+            s, f = dask.delayed(_summarize_resumable, nout=2, pure=True)(
+                blocks[idx], fb, root=str(root), phase=phase, idx=idx, **kw
+            )
+        small[idx], faces[idx] = s, f
+    return small, faces
+
+
+def _contact_tasks(
+    faces: dict[tuple[int, ...], Any], grid: tuple[int, ...], structure: np.ndarray
+) -> list[tuple[tuple[int, ...], tuple[int, ...], Any]]:
+    """(chunk a, neighbour b, delayed contact pairs) for every neighbouring chunk pair whose
+    direction the connectivity joins."""
+    import dask
+
+    pairs = []
+    for idx in np.ndindex(*grid):
+        for d in _DIRECTIONS:
+            nb = tuple(i + v for i, v in zip(idx, d, strict=True))
+            if not all(0 <= i < g for i, g in zip(nb, grid, strict=True)):
+                continue
+            if not structure[d[0] + 1, d[1] + 1, d[2] + 1]:
+                continue  # e.g. edge/corner neighbours under 6-connectivity
+            task = dask.delayed(_contacts, pure=True)(
+                faces[idx], faces[nb], d=d, structure=structure
+            )
+            pairs.append((idx, nb, task))
+    return pairs
+
+
+def _merge(
+    info: dict[tuple[int, ...], dict[str, Any]],
+    order: list[tuple[int, ...]],
+    pairs: list[tuple[tuple[int, ...], tuple[int, ...], Any]],
+    got_pairs: list[np.ndarray],
+) -> tuple[dict[tuple[int, ...], int], np.ndarray]:
+    """Global node offset of each chunk and the global id of every node (0 = background),
+    numbered by each component's first node (first chunk, first local label there)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    # global node ids: 0 background, then the local labels of the chunks in C order
+    offset, start = {}, 1
+    for idx in order:
+        offset[idx] = start
+        start += info[idx]["n"]
+    n_nodes = start
+    rows = [np.zeros(0, np.int64)]
+    cols = [np.zeros(0, np.int64)]
+    for (a, b, _), pr in zip(pairs, got_pairs, strict=True):
+        if pr.size:
+            rows.append(pr[:, 0] + (offset[a] - 1))
+            cols.append(pr[:, 1] + (offset[b] - 1))
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    graph = coo_matrix((np.ones(r.size, dtype=np.int8), (r, c)), shape=(n_nodes, n_nodes))
+    _, comp = connected_components(graph.tocsr(), directed=False)
+    final = np.zeros(n_nodes, dtype=np.int64)
+    if n_nodes > 1:
+        uniq, first = np.unique(comp[1:], return_index=True)
+        rank = np.empty(uniq.size, dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(1, uniq.size + 1)
+        final[1:] = rank[np.searchsorted(uniq, comp[1:])]
+    return offset, final
+
+
+def _global_tables(
+    info: dict[tuple[int, ...], dict[str, Any]],
+    order: list[tuple[int, ...]],
+    offset: dict[tuple[int, ...], int],
+    final: np.ndarray,
+    count: int,
+    fl: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[tuple[int, ...], np.ndarray]]:
+    """Sizes, boundary contact and flags per global id, and each chunk's look-up table."""
+    sizes = np.zeros(count + 1, dtype=np.int64)
+    touches = np.zeros(count + 1, dtype=bool)
+    flagged = np.zeros(count + 1, dtype=bool) if fl is not None else None
+    luts = {}
+    for idx in order:
+        s = info[idx]
+        lut = np.zeros(s["n"] + 1, dtype=np.int64)
+        lut[1:] = final[offset[idx] : offset[idx] + s["n"]]
+        luts[idx] = lut
+        sizes[0] += s["sizes"][0]
+        np.add.at(sizes, lut[1:], s["sizes"][1:])
+        touches[lut[s["touch"]]] = True
+        if flagged is not None:
+            flagged[lut[s["flagged"]]] = True
+    touches[0] = False
+    if flagged is not None:
+        flagged[0] = False
+    return sizes, touches, flagged, luts
 
 
 def _load_result(path: Path, arr: Any, connectivity: int, grid: tuple[int, ...]) -> ChunkedLabels:

@@ -27,7 +27,13 @@ slab.
 
 Zarr-stored volumes (a ``.zarr`` input, or an upstream output stored as ``volume.zarr``) are
 opened lazily as Dask arrays and handed as such to stages with ``supports_dask = True``; every
-other stage receives the data loaded into memory, as before.
+other stage receives the data loaded into memory, as before. Before any stage runs, the stages
+that will run chunked are asked whether their options allow it
+(:func:`~microstructure.pipeline.chunked_check.check_chunked_stages`).
+
+:func:`run_pipeline` is four steps: look a stage up in the cache (:func:`_lookup_cached`),
+execute it (:func:`_execute`), write its folder (:func:`_compute_stage`) and report it
+(:func:`_report_stage`, :func:`_finish_report`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +54,33 @@ import numpy as np
 import microstructure
 from microstructure.io.stacks import read_volume, write_volume
 from microstructure.io.tables import to_jsonable, write_csv, write_json
+from microstructure.pipeline.chunked_check import check_chunked_phantom, check_chunked_stages
 from microstructure.pipeline.html_report import write_html_report
 from microstructure.pipeline.memory import PeakMemory
 from microstructure.pipeline.recipe import Recipe, StageSpec, load_recipe
-from microstructure.pipeline.stages import StageContext, is_lazy, volume_kind
+from microstructure.pipeline.stages import (
+    ZARR_THRESHOLD_BYTES,
+    StageContext,
+    StageOutput,
+    is_lazy,
+    volume_kind,
+)
 from microstructure.plot import labels_3d_figure
 from microstructure.volume import Volume
 
-__all__ = ["run_pipeline", "hash_volume", "PARAMS_FILE", "VOLUME_FILE"]
+__all__ = [
+    "run_pipeline",
+    "check_chunked_stages",
+    "check_chunked_phantom",
+    "hash_volume",
+    "PARAMS_FILE",
+    "VOLUME_FILE",
+    "ZARR_THRESHOLD_BYTES",
+]
 
 PARAMS_FILE = "params.json"
 VOLUME_FILE = "volume.tif"
 ZARR_VOLUME_FILE = "volume.zarr"
-#: Stage outputs larger than this (bytes) are stored as chunked, compressed Zarr, not TIFF.
-ZARR_THRESHOLD_BYTES = 2 * 1024**3
 SNAPSHOT_FIGURE = "3d_labels.png"
 CHUNKS_SUFFIX = ".chunks"
 CHUNK_KEY_FILE = "stage_key.txt"
@@ -183,6 +203,216 @@ def _replace_dir(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
 
 
+# ------------------------------------------------------------------------------ the run
+@dataclass
+class _Run:
+    """What the steps of one run share."""
+
+    recipe: Recipe
+    out: Path
+    volume: Volume  #: the run's input
+    report: dict[str, Any]
+    force: bool
+    progress: bool
+    zarr_threshold_bytes: int
+    #: numbers of the stages so far, by stage name (``StageContext.results``)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the volume the next stage receives (a loader for a cached stage's stored volume)
+    current: Volume | Callable[[], Volume] | None = None
+
+    def current_volume(self) -> Volume:
+        return self.current() if callable(self.current) else self.current
+
+
+def _open_input(
+    recipe: Recipe, src: Path, out: Path, voxel_size_nm: Any, labels: str | None
+) -> Volume:
+    """Check the input and output paths and read the input (Zarr lazily)."""
+    if not src.exists():
+        raise FileNotFoundError(f"{src}: input stack not found")
+    if out.resolve() == src.resolve():
+        raise ValueError(f"--out {out}: the output folder must not be the input")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
+    return _read(
+        src,
+        voxel_size_nm=voxel_size_nm if voxel_size_nm is not None else recipe.input_voxel_size_nm,
+        labels=labels if labels is not None else recipe.input_labels,
+    )
+
+
+def _new_report(recipe: Recipe, src: Path, volume: Volume, input_key: str) -> dict[str, Any]:
+    return {
+        "microstructure_version": microstructure.__version__,
+        "recipe": {"path": str(recipe.path), "name": recipe.name, "sha256": recipe.sha256},
+        "input": {
+            "path": str(src),
+            "shape": list(volume.shape),
+            "dtype": str(volume.data.dtype),
+            "voxel_size_nm": list(volume.voxel_size_nm) if volume.voxel_size_nm else None,
+            "voxel_size_origin": volume.metadata.get("voxel_size_origin"),
+            "label_map": volume.metadata.get("label_map"),
+            "key": input_key,
+        },
+        "electrode": {"thickness_axis": recipe.thickness_axis, "top_at": recipe.top_at},
+        "stages": [],
+        "numbers": {},
+    }
+
+
+def _lookup_cached(run: _Run, spec: StageSpec, key: str) -> dict[str, Any] | None:
+    """The finished stage's metadata when its folder matches ``key`` (and hand its stored
+    volume, loaded only when needed, to the next stage)."""
+    stage_dir = run.out / spec.dirname
+    meta = None if run.force else _load_finished(stage_dir, key)
+    if meta is not None and meta.get("volume"):
+        path = stage_dir / meta["volume"]
+        run.current = lambda path=path: _read(path)  # noqa: E731
+    return meta
+
+
+def _execute(
+    run: _Run, spec: StageSpec, tmp: Path, chunks: Path
+) -> tuple[StageOutput, float, PeakMemory]:
+    """Run one stage in its temporary folder; ``(result, seconds, peak memory)``."""
+    vol_in = run.current_volume()
+    if not getattr(spec.stage, "supports_dask", False):
+        vol_in = _in_memory(vol_in)
+    run.current = vol_in
+    ctx = StageContext(
+        work_dir=tmp,
+        thickness_axis=run.recipe.thickness_axis,
+        top_at=run.recipe.top_at,
+        input_volume=run.volume,
+        results=run.results,
+        progress=run.progress,
+        chunk_dir=chunks,
+        zarr_threshold_bytes=run.zarr_threshold_bytes,
+    )
+    t0 = time.perf_counter()
+    try:
+        with PeakMemory() as pm:
+            result = spec.stage().run(vol_in, spec.params, ctx)
+    except (ValueError, FileNotFoundError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _drop_unused(chunks)
+        raise ValueError(f"stage {spec.index} {spec.name!r}: {exc}") from exc
+    except BaseException:
+        # the chunk folder of a chunked stage is kept: the rerun resumes from it
+        shutil.rmtree(tmp, ignore_errors=True)
+        _drop_unused(chunks)
+        raise
+    return result, time.perf_counter() - t0, pm
+
+
+def _write_volume(
+    run: _Run, spec: StageSpec, result: StageOutput, tmp: Path, chunks: Path
+) -> str | None:
+    """Write the stage's output volume into ``tmp``; its file name (None without a volume)."""
+    if result.volume is None:
+        return None
+    big = result.volume.data.nbytes > run.zarr_threshold_bytes
+    vol_file = ZARR_VOLUME_FILE if big else VOLUME_FILE
+    result.volume.metadata.setdefault("stage", spec.name)
+    if big and is_lazy(result.volume.data):
+        # a chunked stage's lazy result: block by block through the chunk folder,
+        # so an interrupted write resumes at the first unwritten block
+        from microstructure.parallel.store import write_volume_resumable
+
+        write_volume_resumable(tmp / vol_file, result.volume, resume_dir=chunks / "output")
+    else:
+        write_volume(tmp / vol_file, result.volume)
+    run.current = result.volume
+    return vol_file
+
+
+def _compute_stage(run: _Run, spec: StageSpec, key: str, previous_key: str) -> dict[str, Any]:
+    """Execute a stage and write its folder (atomically); its ``params.json`` metadata."""
+    stage_dir = run.out / spec.dirname
+    tmp = run.out / f".{spec.dirname}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    chunks = _chunk_dir(run.out, spec.dirname, key, fresh=run.force)
+    result, seconds, pm = _execute(run, spec, tmp, chunks)
+    vol_file = _write_volume(run, spec, result, tmp, chunks)
+    for name, cols in result.tables.items():
+        write_csv(tmp / f"{name}.csv", cols)
+    meta = {
+        "status": "finished",
+        "stage": spec.name,
+        "index": spec.index,
+        "version": spec.stage.version,
+        "key": key,
+        "previous_key": previous_key,
+        "params": spec.params.model_dump(mode="json"),
+        "seconds": round(seconds, 4),
+        "peak_rss_mb": round(pm.peak_mb, 1),
+        "added_rss_mb": round(pm.added_mb, 1),
+        "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "volume": vol_file,
+        "tables": [f"{n}.csv" for n in result.tables],
+        "figures": list(result.figures),
+        "numbers": to_jsonable(result.numbers),
+    }
+    write_json(tmp / PARAMS_FILE, meta)
+    _replace_dir(tmp, stage_dir)
+    shutil.rmtree(chunks, ignore_errors=True)
+    if vol_file == ZARR_VOLUME_FILE and hasattr(result.volume.data, "compute"):
+        # a lazy (Dask) result: later stages read the stored Zarr instead of
+        # recomputing the stages before it
+        run.current = lambda path=stage_dir / vol_file: _read(path)  # noqa: E731
+    return meta
+
+
+def _report_stage(
+    run: _Run,
+    spec: StageSpec,
+    meta: dict[str, Any],
+    status: str,
+    log: Callable[[str], None] | None,
+) -> None:
+    """Copy the stage's figures, add its numbers to the report and rewrite ``report.json``."""
+    stage_dir = run.out / spec.dirname
+    for fig in meta.get("figures", []):
+        src_fig = stage_dir / fig
+        if src_fig.exists():
+            shutil.copyfile(src_fig, run.out / "figures" / f"{spec.dirname}-{fig}")
+    numbers = meta.get("numbers", {})
+    run.results[spec.name] = numbers
+    run.report["numbers"][spec.name] = numbers
+    run.report["stages"].append(
+        {
+            "index": spec.index,
+            "name": spec.name,
+            "dir": spec.dirname,
+            "status": status,
+            "seconds": meta.get("seconds"),
+            "peak_rss_mb": meta.get("peak_rss_mb"),
+            "volume": meta.get("volume"),
+        }
+    )
+    write_json(run.out / "report.json", {**run.report, "status": "running"})
+    if log is not None:
+        log(
+            f"[{spec.index}/{len(run.recipe.stages)}] {spec.name}: {status}"
+            + (f" in {meta.get('seconds', 0):.2f} s" if status == "computed" else "")
+        )
+
+
+def _finish_report(run: _Run) -> None:
+    """The 3D snapshot of the final labels, ``report.json`` (finished) and ``report.html``."""
+    snapshot = run.out / "figures" / SNAPSHOT_FIGURE
+    if any(st["status"] == "computed" for st in run.report["stages"]) or not snapshot.exists():
+        final = run.current_volume()
+        if volume_kind(final) == "labels":
+            final = _in_memory(final)
+            labels_3d_figure(snapshot, final.data, voxel_size_nm=final.voxel_size_nm or 1.0)
+    run.report["status"] = "finished"
+    write_json(run.out / "report.json", run.report)
+    write_html_report(run.out, to_jsonable(run.report))
+
+
 def run_pipeline(
     recipe: Recipe | str | os.PathLike,
     input_path: str | os.PathLike,
@@ -217,6 +447,8 @@ def run_pipeline(
     zarr_threshold_bytes
         Stage output volumes larger than this are written as chunked, compressed Zarr
         (``volume.zarr``) instead of TIFF (default 2 GiB; 0 stores every volume as Zarr).
+        Stages that can run chunked do so on inputs above it; a stage option that cannot run
+        chunked is refused before any work (:func:`check_chunked_stages`).
 
     Returns
     -------
@@ -227,167 +459,45 @@ def run_pipeline(
         recipe = load_recipe(recipe)
     src = Path(input_path)
     out = Path(out_dir)
-    if not src.exists():
-        raise FileNotFoundError(f"{src}: input stack not found")
-    if out.resolve() == src.resolve():
-        raise ValueError(f"--out {out}: the output folder must not be the input")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a folder")
-
-    volume = _read(
-        src,
-        voxel_size_nm=voxel_size_nm if voxel_size_nm is not None else recipe.input_voxel_size_nm,
-        labels=labels if labels is not None else recipe.input_labels,
+    volume = _open_input(recipe, src, out, voxel_size_nm, labels)
+    kind = volume_kind(volume)
+    _check_chain(recipe, kind)
+    check_chunked_stages(
+        recipe,
+        tuple(volume.shape),
+        volume.data.dtype,
+        kind=kind,
+        zarr_threshold_bytes=zarr_threshold_bytes,
     )
-    _check_chain(recipe, volume_kind(volume))
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
 
     key = hash_volume(volume) + json.dumps(volume.metadata.get("label_map"), sort_keys=True)
     input_key = hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
-    report: dict[str, Any] = {
-        "microstructure_version": microstructure.__version__,
-        "recipe": {"path": str(recipe.path), "name": recipe.name, "sha256": recipe.sha256},
-        "input": {
-            "path": str(src),
-            "shape": list(volume.shape),
-            "dtype": str(volume.data.dtype),
-            "voxel_size_nm": list(volume.voxel_size_nm) if volume.voxel_size_nm else None,
-            "voxel_size_origin": volume.metadata.get("voxel_size_origin"),
-            "label_map": volume.metadata.get("label_map"),
-            "key": input_key,
-        },
-        "electrode": {"thickness_axis": recipe.thickness_axis, "top_at": recipe.top_at},
-        "stages": [],
-        "numbers": {},
-    }
-    ctx_results: dict[str, dict[str, Any]] = {}
-    current: Volume | Callable[[], Volume] = volume
-    previous_key = input_key
-    write_json(out / "report.json", {**report, "status": "running"})
+    run = _Run(
+        recipe=recipe,
+        out=out,
+        volume=volume,
+        report=_new_report(recipe, src, volume, input_key),
+        force=force,
+        progress=progress,
+        zarr_threshold_bytes=zarr_threshold_bytes,
+        current=volume,
+    )
+    write_json(out / "report.json", {**run.report, "status": "running"})
 
     from tqdm.auto import tqdm
 
+    previous_key = input_key
     bar = tqdm(recipe.stages, desc="stages", unit="stage", disable=None if progress else True)
     for spec in bar:
         bar.set_postfix_str(spec.name)
         key = _stage_key(previous_key, spec, recipe)
-        stage_dir = out / spec.dirname
-        meta = None if force else _load_finished(stage_dir, key)
-        if meta is not None:
-            status = "cached"
-            if meta.get("volume"):
-                path = stage_dir / meta["volume"]
-                current = lambda path=path: _read(path)  # noqa: E731
-        else:
-            status = "computed"
-            vol_in = current() if callable(current) else current
-            if not getattr(spec.stage, "supports_dask", False):
-                vol_in = _in_memory(vol_in)
-            current = vol_in
-            tmp = out / f".{spec.dirname}.tmp"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir()
-            chunks = _chunk_dir(out, spec.dirname, key, fresh=force)
-            ctx = StageContext(
-                work_dir=tmp,
-                thickness_axis=recipe.thickness_axis,
-                top_at=recipe.top_at,
-                input_volume=volume,
-                results=ctx_results,
-                progress=progress,
-                chunk_dir=chunks,
-                zarr_threshold_bytes=zarr_threshold_bytes,
-            )
-            t0 = time.perf_counter()
-            try:
-                with PeakMemory() as pm:
-                    result = spec.stage().run(vol_in, spec.params, ctx)
-            except (ValueError, FileNotFoundError) as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                _drop_unused(chunks)
-                raise ValueError(f"stage {spec.index} {spec.name!r}: {exc}") from exc
-            except BaseException:
-                # the chunk folder of a chunked stage is kept: the rerun resumes from it
-                shutil.rmtree(tmp, ignore_errors=True)
-                _drop_unused(chunks)
-                raise
-            seconds = time.perf_counter() - t0
-            vol_file = None
-            if result.volume is not None:
-                big = result.volume.data.nbytes > zarr_threshold_bytes
-                vol_file = ZARR_VOLUME_FILE if big else VOLUME_FILE
-                result.volume.metadata.setdefault("stage", spec.name)
-                if big and is_lazy(result.volume.data):
-                    # a chunked stage's lazy result: block by block through the chunk folder,
-                    # so an interrupted write resumes at the first unwritten block
-                    from microstructure.parallel.store import write_volume_resumable
-
-                    write_volume_resumable(
-                        tmp / vol_file, result.volume, resume_dir=chunks / "output"
-                    )
-                else:
-                    write_volume(tmp / vol_file, result.volume)
-                current = result.volume
-            for name, cols in result.tables.items():
-                write_csv(tmp / f"{name}.csv", cols)
-            meta = {
-                "status": "finished",
-                "stage": spec.name,
-                "index": spec.index,
-                "version": spec.stage.version,
-                "key": key,
-                "previous_key": previous_key,
-                "params": spec.params.model_dump(mode="json"),
-                "seconds": round(seconds, 4),
-                "peak_rss_mb": round(pm.peak_mb, 1),
-                "added_rss_mb": round(pm.added_mb, 1),
-                "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                "volume": vol_file,
-                "tables": [f"{n}.csv" for n in result.tables],
-                "figures": list(result.figures),
-                "numbers": to_jsonable(result.numbers),
-            }
-            write_json(tmp / PARAMS_FILE, meta)
-            _replace_dir(tmp, stage_dir)
-            shutil.rmtree(chunks, ignore_errors=True)
-            if vol_file == ZARR_VOLUME_FILE and hasattr(result.volume.data, "compute"):
-                # a lazy (Dask) result: later stages read the stored Zarr instead of
-                # recomputing the stages before it
-                current = lambda path=stage_dir / vol_file: _read(path)  # noqa: E731
-        for fig in meta.get("figures", []):
-            src_fig = stage_dir / fig
-            if src_fig.exists():
-                shutil.copyfile(src_fig, out / "figures" / f"{spec.dirname}-{fig}")
-        numbers = meta.get("numbers", {})
-        ctx_results[spec.name] = numbers
-        report["numbers"][spec.name] = numbers
-        report["stages"].append(
-            {
-                "index": spec.index,
-                "name": spec.name,
-                "dir": spec.dirname,
-                "status": status,
-                "seconds": meta.get("seconds"),
-                "peak_rss_mb": meta.get("peak_rss_mb"),
-                "volume": meta.get("volume"),
-            }
-        )
-        write_json(out / "report.json", {**report, "status": "running"})
-        if log is not None:
-            log(
-                f"[{spec.index}/{len(recipe.stages)}] {spec.name}: {status}"
-                + (f" in {meta.get('seconds', 0):.2f} s" if status == "computed" else "")
-            )
+        meta = _lookup_cached(run, spec, key)
+        status = "cached" if meta is not None else "computed"
+        if meta is None:
+            meta = _compute_stage(run, spec, key, previous_key)
+        _report_stage(run, spec, meta, status, log)
         previous_key = key
-    snapshot = out / "figures" / SNAPSHOT_FIGURE
-    if any(st["status"] == "computed" for st in report["stages"]) or not snapshot.exists():
-        final = current() if callable(current) else current
-        if volume_kind(final) == "labels":
-            final = _in_memory(final)
-            labels_3d_figure(snapshot, final.data, voxel_size_nm=final.voxel_size_nm or 1.0)
-    report["status"] = "finished"
-    write_json(out / "report.json", report)
-    write_html_report(out, to_jsonable(report))
-    return report
+    _finish_report(run)
+    return run.report

@@ -30,7 +30,14 @@ __all__ = [
     "get_stage",
     "available_stages",
     "volume_kind",
+    "param_default",
+    "ZARR_THRESHOLD_BYTES",
 ]
+
+#: Stage outputs larger than this (bytes) are stored as chunked, compressed Zarr, not TIFF, and
+#: stages that can run chunked do so on inputs above it (the runner's ``zarr_threshold_bytes``
+#: default; re-exported by :mod:`microstructure.pipeline.runner`).
+ZARR_THRESHOLD_BYTES = 2 * 1024**3
 
 Kind = Literal["grayscale", "labels", "any"]
 
@@ -116,6 +123,15 @@ class Stage:
         """
         return []
 
+    def chunked_memory(self, params: Any, n_voxels: int) -> list[tuple[str, int, str]]:
+        """``(key, bytes, what)`` of each step that runs on the whole (reduced) volume in
+        memory when this stage runs chunked on ``n_voxels`` voxels (e.g. the segment stage's
+        particle watershed on the gathered AM mask). The runner refuses the recipe at load
+        time when one does not fit the available memory. Stages answer from the declaration
+        of the function they call (:func:`microstructure.parallel.support.chunked_memory`).
+        """
+        return []
+
     def run(self, volume: Volume, params: Any, ctx: StageContext) -> StageOutput:
         raise NotImplementedError
 
@@ -168,6 +184,20 @@ def volume_kind(volume: Volume) -> Literal["grayscale", "labels"]:
 Factory = Callable[[], Stage]
 
 
+def param_default(func: Callable[..., Any], name: str) -> Any:
+    """The default of keyword ``name`` of ``func``: the one place a stage option's default lives.
+
+    Stage ``Params`` models read their defaults from the library function they call
+    (``Field(param_default(insert_cbd, "contact_angle_deg"), ...)``) instead of restating them.
+    """
+    import inspect
+
+    param = inspect.signature(func).parameters.get(name)
+    if param is None or param.default is inspect.Parameter.empty:
+        raise TypeError(f"{getattr(func, '__qualname__', func)} has no default for {name!r}")
+    return param.default
+
+
 # ------------------------------------------------------------------ chunked (Dask) inputs
 def is_lazy(data: Any) -> bool:
     """True for a Dask (or other lazily computed) array, False for numpy."""
@@ -182,11 +212,8 @@ def in_memory(data: Any) -> Any:
 def above_size_threshold(volume: Volume, ctx: StageContext) -> bool:
     """True when the volume's bytes exceed the runner's size threshold, above which stages
     that can run chunked do so (``ctx.zarr_threshold_bytes`` when the runner provides it,
-    else :data:`microstructure.pipeline.runner.ZARR_THRESHOLD_BYTES`)."""
+    else :data:`ZARR_THRESHOLD_BYTES`)."""
     threshold = getattr(ctx, "zarr_threshold_bytes", None)
     if threshold is None:
-        from microstructure.pipeline.runner import ZARR_THRESHOLD_BYTES
-
         threshold = ZARR_THRESHOLD_BYTES
     return int(volume.data.nbytes) > int(threshold)
-

@@ -1,26 +1,25 @@
-"""Simulated versus measured MIP: metrics and figures (matplotlib, Agg canvas, no pyplot)."""
+"""Simulated versus measured MIP: metrics in diameter space.
+
+Figures: :mod:`microstructure.porosimetry.figures`; the ``mip compare`` command:
+:mod:`microstructure.cli.mip`.
+
+References
+----------
+Beuse, T. et al. (2021). FIB/SEM model, simulated and measured MIP of an NMC622 cathode.
+Batteries 7, 70. doi:10.3390/batteries7040070
+"""
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from microstructure.porosimetry.distribution import MipCurve
 
-__all__ = [
-    "MipComparison",
-    "area_between_curves",
-    "compare_mip_curves",
-    "plot_mip_curve",
-    "plot_mip_comparison",
-    "compare_mip_files",
-]
+__all__ = ["MipComparison", "area_between_curves", "compare_mip_curves"]
 
 
 def _cumulative_at(curve: MipCurve, logd: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -149,257 +148,3 @@ def compare_mip_curves(simulated: MipCurve, measured: MipCurve) -> MipComparison
         d10_measured_nm=dm["d10_nm"],
         d90_measured_nm=dm["d90_nm"],
     )
-
-
-def _figure(n_panels: int):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5.0 * n_panels, 4.0), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, [fig.add_subplot(1, n_panels, i + 1) for i in range(n_panels)]
-
-
-def _save(fig: Any, path: str | os.PathLike) -> Path:
-    target = Path(path)
-    if not target.parent.exists():
-        raise ValueError(f"{path}: the output folder does not exist")
-    fig.savefig(target, dpi=110)
-    return target
-
-
-def _plot_pair(
-    ax_cum: Any,
-    ax_psd: Any,
-    curve: MipCurve,
-    style: str,
-    label: str,
-    cumulative: np.ndarray | None = None,
-) -> None:
-    norm = curve.normalized() if cumulative is None else cumulative
-    ax_cum.step(curve.diameter_nm, norm, style, where="post", label=label)
-    psd = curve.psd(quantity="saturation")
-    area = float(np.sum(psd.dv_dlogd * np.diff(np.log10(psd.edges_nm))))
-    dens = psd.dv_dlogd / area if area > 0 else psd.dv_dlogd
-    ax_psd.plot(psd.diameter_nm, dens, style, marker="o", ms=3, label=label)
-    d50 = curve.d_values()["d50_nm"]
-    if math.isfinite(d50):
-        ax_cum.axvline(d50, color=ax_cum.lines[-1].get_color(), lw=0.8, ls=":")
-
-
-def _decorate(ax_cum: Any, ax_psd: Any, xlabel: str = "pore throat diameter D (nm)") -> None:
-    for ax in (ax_cum, ax_psd):
-        ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.invert_xaxis()
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    ax_cum.set_ylabel("cumulative intrusion / total intruded")
-    ax_psd.set_ylabel("normalized dV/dlog D")
-
-
-def plot_mip_curve(
-    curve: MipCurve,
-    path: str | os.PathLike,
-    *,
-    title: str | None = None,
-    extrusion: MipCurve | None = None,
-    markers_nm: Mapping[str, float] | None = None,
-    xlabel: str = "pore throat diameter D (nm)",
-) -> Path:
-    """Figure of one curve: cumulative intrusion and dV/dlogD PSD versus diameter.
-
-    Parameters
-    ----------
-    curve
-        The intrusion (or granulometry, or measured) curve.
-    path
-        PNG file to write (its folder must exist).
-    title
-        Optional figure title.
-    extrusion
-        Optional extrusion curve drawn in the cumulative panel, scaled like ``curve`` (mercury
-        held / mercury intruded at the highest pressure), so the final plateau is the
-        entrapped fraction.
-    markers_nm
-        Optional labelled vertical lines (diameters in nm), e.g. another method's D50.
-    xlabel
-        Label of the diameter axes ("pore diameter" for a granulometry).
-
-    Returns
-    -------
-    The path written.
-    """
-    if len(curve) == 0:
-        raise ValueError("curve: empty curve, nothing to plot")
-    fig, (a, b) = _figure(2)
-    _plot_pair(a, b, curve, "-", curve.label or "MIP")
-    if extrusion is not None and len(extrusion):
-        total = curve.total_saturation
-        held = extrusion.saturation / total if total > 0 else extrusion.saturation
-        label = extrusion.label or "extrusion"
-        a.step(extrusion.diameter_nm, held, "--", where="post", label=label)
-    for name, d in (markers_nm or {}).items():
-        if d is not None and math.isfinite(d) and d > 0:
-            for ax in (a, b):
-                ax.axvline(d, color="0.3", lw=1.0, ls="-.", label=name)
-    _decorate(a, b, xlabel)
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
-
-
-def plot_mip_curves(
-    curves: Sequence[MipCurve],
-    path: str | os.PathLike,
-    *,
-    cumulative: str = "porosity",
-    styles: Sequence[str] | None = None,
-    title: str | None = None,
-    xlabel: str = "pore (throat) diameter D (nm)",
-) -> Path:
-    """Several curves in one figure: cumulative intrusion and normalized dV/dlogD.
-
-    Parameters
-    ----------
-    curves
-        MIP, granulometry or measured curves (their labels are the legend).
-    path
-        PNG file to write (its folder must exist).
-    cumulative
-        ``"porosity"``: the left panel shows the intruded volume / sample volume in % (curves
-        without it fall back to normalized); ``"normalized"``: intruded / total intruded.
-    styles
-        Matplotlib line styles, one per curve (default: solid, dashed, dash-dot, dotted...).
-    title, xlabel
-        Figure title and diameter axis label.
-
-    Returns
-    -------
-    The path written.
-    """
-    curves = [c for c in curves if len(c)]
-    if not curves:
-        raise ValueError("curves: no non-empty curve to plot")
-    if cumulative not in ("porosity", "normalized"):
-        raise ValueError(f"cumulative: expected 'porosity' or 'normalized', got {cumulative!r}")
-    styles = list(styles or ["-", "--", "-.", ":"])
-    fig, (a, b) = _figure(2)
-    absolute = cumulative == "porosity" and all(
-        np.all(np.isfinite(c.intruded_fraction)) for c in curves
-    )
-    for i, curve in enumerate(curves):
-        style = styles[i % len(styles)]
-        label = curve.label or f"curve {i + 1}"
-        values = 100.0 * curve.intruded_fraction if absolute else None
-        _plot_pair(a, b, curve, style, label, cumulative=values)
-    _decorate(a, b, xlabel)
-    if absolute:
-        a.set_ylabel("cumulative intruded volume / sample volume (%)")
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
-
-
-def plot_mip_comparison(
-    simulated: MipCurve,
-    measured: MipCurve,
-    path: str | os.PathLike,
-    *,
-    title: str | None = None,
-) -> Path:
-    """Overlay simulated and measured curves (cumulative and PSD) in diameter space."""
-    if len(simulated) == 0 or len(measured) == 0:
-        raise ValueError("curves: empty curve, nothing to plot")
-    fig, (a, b) = _figure(2)
-    _plot_pair(a, b, simulated, "-", simulated.label or "simulated")
-    _plot_pair(a, b, measured, "--", measured.label or "measured")
-    _decorate(a, b)
-    cmp = compare_mip_curves(simulated, measured)
-    a.set_title(
-        f"D50 sim {cmp.d50_simulated_nm:.3g} nm / meas {cmp.d50_measured_nm:.3g} nm", fontsize=9
-    )
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
-
-
-def compare_mip_files(
-    simulated_path: str | os.PathLike,
-    measured_path: str | os.PathLike,
-    *,
-    figure_path: str | os.PathLike | None = None,
-    pressure_unit: str | None = None,
-    volume_unit: str | None = None,
-    sample_mass_g: float | None = None,
-    min_pressure_mpa: float | None = None,
-    max_pressure_mpa: float | None = None,
-    bulk_density_g_per_cm3: float | None = None,
-    contact_angle_deg: float | None = None,
-    surface_tension_n_per_m: float | None = None,
-) -> dict[str, Any]:
-    """``mip compare``: a simulated curve CSV against a measured curve, numbers and figure.
-
-    Parameters
-    ----------
-    simulated_path
-        Curve CSV written by :meth:`MipCurve.to_csv` (``mip simulate --out``).
-    measured_path
-        A curve CSV (``mip read --out``) or a raw instrument export (read with
-        :func:`microstructure.io.mip_files.read_mip_file` and the options below).
-    figure_path
-        PNG to write with both cumulative curves and PSDs in diameter space (optional).
-    pressure_unit, volume_unit, sample_mass_g, min_pressure_mpa, max_pressure_mpa, \
-    bulk_density_g_per_cm3, contact_angle_deg, surface_tension_n_per_m
-        Reading options of a raw measured export (ignored for a curve CSV); ``None`` keeps
-        the reader's defaults.
-
-    Returns
-    -------
-    dict
-        :meth:`MipComparison.to_dict` (D10/D50/D90 of both, intruded porosity of each,
-        areas between the curves, overlap range) plus ``simulated``/``measured`` file names
-        and ``figure`` (path or None).
-
-    Raises
-    ------
-    ValueError
-        Unreadable or malformed files, bad reading options (the message names the file or
-        the parameter).
-    """
-    from pathlib import Path as _Path
-
-    from microstructure.io.mip_files import load_mip_curve, read_curve_csv
-
-    sim = read_curve_csv(simulated_path, label="simulated")
-    opts: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "pressure_unit": pressure_unit,
-            "volume_unit": volume_unit,
-            "sample_mass_g": sample_mass_g,
-            "min_pressure_mpa": min_pressure_mpa,
-            "max_pressure_mpa": max_pressure_mpa,
-            "bulk_density_g_per_cm3": bulk_density_g_per_cm3,
-            "contact_angle_deg": contact_angle_deg,
-            "surface_tension_n_per_m": surface_tension_n_per_m,
-        }.items()
-        if v is not None
-    }
-    meas = load_mip_curve(measured_path, label="measured", **opts)
-    if len(sim) == 0:
-        raise ValueError(f"{simulated_path}: the simulated curve has no rows")
-    out: dict[str, Any] = compare_mip_curves(sim, meas).to_dict()
-    out["simulated"] = str(simulated_path)
-    out["measured"] = str(measured_path)
-    out["figure"] = None
-    if figure_path is not None:
-        out["figure"] = str(
-            plot_mip_comparison(
-                sim,
-                meas,
-                figure_path,
-                title=f"{_Path(simulated_path).name} vs {_Path(measured_path).name}",
-            )
-        )
-    return out

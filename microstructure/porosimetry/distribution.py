@@ -33,6 +33,9 @@ __all__ = [
     "log_differential",
 ]
 
+#: default number of dV/dlogD bins per decade of diameter
+BINS_PER_DECADE = 10
+
 #: Column order of a curve CSV (the last one only when densities are known).
 CURVE_COLUMNS = (
     "diameter_nm",
@@ -235,7 +238,7 @@ class MipCurve:
         self,
         *,
         quantity: str | None = None,
-        bins_per_decade: int = 10,
+        bins_per_decade: int = BINS_PER_DECADE,
         edges_nm: np.ndarray | None = None,
     ) -> PsdTable:
         """Log-differential PSD of this curve, see :func:`log_differential`."""
@@ -314,7 +317,7 @@ def log_differential(
     diameter_nm: np.ndarray,
     cumulative: np.ndarray,
     *,
-    bins_per_decade: int = 10,
+    bins_per_decade: int = BINS_PER_DECADE,
     edges_nm: np.ndarray | None = None,
     quantity: str = "volume",
 ) -> PsdTable:

@@ -1,7 +1,7 @@
 """Extending a simulated curve below the voxel size.
 
-Two corrections of seed 000's resolution limit (the model resolves throats down to half a
-voxel, the experiment down to 3.7 nm):
+Two corrections of the resolution limit of Beuse et al. (2021) (the model resolves throats
+down to half a voxel, the experiment down to 3.7 nm):
 
 :func:`hybrid_curve`
     The CBD (label 2) carries unresolved nanoporosity ``cbd_porosity`` with a Gaussian
@@ -13,9 +13,14 @@ voxel, the experiment down to 3.7 nm):
     Adds the fraction of the measured intrusion that lies below a diameter limit (e.g. half a
     voxel), shaped like the measured curve and scaled to the simulated volume at that limit.
 :func:`subvoxel_correction`
-    The same correction when only the measured fraction below the limit is known (seed 000:
+    The same correction when only the measured fraction below the limit is known (Beuse et al. 2021:
     3.7 % of the accessible porosity below 18.6 nm), spread log-uniformly in diameter down to
     the smallest diameter the measurement reached (3.7 nm).
+
+References
+----------
+Beuse, T. et al. (2021). FIB/SEM model, simulated and measured MIP of an NMC622 cathode.
+Batteries 7, 70. doi:10.3390/batteries7040070
 """
 
 from __future__ import annotations
@@ -34,6 +39,14 @@ from microstructure.porosimetry.washburn import (
     washburn_pressure_mpa,
 )
 from microstructure.volume import PORE_PHASES
+
+#: defaults of the unresolved CBD nanopore diameter distribution (nm) and of the hybrid curve's
+#: highest pressure (MPa)
+CBD_MEAN_DIAMETER_NM = 100.0
+CBD_STD_DIAMETER_NM = 30.0
+MAX_PRESSURE_MPA = 400.0
+#: smallest diameter (nm) of the sub-voxel volume: the 400 MPa end of Beuse et al.'s instrument
+LOWEST_DIAMETER_NM = 3.7
 
 __all__ = [
     "cbd_access_radius",
@@ -105,9 +118,9 @@ def hybrid_curve(
     *,
     seeds_mask: np.ndarray,
     cbd_porosity: float,
-    cbd_mean_diameter_nm: float = 100.0,
-    cbd_std_diameter_nm: float = 30.0,
-    max_pressure_mpa: float = 400.0,
+    cbd_mean_diameter_nm: float = CBD_MEAN_DIAMETER_NM,
+    cbd_std_diameter_nm: float = CBD_STD_DIAMETER_NM,
+    max_pressure_mpa: float = MAX_PRESSURE_MPA,
     points_per_decade: int = 20,
     pore_phases: Sequence[int] = PORE_PHASES,
     cbd_phase: int = 2,
@@ -200,7 +213,7 @@ def resolution_correction(
     ``min_diameter_nm``, the simulated volume ``V`` (resolved down to that diameter) is taken
     as ``1 - f`` of the total: rows are appended at the measured diameters below the limit,
     ``V_corr(D) = V * s(D) / s(D_min)`` with ``s`` the measured normalized cumulative curve,
-    so ``f / (1 - f) x V`` is added in total (seed 000: 3.7 % of the measured accessible
+    so ``f / (1 - f) x V`` is added in total (Beuse et al. 2021: 3.7 % of the measured accessible
     porosity below 18.6 nm -> +0.6 percentage points). Saturation is renormalized to the
     enlarged pore volume.
 
@@ -282,13 +295,13 @@ def subvoxel_correction(
     *,
     fraction_below: float,
     min_diameter_nm: float,
-    lowest_diameter_nm: float = 3.7,
+    lowest_diameter_nm: float = LOWEST_DIAMETER_NM,
     n_points: int = 12,
 ) -> MipCurve:
     """Add a known fraction of pore volume in throats below the resolution limit.
 
-    Seed 000 (section 3.5): a voxel of 37.2 nm resolves throats down to 18.6 nm; the measured
-    MIP had 3.7 % of the accessible porosity in smaller throats (down to 3.7 nm), so 0.6
+    Beuse et al. (2021, section 3.5): a voxel of 37.2 nm resolves throats down to 18.6 nm; the
+    measured MIP had 3.7 % of the accessible porosity in smaller throats (down to 3.7 nm), so 0.6
     percentage points belong to the simulated 16.1 %. Given that fraction ``f`` (from a
     measurement of the same electrode), the simulated intruded volume ``V`` is taken as
     ``1 - f`` of the total and ``f / (1 - f) x V`` is added below ``min_diameter_nm``,
@@ -305,7 +318,8 @@ def subvoxel_correction(
     min_diameter_nm
         Smallest throat diameter the simulation resolves (nm), e.g. half the voxel length.
     lowest_diameter_nm
-        Smallest diameter of the added volume (nm); seed 000's instrument: 3.7 nm.
+        Smallest diameter of the added volume (nm); the instrument of Beuse et al.
+        (2021): 3.7 nm.
     n_points
         Rows added below the limit.
 

@@ -2,7 +2,17 @@
 
 ``D = -4 gamma cos(theta) / P`` for a cylindrical throat of diameter ``D`` (radius ``D / 2``):
 with ``gamma`` in N/m and ``P`` in MPa, ``D`` in nm is ``-4000 gamma cos(theta) / P``. With the
-defaults (140 deg, 0.48 N/m), 400 MPa corresponds to 3.68 nm (seed 000: "down to 3.7 nm").
+defaults (140 deg, 0.48 N/m), 400 MPa corresponds to 3.68 nm (Beuse et al. 2021: "down to
+3.7 nm"). The two mercury constants below are the package's only statement of these defaults:
+functions, stage parameters and command-line options read them from here.
+
+References
+----------
+Washburn, E. W. (1921). The dynamics of capillary flow. Physical Review 17, 273-283.
+doi:10.1103/PhysRev.17.273
+
+Beuse, T. et al. (2021). FIB/SEM model, simulated and measured MIP of an NMC622 cathode.
+Batteries 7, 70. doi:10.3390/batteries7040070
 """
 
 from __future__ import annotations

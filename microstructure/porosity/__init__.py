@@ -1,5 +1,12 @@
-"""Porosity metrics: phase fractions, closed/accessible porosity, densities (seed 000 eq. 1-3),
-specific surface area, profiles along the thickness, and a combined report."""
+"""Porosity metrics: phase fractions, closed/accessible porosity, densities (eq. 1-3 of [1]_),
+specific surface area, profiles along the thickness, and a combined report.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. https://doi.org/10.3390/batteries7040070
+"""
 
 from microstructure.porosity.connectivity import (
     ClosedPores,

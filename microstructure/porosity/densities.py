@@ -1,4 +1,4 @@
-"""Porosity from densities and from mercury intrusion (seed 000, equations 1-3).
+"""Porosity from densities and from mercury intrusion (Beuse et al. 2021 [1]_, equations 1-3).
 
 Densities are in g/cm^3, volumes in cm^3, specific volumes in cm^3/g, porosities 0..1.
 
@@ -9,7 +9,13 @@ Densities are in g/cm^3, volumes in cm^3, specific volumes in cm^3/g, porosities
 
 The digital twin of a labels volume has a bulk density (mass of the solid phases per whole
 volume) and a theoretical density (mass per solid volume); with the recipe's phase densities
-they reproduce the seed's 16.1 % porosity -> 3.72 g/cm^3 at rho_theo = 4.436 g/cm^3.
+they reproduce the paper's 16.1 % porosity -> 3.72 g/cm^3 at rho_theo = 4.436 g/cm^3 [1]_.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. https://doi.org/10.3390/batteries7040070
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ def _non_negative(value: Any, name: str) -> float:
 def porosity_from_densities(
     bulk_density_g_per_cm3: float, theoretical_density_g_per_cm3: float
 ) -> float:
-    """Total porosity from bulk and theoretical density (seed 000, eq. 1).
+    """Total porosity from bulk and theoretical density (Beuse et al. 2021, eq. 1).
 
     ``eps = 1 - rho_bulk / rho_theo``. With the skeletal (He-pycnometry) density in place of the
     theoretical one the result is the accessible porosity.
@@ -95,7 +101,7 @@ def bulk_density_from_porosity(porosity: float, theoretical_density_g_per_cm3: f
 
 
 def bulk_density_from_loading(mass_loading_mg_per_cm2: float, thickness_um: float) -> float:
-    """Bulk density of a coating from its mass loading and thickness (seed 000, sec. 1.1).
+    """Bulk density of a coating from its mass loading and thickness (Beuse et al. 2021, sec. 1.1).
 
     Parameters
     ----------
@@ -117,7 +123,7 @@ def bulk_density_from_loading(mass_loading_mg_per_cm2: float, thickness_um: floa
 def apparent_density(
     sample_mass_g: float, bulk_volume_cm3: float, intruded_volume_cm3: float
 ) -> float:
-    """Apparent density from MIP (seed 000, eq. 2): ``m / (V_bulk(Hg) - V_Hg)``, g/cm^3.
+    """Apparent density from MIP (Beuse et al. 2021, eq. 2): ``m / (V_bulk(Hg) - V_Hg)``, g/cm^3.
 
     Parameters
     ----------
@@ -139,7 +145,7 @@ def apparent_density(
 def porosity_from_intruded_volume(
     intruded_volume_cm3_per_g: float, density_g_per_cm3: float
 ) -> float:
-    """Porosity from the specific intruded Hg volume (seed 000, eq. 3).
+    """Porosity from the specific intruded Hg volume (Beuse et al. 2021, eq. 3).
 
     ``eps(Hg) = v_Hg / (v_Hg + 1 / rho)``: with the crystal density this is the total porosity
     eps_xtal(Hg), with the skeletal density the accessible eps_skel(Hg), with the apparent
@@ -177,13 +183,13 @@ def closed_porosity_from_skeletal_density(
     skeletal_density_g_per_cm3: float,
     theoretical_density_g_per_cm3: float,
 ) -> float:
-    """Closed porosity from He-pycnometry (seed 000, sec. 3.3).
+    """Closed porosity from He-pycnometry (Beuse et al. 2021, sec. 3.3).
 
     The skeletal density counts closed pores as solid, so eq. 1 with it gives the accessible
     porosity; the difference to the total porosity is the closed porosity,
     ``eps_inacc = (1 - eps) * (rho_theo / rho_skel - 1)``, a fraction of the whole volume.
     (``1 - rho_skel / rho_theo`` alone is the closed fraction of the solid-plus-closed-pore
-    volume, the seed's 3.7 % .. 2.8 %.)
+    volume, Beuse et al. 2021: 3.7 % .. 2.8 %.)
 
     Parameters
     ----------
@@ -232,9 +238,10 @@ def bulk_density_from_labels(
     labels
         3D labels volume (z, y, x), phase codes 0..3.
     am_density_g_per_cm3
-        Active-material density (default 4.76, NMC622 of seed 000).
+        Active-material density (default 4.76, NMC622 of Beuse et al. 2021).
     cbd_density_g_per_cm3
-        Density of the pore-free CBD solid (default 1.935, CB + PVdF 2:3 by mass of seed 000).
+        Density of the pore-free CBD solid (default 1.935, CB + PVdF 2:3 by mass, Beuse et
+        al. 2021).
     cbd_nanoporosity
         Unresolved pore fraction inside phase-2 voxels (0 <= value < 1).
     """

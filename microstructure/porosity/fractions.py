@@ -90,7 +90,7 @@ def total_porosity(labels: Any, *, cbd_nanoporosity: float = 0.0) -> float:
         3D labels volume (z, y, x) with phase codes 0..3.
     cbd_nanoporosity
         Fraction (0 <= value < 1) of each CBD-solid voxel that is sub-voxel pore space, e.g.
-        0.502 for the seed-000 CBD when its nanopores are not resolved in the labels.
+        0.502 for the CBD of Beuse et al. 2021 when its nanopores are not resolved in the labels.
 
     Returns
     -------

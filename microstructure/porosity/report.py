@@ -144,29 +144,7 @@ def porosity_report(
         )
 
     if dens is not None:
-        missing = [name for name in ("am", "cbd") if fractions[name] > 0 and name not in dens]
-        if missing:
-            raise ValueError(
-                f"densities_g_per_cm3: no density for phase(s) {', '.join(missing)} "
-                "present in the volume"
-            )
-        if fractions["am"] + fractions["cbd"] * (1.0 - npor) <= 0:
-            raise ValueError("labels: the volume holds no solid; densities are undefined")
-        kw = {
-            "am_density_g_per_cm3": dens.get("am", 1.0),
-            "cbd_density_g_per_cm3": dens.get("cbd", 1.0),
-            "cbd_nanoporosity": npor,
-        }
-        bulk = bulk_density_from_labels(arr, **kw)
-        theo = theoretical_density_from_labels(arr, **kw)
-        eps_rho = porosity_from_densities(bulk, theo)
-        report["density"] = {
-            "phase_densities_g_per_cm3": dict(dens),
-            "bulk_density_g_per_cm3": bulk,
-            "theoretical_density_g_per_cm3": theo,
-            "porosity_from_densities": eps_rho,
-            "porosity_consistency_difference": eps_rho - total,
-        }
+        report["density"] = _density_numbers(arr, fractions, dens, npor, total)
 
     if vs is not None and surface:
         ssa = specific_surface_area(
@@ -193,6 +171,39 @@ def porosity_report(
         ),
     }
     return report
+
+
+def _density_numbers(
+    arr: np.ndarray,
+    fractions: Mapping[str, float],
+    dens: Mapping[str, float],
+    npor: float,
+    total: float,
+) -> dict[str, Any]:
+    """Bulk and theoretical density of the labels and the porosity from them (eq. 1)."""
+    missing = [name for name in ("am", "cbd") if fractions[name] > 0 and name not in dens]
+    if missing:
+        raise ValueError(
+            f"densities_g_per_cm3: no density for phase(s) {', '.join(missing)} "
+            "present in the volume"
+        )
+    if fractions["am"] + fractions["cbd"] * (1.0 - npor) <= 0:
+        raise ValueError("labels: the volume holds no solid; densities are undefined")
+    kw = {
+        "am_density_g_per_cm3": dens.get("am", 1.0),
+        "cbd_density_g_per_cm3": dens.get("cbd", 1.0),
+        "cbd_nanoporosity": npor,
+    }
+    bulk = bulk_density_from_labels(arr, **kw)
+    theo = theoretical_density_from_labels(arr, **kw)
+    eps_rho = porosity_from_densities(bulk, theo)
+    return {
+        "phase_densities_g_per_cm3": dict(dens),
+        "bulk_density_g_per_cm3": bulk,
+        "theoretical_density_g_per_cm3": theo,
+        "porosity_from_densities": eps_rho,
+        "porosity_consistency_difference": eps_rho - total,
+    }
 
 
 def _axis(axis: str | int) -> int:

@@ -26,438 +26,84 @@ relative to slice 0 in the input (a feature at row ``r`` in slice 0 appears at r
 ``r + dy`` in slice ``i``). The aligned slice ``i`` is the input slice shifted by
 ``-(shifts_px[i] - trend[i])`` (or ``-shifts_px[i]``), then every slice is cropped to the
 region that is valid (inside the input) for all slices.
+
+On a Dask or Zarr input (or with ``chunks``) the same registration runs as Dask tasks per group
+of slices and the shifts are applied slab by slab (:mod:`._align_chunked`); positions, report
+and aligned stack are bit-identical to the in-memory ones, and the aligned stack is lazy.
+
+References
+----------
+Guizar-Sicairos, M., Thurman, S. T. and Fienup, J. R. (2008). Efficient subpixel image
+registration algorithms. Opt. Lett. 33, 156-158. doi:10.1364/OL.33.000156
+Beuse, T. et al. (2021). Batteries 7, 70 (porosity methods and the FIB/SEM model this package
+follows). doi:10.3390/batteries7040070
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, sparse
-from scipy.sparse.linalg import spsolve
 
+from microstructure.parallel.support import chunked_support
+from microstructure.preprocess._align_chunked import (
+    aligned_row,
+    chunked_measure,
+    featureless_lazy,
+    open_registration,
+    save_registration,
+    shift_lazy,
+)
+from microstructure.preprocess._chunks import finish, lazy_input, runs_chunked, slabs
+from microstructure.preprocess._registration import (
+    DEFAULT_BANDPASS_PX,
+    DEFAULT_NEIGHBORS,
+    DEFAULT_REFINE,
+    DEFAULT_REFINE_TOL_PX,
+    DEFAULT_UPSAMPLE_FACTOR,
+    common_region,
+    estimate_positions,
+    measure_pair_shifts,
+    pair_arrays,
+    pair_rows,
+    pair_setup,
+    shift_slice,
+    solve_positions,
+)
 from microstructure.volume import check_volume
 
 __all__ = [
+    "DEFAULT_NEIGHBORS",
+    "DEFAULT_UPSAMPLE_FACTOR",
+    "DEFAULT_BANDPASS_PX",
+    "DEFAULT_REFINE",
+    "DEFAULT_REFINE_TOL_PX",
+    "DEFAULT_TREND_DEGREE",
+    "DEFAULT_ORDER",
     "measure_pair_shifts",
     "solve_positions",
     "align_slices",
     "align_slices_report",
     "apply_shifts",
+    "aligned_reslice",
+    "common_region",
+    "pair_arrays",
+    "pair_rows",
+    "pair_setup",
+    "shift_slice",
 ]
 
+#: degree of the kept trend polynomial (1 = linear slant)
+DEFAULT_TREND_DEGREE = 1
+#: spline order of the sub-pixel shift (1 linear, 3 cubic)
+DEFAULT_ORDER = 3
 
-@functools.lru_cache(maxsize=8)
-def _dog_transfer(shape: tuple[int, int], lo: float, hi: float) -> np.ndarray:
-    """rfft2 transfer function of the difference of Gaussians (sigmas ``lo`` - ``hi`` px)."""
-    ky = np.fft.fftfreq(shape[0])[:, None]
-    kx = np.fft.rfftfreq(shape[1])[None, :]
-    k2 = (ky**2 + kx**2) * (2.0 * np.pi**2)
-    return (np.exp(-k2 * lo**2) - np.exp(-k2 * hi**2)).astype(np.complex64)
-
-
-def _prepare(
-    sl: np.ndarray,
-    window: np.ndarray,
-    band: tuple[float, float],
-    shift: np.ndarray | None = None,
-    soft_mask: np.ndarray | None = None,
-) -> tuple[np.ndarray, bool]:
-    """Band-pass, move by ``-shift`` (Fourier shift), window and FFT one slice.
-
-    The difference-of-Gaussians band-pass and the sub-pixel shift are one multiplication
-    in Fourier space (periodic; the window keeps the wrapped borders out). Moving each
-    slice by minus its current position estimate before windowing means every slice is
-    windowed over the same piece of structure (the window is fixed in the aligned frame),
-    so the measured residual shifts carry no bias from content entering or leaving the
-    window. Returns the rfft2 spectrum and a flag that is False for featureless slices.
-    """
-    img = sl.astype(np.float32, copy=False)
-    ny, nx = img.shape
-    if soft_mask is not None:
-        m = float((img * soft_mask).sum() / max(float(soft_mask.sum()), 1e-12))
-        img = (img - np.float32(m)) * soft_mask
-    f = np.fft.rfft2(img) * _dog_transfer((ny, nx), float(band[0]), float(band[1]))
-    if shift is not None and (abs(shift[0]) > 1e-9 or abs(shift[1]) > 1e-9):
-        ky = np.fft.fftfreq(ny)[:, None]
-        kx = np.fft.rfftfreq(nx)[None, :]
-        # content moved by -shift: multiply by exp(+2 pi i k . shift)
-        f = f * np.exp(2j * np.pi * ky * float(shift[0])).astype(np.complex64)
-        f = f * np.exp(2j * np.pi * kx * float(shift[1])).astype(np.complex64)
-    bp = np.fft.irfft2(f, s=(ny, nx)).astype(np.float32)
-    wsum = float(window.sum())
-    mean = float((bp * window).sum()) / wsum if wsum > 0 else 0.0
-    bp = (bp - np.float32(mean)) * window
-    scale = float(np.abs(img).max()) + 1e-30
-    ok = bool(np.std(bp) > 1e-6 * scale)
-    return np.fft.rfft2(bp), ok
-
-
-def _correlation_shift(
-    f_ref: np.ndarray, f_mov: np.ndarray, upsample_factor: int, shape: tuple[int, int]
-) -> np.ndarray:
-    """Sub-pixel displacement (dy, dx) of ``mov`` relative to ``ref`` from their rfft2 spectra.
-
-    Plain (not phase-normalised) cross-correlation: on band-passed images it is far less
-    noise-sensitive than phase correlation. The integer peak is refined by cubic-spline
-    interpolation of the (band-limited, smooth) correlation around it, on a grid of
-    ``1/upsample_factor`` px, in two zoom steps. Avoids BLAS matrix products, which are
-    pathologically slow with multi-threaded OpenBLAS on small complex matrices.
-    """
-    cc = np.fft.irfft2(f_mov * np.conj(f_ref), s=shape)
-    ny, nx = cc.shape
-    py, px = np.unravel_index(int(np.argmax(cc)), cc.shape)
-    r = 5
-    iy = (np.arange(py - r, py + r + 1)) % ny
-    ix = (np.arange(px - r, px + r + 1)) % nx
-    patch = cc[np.ix_(iy, ix)]
-    coeffs = ndimage.spline_filter(patch, order=3, mode="mirror")
-    best = np.array([float(r), float(r)])
-    span, steps = 1.0, 10
-    final = 1.0 / max(1, upsample_factor)
-    while True:
-        step = max(span / steps, final)
-        g = np.arange(-span, span + step / 2, step)
-        yy, xx = np.meshgrid(best[0] + g, best[1] + g, indexing="ij")
-        vals = ndimage.map_coordinates(
-            coeffs, [yy.ravel(), xx.ravel()], order=3, mode="mirror", prefilter=False
-        )
-        k = int(np.argmax(vals))
-        best = np.array([yy.ravel()[k], xx.ravel()[k]])
-        if step <= final + 1e-12:
-            break
-        span = step
-    d = np.array([py, px], dtype=np.float64) + best - r
-    d[0] = d[0] - ny if d[0] > ny / 2 else d[0]
-    d[1] = d[1] - nx if d[1] > nx / 2 else d[1]
-    return d
-
-
-_DAMP = 0.5  #: relaxation of the position updates from the third registration pass on
-TAPER = 0.5  #: fraction of the window length tapered (cosine) at the two ends together
-
-
-def _taper_1d(n: int, start: float, length: float, taper: float = TAPER) -> np.ndarray:
-    """Tukey window of ``length`` px starting at (sub-pixel) ``start``, sampled on 0..n-1.
-
-    ``taper`` = 1 is a Hann window; smaller values keep a flat middle (more structure
-    averaged, hence less apparent shift from structure changing between slices).
-    """
-    r = np.arange(n, dtype=np.float64) - start
-    edge = max(taper * length / 2.0, 1e-9)
-    w = np.ones(n)
-    lo = r < edge
-    w[lo] = 0.5 - 0.5 * np.cos(np.pi * r[lo] / edge)
-    hi = r > length - edge
-    w[hi] = 0.5 - 0.5 * np.cos(np.pi * (length - r[hi]) / edge)
-    w[(r < 0) | (r > length)] = 0.0
-    return w
-
-
-def _window(
-    shape: tuple[int, int], region: tuple[float, float, float, float] | None = None
-) -> np.ndarray:
-    """Tukey window over ``region`` = (y start, y length, x start, x length) in pixels
-    (sub-pixel starts allowed; default the whole slice)."""
-    if region is None:
-        region = (0.0, shape[0] - 1.0, 0.0, shape[1] - 1.0)
-    wy = _taper_1d(shape[0], region[0], region[1])
-    wx = _taper_1d(shape[1], region[2], region[3])
-    return np.outer(wy, wx).astype(np.float32)
-
-
-def common_region(
-    positions: np.ndarray, shape: tuple[int, int]
-) -> tuple[float, float, float, float]:
-    """(y start, y length, x start, x length) in slice 0's frame seen by every slice."""
-    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-    lo, hi = pos.min(axis=0), pos.max(axis=0)
-    ny, nx = shape
-    return (-lo[0], ny - 1 - (hi[0] - lo[0]), -lo[1], nx - 1 - (hi[1] - lo[1]))
-
-
-def _effective_region(
-    roi: tuple[float, float, float, float] | None,
-    pos: np.ndarray | None,
-    shape: tuple[int, int],
-) -> tuple[tuple[float, float, float, float] | None, bool]:
-    """Window region (y start, y length, x start, x length) and whether to pre-shift.
-
-    ``roi`` (half-open (y0, y1, x0, x1) in slice 0's frame) when given; else, with prior
-    positions, the region every pre-shifted slice covers (the common region); else (no
-    prior, or a common region under 16 px) the whole slice.
-    """
-    ny, nx = shape
-    region: tuple[float, float, float, float] | None = None
-    use_prior = pos is not None
-    if pos is not None:
-        region = common_region(pos, shape)
-        if min(region[1], region[3]) < 16:
-            use_prior, region = False, None  # drift too large for a common region
-    if roi is not None:
-        # the roi is used as given, in slice 0's frame; where it reaches beyond what a
-        # pre-shifted slice covers, that slice shows wrapped-around content (periodic
-        # Fourier shift) at the window edge, which the taper suppresses
-        region = (float(roi[0]), float(roi[1]) - float(roi[0]) - 1.0, float(roi[2]))
-        region = (*region, float(roi[3]) - float(roi[2]) - 1.0)
-    return region, use_prior
-
-
-def measure_pair_shifts(
-    stack: np.ndarray,
-    *,
-    neighbors: int = 5,
-    upsample_factor: int = 20,
-    bandpass_px: tuple[float, float] = (1.0, 10.0),
-    mask: np.ndarray | None = None,
-    positions: np.ndarray | None = None,
-    roi: tuple[float, float, float, float] | None = None,
-    workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Measure relative shifts between each slice and its ``neighbors`` predecessors.
-
-    Parameters
-    ----------
-    stack
-        (z, y, x) stack (validated by the caller).
-    neighbors
-        Number of predecessors each slice is registered against (1 = plain chaining).
-    upsample_factor
-        Sub-pixel precision of the cross-correlation peak is ``1 / upsample_factor`` px.
-    bandpass_px
-        (fine, coarse) Gaussian sigmas in pixels of the difference-of-Gaussians band-pass.
-    mask
-        Optional (y, x) boolean mask, in the image frame of every slice, of the pixels used
-        for registration (e.g. excluding a protective layer).
-    positions
-        Prior (nz, 2) estimate of the slice positions. When given, every band-passed slice
-        is first moved back by its prior position (exact Fourier shift) and then windowed
-        over the region common to all slices in slice 0's frame, so every pair compares the
-        same piece of structure whatever the drift; the measured residual is added to the
-        prior difference.
-    roi
-        (y0, y1, x0, x1): register on this region of the structure, given in the frame of
-        slice 0 (instead of the common region).
-    workers
-        Threads (default: all cores).
-    progress
-        Called with the number of slices finished (for progress bars).
-
-    Returns
-    -------
-    pairs : ndarray (m, 2) int
-        ``(i, j)`` with ``j < i``.
-    measured : ndarray (m, 2) float
-        ``p_i - p_j`` (dy, dx) in pixels; NaN rows where a slice is featureless.
-    """
-    nz, ny, nx = stack.shape
-    win, soft, pos = pair_setup((ny, nx), nz, mask=mask, positions=positions, roi=roi)
-    workers = max(1, workers or os.cpu_count() or 1)
-    chunks = np.array_split(np.arange(nz), min(nz, 4 * workers))
-
-    def run(chunk: np.ndarray) -> list[tuple[int, int, float, float]]:
-        if chunk.size == 0:
-            return []
-        return pair_rows(
-            lambda k: stack[k],
-            int(chunk[0]),
-            int(chunk[-1]) + 1,
-            neighbors=neighbors,
-            upsample_factor=upsample_factor,
-            bandpass_px=bandpass_px,
-            window=win,
-            soft_mask=soft,
-            positions=pos,
-            progress=progress,
-        )
-
-    with ThreadPoolExecutor(workers) as ex:
-        results = [r for part in ex.map(run, chunks) for r in part]
-    return pair_arrays(results)
-
-
-def pair_setup(
-    shape: tuple[int, int],
-    nz: int,
-    *,
-    mask: np.ndarray | None = None,
-    positions: np.ndarray | None = None,
-    roi: tuple[float, float, float, float] | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Window, soft mask and prior positions (None when not used) of one registration pass."""
-    pos = None if positions is None else np.asarray(positions, dtype=np.float64).reshape(nz, 2)
-    region, use_prior = _effective_region(roi, pos, shape)
-    if not use_prior:
-        pos = None
-    win = _window(shape, region)
-    soft = None if mask is None else ndimage.gaussian_filter(mask.astype(np.float32), 2.0)
-    return win, soft, pos
-
-
-def pair_rows(
-    get_slice: Callable[[int], np.ndarray],
-    start: int,
-    stop: int,
-    *,
-    neighbors: int,
-    upsample_factor: int,
-    bandpass_px: tuple[float, float],
-    window: np.ndarray,
-    soft_mask: np.ndarray | None,
-    positions: np.ndarray | None,
-    progress: Callable[[int], None] | None = None,
-) -> list[tuple[int, int, float, float]]:
-    """``(i, j, dy, dx)`` of slices ``start <= i < stop`` against their ``neighbors``
-    predecessors ``j`` (``get_slice(k)`` returns slice ``k``; slices from
-    ``start - neighbors`` on are read). Every pair is computed the same way whatever the
-    range, so splitting the stack into ranges (threads, Dask tasks) gives the same rows."""
-    shape = window.shape
-    pos = positions
-
-    def prep(k: int) -> tuple[np.ndarray, bool]:
-        sl = np.asarray(get_slice(k))
-        return _prepare(sl, window, bandpass_px, None if pos is None else pos[k], soft_mask)
-
-    out: list[tuple[int, int, float, float]] = []
-    buf: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=neighbors)
-    for j in range(max(0, start - neighbors), start):
-        buf.append((j, *prep(j)))
-    for i in range(start, stop):
-        fi, oki = prep(i)
-        for j, fj, okj in buf:
-            if oki and okj:
-                shift = _correlation_shift(fj, fi, upsample_factor, shape)
-                if pos is not None:  # residual of the pre-shifted pair + the prior
-                    shift = shift + pos[i] - pos[j]
-                out.append((i, j, float(shift[0]), float(shift[1])))
-            else:
-                out.append((i, j, math.nan, math.nan))
-        buf.append((i, fi, oki))
-        if progress is not None:
-            progress(1)
-    return out
-
-
-def pair_arrays(rows: list[tuple[int, int, float, float]]) -> tuple[np.ndarray, np.ndarray]:
-    """``(pairs, measured)`` arrays of :func:`measure_pair_shifts` from ``pair_rows`` rows."""
-    if not rows:
-        return np.zeros((0, 2), dtype=np.intp), np.zeros((0, 2))
-    arr = np.array(rows, dtype=np.float64)
-    return arr[:, :2].astype(np.intp), arr[:, 2:]
-
-
-def solve_positions(
-    n: int,
-    pairs: np.ndarray,
-    measured: np.ndarray,
-    *,
-    iterations: int = 6,
-    reject_sigma: float = 4.0,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Robust weighted least-squares slice positions from relative shift measurements.
-
-    Solves ``p_i - p_j = measured`` for all pairs with ``p_0 = 0``. The first
-    ``iterations // 2`` passes reweight towards the L1 (least absolute deviation) solution,
-    which a gross outlier cannot pull away; then the noise scale is estimated for each
-    slice distance ``i - j`` (longer jumps are noisier; pooled over all distances when a
-    distance has fewer than 8 pairs), rows are weighted by ``1/scale^2`` times a Huber
-    weight, and rows whose residual exceeds ``reject_sigma`` scales are dropped. A very weak
-    prior ``p_i = p_{i-1}`` keeps the system solvable when a slice has no valid measurement
-    (featureless slice): such a slice takes the position interpolated from its neighbours.
-
-    Returns
-    -------
-    positions : ndarray (n, 2)
-        (dy, dx) of every slice relative to slice 0, in pixels.
-    info : dict
-        ``rejected_pairs``, ``pairs_used``, ``residual_rms_px`` and per-distance scales.
-    """
-    pairs = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
-    measured = np.asarray(measured, dtype=np.float64).reshape(-1, 2)
-    valid = np.isfinite(measured).all(axis=1)
-    pairs, measured = pairs[valid], measured[valid]
-    m = len(pairs)
-    dist = pairs[:, 0] - pairs[:, 1]
-    # weak chain prior for connectivity (weight tiny compared with any measurement)
-    prior_i = np.arange(1, n)
-    rows = np.concatenate([np.arange(m), np.arange(m), m + np.arange(n - 1), m + np.arange(n - 1)])
-    cols = np.concatenate([pairs[:, 0], pairs[:, 1], prior_i, prior_i - 1])
-    vals = np.concatenate([np.ones(m), -np.ones(m), np.ones(n - 1), -np.ones(n - 1)])
-    a_full = sparse.csr_matrix((vals, (rows, cols)), shape=(m + n - 1, n))
-    a = a_full[:, 1:].tocsc()  # gauge: p_0 = 0
-    rhs = np.concatenate([measured, np.zeros((n - 1, 2))])
-    base_w = np.ones(m)
-    robust_w = np.ones(m)
-    prior_w = 1e-6
-    scales: dict[int, float] = {}
-    positions = np.zeros((n, 2))
-    if n == 1:
-        return positions, {"pairs_used": 0, "rejected_pairs": 0, "residual_rms_px": 0.0}
-
-    def solve(wrow: np.ndarray) -> np.ndarray:
-        w = np.concatenate([wrow, np.full(n - 1, prior_w)])
-        wa = a.multiply(w[:, None]).tocsc()
-        normal = (a.T @ wa).tocsc()
-        sol = np.column_stack([spsolve(normal, a.T @ (w * rhs[:, k])) for k in range(2)])
-        return np.vstack([np.zeros((1, 2)), sol.reshape(n - 1, 2)])
-
-    def resid(pos: np.ndarray) -> np.ndarray:
-        r = pos[pairs[:, 0]] - pos[pairs[:, 1]] - measured
-        return np.hypot(r[:, 0], r[:, 1])
-
-    floor = 0.02  # below the sub-pixel precision of a single registration
-    positions = solve(np.ones(m))
-    if m > 0:
-        # 1) L1 (least absolute deviation) by reweighting: one gross outlier cannot drag the
-        #    solution, whatever the leverage, so its residual stands out afterwards
-        n_l1 = max(1, iterations // 2)
-        for _ in range(n_l1):
-            positions = solve(1.0 / np.maximum(resid(positions), floor))
-        # 2) noise scale per slice distance (pooled when a distance has few pairs), hard
-        #    rejection beyond reject_sigma scales, Huber weights, weighted least squares
-        for _ in range(max(1, iterations - n_l1)):
-            rnorm = resid(positions)
-            kept = robust_w > 0
-            pooled = 1.4826 * float(np.median(rnorm[kept])) if kept.any() else 1.0
-            for d in np.unique(dist):
-                sel = dist == d
-                keep = sel & kept
-                s = 1.4826 * float(np.median(rnorm[keep])) if keep.sum() >= 8 else pooled
-                s = max(s, floor)
-                scales[int(d)] = s
-                base_w[sel] = 1.0 / s**2
-                z = rnorm[sel] / s
-                hub = np.where(z <= 1.5, 1.0, 1.5 / np.maximum(z, 1e-12))
-                hub[z > reject_sigma] = 0.0
-                robust_w[sel] = hub
-            positions = solve(base_w * robust_w)
-    res = positions[pairs[:, 0]] - positions[pairs[:, 1]] - measured
-    used = robust_w > 0
-    info = {
-        "pairs_used": int(used.sum()),
-        "rejected_pairs": int(m - used.sum()),
-        "invalid_pairs": int((~valid).sum()),
-        "residual_rms_px": float(np.sqrt(np.mean(np.sum(res[used] ** 2, axis=1))))
-        if used.any()
-        else 0.0,
-        "noise_scale_px_by_distance": {str(k): round(v, 4) for k, v in sorted(scales.items())},
-    }
-    return positions, info
-
-
-def shift_slice(sl: np.ndarray, shift_px: np.ndarray, order: int) -> np.ndarray:
-    """One slice (float32) moved by ``shift_px`` (dy, dx): ``out[r, c] = in[r - dy, c - dx]``."""
-    img = np.asarray(sl).astype(np.float32, copy=False)
-    if np.allclose(shift_px, 0.0, atol=1e-6):
-        return img
-    return ndimage.shift(img, shift_px, order=order, mode="nearest", prefilter=order > 1)
+#: nothing of the alignment is refused chunked (every option runs slab by slab)
+_CHUNKED = chunked_support()
 
 
 def valid_ranges(shifts_px: np.ndarray, ny: int, nx: int) -> tuple[int, int, int, int]:
@@ -489,7 +135,7 @@ def apply_shifts(
     stack: np.ndarray,
     shifts_px: np.ndarray,
     *,
-    order: int = 3,
+    order: int = DEFAULT_ORDER,
     crop: bool = True,
     workers: int | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -571,53 +217,6 @@ def check_align_options(
     return (lo, hi), mask_arr, roi_t
 
 
-def estimate_positions(
-    measure: Callable[[np.ndarray | None], tuple[np.ndarray, np.ndarray]],
-    nz: int,
-    shape: tuple[int, int],
-    *,
-    roi: tuple[float, float, float, float] | None,
-    refine: int,
-    refine_tol_px: float,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Slice positions from ``1 + refine`` registration passes (``measure(prior)`` returns
-    the pair measurements of one pass), damped from the third pass on; returns the positions
-    and the pass report (``passes``, ``last_change_px``, ``registration_roi`` and the
-    solver's numbers)."""
-    ny, nx = shape
-    positions = None
-    passes = 0
-    change = math.inf
-    used_roi: list[float] = [0.0, float(ny), 0.0, float(nx)]
-    solve_info: dict[str, Any] = {}
-    for _ in range(1 + int(refine)):
-        if change < refine_tol_px:
-            break
-        previous = positions
-        passes += 1
-        reg, _ = _effective_region(roi, positions, (ny, nx))
-        if reg is None:
-            used_roi = [0.0, float(ny), 0.0, float(nx)]
-        else:
-            used_roi = [reg[0], reg[0] + reg[1] + 1, reg[2], reg[2] + reg[3] + 1]
-        pairs, measured = measure(positions)
-        positions, solve_info = solve_positions(nz, pairs, measured)
-        if previous is not None:
-            if passes > 2 and _DAMP < 1.0:
-                # damped fixed-point iteration: the pair measurements depend slightly on the
-                # window content, so undamped updates can oscillate
-                positions = previous + _DAMP * (positions - previous)
-            change = float(np.abs(positions - previous).max())
-    assert positions is not None
-    report = {
-        "passes": passes,
-        "last_change_px": None if not math.isfinite(change) else change,
-        "registration_roi": [round(float(v), 4) for v in used_roi],
-        **solve_info,
-    }
-    return positions, report
-
-
 def trend_report(
     positions: np.ndarray,
     *,
@@ -670,41 +269,118 @@ def trend_report(
     return applied, info
 
 
+def _registration(
+    arr: Any,
+    chunked: bool,
+    *,
+    neighbors: int,
+    upsample_factor: int,
+    band: tuple[float, float],
+    mask: np.ndarray | None,
+    roi: tuple[float, float, float, float] | None,
+    refine: int,
+    refine_tol_px: float,
+    workers: int | None,
+    progress: Callable[[int], None] | None,
+    registration_slices: int | None,
+    resume_dir: str | os.PathLike | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Slice positions and the pass report, in memory (threads) or as Dask tasks; read from
+    ``resume_dir`` when an earlier run with the same shape and options saved them there."""
+    nz, ny, nx = (int(s) for s in arr.shape)
+    store = saved = None
+    if resume_dir is not None:
+        manifest = {
+            "shape": [nz, ny, nx],
+            "dtype": np.dtype(arr.dtype).str,
+            "neighbors": int(neighbors),
+            "upsample_factor": int(upsample_factor),
+            "bandpass_px": list(band),
+            "roi": None if roi is None else list(roi),
+            "refine": int(refine),
+            "refine_tol_px": float(refine_tol_px),
+        }
+        store, saved = open_registration(resume_dir, manifest, mask)
+    if saved is not None:
+        positions = np.asarray(saved["positions_px"], dtype=np.float64).reshape(nz, 2)
+        return positions, saved["passes"]
+    if chunked:
+        measure = chunked_measure(
+            arr,
+            neighbors=neighbors,
+            upsample_factor=upsample_factor,
+            bandpass_px=band,
+            mask=mask,
+            roi=roi,
+            registration_slices=registration_slices,
+        )
+    else:
+
+        def measure(prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+            return measure_pair_shifts(
+                arr,
+                neighbors=int(neighbors),
+                upsample_factor=int(upsample_factor),
+                bandpass_px=band,
+                mask=mask,
+                positions=prior,
+                roi=roi,
+                workers=workers,
+                progress=progress,
+            )
+
+    positions, passes = estimate_positions(
+        measure, nz, (ny, nx), roi=roi, refine=refine, refine_tol_px=refine_tol_px
+    )
+    if store is not None:
+        save_registration(store, positions, passes)
+    return positions, passes
+
+
+@_CHUNKED
 def align_slices_report(
     stack: Any,
     *,
     keep_trend: bool = True,
-    trend_degree: int = 1,
-    neighbors: int = 5,
-    upsample_factor: int = 20,
-    bandpass_px: tuple[float, float] = (1.0, 10.0),
+    trend_degree: int = DEFAULT_TREND_DEGREE,
+    neighbors: int = DEFAULT_NEIGHBORS,
+    upsample_factor: int = DEFAULT_UPSAMPLE_FACTOR,
+    bandpass_px: tuple[float, float] = DEFAULT_BANDPASS_PX,
     mask: Any = None,
     roi: tuple[float, float, float, float] | None = None,
-    refine: int = 3,
-    refine_tol_px: float = 0.05,
-    order: int = 3,
+    refine: int = DEFAULT_REFINE,
+    refine_tol_px: float = DEFAULT_REFINE_TOL_PX,
+    order: int = DEFAULT_ORDER,
     crop: bool = True,
     voxel_size_nm: Any = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    chunks: int | None = None,
+    registration_slices: int | None = None,
+    resume_dir: str | os.PathLike | None = None,
+) -> tuple[Any, np.ndarray, dict[str, Any]]:
     """Align the slices of a stack; return the aligned stack, the shifts and a report.
 
-    Parameters are those of :func:`align_slices`.
+    Parameters are those of :func:`align_slices`; ``voxel_size_nm`` (z, y, x) adds the trend
+    slope in nm to the report.
 
     Returns
     -------
-    aligned : ndarray float32
+    aligned : ndarray float32 (lazy Dask array for a Dask or Zarr input)
     shifts_px : ndarray (nz, 2)
         Measured (dy, dx) of each input slice relative to slice 0.
     info : dict
         JSON-ready: ``applied_shifts_px`` (what was undone per slice), ``trend_px`` (nz, 2),
         ``trend_slope_px_per_slice`` and, with a voxel size, ``trend_slope_nm_per_slice``,
         the ``crop`` ranges, the solver's ``rejected_pairs`` / ``residual_rms_px`` and
-        ``featureless_slices``.
+        ``featureless_slices``. The same keys and values on both paths.
     """
-    arr = check_volume(stack, name="stack")
-    nz, ny, nx = arr.shape
+    chunked = runs_chunked(stack, chunks)
+    if chunked:
+        arr = slabs(stack, chunks)
+    else:
+        arr = check_volume(stack, name="stack")
+    nz, ny, nx = (int(s) for s in arr.shape)
     band, mask_arr, roi_t = check_align_options(
         (ny, nx),
         neighbors=neighbors,
@@ -715,23 +391,24 @@ def align_slices_report(
         mask=mask,
         roi=roi,
     )
-    featureless = [k for k in range(nz) if float(arr[k].max()) == float(arr[k].min())]
-
-    def measure(prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        return measure_pair_shifts(
-            arr,
-            neighbors=int(neighbors),
-            upsample_factor=int(upsample_factor),
-            bandpass_px=band,
-            mask=mask_arr,
-            positions=prior,
-            roi=roi_t,
-            workers=workers,
-            progress=progress,
-        )
-
-    positions, passes = estimate_positions(
-        measure, nz, (ny, nx), roi=roi_t, refine=refine, refine_tol_px=refine_tol_px
+    if chunked:
+        featureless = featureless_lazy(arr)
+    else:
+        featureless = [k for k in range(nz) if float(arr[k].max()) == float(arr[k].min())]
+    positions, passes = _registration(
+        arr,
+        chunked,
+        neighbors=neighbors,
+        upsample_factor=upsample_factor,
+        band=band,
+        mask=mask_arr,
+        roi=roi_t,
+        refine=refine,
+        refine_tol_px=refine_tol_px,
+        workers=workers,
+        progress=progress,
+        registration_slices=registration_slices,
+        resume_dir=resume_dir,
     )
     applied, info = trend_report(
         positions,
@@ -742,31 +419,40 @@ def align_slices_report(
         featureless=featureless,
         voxel_size_nm=voxel_size_nm,
     )
-    aligned, info["crop"] = apply_shifts(arr, -applied, order=order, crop=crop, workers=workers)
-    return aligned, positions, info
+    if not chunked:
+        aligned, info["crop"] = apply_shifts(arr, -applied, order=order, crop=crop, workers=workers)
+        return aligned, positions, info
+    info["crop"] = crop_info(-applied, ny, nx, crop)
+    aligned = shift_lazy(arr, -applied, order=order, crop=info["crop"])
+    return finish(aligned, stack), positions, info
 
 
+@_CHUNKED
 def align_slices(
     stack: Any,
     *,
     keep_trend: bool = True,
-    trend_degree: int = 1,
-    neighbors: int = 5,
-    upsample_factor: int = 20,
-    bandpass_px: tuple[float, float] = (1.0, 10.0),
+    trend_degree: int = DEFAULT_TREND_DEGREE,
+    neighbors: int = DEFAULT_NEIGHBORS,
+    upsample_factor: int = DEFAULT_UPSAMPLE_FACTOR,
+    bandpass_px: tuple[float, float] = DEFAULT_BANDPASS_PX,
     mask: Any = None,
     roi: tuple[float, float, float, float] | None = None,
-    refine: int = 3,
-    order: int = 3,
+    refine: int = DEFAULT_REFINE,
+    refine_tol_px: float = DEFAULT_REFINE_TOL_PX,
+    order: int = DEFAULT_ORDER,
     crop: bool = True,
     workers: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike | None = None,
+) -> tuple[Any, np.ndarray]:
     """Register every slice to its predecessors and remove the jitter (or the whole drift).
 
     Parameters
     ----------
     stack
-        (z, y, x) grayscale stack, any numeric dtype (NaN not allowed).
+        (z, y, x) grayscale stack, any real numeric dtype (NaN not allowed): a numpy array
+        (numpy result) or a Dask or Zarr array (lazy result, bit-identical).
     keep_trend
         True (default): remove only the deviation from a smooth trend (polynomial of degree
         ``trend_degree`` in the slice index), keeping real structure tilt. False: remove
@@ -791,21 +477,33 @@ def align_slices(
         does not cover the whole roi see wrapped-around content at the window edge (the
         taper suppresses it): keep the roi inside the structure seen by every slice.
     refine
-        Up to this many extra registration passes (default 3) on slices moved back by the
-        positions found so far, so all pairs compare the same region of structure; stops
-        early when no position changes by more than ``refine_tol_px`` (report variant
-        only; default 0.05 px).
+        Up to this many extra registration passes on slices moved back by the positions
+        found so far, so all pairs compare the same region of structure; stops early when
+        no position changes by more than ``refine_tol_px``.
+    refine_tol_px
+        Convergence threshold of the refinement passes, px.
     order
         Spline order of the sub-pixel shift (1 linear, 3 cubic).
     crop
         Crop the output to the region valid in every slice (see
         :func:`align_slices_report` for the recorded ranges).
     workers
-        Threads (default: all cores).
+        Threads of the in-memory path (default: all cores; the chunked path runs on the
+        active Dask scheduler).
+    chunks
+        Slices per slab of the chunked path (default: the input's z chunks); given with a
+        numpy input, the work runs chunked and the result is computed. A registration task
+        measures ``registration_slices`` slices (:func:`align_slices_report`; default
+        ``max(chunks, 4 * neighbors)``, fewer when a worker memory limit is known).
+    resume_dir
+        Optional work folder: the registration result (positions and pass report) is saved
+        there, and a rerun with the same folder, stack shape and options reads it back
+        instead of registering again (the stack is not hashed: reuse a folder only for the
+        same stack).
 
     Returns
     -------
-    aligned : ndarray float32
+    aligned : ndarray float32 (lazy Dask array for a lazy input)
         The aligned (and cropped) stack.
     shifts_px : ndarray (nz, 2) float
         Measured (dy, dx) of each input slice relative to slice 0, in pixels.
@@ -825,8 +523,38 @@ def align_slices(
         mask=mask,
         roi=roi,
         refine=refine,
+        refine_tol_px=refine_tol_px,
         order=order,
         crop=crop,
         workers=workers,
+        chunks=chunks,
+        resume_dir=resume_dir,
     )
     return aligned, shifts
+
+
+def aligned_reslice(
+    stack: Any, aligned: Any, info: dict[str, Any], *, order: int, row: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """z-x reslices through row ``row`` (default the middle) of the input and of the aligned
+    stack (float32). On a lazy input the aligned reslice is computed from bands of rows
+    around each slice's source row, slab by slab (equal to the full shift to ~1e-12
+    relative), instead of computing the aligned stack."""
+    r_in = int(stack.shape[1]) // 2
+    r_out = int(aligned.shape[1]) // 2 if row is None else int(row)
+    sub = stack[:, r_in, :]
+    row_in = np.asarray(sub.compute() if hasattr(sub, "compute") else sub)
+    if lazy_input(stack):
+        chunks = getattr(aligned, "chunks", None)
+        spc = int(chunks[0][0]) if chunks else 8
+        row_out = aligned_row(
+            stack,
+            -np.asarray(info["applied_shifts_px"]),
+            r_out,
+            order=order,
+            crop=info["crop"],
+            slices_per_chunk=spc,
+        )
+    else:
+        row_out = np.asarray(aligned[:, r_out, :])
+    return row_in.astype(np.float32, copy=False), row_out

@@ -5,19 +5,50 @@ accepted; the work is done in float32 and the functions return float32 unless st
 otherwise (:func:`remove_curtaining` keeps the input dtype when asked). Integer input is not
 rescaled by these functions except by :func:`normalize_intensity`, which maps the chosen
 percentiles to 0 and 1.
+
+On a Dask or Zarr input (or with ``chunks``) every function here runs slab by slab of whole
+slices (:mod:`._geometry_chunked`; the normalisation's percentiles of the whole stack are
+computed first) and returns a lazy result, bit-identical to the in-memory one.
+:func:`correct_geometry` is the chain the ``geometry`` stage runs.
+
+References
+----------
+Beuse, T. et al. (2021). Batteries 7, 70 (porosity methods and the FIB/SEM model this package
+follows). doi:10.3390/batteries7040070
 """
 
 from __future__ import annotations
 
-import math
+import os
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
+from microstructure.parallel.support import chunked_support
+from microstructure.preprocess._chunks import finish, runs_chunked, slabs
+from microstructure.preprocess._geometry_chunked import normalize_lazy, tilt_lazy
+from microstructure.preprocess._geometry_kernels import (
+    DEFAULT_ANGLE_DEG,
+    DEFAULT_HIGH_PERCENTILE,
+    DEFAULT_LOW_PERCENTILE,
+    DEFAULT_TILT_ORDER,
+    check_limits,
+    check_normalize,
+    crop_slices,
+    remove_shading,
+    rescale,
+    sample_step,
+    tilt_factor,
+    tilt_info,
+    tilt_rows,
+)
 from microstructure.volume import check_volume
 
 __all__ = [
+    "DEFAULT_ANGLE_DEG",
+    "DEFAULT_TILT_ORDER",
+    "DEFAULT_LOW_PERCENTILE",
+    "DEFAULT_HIGH_PERCENTILE",
     "as_float32",
     "crop_stack",
     "crop_slices",
@@ -25,7 +56,11 @@ __all__ = [
     "correct_tilt",
     "correct_tilt_report",
     "normalize_intensity",
+    "correct_geometry",
 ]
+
+#: nothing of the geometry chain is refused chunked (every step runs slab by slab)
+_CHUNKED = chunked_support()
 
 
 def as_float32(stack: Any, *, name: str = "stack") -> np.ndarray:
@@ -61,138 +96,111 @@ def crop_stack(
     return arr[crop_slices(arr.shape, z=z, y=y, x=x)].copy()
 
 
-def crop_slices(
-    shape: tuple[int, ...],
-    *,
-    z: tuple[int, int] | None = None,
-    y: tuple[int, int] | None = None,
-    x: tuple[int, int] | None = None,
-) -> tuple[slice, slice, slice]:
-    """The (z, y, x) slices of ``[start, stop)`` crop ranges (negative = from the end).
-
-    Raises ``ValueError`` naming the axis when a range is not a pair, empty or outside.
-    """
-    slices = []
-    for axis, (label, rng) in enumerate((("z", z), ("y", y), ("x", x))):
-        n = int(shape[axis])
-        if rng is None:
-            slices.append(slice(0, n))
-            continue
-        if len(rng) != 2:
-            raise ValueError(f"crop {label}: expected (start, stop), got {rng!r}")
-        start, stop = (int(v) + n if int(v) < 0 else int(v) for v in rng)
-        if not 0 <= start < stop <= n:
-            raise ValueError(
-                f"crop {label}: range {tuple(rng)} is empty or outside the axis of length {n}"
-            )
-        slices.append(slice(start, stop))
-    return (slices[0], slices[1], slices[2])
-
-
-def tilt_factor(angle_deg: float) -> float:
-    """Foreshortening stretch along y, ``1 / sin(angle_deg)`` (1.269 at the usual 52 deg).
-
-    The SEM column views the FIB cross-section under ``angle_deg`` (the stage tilt between
-    the electron and ion beams), so a true height ``h`` appears as ``h * sin(angle)``.
-    """
-    angle = float(angle_deg)
-    if not (math.isfinite(angle) and 0.0 < angle <= 90.0):
-        raise ValueError(f"angle_deg: expected a tilt angle in (0, 90] degrees, got {angle_deg!r}")
-    return 1.0 / math.sin(math.radians(angle))
-
-
+@_CHUNKED
 def correct_tilt_report(
     stack: Any,
     *,
-    angle_deg: float = 52.0,
-    order: int = 1,
-) -> tuple[np.ndarray, dict[str, Any]]:
+    angle_deg: float = DEFAULT_ANGLE_DEG,
+    order: int = DEFAULT_TILT_ORDER,
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """Like :func:`correct_tilt`, also returning a JSON-ready dict of what was done.
 
     The dict holds ``angle_deg``, ``nominal_factor`` (``1/sin``), ``rows_in``, ``rows_out``
     and ``actual_factor`` (``rows_out / rows_in``; the y voxel size of the output is the
     input's apparent y voxel size times ``nominal_factor / actual_factor``).
     """
+    if runs_chunked(stack, chunks):
+        arr = slabs(stack, chunks)
+        info = tilt_info(int(arr.shape[1]), angle_deg, order)
+        return finish(tilt_lazy(arr, ny_out=info["rows_out"], order=order), stack), info
     arr = as_float32(stack)
-    if order not in (0, 1, 3):
-        raise ValueError(f"order: interpolation order must be 0, 1 or 3, got {order!r}")
-    factor = tilt_factor(angle_deg)
-    nz, ny, nx = arr.shape
-    ny_out = max(1, int(round(ny * factor)))
-    info = {
-        "angle_deg": float(angle_deg),
-        "nominal_factor": factor,
-        "rows_in": ny,
-        "rows_out": ny_out,
-        "actual_factor": ny_out / ny,
-    }
-    if ny_out == ny:
-        return arr.copy(), info
-    # Sample positions in input-row coordinates so that the first and last pixel centres
-    # keep their physical positions (pixel-centre convention, edge rows clamped).
-    rows = (np.arange(ny_out, dtype=np.float64) + 0.5) * (ny / ny_out) - 0.5
-    rows = np.clip(rows, 0.0, ny - 1.0)
-    if order == 0:
-        idx = np.clip(np.round(rows).astype(np.intp), 0, ny - 1)
-        return arr[:, idx, :].copy(), info
-    if order == 1:
-        lo = np.floor(rows).astype(np.intp)
-        hi = np.minimum(lo + 1, ny - 1)
-        w = (rows - lo).astype(np.float32)[None, :, None]
-        out = arr[:, lo, :] * (1.0 - w) + arr[:, hi, :] * w
-        return out.astype(np.float32, copy=False), info
-    out = np.empty((nz, ny_out, nx), dtype=np.float32)
-    for k in range(nz):
-        coeffs = ndimage.spline_filter1d(arr[k], order=3, axis=0, mode="mirror")
-        out[k] = ndimage.map_coordinates(
-            coeffs,
-            np.meshgrid(rows, np.arange(nx, dtype=np.float64), indexing="ij"),
-            order=3,
-            mode="mirror",
-            prefilter=False,
-        )
-    return out, info
+    info = tilt_info(arr.shape[1], angle_deg, order)
+    return tilt_rows(arr, info["rows_out"], order), info
 
 
-def correct_tilt(stack: Any, *, angle_deg: float = 52.0, order: int = 1) -> np.ndarray:
+@_CHUNKED
+def correct_tilt(
+    stack: Any,
+    *,
+    angle_deg: float = DEFAULT_ANGLE_DEG,
+    order: int = DEFAULT_TILT_ORDER,
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike | None = None,
+) -> Any:
     """Undo the foreshortening of FIB/SEM cross-sections by stretching y by ``1/sin(angle)``.
 
     Parameters
     ----------
     stack
-        (z, y, x) grayscale stack; any numeric dtype (NaN not allowed).
+        (z, y, x) grayscale stack; any numeric dtype (NaN not allowed): a numpy array (numpy
+        result) or a Dask or Zarr array (lazy result, bit-identical).
     angle_deg
         Angle in degrees between the imaged cross-section and the electron beam (the stage
         tilt; 52 deg on the common Zeiss/FEI dual-beam instruments).
     order
         Interpolation order along y: 0 nearest, 1 linear (default), 3 cubic spline.
+    chunks
+        Slices per slab of the chunked path (default: the input's z chunks); given with a
+        numpy input, the work runs chunked and the result is computed.
+    resume_dir
+        Accepted for a uniform signature; the lazy result holds no state worth keeping.
 
     Returns
     -------
-    ndarray
+    ndarray or dask.array.Array
         float32 stack of shape ``(nz, round(ny / sin(angle)), nx)``. With the input's
         apparent y pixel size ``p``, the output rows are ``p * (1/sin) * ny / ny_out`` nm
         apart (``p`` up to rounding of the row count); see :func:`correct_tilt_report`.
     """
-    return correct_tilt_report(stack, angle_deg=angle_deg, order=order)[0]
+    return correct_tilt_report(
+        stack, angle_deg=angle_deg, order=order, chunks=chunks, resume_dir=resume_dir
+    )[0]
 
 
+def _normalize(
+    arr: np.ndarray,
+    *,
+    low_percentile: float,
+    high_percentile: float,
+    background_sigma_px: float | None,
+    clip: bool,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """In-memory normalisation of a float32 stack and its numbers."""
+    check_normalize(low_percentile, high_percentile, background_sigma_px)
+    out = arr.astype(np.float32, copy=True)
+    if background_sigma_px is not None:
+        remove_shading(out, background_sigma_px)
+    step = sample_step(out.size)
+    sample = out if step == 1 else out.reshape(-1)[::step]
+    lo, hi = np.percentile(sample, [low_percentile, high_percentile])
+    check_limits(lo, hi)
+    rescale(out, lo, hi, clip)
+    return out, {"low_value": float(lo), "high_value": float(hi), "n_sampled": int(sample.size)}
+
+
+@_CHUNKED
 def normalize_intensity(
     stack: Any,
     *,
-    low_percentile: float = 0.5,
-    high_percentile: float = 99.5,
+    low_percentile: float = DEFAULT_LOW_PERCENTILE,
+    high_percentile: float = DEFAULT_HIGH_PERCENTILE,
     background_sigma_px: float | None = None,
     clip: bool = True,
-) -> np.ndarray:
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike | None = None,
+) -> Any:
     """Percentile rescale to 0..1 (float32), optionally after removing slow shading.
 
     Parameters
     ----------
     stack
-        (z, y, x) grayscale stack, any numeric dtype.
+        (z, y, x) grayscale stack, any numeric dtype: a numpy array (numpy result) or a Dask
+        or Zarr array (lazy result, bit-identical; the percentiles are computed first).
     low_percentile, high_percentile
-        Percentiles (0..100) of the whole stack mapped to 0 and 1.
+        Percentiles (0..100) of the whole stack mapped to 0 and 1 (of every value up to 8 M
+        voxels, else of a strided sample of about 4 M of them).
     background_sigma_px
         If given, each slice is divided by its Gaussian-blurred self (sigma in pixels,
         should be several particle diameters) and multiplied by the slice mean: removes
@@ -200,40 +208,128 @@ def normalize_intensity(
         smaller than the sigma.
     clip
         Clip the result to [0, 1].
+    chunks, resume_dir
+        As :func:`correct_tilt`.
 
     Returns
     -------
-    ndarray
+    ndarray or dask.array.Array
         float32 stack in 0..1.
     """
-    arr = as_float32(stack)
-    if not 0.0 <= low_percentile < high_percentile <= 100.0:
-        raise ValueError(
-            "low_percentile/high_percentile: need 0 <= low < high <= 100, got "
-            f"{low_percentile}, {high_percentile}"
+    return correct_geometry(
+        stack,
+        angle_deg=None,
+        low_percentile=low_percentile,
+        high_percentile=high_percentile,
+        background_sigma_px=background_sigma_px,
+        clip=clip,
+        chunks=chunks,
+        resume_dir=resume_dir,
+    )[0]
+
+
+def _geometry_lazy(
+    stack: Any, chunks: Any, crop: dict[str, Any], angle_deg: float | None, order: int, **norm: Any
+) -> tuple[Any, dict[str, Any]]:
+    """The chain of :func:`correct_geometry` slab by slab."""
+    arr = slabs(stack, None if chunks is None else int(chunks))
+    sel = crop_slices(arr.shape, **crop)
+    arr = arr[tuple(sel)].rechunk((int(arr.chunks[0][0]), -1, -1))
+    info: dict[str, Any] = {}
+    ny_out = None
+    if angle_deg is not None:
+        info["tilt"] = tilt_info(int(arr.shape[1]), angle_deg, order)
+        ny_out = info["tilt"]["rows_out"]
+    normalize = norm.pop("normalize")
+    bg = norm.pop("background_sigma_px") if normalize else None
+    out = tilt_lazy(arr, ny_out=ny_out, order=order, background_sigma_px=bg)
+    if normalize:
+        out, numbers = normalize_lazy(out, **norm)
+        info.update(numbers)
+    return out, info
+
+
+@_CHUNKED
+def correct_geometry(
+    stack: Any,
+    *,
+    crop_z: tuple[int, int] | None = None,
+    crop_y: tuple[int, int] | None = None,
+    crop_x: tuple[int, int] | None = None,
+    angle_deg: float | None = DEFAULT_ANGLE_DEG,
+    order: int = DEFAULT_TILT_ORDER,
+    normalize: bool = True,
+    low_percentile: float = DEFAULT_LOW_PERCENTILE,
+    high_percentile: float = DEFAULT_HIGH_PERCENTILE,
+    background_sigma_px: float | None = None,
+    clip: bool = True,
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Crop, tilt correction and percentile normalisation of a stack (the ``geometry`` stage).
+
+    Parameters
+    ----------
+    stack
+        (z, y, x) grayscale stack, any real numeric dtype: a numpy array (numpy result) or a
+        Dask or Zarr array (lazy result, bit-identical to the in-memory one).
+    crop_z, crop_y, crop_x
+        Half-open ``(start, stop)`` ranges to keep (as :func:`crop_stack`).
+    angle_deg
+        Stage tilt for the foreshortening correction (:func:`correct_tilt`); None skips it
+        (the stack is only converted to float32).
+    order
+        Interpolation order of the tilt correction (0, 1 or 3).
+    normalize, low_percentile, high_percentile, background_sigma_px, clip
+        As :func:`normalize_intensity` (percentiles of the whole stack).
+    chunks
+        Slices per slab of the chunked path (memory of a task: about 4 float32 copies of this
+        many slices; default: the input's z chunks).
+    resume_dir
+        Accepted for a uniform signature; the lazy result holds no state worth keeping.
+
+    Returns
+    -------
+    (ndarray or dask.array.Array, dict)
+        The float32 result and what was done: ``tilt`` (:func:`correct_tilt_report`'s dict,
+        when corrected), ``shape_out``, ``rows_out`` and, when normalising, the
+        ``low_value``/``high_value`` mapped to 0 and 1 and the ``n_sampled`` values.
+
+    Raises
+    ------
+    ValueError
+        Bad crop, angle, order or percentiles; constant intensity.
+    """
+    if order not in (0, 1, 3):
+        raise ValueError(f"order: interpolation order must be 0, 1 or 3, got {order!r}")
+    if normalize:
+        check_normalize(low_percentile, high_percentile, background_sigma_px)
+    crop = {"z": crop_z, "y": crop_y, "x": crop_x}
+    norm = dict(
+        low_percentile=low_percentile,
+        high_percentile=high_percentile,
+        background_sigma_px=background_sigma_px,
+        clip=clip,
+    )
+    if runs_chunked(stack, chunks):
+        out, info = _geometry_lazy(
+            stack, chunks, crop, angle_deg, order, normalize=normalize, **norm
         )
-    out = arr.astype(np.float32, copy=True)
-    if background_sigma_px is not None:
-        if not background_sigma_px > 0:
-            raise ValueError(f"background_sigma_px: must be > 0, got {background_sigma_px!r}")
-        for k in range(out.shape[0]):
-            sl = out[k]
-            lo = float(sl.min())
-            # shading is multiplicative on the detector signal: divide positive intensities
-            # as they are; shift only slices with values <= 0 (offset data) to positive
-            shift = 0.0 if lo > 0 else 1e-3 * (float(np.ptp(sl)) + 1e-12) - lo
-            pos = sl + np.float32(shift)
-            bg = ndimage.gaussian_filter(pos, background_sigma_px, mode="reflect")
-            out[k] = pos / bg * float(pos.mean()) - np.float32(shift)
-    sample = out if out.size <= 8_000_000 else out.reshape(-1)[:: out.size // 4_000_000 + 1]
-    lo, hi = np.percentile(sample, [low_percentile, high_percentile])
-    if not hi > lo:
-        raise ValueError(
-            "stack: constant intensity between the chosen percentiles; cannot normalise "
-            f"(value {lo:g})"
-        )
-    out -= np.float32(lo)
-    out *= np.float32(1.0 / (hi - lo))
-    if clip:
-        np.clip(out, 0.0, 1.0, out=out)
-    return out
+        out = finish(out, stack)
+    else:
+        # crop_stack copies; without a crop the tilt or the normalisation make the copy
+        copied = normalize or angle_deg is not None
+        whole = all(v is None for v in crop.values())
+        out = check_volume(stack, name="stack") if whole and copied else crop_stack(stack, **crop)
+        info = {}
+        if angle_deg is not None:
+            out, info["tilt"] = correct_tilt_report(out, angle_deg=angle_deg, order=order)
+        else:
+            out = out.astype(np.float32, copy=False)
+        if normalize:
+            out, numbers = _normalize(out, **norm)
+            info.update(numbers)
+        out = np.ascontiguousarray(out, dtype=np.float32)
+    info["shape_out"] = [int(s) for s in out.shape]
+    info["rows_out"] = int(out.shape[1])
+    return out, info

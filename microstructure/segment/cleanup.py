@@ -6,21 +6,47 @@ through an edge or a corner is connected to it, and a crack one voxel wide that 
 closed pore only diagonally opens it. A *closed pore* is a connected component of the pore
 space that touches no face of the volume; with ``particles`` given, only components enclosed
 by a single particle (per-particle hole filling) count.
+
+Every cleanup function takes a numpy array (numpy result) or a Dask/Zarr array (lazy result
+with the same voxels and numbers, components merged across slabs by
+:func:`microstructure.parallel.label.label_chunked`), plus ``chunks`` (slices per work slab;
+with a numpy input it selects the chunked path) and ``resume_dir`` (a work folder keeping each
+slab's labelling so an interrupted call resumes). What cannot run chunked is declared with
+:func:`~microstructure.parallel.support.chunked_support`.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. doi:10.3390/batteries7040070
+.. [2] Vincent, L., Soille, P. (1991). Watersheds in digital spaces: an efficient algorithm
+   based on immersion simulations. *IEEE Trans. Pattern Anal. Mach. Intell.* 13, 583-598.
+   doi:10.1109/34.87344
+.. [3] Gostick, J. T. (2017). Versatile and efficient pore network extraction method using
+   marker-based watershed segmentation. *Phys. Rev. E* 96, 023307.
+   doi:10.1103/PhysRevE.96.023307
 """
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
+from microstructure.parallel.support import chunked_support
+from microstructure.segment import _chunked
 from microstructure.volume import check_volume, parse_voxel_size
 
 __all__ = [
     "closed_pores",
     "closed_pore_stats",
+    "closed_pore_stats_from_sizes",
+    "component_sizes",
+    "DEFAULT_MIN_SPECK_VOXELS",
+    "DEFAULT_MAX_HOLE_VOXELS",
     "remove_specks",
     "fill_small_holes",
     "separate_particles",
@@ -64,27 +90,55 @@ def _face_labels(lab: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([f.ravel() for f in faces]))
 
 
-def closed_pores(am_mask: Any, *, particles: Any = None, connectivity: int = 26) -> np.ndarray:
+_PARTICLES_REFUSED = (
+    lambda p: p is not None,
+    "in-memory only (per-particle holes need the whole particle labels of "
+    "separate_particles); chunked: closed pores enclosed by AM",
+)
+
+
+@chunked_support(particles=_PARTICLES_REFUSED)
+def closed_pores(
+    am_mask: Any,
+    *,
+    particles: Any = None,
+    connectivity: int = 26,
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike[str] | None = None,
+) -> Any:
     """Pore voxels enclosed by AM: not connected to any face of the volume through pore space.
 
     Parameters
     ----------
     am_mask
-        (z, y, x) boolean AM mask (True = AM; CBD and pores are False).
+        (z, y, x) boolean AM mask (True = AM; CBD and pores are False): numpy, or Dask/Zarr
+        for a lazy result.
     particles
         Optional int labels of the AM particles (e.g. from :func:`separate_particles`, 0 off
         the AM). Then only holes of a single particle count (per-particle hole filling): a
         pore enclosed jointly by two touching particles is not closed *inside AM particles*.
+        In memory only.
     connectivity
         Connectivity of the pore space (26 default, matching the phantom's truth; 6 makes
         diagonal contacts between pores not count, so fewer pores are open).
+    chunks, resume_dir
+        Slices per work slab (a numpy input then runs chunked too) and an optional work folder
+        of the chunked labelling.
 
     Returns
     -------
-    bool ndarray
+    bool ndarray (or lazy Dask array)
         True on the closed-pore voxels. Pores opened by a crack or cut by the volume boundary
         are open (False).
     """
+    slices = _chunked.slab_slices(am_mask, chunks)
+    if slices is not None:
+        _chunked.refuse_chunked(closed_pores, {"particles": particles})
+        _structure(connectivity)  # validate
+        closed, _ = _chunked.closed_pores_chunked(
+            am_mask, connectivity=connectivity, slices_per_chunk=slices, resume_dir=resume_dir
+        )
+        return closed
     am = _check_mask(am_mask, "am_mask")
     pore = ~am
     lab, n = label_components(pore, connectivity=connectivity)
@@ -94,62 +148,135 @@ def closed_pores(am_mask: Any, *, particles: Any = None, connectivity: int = 26)
     closed_ids[_face_labels(lab)] = False
     closed_ids[0] = False
     if particles is not None:
-        part = check_volume(particles, name="particles")
-        if part.shape != am.shape:
-            raise ValueError(
-                f"particles: shape {part.shape} does not match am_mask shape {am.shape}"
-            )
-        if not np.issubdtype(part.dtype, np.integer):
-            raise ValueError(f"particles: expected integer particle labels, got {part.dtype}")
-        cand = np.flatnonzero(closed_ids)
-        if cand.size:
-            objs = ndimage.find_objects(lab)
-            for i in cand:
-                sl = objs[i - 1]
-                grown = tuple(
-                    slice(max(0, s.start - 1), min(dim, s.stop + 1))
-                    for s, dim in zip(sl, am.shape, strict=True)
-                )
-                comp = lab[grown] == i
-                shell = ndimage.binary_dilation(comp, structure=_structure(connectivity)) & ~comp
-                ids = np.unique(part[grown][shell])
-                if ids.size != 1 or ids[0] == 0:
-                    closed_ids[i] = False
+        _single_particle_holes(lab, closed_ids, particles, am.shape, connectivity)
     return closed_ids[lab]
 
 
-def closed_pore_stats(
-    closed: Any, *, voxel_size_nm: Any = None, connectivity: int = 26
-) -> dict[str, Any]:
-    """Count, volume fraction and sizes of closed pores (JSON-ready).
+def _single_particle_holes(
+    lab: np.ndarray, closed_ids: np.ndarray, particles: Any, shape: tuple, connectivity: int
+) -> None:
+    """Unset ``closed_ids`` of the closed pore components not enclosed by a single particle."""
+    part = check_volume(particles, name="particles")
+    if part.shape != shape:
+        raise ValueError(f"particles: shape {part.shape} does not match am_mask shape {shape}")
+    if not np.issubdtype(part.dtype, np.integer):
+        raise ValueError(f"particles: expected integer particle labels, got {part.dtype}")
+    cand = np.flatnonzero(closed_ids)
+    if not cand.size:
+        return
+    objs = ndimage.find_objects(lab)
+    for i in cand:
+        sl = objs[i - 1]
+        grown = tuple(
+            slice(max(0, s.start - 1), min(dim, s.stop + 1))
+            for s, dim in zip(sl, shape, strict=True)
+        )
+        comp = lab[grown] == i
+        shell = ndimage.binary_dilation(comp, structure=_structure(connectivity)) & ~comp
+        ids = np.unique(part[grown][shell])
+        if ids.size != 1 or ids[0] == 0:
+            closed_ids[i] = False
 
-    Returns ``closed_pore_fraction`` (of the whole volume), ``closed_pore_count``,
-    ``closed_pore_voxels`` (per pore, descending) and, with a voxel size,
-    ``closed_pore_equivalent_diameters_nm`` (diameter of the sphere of the same volume).
+
+def closed_pore_stats_from_sizes(
+    sizes: Any, *, n_voxels: int, voxel_size_nm: Any = None
+) -> dict[str, Any]:
+    """:func:`closed_pore_stats` from the closed pores' voxel counts (any order).
+
+    Parameters
+    ----------
+    sizes
+        Voxels per closed pore.
+    n_voxels
+        Voxels in the whole volume.
+    voxel_size_nm
+        Optional (z, y, x) voxel size in nm: adds the equivalent diameters.
+
+    Returns
+    -------
+    dict
+        ``closed_pore_fraction``, ``closed_pore_count``, ``closed_pore_voxels`` (descending) and,
+        with a voxel size, ``closed_pore_equivalent_diameters_nm``.
     """
-    mask = _check_mask(closed, "closed")
-    lab, n = label_components(mask, connectivity=connectivity)
-    sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:] if n else np.zeros(0, np.int64)
-    sizes = np.sort(sizes)[::-1]
+    s = np.sort(np.asarray(sizes, dtype=np.int64))[::-1]
     out: dict[str, Any] = {
-        "closed_pore_fraction": float(np.count_nonzero(mask)) / mask.size,
-        "closed_pore_count": int(n),
-        "closed_pore_voxels": [int(s) for s in sizes],
+        "closed_pore_fraction": float(int(s.sum())) / int(n_voxels),
+        "closed_pore_count": int(s.size),
+        "closed_pore_voxels": [int(v) for v in s],
     }
     if voxel_size_nm is not None:
         vs = parse_voxel_size(voxel_size_nm)
-        vol_nm3 = sizes * float(np.prod(vs))
+        vol_nm3 = s * float(np.prod(vs))
         out["closed_pore_equivalent_diameters_nm"] = [
             float(d) for d in np.cbrt(6.0 * vol_nm3 / math.pi)
         ]
     return out
 
 
-def remove_specks(mask: Any, *, min_size_voxels: int = 27, connectivity: int = 6) -> np.ndarray:
+def component_sizes(mask: Any, *, connectivity: int = 26) -> np.ndarray:
+    """Voxels per connected component of a boolean numpy mask (label order)."""
+    lab, n = label_components(mask, connectivity=connectivity)
+    return np.bincount(lab.ravel(), minlength=n + 1)[1:] if n else np.zeros(0, np.int64)
+
+
+@chunked_support()
+def closed_pore_stats(
+    closed: Any,
+    *,
+    voxel_size_nm: Any = None,
+    connectivity: int = 26,
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Count, volume fraction and sizes of closed pores (JSON-ready).
+
+    Returns ``closed_pore_fraction`` (of the whole volume), ``closed_pore_count``,
+    ``closed_pore_voxels`` (per pore, descending) and, with a voxel size,
+    ``closed_pore_equivalent_diameters_nm`` (diameter of the sphere of the same volume).
+    A Dask/Zarr ``closed`` mask (or ``chunks``) is labelled slab by slab; same numbers.
+    """
+    slices = _chunked.slab_slices(closed, chunks)
+    if slices is not None:
+        _structure(connectivity)  # validate
+        sizes, n_voxels = _chunked.component_sizes_chunked(
+            closed, connectivity=connectivity, slices_per_chunk=slices, resume_dir=resume_dir
+        )
+    else:
+        mask = _check_mask(closed, "closed")
+        sizes, n_voxels = component_sizes(mask, connectivity=connectivity), mask.size
+    return closed_pore_stats_from_sizes(sizes, n_voxels=n_voxels, voxel_size_nm=voxel_size_nm)
+
+
+#: AM components smaller than this many voxels are removed by default (``min_speck_voxels``)
+DEFAULT_MIN_SPECK_VOXELS = 27
+#: enclosed pores of at most this many voxels are filled by default (``max_hole_voxels``)
+DEFAULT_MAX_HOLE_VOXELS = 8
+
+
+@chunked_support()
+def remove_specks(
+    mask: Any,
+    *,
+    min_size_voxels: int = DEFAULT_MIN_SPECK_VOXELS,
+    connectivity: int = 6,
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike[str] | None = None,
+) -> Any:
     """Remove connected components of ``mask`` smaller than ``min_size_voxels`` (new array).
 
-    The AM is 6-connected by the convention of this module.
+    The AM is 6-connected by the convention of this module. A Dask/Zarr ``mask`` (or
+    ``chunks``, slices per work slab) gives a lazy result with the same voxels.
     """
+    slices = _chunked.slab_slices(mask, chunks)
+    if slices is not None:
+        _structure(connectivity)  # validate
+        return _chunked.remove_specks_chunked(
+            mask,
+            min_size_voxels=min_size_voxels,
+            connectivity=connectivity,
+            slices_per_chunk=slices,
+            resume_dir=resume_dir,
+        )
     arr = _check_mask(mask, "mask")
     m = int(min_size_voxels)
     if m < 0 or m != min_size_voxels:
@@ -165,14 +292,32 @@ def remove_specks(mask: Any, *, min_size_voxels: int = 27, connectivity: int = 6
     return keep[lab]
 
 
+@chunked_support()
 def fill_small_holes(
-    am_mask: Any, *, max_size_voxels: int = 8, connectivity: int = 26
-) -> np.ndarray:
+    am_mask: Any,
+    *,
+    max_size_voxels: int = DEFAULT_MAX_HOLE_VOXELS,
+    connectivity: int = 26,
+    chunks: int | None = None,
+    resume_dir: str | os.PathLike[str] | None = None,
+) -> Any:
     """Fill enclosed pore components of at most ``max_size_voxels`` voxels (new array).
 
     Only closed components (touching no face) are filled, so real open porosity is never
     touched; keep ``max_size_voxels`` below the smallest real closed pore you want to keep.
+    A Dask/Zarr ``am_mask`` (or ``chunks``, slices per work slab) gives a lazy result with the
+    same voxels.
     """
+    slices = _chunked.slab_slices(am_mask, chunks)
+    if slices is not None:
+        _structure(connectivity)  # validate
+        return _chunked.fill_small_holes_chunked(
+            am_mask,
+            max_size_voxels=max_size_voxels,
+            connectivity=connectivity,
+            slices_per_chunk=slices,
+            resume_dir=resume_dir,
+        )
     am = _check_mask(am_mask, "am_mask")
     m = int(max_size_voxels)
     if m < 0 or m != max_size_voxels:
@@ -199,7 +344,11 @@ def separate_particles(
     smooth_px: float = 1.0,
     marker_stride: int = 2,
 ) -> np.ndarray:
-    """Split touching AM particles by a distance-transform watershed.
+    """Split touching AM particles by a distance-transform watershed ([2]_, [3]_).
+
+    In memory only. The distance map is computed with the (anisotropic) voxel size, so FIB/SEM
+    volumes with a different slice thickness are split in physical units, e.g.
+    ``separate_particles(am, voxel_size_nm=(30.0, 10.0, 10.0))``.
 
     Parameters
     ----------

@@ -2,8 +2,8 @@
 
 In a FIB/SEM image of a battery electrode the AM is the brightest phase; the carbon-binder
 domain (CBD) is grey and the pores are dark (or show material behind the section plane,
-"shine-through"). Following seed 000 the segmentation here is AM versus everything else (the
-CBD counts as pore at this stage).
+"shine-through"). Following Beuse et al. (2021) [1]_ the segmentation here is AM versus
+everything else (the CBD counts as pore at this stage).
 
 Methods (``segment_am(stack, method=...)``):
 
@@ -28,6 +28,19 @@ Methods (``segment_am(stack, method=...)``):
 Every method can be combined with a hysteresis band (``hysteresis=(low, high)`` as grey
 values, or ``hysteresis_width`` around the chosen threshold): voxels above ``high`` seed the
 AM and voxels above ``low`` connected to a seed join it.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. doi:10.3390/batteries7040070
+.. [2] Otsu, N. (1979). A threshold selection method from gray-level histograms. *IEEE Trans.
+   Syst. Man Cybern.* 9, 62-66. doi:10.1109/TSMC.1979.4310076
+.. [3] Li, C. H., Lee, C. K. (1993). Minimum cross entropy thresholding. *Pattern Recognit.*
+   26, 617-625. doi:10.1016/0031-3203(93)90115-D
+.. [4] Canny, J. (1986). A computational approach to edge detection (hysteresis
+   thresholding). *IEEE Trans. Pattern Anal. Mach. Intell.* 8, 679-698.
+   doi:10.1109/TPAMI.1986.4767851
 """
 
 from __future__ import annotations
@@ -44,6 +57,11 @@ from microstructure.volume import check_volume
 
 __all__ = [
     "THRESHOLD_METHODS",
+    "DEFAULT_THRESHOLD_METHOD",
+    "DEFAULT_CLASSES",
+    "DEFAULT_BLOCK_SIZE_PX",
+    "DEFAULT_OFFSET",
+    "DEFAULT_REFINE_SIGMA_PX",
     "threshold_value",
     "threshold_am",
     "has_middle_mode",
@@ -53,6 +71,17 @@ __all__ = [
 
 Method = Literal["auto", "otsu", "multiotsu", "manual", "local", "li"]
 THRESHOLD_METHODS: tuple[str, ...] = ("auto", "otsu", "multiotsu", "manual", "local", "li")
+
+#: default of ``threshold_value`` / ``threshold_am`` and of the ``segment`` stage
+DEFAULT_THRESHOLD_METHOD: Method = "auto"
+#: multi-Otsu classes (pore, CBD, AM)
+DEFAULT_CLASSES = 3
+#: odd in-slice neighbourhood (pixels) of the ``local`` threshold
+DEFAULT_BLOCK_SIZE_PX = 51
+#: grey-value offset of the ``local`` threshold
+DEFAULT_OFFSET = 0.0
+#: Gaussian width (voxels) of the local means of :func:`refine_local_means`
+DEFAULT_REFINE_SIGMA_PX = 4.0
 
 # histogram used for every global threshold (values are binned over their min..max range)
 _NBINS = 256
@@ -122,9 +151,9 @@ def has_middle_mode(
 def threshold_value(
     stack: Any,
     *,
-    method: Method = "auto",
+    method: Method = DEFAULT_THRESHOLD_METHOD,
     threshold: float | None = None,
-    classes: int = 3,
+    classes: int = DEFAULT_CLASSES,
 ) -> tuple[float, dict[str, Any]]:
     """The global grey value separating AM (above) from the rest, and how it was chosen.
 
@@ -219,11 +248,11 @@ def _local_mask(arr: np.ndarray, block_size_px: int, offset: float) -> tuple[np.
 def threshold_am(
     stack: Any,
     *,
-    method: Method = "auto",
+    method: Method = DEFAULT_THRESHOLD_METHOD,
     threshold: float | None = None,
-    classes: int = 3,
-    block_size_px: int = 51,
-    offset: float = 0.0,
+    classes: int = DEFAULT_CLASSES,
+    block_size_px: int = DEFAULT_BLOCK_SIZE_PX,
+    offset: float = DEFAULT_OFFSET,
     hysteresis: tuple[float, float] | None = None,
     hysteresis_width: float | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -291,7 +320,7 @@ def refine_local_means(
     stack: Any,
     mask: Any,
     *,
-    sigma_px: float = 4.0,
+    sigma_px: float = DEFAULT_REFINE_SIGMA_PX,
     max_iterations: int = 10,
     tol: float = 5e-4,
 ) -> tuple[np.ndarray, dict[str, Any]]:

@@ -19,6 +19,18 @@ Features (per voxel, float32):
 
 Each stack is normalised to its own 0.5 / 99.5 percentiles before feature extraction, so a
 saved model can be applied to other stacks of the same kind of sample.
+
+In memory only: the features and the forest need the whole stack (the
+:func:`~microstructure.segment.segment_am` declaration refuses ``method="trainable"`` on a
+chunked input).
+
+References
+----------
+.. [1] Breiman, L. (2001). Random forests. *Mach. Learn.* 45, 5-32.
+   doi:10.1023/A:1010933404324
+.. [2] Arganda-Carreras, I. et al. (2017). Trainable Weka Segmentation: a machine learning
+   tool for microscopy pixel classification. *Bioinformatics* 33, 2424-2426.
+   doi:10.1093/bioinformatics/btx180
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from microstructure.volume import Phase, check_volume
 
 __all__ = [
     "SCRIBBLE_UNLABELLED",
+    "DEFAULT_N_ESTIMATORS",
     "FeatureParams",
     "TrainedSegmenter",
     "compute_features",
@@ -47,6 +60,8 @@ __all__ = [
 
 #: Scribble value of unpainted voxels; painted voxels hold ``phase code + 1``.
 SCRIBBLE_UNLABELLED = 0
+#: trees of the random forest (``train_segmenter``, the ``segment`` stage's ``n_estimators``)
+DEFAULT_N_ESTIMATORS = 60
 _MODEL_FORMAT = 1
 _MODEL_KIND = "microstructure.segment.TrainedSegmenter"
 _PHASE_NAMES = {p.value: p.name.lower() for p in Phase}
@@ -322,7 +337,7 @@ def train_segmenter(
     scribbles: Any,
     *,
     features: FeatureParams | None = None,
-    n_estimators: int = 60,
+    n_estimators: int = DEFAULT_N_ESTIMATORS,
     max_depth: int | None = 20,
     min_samples_leaf: int = 2,
     max_samples: int = 200_000,

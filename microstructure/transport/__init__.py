@@ -2,12 +2,18 @@
 
 * :func:`m_factor` / :func:`m_factors` - steady-state diffusion through a phase set of a labels
   volume (finite volumes, multigrid-preconditioned conjugate gradients).
-* :mod:`~microstructure.transport.formulas` - Bruggeman, Hashin-Shtrikman, seed 003 eq. 5-7,
-  Stenzel et al. 2016.
+* :mod:`~microstructure.transport.formulas` - Bruggeman, Hashin-Shtrikman, Naumann et al.
+  2024 eq. 5-7, Stenzel et al. 2016.
 * :mod:`~microstructure.transport.descriptors` - geodesic tortuosity, constrictivity.
-* :mod:`~microstructure.transport.presets` - the four electrodes of seed 003 Table 1.
-* :mod:`~microstructure.transport.figure` - the seed 003 Figure 4 analogue and the per-axis
-  M-factor figure of the ``mfactor`` stage.
+* :mod:`~microstructure.transport.presets` - the four electrodes of Naumann et al. 2024, Table 1.
+* :mod:`~microstructure.transport.figure` - the Naumann et al. 2024 Figure 4 analogue and the
+  per-axis M-factor figure of the ``mfactor`` stage.
+
+References
+----------
+Bruggeman (1935), Ann. Phys. 416, 636, doi:10.1002/andp.19354160705.
+Hashin and Shtrikman (1962), J. Appl. Phys. 33, 3125, doi:10.1063/1.1728579.
+Naumann et al. (2024), ACS Appl. Energy Mater. 7, 4786, doi:10.1021/acsaem.4c00505.
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""Seed 003 Figure 4 analogue: M_inter and M_combi against the intergranular porosity."""
+"""Naumann et al. 2024, Figure 4 analogue: M_inter and M_combi against the intergranular porosity.
+
+References
+----------
+Naumann et al. (2024), ACS Appl. Energy Mater. 7, 4786, doi:10.1021/acsaem.4c00505.
+Hashin and Shtrikman (1962), J. Appl. Phys. 33, 3125, doi:10.1063/1.1728579.
+Bruggeman (1935), Ann. Phys. 416, 636, doi:10.1002/andp.19354160705.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from microstructure.transport.formulas import hierarchical_m_factors
+from microstructure.plot import DEFAULT_DPI
+from microstructure.transport.formulas import BRUGGEMAN_EXPONENT, hierarchical_m_factors
 from microstructure.transport.presets import PRESETS
 
 __all__ = ["MFactorCurve", "m_factor_curve", "plot_m_factor_axes", "plot_m_factor_vs_porosity"]
@@ -40,9 +48,9 @@ def m_factor_curve(
     max_porosity: float = 0.45,
     additive_ratio: float | None = None,
     m_intragranular: float | None = None,
-    bruggeman_exponent: float = 1.5,
+    bruggeman_exponent: float = BRUGGEMAN_EXPONENT,
 ) -> MFactorCurve:
-    """Seed 003 eq. 5-7 along a calendering path from ``max_porosity`` down to 0.
+    """Naumann et al. 2024, eq. 5-7 along a calendering path from ``max_porosity`` down to 0.
 
     Calendering removes intergranular pores at a constant additive / particle ratio ``r``, so
     ``eps_s = (1 - eps_inter) / (1 + r)``.
@@ -89,7 +97,7 @@ def plot_m_factor_vs_porosity(
     path: str | os.PathLike,
     *,
     m_intragranular: float | None = None,
-    bruggeman_exponent: float = 1.5,
+    bruggeman_exponent: float = BRUGGEMAN_EXPONENT,
     additive_ratio: float | None = None,
     dpi: int = 150,
 ) -> Path:
@@ -97,10 +105,10 @@ def plot_m_factor_vs_porosity(
 
     Curves of ``M_inter`` and ``M_combi`` against the intergranular porosity, the three-phase
     Hashin-Shtrikman upper bound, and the four Table 1 electrodes as markers.
-    Uses the Agg backend through ``matplotlib.figure.Figure`` (no global pyplot state).
+    Built as a ``matplotlib.figure.Figure`` (no global state) and written with
+    :func:`microstructure.plot.save_figure`.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from microstructure.plot import new_figure, save_figure
 
     out = Path(path)
     if not out.parent.exists():
@@ -110,8 +118,7 @@ def plot_m_factor_vs_porosity(
         m_intragranular=m_intragranular,
         bruggeman_exponent=bruggeman_exponent,
     )
-    fig = Figure(figsize=(5.0, 3.6))
-    FigureCanvasAgg(fig)
+    fig = new_figure((5.0, 3.6))
     ax = fig.add_subplot(1, 1, 1)
     x = curve.intergranular_porosity
     ax.plot(x, curve.m_combined, color="C0", label=r"$M^{combi}$ (eq. 7)")
@@ -126,8 +133,8 @@ def plot_m_factor_vs_porosity(
         ax.plot(p.intergranular_porosity, mf.m_combined, "o", color="C0", ms=4)
         ax.annotate(p.name, (p.intergranular_porosity, mf.m_combined), fontsize=7,
                     xytext=(3, 4), textcoords="offset points")  # fmt: skip
-    ax.set_xlabel("intergranular porosity")
-    ax.set_ylabel("M-factor")
+    ax.set_xlabel("intergranular porosity (volume fraction)")
+    ax.set_ylabel("M-factor (D_eff / D)")
     ax.set_title(
         f"M_II = {curve.m_intragranular:.3f}, M_inter = eps^{bruggeman_exponent:g}", fontsize=9
     )
@@ -135,8 +142,7 @@ def plot_m_factor_vs_porosity(
     ax.set_ylim(0, None)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    fig.savefig(out, dpi=dpi)
-    return out
+    return save_figure(fig, out, dpi=dpi)
 
 
 def plot_m_factor_axes(
@@ -145,7 +151,7 @@ def plot_m_factor_axes(
     *,
     concentration_slice: tuple[np.ndarray, str, int] | None = None,
     voxel_size_nm: tuple[float, float, float] | None = None,
-    dpi: int = 110,
+    dpi: int = DEFAULT_DPI,
 ) -> Path:
     """Image-based M-factor per axis beside Bruggeman, Stenzel and Hashin-Shtrikman.
 
@@ -159,10 +165,9 @@ def plot_m_factor_axes(
     concentration_slice
         Optional ``(2D normalised concentration, transport axis, cut axis)`` drawn as a map.
     voxel_size_nm
-        Voxel size (z, y, x) in nm, for the map's aspect ratio.
+        Voxel size (z, y, x) in nm: the map's axes in micrometres (else in voxels).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from microstructure.plot import new_figure, save_figure
 
     out = Path(path)
     if not out.parent.exists():
@@ -170,8 +175,7 @@ def plot_m_factor_axes(
     if not per_axis:
         raise ValueError("per_axis: no axis to plot")
     ncol = 2 if concentration_slice is not None else 1
-    fig = Figure(figsize=(4.6 * ncol, 3.6))
-    FigureCanvasAgg(fig)
+    fig = new_figure((4.6 * ncol, 3.6))
     ax = fig.add_subplot(1, ncol, 1)
     names = list(per_axis)
     series = [
@@ -210,15 +214,17 @@ def plot_m_factor_axes(
         img, t_axis, cut = concentration_slice
         rem = [a for a in range(3) if a != cut]  # the two axes of the slice, in (z, y, x) order
         ax2 = fig.add_subplot(1, ncol, 2)
-        aspect = 1.0
+        extent, unit = None, "voxels"
         if voxel_size_nm is not None:
-            aspect = voxel_size_nm[rem[0]] / voxel_size_nm[rem[1]]
+            h, w = np.shape(img)
+            dy, dx = voxel_size_nm[rem[0]] / 1000.0, voxel_size_nm[rem[1]] / 1000.0
+            extent, unit = (0.0, w * dx, h * dy, 0.0), "um"
         im = ax2.imshow(np.ma.masked_invalid(img), cmap="viridis", vmin=0, vmax=1,
-                        aspect=aspect, interpolation="nearest")  # fmt: skip
-        ax2.set_ylabel("zyx"[rem[0]])
-        ax2.set_xlabel("zyx"[rem[1]])
+                        extent=extent, interpolation="nearest")  # fmt: skip
+        ax2.set_ylabel(f"{'zyx'[rem[0]]} ({unit})")
+        ax2.set_xlabel(f"{'zyx'[rem[1]]} ({unit})")
         ax2.set_title(f"concentration, flow along {t_axis} (mid {'zyx'[cut]} slice)", fontsize=9)
-        fig.colorbar(im, ax=ax2, shrink=0.8)
+        cbar = fig.colorbar(im, ax=ax2, shrink=0.8)
+        cbar.set_label("normalised concentration c / c_outlet")
     fig.tight_layout()
-    fig.savefig(out, dpi=dpi)
-    return out
+    return save_figure(fig, out, dpi=dpi)

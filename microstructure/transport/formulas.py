@@ -11,11 +11,19 @@ Contents
 * :func:`hashin_shtrikman_upper`, :func:`hashin_shtrikman_lower` - bounds for n isotropic phases.
 * :func:`maxwell_insulating_spheres` - ``2 eps / (3 - eps)`` (dilute insulating spheres; equal to
   the two-phase Hashin-Shtrikman upper bound with an insulating phase).
-* Seed 003 (Naumann et al., ACS Appl. Energy Mater. 2024, eq. 5-7), hierarchical electrodes made
-  of porous secondary particles: :func:`packing_contact_angle_deg` (eq. 6),
-  :func:`m_particles` (eq. 5), :func:`m_combined` (eq. 7) and :func:`hierarchical_m_factors`.
+* Naumann et al. (ACS Appl. Energy Mater. 2024, eq. 5-7, doi:10.1021/acsaem.4c00505),
+  hierarchical electrodes made of porous secondary particles:
+  :func:`packing_contact_angle_deg` (eq. 6), :func:`m_particles` (eq. 5), :func:`m_combined`
+  (eq. 7) and :func:`hierarchical_m_factors`.
 * :func:`stenzel_m_factor` - the prediction of Stenzel et al. (2016) from porosity,
   constrictivity and geodesic tortuosity.
+
+References
+----------
+Bruggeman (1935), Ann. Phys. 416, 636, doi:10.1002/andp.19354160705.
+Hashin and Shtrikman (1962), J. Appl. Phys. 33, 3125, doi:10.1063/1.1728579.
+Naumann et al. (2024), ACS Appl. Energy Mater. 7, 4786, doi:10.1021/acsaem.4c00505.
+Stenzel, Pecho, Holzer, Neumann and Schmidt (2016), AIChE J. 62, 1834, doi:10.1002/aic.15160.
 """
 
 from __future__ import annotations
@@ -43,12 +51,16 @@ __all__ = [
     "stenzel_m_factor",
 ]
 
-#: Intragranular porosity of the porous NMC111 particles in seed 003 (constant for all electrodes).
+#: Intragranular porosity of the porous NMC111 particles in Naumann et al. 2024 (constant for
+#: all electrodes).
 SEED003_INTRAGRANULAR_POROSITY = 0.442
+
+#: Default Bruggeman exponent (spheres): ``M = eps ** 1.5`` (Bruggeman 1935).
+BRUGGEMAN_EXPONENT = 1.5
 
 
 class HashinShtrikmanWarning(UserWarning):
-    """The seed 003 particle-network fit exceeds the Hashin-Shtrikman upper bound."""
+    """The Naumann et al. (2024) particle-network fit exceeds the Hashin-Shtrikman upper bound."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,7 +95,7 @@ def _out(arr: np.ndarray, like: Any) -> float | np.ndarray:
 # --------------------------------------------------------------------------------------------
 # classical relations
 # --------------------------------------------------------------------------------------------
-def bruggeman(porosity: Any, *, exponent: float = 1.5) -> float | np.ndarray:
+def bruggeman(porosity: Any, *, exponent: float = BRUGGEMAN_EXPONENT) -> float | np.ndarray:
     """Bruggeman relation ``M = porosity ** exponent``.
 
     Parameters
@@ -223,7 +235,7 @@ def maxwell_insulating_spheres(porosity: Any) -> float | np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# seed 003: hierarchical electrodes (porous secondary particles)
+# Naumann et al. (2024): hierarchical electrodes (porous secondary particles)
 # --------------------------------------------------------------------------------------------
 def packing_contact_angle_deg(
     particle_fraction: Any,
@@ -232,7 +244,7 @@ def packing_contact_angle_deg(
     fit_offset: float = 43.277,
     fit_slope: float = 0.166,
 ) -> float | np.ndarray:
-    """Mean contact angle of a compressed packing of spheres, seed 003 eq. 6 (degrees).
+    """Mean contact angle of a compressed packing of spheres, Naumann et al. 2024, eq. 6 (degrees).
 
     ``theta = ln(fit_numerator / (1 - eps_s) - fit_offset) / fit_slope``
 
@@ -241,7 +253,7 @@ def packing_contact_angle_deg(
     particle_fraction
         Volume fraction ``eps_s`` of the (porous) particles in the electrode, in [0, 1).
     fit_numerator, fit_offset, fit_slope
-        Constants of the fit (seed 003 eq. 6).
+        Constants of the fit (Naumann et al. 2024, eq. 6).
 
     Returns
     -------
@@ -269,7 +281,7 @@ def m_particles(
     exponent_pole_deg: float = 47.37,
     warn_above_bound: bool = True,
 ) -> float | np.ndarray:
-    """M-factor of a network of interconnected equal spheres, seed 003 eq. 5.
+    """M-factor of a network of interconnected equal spheres, Naumann et al. 2024, eq. 5.
 
     ``M_particles = (eps_s - 0.62) ** (0.8015 + 0.3227 / theta - 13.88 / (47.37 - theta))``
     with ``theta`` from :func:`packing_contact_angle_deg`. It is the transport factor of the
@@ -293,7 +305,7 @@ def m_particles(
     -------
     float or ndarray
         ``M_particles``; 0 where the contact angle is undefined or <= 0 (no percolation, as
-        prescribed by seed 003) or ``eps_s <= percolation_threshold``.
+        prescribed by Naumann et al. (2024)) or ``eps_s <= percolation_threshold``.
 
     Raises
     ------
@@ -306,7 +318,7 @@ def m_particles(
     perc = np.isfinite(theta) & (theta > 0) & (eps > percolation_threshold)
     if np.any(perc & (theta >= exponent_pole_deg)):
         raise ValueError(
-            f"particle_fraction: beyond the range of the seed 003 fit (contact angle >= "
+            f"particle_fraction: beyond the range of the Naumann et al. 2024 fit (contact angle >= "
             f"{exponent_pole_deg} deg, eps_s > ~0.994)"
         )
     th = np.where(perc, theta, 1.0)
@@ -323,7 +335,7 @@ def m_particles(
         over = perc & (m > bound)
         if np.any(over):
             warnings.warn(
-                "m_particles: the seed 003 fit exceeds the Hashin-Shtrikman upper bound "
+                "m_particles: the Naumann et al. 2024 fit exceeds the Hashin-Shtrikman upper bound "
                 f"2 eps_s/(3 - eps_s) at eps_s = {float(eps[over].ravel()[0]):.4g} (contact angle "
                 f"{float(theta[over].ravel()[0]):.3g} deg > ~27 deg); the value is not physical",
                 HashinShtrikmanWarning,
@@ -347,7 +359,7 @@ def m_particles_hs_crossing_deg() -> float:
 
 
 def m_combined(m_inter: Any, m_particles: Any, m_intragranular: Any) -> float | np.ndarray:
-    """Combined intra- plus intergranular M-factor, seed 003 eq. 7.
+    """Combined intra- plus intergranular M-factor, Naumann et al. 2024, eq. 7.
 
     ``M_combi = M_inter + M_particles * M_II``
 
@@ -377,13 +389,13 @@ class HierarchicalMFactors:
     m_inter
         Intergranular M-factor.
     contact_angle_deg
-        Seed 003 eq. 6 (``nan`` where undefined).
+        Naumann et al. 2024, eq. 6 (``nan`` where undefined).
     m_particles
-        Seed 003 eq. 5 (0 without percolation).
+        Naumann et al. 2024, eq. 5 (0 without percolation).
     m_intragranular
         ``M_II`` used.
     m_combined
-        Seed 003 eq. 7.
+        Naumann et al. 2024, eq. 7.
     hs_upper
         Three-phase Hashin-Shtrikman upper bound (intergranular electrolyte at 1, porous
         particles at ``M_II``, additives at 0).
@@ -404,16 +416,16 @@ def hierarchical_m_factors(
     intragranular_porosity: float = SEED003_INTRAGRANULAR_POROSITY,
     m_inter: Any = None,
     m_intragranular: float | None = None,
-    bruggeman_exponent: float = 1.5,
+    bruggeman_exponent: float = BRUGGEMAN_EXPONENT,
     warn_above_bound: bool = True,
 ) -> HierarchicalMFactors:
-    """All M-factors of seed 003 for an electrode with porous particles.
+    """All M-factors of Naumann et al. (2024) for an electrode with porous particles.
 
-    Seed 003 gives the combination (eq. 5-7) but not the laws behind ``M_inter`` and
+    Naumann et al. (2024) give the combination (eq. 5-7) but not the laws behind ``M_inter`` and
     ``M_II`` (its supporting information, not available here). Unless given, both default to
     Bruggeman with ``bruggeman_exponent``: ``M_inter = eps_inter ** a`` and
-    ``M_II = eps_II ** a``. Seed 003 quotes ``M_combi = 0.19`` at ``eps_inter = 0``, which with
-    eq. 5 implies ``M_II`` of about 0.245 (Bruggeman 1.5 gives 0.294).
+    ``M_II = eps_II ** a``. Naumann et al. (2024) quote ``M_combi = 0.19`` at
+    ``eps_inter = 0``, which with eq. 5 implies ``M_II`` of about 0.245 (Bruggeman 1.5 gives 0.294).
 
     Parameters
     ----------
@@ -422,7 +434,7 @@ def hierarchical_m_factors(
     particle_fraction
         Volume fraction of porous particles, [0, 1).
     intragranular_porosity
-        Porosity inside the particles (0.442 in seed 003).
+        Porosity inside the particles (0.442 in Naumann et al. 2024).
     m_inter
         Intergranular M-factor(s); default Bruggeman of ``intergranular_porosity``.
     m_intragranular

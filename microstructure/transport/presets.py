@@ -1,10 +1,14 @@
-"""The four hierarchically structured NMC111 electrodes of seed 003 (Table 1).
+"""The four hierarchically structured NMC111 electrodes of Naumann et al. (2024) (Table 1).
 
 Naumann et al., ACS Appl. Energy Mater. 2024, 7, 4786: an uncalendered electrode and three
 calendering steps (Cal-1..3). The intragranular porosity of the porous particles is 0.442 for
 all of them, so ``total porosity = eps_inter + eps_s * 0.442`` and the NMC111 fraction is
 ``eps_s * (1 - 0.442)``; the volume fractions of intergranular pores, particles and additives
 add up to 1. :meth:`ElectrodePreset.check` verifies these relations to the table's rounding.
+
+References
+----------
+Naumann et al. (2024), ACS Appl. Energy Mater. 7, 4786, doi:10.1021/acsaem.4c00505.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ __all__ = ["ElectrodePreset", "PRESETS", "get_preset"]
 
 @dataclass(frozen=True)
 class ElectrodePreset:
-    """One electrode of seed 003 Table 1 (all fractions per electrode volume, 0..1).
+    """One electrode of Naumann et al. 2024, Table 1 (all fractions per electrode volume, 0..1).
 
     Attributes
     ----------
@@ -89,10 +93,11 @@ class ElectrodePreset:
                 )
 
     def m_factors(self, **kwargs: Any) -> HierarchicalMFactors:
-        """Seed 003 eq. 5-7 for this electrode (see :func:`hierarchical_m_factors`).
+        """Naumann et al. 2024, eq. 5-7 for this electrode (see :func:`hierarchical_m_factors`).
 
         Keyword arguments (``m_inter``, ``m_intragranular``, ``bruggeman_exponent``) choose the
-        laws seed 003 does not state; the default is Bruggeman with exponent 1.5 for both.
+        laws Naumann et al. (2024) do not state; the default is Bruggeman with exponent 1.5 for
+        both.
         """
         kwargs.setdefault("intragranular_porosity", self.intragranular_porosity)
         return hierarchical_m_factors(self.intergranular_porosity, self.particle_fraction, **kwargs)
@@ -106,7 +111,7 @@ def _p(name: str, *vals: float) -> ElectrodePreset:
     return ElectrodePreset(name, *vals)
 
 
-#: Seed 003 Table 1, keyed by lower-case name.
+#: Naumann et al. (2024) Table 1, keyed by lower-case name.
 PRESETS: dict[str, ElectrodePreset] = {
     p.name: p
     for p in (
@@ -119,7 +124,7 @@ PRESETS: dict[str, ElectrodePreset] = {
 
 
 def get_preset(name: str) -> ElectrodePreset:
-    """Return a seed 003 electrode by name (case-insensitive; ``cal1`` and ``Cal-1`` work).
+    """Return a Naumann et al. 2024 electrode by name (case-insensitive; ``cal1``, ``Cal-1`` work).
 
     Raises
     ------

@@ -1,9 +1,9 @@
-"""Seed 003 as one workflow: M-factors of porous-particle electrodes and the hierarchical DFN.
+"""Naumann et al. 2024 as one workflow: M-factors of porous-particle electrodes and the DFN.
 
 ``microstructure workflow pipelines/seed003_hierarchical.toml --out OUT`` writes
 
 * ``m_factors.csv`` and ``m_factor_vs_porosity.png``: ``M_inter`` and ``M_combi`` of the four
-  Table 1 electrodes and along the calendering path (seed 003 Figure 4 analogue, eq. 3-7);
+  Table 1 electrodes and along the calendering path (Figure 4 analogue, eq. 3-7);
 * ``discharge_<preset>_<C>C.png`` / ``.csv``: discharge curves and end-of-discharge salt
   profiles for both transport modes (Figures 5-7 analogues);
 * ``table2.csv`` / ``table2.md``: gravimetric energy densities of the Table 2 cases beside the
@@ -23,6 +23,10 @@ The configuration (a TOML file, see ``pipelines/seed003_hierarchical.toml``)::
     [mesh]                    # optional finite-volume mesh (default: the model's own)
 
 Files are written atomically (temporary name, then rename); a rerun overwrites them.
+
+References
+----------
+Naumann et al. (2024), ACS Appl. Energy Mater. 7, 4786, doi:10.1021/acsaem.4c00505.
 """
 
 from __future__ import annotations
@@ -37,17 +41,17 @@ from typing import Any
 import numpy as np
 
 from microstructure.io.tables import read_toml, to_jsonable, write_csv, write_json
+from microstructure.transport.dfn.simulate import TRANSPORT_MODES as _TRANSPORTS
 
 __all__ = ["load_seed003_config", "run_seed003", "SEED003_TABLE2_CASES"]
 
-#: Seed 003 Table 2 cases (electrode, C-rate).
+#: Naumann et al. (2024) Table 2 cases (electrode, C-rate).
 SEED003_TABLE2_CASES: tuple[tuple[str, float], ...] = (
     ("cal-2", 3.0),
     ("cal-2", 5.0),
     ("cal-3", 0.5),
     ("cal-3", 2.0),
 )
-_TRANSPORTS = ("combined", "intergranular")
 _TOP = {"workflow", "mfactor", "discharge", "table2", "mesh"}
 _MFACTOR = {"bruggeman_exponent", "m_intragranular", "max_porosity"}
 _DISCHARGE = {"preset", "c_rate", "transports"}
@@ -95,7 +99,7 @@ def _preset(name: Any, where: str) -> str:
 
 
 def load_seed003_config(source: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
-    """Read and validate a seed 003 workflow configuration (TOML file or parsed dict)."""
+    """Read and validate a Naumann et al. 2024 workflow configuration (TOML file or dict)."""
     if isinstance(source, dict):
         doc, path = source, "<config>"
     else:
@@ -193,7 +197,7 @@ def run_seed003(
     log: Callable[[str], None] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run the seed 003 workflow; returns the report (also ``out_dir/report.json``).
+    """Run the Naumann et al. (2024) workflow; returns the report (also ``out_dir/report.json``).
 
     Parameters
     ----------
@@ -206,13 +210,6 @@ def run_seed003(
     progress
         Show a progress bar over the DFN simulations.
     """
-    from tqdm.auto import tqdm
-
-    from microstructure.transport.dfn import simulate_discharge
-    from microstructure.transport.dfn.figure import plot_discharge
-    from microstructure.transport.dfn.validation import SEED003_TABLE2
-    from microstructure.transport.figure import plot_m_factor_vs_porosity
-
     cfg = config if isinstance(config, dict) and "table2_cases" in config else None
     cfg = cfg or load_seed003_config(config)
     out = Path(out_dir)
@@ -224,23 +221,52 @@ def run_seed003(
     report: dict[str, Any] = {"workflow": "seed003", "config": cfg["path"]}
 
     # 1. M-factors (eq. 3-7) and the Figure 4 analogue
-    mf = cfg["mfactor"]
+    report["m_factors"] = _write_m_factors(out, cfg["mfactor"], say)
+
+    # 2. DFN runs: every discharge figure and every Table 2 case, each simulated once
+    runs = _simulate_all(cfg, progress=progress)
+    report["discharges"] = _write_discharges(out, cfg["discharge"], runs, say)
+
+    # 3. Table 2 beside the paper
+    rows = _table2_rows(cfg["table2_cases"], runs)
+    if rows:
+        write_csv(out / "table2.csv", {k: np.asarray([r[k] for r in rows]) for k in rows[0]})
+        md = out / "table2.md"
+        _tmp(md).write_text(_table2_markdown(rows))
+        os.replace(_tmp(md), md)
+    report["table2"] = rows
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    report["n_simulations"] = len(runs)
+    write_json(out / "report.json", to_jsonable(report))
+    say(f"Table 2: {len(rows)} case(s) -> table2.md; {len(runs)} DFN runs in {report['seconds']} s")
+    return report
+
+
+def _write_m_factors(
+    out: Path, mf: dict[str, Any], say: Callable[[str], None]
+) -> dict[str, dict[str, Any]]:
+    """``m_factors.csv`` and ``m_factor_vs_porosity.png``; the M-factors per electrode."""
+    from microstructure.transport.figure import plot_m_factor_vs_porosity
+
     table = _m_factor_table(mf)
     write_csv(out / "m_factors.csv", {k: np.asarray(v) for k, v in table.items()})
-    fig_tmp = _tmp(out / "m_factor_vs_porosity.png")
+    options = {k: mf[k] for k in ("bruggeman_exponent",) if k in mf}
     plot_m_factor_vs_porosity(
-        fig_tmp,
-        m_intragranular=mf.get("m_intragranular"),
-        bruggeman_exponent=mf.get("bruggeman_exponent", 1.5),
+        out / "m_factor_vs_porosity.png", m_intragranular=mf.get("m_intragranular"), **options
     )
-    os.replace(fig_tmp, out / "m_factor_vs_porosity.png")
-    report["m_factors"] = {
+    say(f"M-factors of {len(table['electrode'])} electrodes -> m_factors.csv, figure")
+    return {
         name: {k: table[k][i] for k in table if k != "electrode"}
         for i, name in enumerate(table["electrode"])
     }
-    say(f"M-factors of {len(table['electrode'])} electrodes -> m_factors.csv, figure")
 
-    # 2. DFN runs: every discharge figure and every Table 2 case, each simulated once
+
+def _simulate_all(cfg: dict[str, Any], *, progress: bool) -> dict[tuple[str, float, str], Any]:
+    """Every discharge the figures and Table 2 need, each simulated once."""
+    from tqdm.auto import tqdm
+
+    from microstructure.transport.dfn import simulate_discharge
+
     runs: dict[tuple[str, float, str], Any] = {}
     wanted = [(d["preset"], d["c_rate"], t) for d in cfg["discharge"] for t in d["transports"]]
     wanted += [(p, c, t) for p, c in cfg["table2_cases"] for t in _TRANSPORTS]
@@ -251,17 +277,28 @@ def run_seed003(
         runs[(preset, c, transport)] = simulate_discharge(
             preset, c_rate=c, transport=transport, mesh=cfg["mesh"]
         )
-    report["discharges"] = {}
-    for d in cfg["discharge"]:
+    return runs
+
+
+def _write_discharges(
+    out: Path,
+    discharges: list[dict[str, Any]],
+    runs: dict[tuple[str, float, str], Any],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """One figure and the curve / salt CSVs per ``[[discharge]]`` entry; their numbers."""
+    from microstructure.transport.dfn.figure import plot_discharge
+
+    numbers: dict[str, Any] = {}
+    for d in discharges:
         tag = f"{d['preset']}_{d['c_rate']:g}C"
         res = [runs[(d["preset"], d["c_rate"], t)] for t in d["transports"]]
-        png = out / f"discharge_{tag}.png"
         plot_discharge(
             res,
-            _tmp(png),
-            title=f"seed 003 {d['preset']} at {d['c_rate']:g}C: intergranular vs combined",
+            out / f"discharge_{tag}.png",
+            title=f"Naumann et al. 2024, {d['preset']} at {d['c_rate']:g}C: "
+            "intergranular vs combined",
         )
-        os.replace(_tmp(png), png)
         for r in res:
             csv = out / f"discharge_{tag}_{r.transport}.csv"
             r.to_csv(_tmp(csv))
@@ -269,7 +306,7 @@ def run_seed003(
             salt = out / f"salt_{tag}_{r.transport}.csv"
             r.salt_profile_to_csv(_tmp(salt))
             os.replace(_tmp(salt), salt)
-        report["discharges"][tag] = {
+        numbers[tag] = {
             r.transport: {
                 "capacity_mah_per_g_nmc": r.specific_capacity_mah_per_g,
                 "energy_density_wh_per_kg": r.energy_density_wh_per_kg,
@@ -281,10 +318,17 @@ def run_seed003(
             for r in res
         }
         say(f"discharge {tag}: {', '.join(d['transports'])} -> discharge_{tag}.png")
+    return numbers
 
-    # 3. Table 2 beside the paper
+
+def _table2_rows(
+    cases: list[tuple[str, float]], runs: dict[tuple[str, float, str], Any]
+) -> list[dict[str, Any]]:
+    """The Table 2 cases: our energy densities beside the paper's model and experiment."""
+    from microstructure.transport.dfn.validation import SEED003_TABLE2
+
     rows = []
-    for preset, c in cfg["table2_cases"]:
+    for preset, c in cases:
         a = runs[(preset, c, "combined")]
         b = runs[(preset, c, "intergranular")]
         exp, paper_comb, paper_inter = SEED003_TABLE2.get((preset, c), (math.nan,) * 3)
@@ -306,22 +350,12 @@ def run_seed003(
                 "paper_ratio_intergranular_to_combined": paper_inter / paper_comb,
             }
         )
-    if rows:
-        write_csv(out / "table2.csv", {k: np.asarray([r[k] for r in rows]) for k in rows[0]})
-        md = out / "table2.md"
-        _tmp(md).write_text(_table2_markdown(rows))
-        os.replace(_tmp(md), md)
-    report["table2"] = rows
-    report["seconds"] = round(time.perf_counter() - t0, 2)
-    report["n_simulations"] = len(todo)
-    write_json(out / "report.json", to_jsonable(report))
-    say(f"Table 2: {len(rows)} case(s) -> table2.md; {len(todo)} DFN runs in {report['seconds']} s")
-    return report
+    return rows
 
 
 def _table2_markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "# Seed 003 Table 2: gravimetric energy density (Wh/kg of cathode coating)",
+        "# Naumann et al. (2024) Table 2: gravimetric energy density (Wh/kg of cathode coating)",
         "",
         "| electrode | C | experiment | paper combined | paper intergranular | ours combined "
         "| ours intergranular | ours comb. vs exp. | ours inter. vs exp. | inter/comb ours "

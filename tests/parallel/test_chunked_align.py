@@ -1,4 +1,5 @@
-"""Chunked slice alignment (``align_chunked`` and the ``align`` stage's chunked path): on a
+"""Chunked slice alignment (``align_slices_report`` on a Dask array and the ``align`` stage's
+chunked path): on a
 jittered crop of the phantom's FIB/SEM stack the registration tasks per slab and the slab-wise
 shift application give exactly the in-memory shifts, report and aligned stack, also on a
 two-worker dask.distributed cluster and through ``run_pipeline`` with Zarr in between."""
@@ -7,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from microstructure.io import read_volume, write_volume
-from microstructure.parallel import align_chunked
 from microstructure.pipeline import parse_recipe
 from microstructure.pipeline.runner import run_pipeline
 from microstructure.preprocess import align_slices_report
@@ -54,8 +55,8 @@ def test_align_chunked_equals_in_memory(jittered, options) -> None:
     positions, report and aligned stack, bit for bit; and the jitter is found."""
     ref_a, ref_p, ref_i = align_slices_report(jittered, voxel_size_nm=(20, 10, 10), **options)
     for spc in (2, 5, 64):
-        got_a, got_p, got_i = align_chunked(
-            jittered, voxel_size_nm=(20, 10, 10), slices_per_chunk=spc, **options
+        got_a, got_p, got_i = align_slices_report(
+            da.from_array(jittered), voxel_size_nm=(20, 10, 10), chunks=spc, **options
         )
         assert got_a.chunks[0][0] == min(spc, 21)
         np.testing.assert_array_equal(got_p, ref_p)
@@ -69,13 +70,11 @@ def test_align_chunked_equals_in_memory(jittered, options) -> None:
 
 
 def test_align_chunked_on_a_cluster_with_a_mask(cluster, jittered) -> None:
-    import dask.array as da
-
     mask = np.zeros(jittered.shape[1:], dtype=bool)
     mask[4:-4, 6:-6] = True
     ref_a, ref_p, ref_i = align_slices_report(jittered, mask=mask)
-    got_a, got_p, got_i = align_chunked(
-        da.from_array(jittered, chunks=(4, -1, -1)), mask=mask, slices_per_chunk=3
+    got_a, got_p, got_i = align_slices_report(
+        da.from_array(jittered, chunks=(4, -1, -1)), mask=mask, chunks=3
     )
     np.testing.assert_array_equal(got_p, ref_p)
     _equal_reports(got_i, ref_i)
@@ -86,13 +85,13 @@ def test_align_chunked_rejects_what_in_memory_rejects(jittered) -> None:
     bad = jittered.copy()
     bad[3, 5, 5] = np.nan
     with pytest.raises(ValueError, match="stack: contains 1 NaN"):
-        align_chunked(bad)
+        align_slices_report(da.from_array(bad))
     with pytest.raises(ValueError, match="neighbors: must be >= 1"):
-        align_chunked(jittered, neighbors=0)
+        align_slices_report(da.from_array(jittered), neighbors=0)
     with pytest.raises(ValueError, match="slices_per_chunk"):
-        align_chunked(jittered, slices_per_chunk=0)
+        align_slices_report(da.from_array(jittered), chunks=0)
     with pytest.raises(ValueError, match="3D"):
-        align_chunked(jittered[0])
+        align_slices_report(da.from_array(jittered[0]))
 
 
 def test_align_stage_chunked_equals_in_memory_through_the_runner(
@@ -101,7 +100,8 @@ def test_align_stage_chunked_equals_in_memory_through_the_runner(
     """zarr_threshold_bytes = 0: geometry hands a Dask array to align, which runs chunked;
     the stored Zarr, the numbers and the shifts table equal the in-memory run; the figure's
     aligned reslice (computed from bands of rows) equals the in-memory one."""
-    from microstructure.pipeline.builtin.preprocess import AlignStage, aligned_row
+    from microstructure.pipeline.builtin.preprocess_align import AlignStage
+    from microstructure.preprocess._align_chunked import aligned_row
 
     path = tmp_path / "stack.tif"
     write_volume(path, Volume(jittered, (20.0, 10.0, 10.0), {"tilt_corrected": True}))

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pytest
 
 from microstructure.io import read_volume
-from microstructure.parallel import (
-    curtaining_z_halo,
-    geometry_chunked,
-    map_slices,
-)
+from microstructure.preprocess import correct_geometry
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "phantom"
 VS = (20.0, 25.0, 25.0)
@@ -32,8 +29,8 @@ def test_chunked_geometry_equals_in_memory_on_a_cluster(cluster, fibsem):
     ref = normalize_intensity(
         correct_tilt(crop_stack(fibsem, x=(4, -2))), background_sigma_px=background_sigma_px
     )
-    got, info = geometry_chunked(
-        fibsem, crop_x=(4, -2), slices_per_chunk=5, background_sigma_px=background_sigma_px
+    got, info = correct_geometry(
+        da.from_array(fibsem), crop_x=(4, -2), chunks=5, background_sigma_px=background_sigma_px
     )
     got = got.compute()
     assert got.dtype == np.float32 and list(got.shape) == info["shape_out"]
@@ -46,7 +43,7 @@ def test_chunked_geometry_samples_like_in_memory_above_8_mvoxel():
 
     # 7.1 M voxels in, 9.0 M after the tilt stretch: the strided-sample path of the percentiles
     stack = np.random.default_rng(0).integers(0, 255, (36, 400, 496), dtype=np.uint8)
-    got, info = geometry_chunked(stack, slices_per_chunk=7)
+    got, info = correct_geometry(da.from_array(stack), chunks=7)
     assert info["n_sampled"] < got.size
     np.testing.assert_array_equal(got.compute(), normalize_intensity(correct_tilt(stack)))
 
@@ -55,14 +52,7 @@ def test_chunked_curtaining_equals_in_memory_on_a_cluster(cluster, fibsem):
     from microstructure.preprocess import remove_curtaining
 
     ref = remove_curtaining(fibsem, z_window=5, iterations=2)
-    got = map_slices(
-        remove_curtaining,
-        fibsem,
-        slices_per_chunk=6,
-        z_halo=curtaining_z_halo(5, 2),
-        z_window=5,
-        iterations=2,
-    )
+    got = remove_curtaining(da.from_array(fibsem), chunks=6, z_window=5, iterations=2)
     np.testing.assert_array_equal(got.compute(), ref)
 
 
@@ -76,4 +66,4 @@ def test_chunked_curtaining_equals_in_memory_on_a_cluster(cluster, fibsem):
 )
 def test_bad_chunked_geometry_input_is_a_clear_error(fibsem, kwargs, needle):
     with pytest.raises(ValueError, match=needle):
-        geometry_chunked(fibsem, **kwargs)
+        correct_geometry(da.from_array(fibsem), **kwargs)

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pytest
 
 from microstructure.io import read_volume
-from microstructure.parallel import (
-    granulometry_chunked,
-    local_thickness_chunked,
-)
+from microstructure.porosimetry import granulometry, local_thickness
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "phantom"
 VS = (20.0, 25.0, 25.0)
@@ -25,11 +23,9 @@ def labels() -> np.ndarray:
 
 
 def test_chunked_granulometry_equals_in_memory_on_a_cluster(cluster, labels, tmp_path):
-    from microstructure.porosimetry import granulometry
-
     ref = granulometry(labels, voxel_size_nm=VS)
-    got = granulometry_chunked(
-        labels,
+    got = granulometry(
+        da.from_array(labels),
         voxel_size_nm=VS,
         max_radius_nm=1e4,
         chunks=(12, 24, 20),
@@ -45,12 +41,10 @@ def test_chunked_granulometry_equals_in_memory_on_a_cluster(cluster, labels, tmp
 
 
 def test_capped_local_thickness_never_exceeds_the_cap(labels):
-    from microstructure.porosimetry import local_thickness
-
     pore = (labels == 0) | (labels == 3)
     free = local_thickness(pore, voxel_size_nm=VS)
     cap = 0.5 * float(free.max())
-    got = local_thickness_chunked(pore, voxel_size_nm=VS, max_radius_nm=cap, chunks=16)
+    got = local_thickness(da.from_array(pore), voxel_size_nm=VS, max_radius_nm=cap, chunks=16)
     assert got.max() <= cap * (1 + 1e-6) and free.max() > cap
     np.testing.assert_array_equal(got > 0, pore)
     # where the pore is narrower than the cap, nothing changes

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -14,7 +15,6 @@ from microstructure.io import read_volume
 from microstructure.parallel import (
     dask_scheduler,
     distance_capped_nm,
-    invasion_radius_chunked,
 )
 from microstructure.porosimetry import _core, invasion_radius
 
@@ -62,8 +62,12 @@ def test_chunked_invasion_equals_in_memory_on_the_phantom(sample_pore, inlet) ->
     vs = (60.0, 60.0, 60.0)
     ref = invasion_radius(sample_pore, voxel_size_nm=vs, inlet=inlet)
     r_max = float(_core.distance_nm(sample_pore, vs).max()) + 1.0
-    got = invasion_radius_chunked(
-        sample_pore, voxel_size_nm=vs, inlet=inlet, max_radius_nm=r_max, chunks=(12, 20, 24)
+    got = invasion_radius(
+        da.from_array(sample_pore),
+        voxel_size_nm=vs,
+        inlet=inlet,
+        max_radius_nm=r_max,
+        chunks=(12, 20, 24),
     )
     assert ref.any()
     assert_same_invasion(got, ref)
@@ -73,8 +77,8 @@ def test_chunked_invasion_on_a_local_cluster_with_two_workers(cluster, tmp_path)
     pore = spheres(seed=3)
     ref = invasion_radius(pore, voxel_size_nm=VS, inlet="z-")
     r_max = float(_core.distance_nm(pore, VS).max()) + 1.0
-    got = invasion_radius_chunked(
-        pore,
+    got = invasion_radius(
+        da.from_array(pore),
         voxel_size_nm=VS,
         inlet="z-",
         max_radius_nm=r_max,
@@ -87,8 +91,8 @@ def test_chunked_invasion_on_a_local_cluster_with_two_workers(cluster, tmp_path)
 
 def test_capped_radius_caps_the_invasion_radius() -> None:
     pore = spheres(seed=5)
-    free = invasion_radius_chunked(pore, voxel_size_nm=VS, max_radius_nm=1e4, chunks=16)
-    capped = invasion_radius_chunked(pore, voxel_size_nm=VS, max_radius_nm=60.0, chunks=16)
+    free = invasion_radius(da.from_array(pore), voxel_size_nm=VS, max_radius_nm=1e4, chunks=16)
+    capped = invasion_radius(da.from_array(pore), voxel_size_nm=VS, max_radius_nm=60.0, chunks=16)
     # pores wider than the cap enter at the cap's pressure; none enters at a larger radius
     assert capped.max() <= 60.0 + 1e-4 and free.max() > 60.0
     np.testing.assert_array_equal(capped > 0, free > 0)
@@ -104,14 +108,14 @@ def test_capped_radius_caps_the_invasion_radius() -> None:
 )
 def test_bad_chunked_input_is_a_clear_error(kwargs, needle) -> None:
     with pytest.raises(ValueError, match=needle):
-        invasion_radius_chunked(spheres(), voxel_size_nm=VS, **kwargs)
+        invasion_radius(da.from_array(spheres()), voxel_size_nm=VS, **kwargs)
 
 
 def test_no_pore_on_the_inlet_face_is_a_clear_error() -> None:
     pore = spheres()
     pore[:, :, 0] = False
     with pytest.raises(ValueError, match="inlet"):
-        invasion_radius_chunked(pore, voxel_size_nm=VS, inlet="x-", max_radius_nm=50.0)
+        invasion_radius(da.from_array(pore), voxel_size_nm=VS, inlet="x-", max_radius_nm=50.0)
 
 
 def test_unknown_scheduler_is_a_clear_error() -> None:
@@ -144,12 +148,12 @@ def test_interrupted_chunked_run_resumes_without_recomputing_finished_chunks(
     old = set_chunk_hook(interrupt)
     try:
         with dask_scheduler("synchronous"), pytest.raises(Interrupt):
-            invasion_radius_chunked(pore, resume_dir=resume, **kwargs)
+            invasion_radius(da.from_array(pore), resume_dir=resume, **kwargs)
         assert (resume / "manifest.json").is_file()  # the work folder survives the failure
         second: list[tuple[str, tuple]] = []
         set_chunk_hook(lambda ph, block: second.append((ph, block)))
         with dask_scheduler("synchronous"):
-            got = invasion_radius_chunked(pore, resume_dir=resume, **kwargs)
+            got = invasion_radius(da.from_array(pore), resume_dir=resume, **kwargs)
     finally:
         set_chunk_hook(old)
     assert_same_invasion(got, ref)
@@ -175,14 +179,14 @@ def test_resume_folder_of_other_arguments_is_cleared(tmp_path) -> None:
     resume.mkdir()
     (resume / "manifest.json").write_text('{"function": "something else"}')
     (resume / "dt").mkdir()  # stale work of another call
-    got = invasion_radius_chunked(
-        pore, voxel_size_nm=VS, max_radius_nm=400.0, chunks=16, resume_dir=resume
+    got = invasion_radius(
+        da.from_array(pore), voxel_size_nm=VS, max_radius_nm=400.0, chunks=16, resume_dir=resume
     )
     assert_same_invasion(got, invasion_radius(pore, voxel_size_nm=VS))
     other = tmp_path / "other"
     other.mkdir()
     (other / "precious.txt").write_text("not ours")
     with pytest.raises(ValueError, match="resume_dir"):
-        invasion_radius_chunked(
-            pore, voxel_size_nm=VS, max_radius_nm=400.0, chunks=16, resume_dir=other
+        invasion_radius(
+            da.from_array(pore), voxel_size_nm=VS, max_radius_nm=400.0, chunks=16, resume_dir=other
         )

@@ -152,10 +152,7 @@ def test_interrupted_chunked_mip_stage_resumes_inside_its_second_inlet(
 @pytest.mark.parametrize(
     "stage, options, needle",
     [
-        ("mip", {"extrusion": True}, "extrusion: in-memory only"),
         ("mip", {"cbd_porosity": 0.4}, "cbd_porosity: in-memory only"),
-        ("mip", {"max_diameter_nm": None}, "max_diameter_nm: the chunked MIP"),
-        ("granulometry", {"max_diameter_nm": None}, "max_diameter_nm: the chunked granulometry"),
     ],
 )
 def test_in_memory_only_options_are_a_clear_error_on_the_chunked_path(
@@ -166,6 +163,35 @@ def test_in_memory_only_options_are_a_clear_error_on_the_chunked_path(
     recipe = parse_recipe({"recipe": {"name": "t"}, "stage": [{"name": stage, **base}]})
     with pytest.raises(ValueError, match=needle):
         run_pipeline(recipe, phantom_file, tmp_path / "out", progress=False)
+
+
+@pytest.mark.parametrize(
+    "stage, options",
+    [
+        ("mip", {"extrusion": True}),
+        ("mip", {"max_diameter_nm": None, "extrusion": True}),
+        ("granulometry", {"max_diameter_nm": None}),
+    ],
+)
+def test_extrusion_and_exact_radii_run_chunked_with_the_in_memory_numbers(
+    phantom_file, tmp_path, stage, options
+) -> None:
+    """Formerly refused on the chunked path: extrusion (now chunked too) and no
+    max_diameter_nm (the largest pore radius is found by a chunked distance pass)."""
+    base = dict(MIP if stage == "mip" else GRAN)
+    base.update(options)
+    runs = {}
+    for extra in ({}, {"chunks": 24}):
+        recipe = parse_recipe(
+            {"recipe": {"name": "t"}, "stage": [{"name": stage, **base, **extra}]}
+        )
+        with dask_scheduler("synchronous"):
+            runs[bool(extra)] = run_pipeline(
+                recipe, phantom_file, tmp_path / f"out{bool(extra)}", progress=False
+            )["numbers"]
+    _assert_close(runs[True], runs[False])
+    if options.get("extrusion"):
+        assert 0 < runs[True]["mip"]["entrapped_fraction"] < 1
 
 
 def test_labels_above_the_size_threshold_run_chunked_as_dask(phantom_file, tmp_path) -> None:
@@ -202,15 +228,14 @@ def test_granulometry_summary_reads_zarr_and_dask_arrays(phantom_file, tmp_path)
     in-memory summary, computed block by block."""
     import dask.array as da
 
-    from microstructure.parallel import granulometry_chunked
     from microstructure.porosimetry import GranulometryResult, granulometry
 
     vol = read_volume(phantom_file)
     vs = vol.voxel_size_nm
     ref = granulometry(vol.data, voxel_size_nm=vs, radii_nm=[40.0, 70.0, 120.0, 200.0, 300.0])
     with dask_scheduler("synchronous"):
-        got = granulometry_chunked(
-            vol.data,
+        got = granulometry(
+            da.from_array(vol.data),
             voxel_size_nm=vs,
             radii_nm=[40.0, 70.0, 120.0, 200.0, 300.0],
             chunks=24,
@@ -228,7 +253,8 @@ def test_granulometry_summary_reads_zarr_and_dask_arrays(phantom_file, tmp_path)
 def test_simulate_mip_chunked_with_exact_radii_equals_simulate_mip(phantom_file) -> None:
     """Exact fractional radii (no list; the cap above the largest pore radius), densities:
     the same curve and numbers as the in-memory simulation."""
-    from microstructure.parallel import simulate_mip_chunked
+    import dask.array as da
+
     from microstructure.porosimetry import _core, simulate_mip
 
     vol = read_volume(phantom_file)
@@ -237,8 +263,8 @@ def test_simulate_mip_chunked_with_exact_radii_equals_simulate_mip(phantom_file)
     ref = simulate_mip(vol.data, voxel_size_nm=vs, inlet="top", densities_g_per_cm3=dens)
     cap = float(_core.distance_nm(vol.data == 0, vs).max()) + 1.0
     with dask_scheduler("synchronous"):
-        got = simulate_mip_chunked(
-            vol.data,
+        got = simulate_mip(
+            da.from_array(vol.data),
             voxel_size_nm=vs,
             inlet="top",
             max_radius_nm=cap,
@@ -254,7 +280,8 @@ def test_simulate_mip_chunked_with_exact_radii_equals_simulate_mip(phantom_file)
 def test_shielding_comparison_of_chunked_fields_kept_as_zarr(phantom_file, tmp_path) -> None:
     """``shielding_comparison`` on the Zarr fields of chunked runs equals the in-memory one;
     without the fields it is a clear error."""
-    from microstructure.parallel import granulometry_chunked, simulate_mip_chunked
+    import dask.array as da
+
     from microstructure.porosimetry import granulometry, shielding_comparison, simulate_mip
 
     vol = read_volume(phantom_file)
@@ -268,8 +295,9 @@ def test_shielding_comparison_of_chunked_fields_kept_as_zarr(phantom_file, tmp_p
     cap = float(_core.distance_nm(vol.data == 0, vs).max()) + 1.0  # exact radii
     kw = {"voxel_size_nm": vs, "max_radius_nm": cap, "chunks": 24}
     with dask_scheduler("synchronous"):
-        mip = simulate_mip_chunked(vol.data, inlet="top", out_zarr=tmp_path / "inv.zarr", **kw)
-        gran = granulometry_chunked(vol.data, out_zarr=tmp_path / "lt.zarr", **kw)
+        lazy = da.from_array(vol.data)
+        mip = simulate_mip(lazy, inlet="top", out_zarr=tmp_path / "inv.zarr", **kw)
+        gran = granulometry(lazy, out_zarr=tmp_path / "lt.zarr", **kw)
         got = shielding_comparison(mip, gran)
         assert 0 < got["shielded_fraction"] < 1
         _assert_close(got, ref)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 
 from microstructure.io import read_volume
-from microstructure.parallel import (
-    curtaining_z_halo,
-    map_slices,
-)
+from microstructure.parallel import map_slices
+from microstructure.preprocess import curtaining_z_halo
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "phantom"
 VS = (20.0, 25.0, 25.0)
@@ -25,7 +24,7 @@ def test_slicewise_denoise_chunked_equals_in_memory() -> None:
     stack = read_volume(SAMPLE / "fibsem.tif").data[:9, :64, :64]
     sigma = estimate_noise_sigma(stack)  # a global parameter is fixed before chunking
     ref = denoise_nl_means(stack, mode="slices", sigma=sigma)
-    got = map_slices(denoise_nl_means, stack, slices_per_chunk=4, mode="slices", sigma=sigma)
+    got = denoise_nl_means(da.from_array(stack), chunks=4, mode="slices", sigma=sigma)
     np.testing.assert_array_equal(got.compute(), ref)
 
 
@@ -36,9 +35,7 @@ def test_curtaining_chunked_with_a_z_halo_equals_in_memory() -> None:
     ref = remove_curtaining(stack, z_window=5, iterations=3)
     halo = curtaining_z_halo(5, 3)
     assert halo == 6
-    got = map_slices(
-        remove_curtaining, stack, slices_per_chunk=7, z_halo=halo, z_window=5, iterations=3
-    )
+    got = remove_curtaining(da.from_array(stack), chunks=7, z_window=5, iterations=3)
     np.testing.assert_array_equal(got.compute(), ref)
 
 

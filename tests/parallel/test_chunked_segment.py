@@ -8,31 +8,32 @@ import csv
 from pathlib import Path
 
 import dask
+import dask.array as da
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from microstructure.io import read_volume, write_volume
 from microstructure.parallel.label import label_chunked, structure_of
-from microstructure.parallel.segment import (
-    closed_pore_stats_from_sizes,
-    closed_pores_chunked,
-    fill_small_holes_chunked,
-    remove_specks_chunked,
-    segmentation_chunked,
-)
 from microstructure.pipeline import parse_recipe
 from microstructure.pipeline.runner import run_pipeline
 from microstructure.segment import (
     closed_pore_stats,
+    closed_pore_stats_from_sizes,
     closed_pores,
     fill_small_holes,
     remove_specks,
     segment_am_report,
+    segmentation,
 )
 from microstructure.volume import Volume
 
 VS = (60.0, 60.0, 60.0)
+
+
+def _slabs(x: np.ndarray, slices: int) -> da.Array:
+    """``x`` as a Dask array of ``slices``-slice slabs (the chunked input of the one function)."""
+    return da.from_array(x, chunks=(slices, -1, -1))
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +136,7 @@ def test_chunked_segmentation_equals_in_memory_on_a_cluster(cluster, phantom, op
     img = phantom.image
     ref, info = segment_am_report(img, **options)
     closed = closed_pores(ref)
-    seg = segmentation_chunked(img, slices_per_chunk=7, **options)
+    seg = segmentation(_slabs(img, 7), **options)
     am, got_closed = dask.compute(seg.am, seg.closed)
     np.testing.assert_array_equal(am, ref)
     np.testing.assert_array_equal(got_closed, closed)
@@ -147,7 +148,7 @@ def test_chunked_segmentation_equals_in_memory_on_a_cluster(cluster, phantom, op
 def test_chunked_segmentation_is_a_real_segmentation_of_the_phantom(phantom) -> None:
     """Not only equal to in memory: the phantom's AM and closed pores are found."""
     with dask.config.set(scheduler="threads"):
-        seg = segmentation_chunked(phantom.image, slices_per_chunk=9)
+        seg = segmentation(_slabs(phantom.image, 9))
         am = seg.am.compute()
     truth = phantom.labels == 1
     assert np.count_nonzero(am == truth) / am.size > 0.95  # measured 0.966
@@ -170,7 +171,7 @@ def test_strided_threshold_sample_is_the_in_memory_one(phantom, monkeypatch) -> 
     with dask.config.set(scheduler="threads"):
         for method in ("auto", "otsu", "li", "multiotsu"):
             ref, info = segment_am_report(img, method=method)
-            seg = segmentation_chunked(img, method=method, slices_per_chunk=7)
+            seg = segmentation(_slabs(img, 7), method=method)
             assert seg.info == info
             np.testing.assert_array_equal(seg.am.compute(), ref)
             strided[method] = info["threshold"]
@@ -185,22 +186,21 @@ def test_chunked_cleanup_functions_equal_in_memory(phantom) -> None:
     mask = (phantom.image > 120) ^ (rng.random(phantom.image.shape) < 0.02)
     with dask.config.set(scheduler="threads"):
         for m in (0, 1, 5, 40):
-            got = remove_specks_chunked(mask, min_size_voxels=m, slices_per_chunk=6).compute()
+            got = remove_specks(_slabs(mask, 6), min_size_voxels=m).compute()
             np.testing.assert_array_equal(got, remove_specks(mask, min_size_voxels=m))
-            got = fill_small_holes_chunked(mask, max_size_voxels=m, slices_per_chunk=6)
+            got = fill_small_holes(_slabs(mask, 6), max_size_voxels=m)
             np.testing.assert_array_equal(got.compute(), fill_small_holes(mask, max_size_voxels=m))
         for conn in (6, 26):
-            closed, sizes = closed_pores_chunked(mask, connectivity=conn, slices_per_chunk=6)
+            closed = closed_pores(_slabs(mask, 6), connectivity=conn)
+            sizes = closed_pore_stats(closed, connectivity=conn)["closed_pore_voxels"]
             ref = closed_pores(mask, connectivity=conn)
             np.testing.assert_array_equal(closed.compute(), ref)
             assert closed_pore_stats_from_sizes(
                 sizes, n_voxels=mask.size, voxel_size_nm=VS
             ) == closed_pore_stats(ref, voxel_size_nm=VS, connectivity=conn)
             assert len(sizes) > 10
-        # closed pores of 6-connected pore space through segmentation_chunked as well
-        seg = segmentation_chunked(
-            phantom.image, method="otsu", slices_per_chunk=6, closed_connectivity=6
-        )
+        # closed pores of 6-connected pore space through segmentation as well
+        seg = segmentation(_slabs(phantom.image, 6), method="otsu", closed_connectivity=6)
         ref, _ = segment_am_report(phantom.image, method="otsu")
         np.testing.assert_array_equal(seg.closed.compute(), closed_pores(ref, connectivity=6))
 
@@ -285,7 +285,7 @@ def test_interrupted_chunked_segment_stage_resumes_from_its_finished_slabs(
         def no_sampling(*args, **kwargs):
             raise AssertionError("the threshold pass ran again")
 
-        monkeypatch.setattr("microstructure.parallel.segment._threshold_chunked", no_sampling)
+        monkeypatch.setattr("microstructure.segment._chunked._threshold_chunked", no_sampling)
         with dask_scheduler("synchronous"):
             report = run_pipeline(recipe, src, out, progress=False)
     finally:
@@ -304,17 +304,22 @@ def test_interrupted_chunked_segment_stage_resumes_from_its_finished_slabs(
     [
         ({"method": "local"}, "method: in-memory only"),
         ({"refine": "local-means"}, "refine: in-memory only"),
-        ({"separate_particles": True}, "separate_particles: in-memory only"),
+        # the particle watershed runs chunked as one step on the whole AM mask in memory;
+        # refused in one line when that step does not fit (here: a 100-byte budget)
+        ({"separate_particles": True}, "separate_particles: the particle watershed"),
         (
             {"separate_particles": True, "closed_pores_per_particle": True},
-            "separate_particles: in-memory only",
+            "separate_particles: the particle watershed",
         ),
     ],
 )
-def test_in_memory_only_segment_options_are_a_clear_error(tmp_path, options, needle) -> None:
+def test_in_memory_only_segment_options_are_a_clear_error(
+    tmp_path, monkeypatch, options, needle
+) -> None:
     from microstructure.pipeline.builtin.segment import SegmentStage
     from microstructure.pipeline.stages import StageContext
 
+    monkeypatch.setattr("microstructure.parallel.support.memory_budget_bytes", lambda: 100)
     vol = Volume(np.random.default_rng(0).integers(0, 255, (8, 16, 16), dtype=np.uint8), VS)
     params = SegmentStage.Params(chunks=4, **options)
     with pytest.raises(ValueError, match=needle) as err:
@@ -329,20 +334,20 @@ def test_in_memory_only_segment_options_are_a_clear_error(tmp_path, options, nee
         ({"method": "nope"}, "method: expected one of"),
         ({"hysteresis_width": -1.0}, "hysteresis_width"),
         ({"min_speck_voxels": -2}, "min_speck_voxels"),
-        ({"slices_per_chunk": 0}, "slices_per_chunk"),
+        ({"chunks": 0}, "slices_per_chunk"),
         ({"method": "manual"}, "threshold"),
     ],
 )
 def test_bad_chunked_segmentation_input_is_a_clear_error(kwargs, needle) -> None:
     img = np.random.default_rng(1).integers(0, 255, (6, 8, 8), dtype=np.uint8)
     with pytest.raises(ValueError, match=needle):
-        segmentation_chunked(img, **kwargs)
+        segmentation(_slabs(img, 2), **kwargs)
 
 
 def test_nan_and_constant_stacks_are_rejected_like_in_memory() -> None:
     img = np.random.default_rng(1).random((6, 8, 8), dtype=np.float32)
     img[4, 3, 2] = np.nan
     with pytest.raises(ValueError, match="stack: contains 1 NaN"):
-        segmentation_chunked(img, method="manual", threshold=0.5, slices_per_chunk=2)
+        segmentation(_slabs(img, 2), method="manual", threshold=0.5)
     with pytest.raises(ValueError, match="same value"):
-        segmentation_chunked(np.ones((6, 8, 8), np.float32), slices_per_chunk=2)
+        segmentation(_slabs(np.ones((6, 8, 8), np.float32), 2))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from microstructure.io import write_volume
-from microstructure.parallel import dask_scheduler, invasion_radius_chunked, set_chunk_hook
+from microstructure.parallel import dask_scheduler, set_chunk_hook
 from microstructure.pipeline import Stage, StageOutput, StageParams, parse_recipe, register
 from microstructure.pipeline.runner import hash_volume, run_pipeline
 from microstructure.porosimetry import invasion_radius
@@ -35,8 +35,8 @@ class _ChunkedMipStage(Stage):
 
     def run(self, volume, params, ctx):
         pore = np.asarray(volume.data) == 0
-        inv = invasion_radius_chunked(
-            pore,
+        inv = invasion_radius(
+            da.from_array(pore),
             voxel_size_nm=volume.voxel_size_nm,
             max_radius_nm=400.0,
             chunks=params.chunks,

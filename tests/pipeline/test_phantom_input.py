@@ -61,3 +61,21 @@ def test_run_without_input_needs_a_phantom_section(tmp_path, capsys):
     rec.write_text('[recipe]\nname = "x"\n[[stage]]\nname = "geometry"\n')
     assert main(["run", str(rec), "--out", str(tmp_path / "o")]) != 0
     assert "--input" in capsys.readouterr().err
+
+
+def test_a_recipe_that_cannot_run_chunked_is_refused_before_the_phantom_is_made(
+    tmp_path, capsys
+):
+    from microstructure.cli import main
+
+    rec = tmp_path / "r.toml"
+    rec.write_text(
+        '[recipe]\nname = "x"\n[phantom]\nshape = [8, 32, 32]\n'
+        '[[stage]]\nname = "segment"\nmethod = "local"\n'
+    )
+    out = tmp_path / "o"
+    assert main(["run", str(rec), "--out", str(out), "--zarr-threshold", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "stage 1 'segment' cannot run chunked: method" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()  # nothing generated, nothing written

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microstructure.io.mip_files import load_mip_curve, read_curve_csv
 from microstructure.porosimetry import (
     MipCurve,
     d_values,
@@ -13,6 +12,7 @@ from microstructure.porosimetry import (
     washburn_diameter_nm,
     washburn_pressure_mpa,
 )
+from microstructure.porosimetry.measured import load_mip_curve, read_curve_csv
 
 
 def test_washburn_reference_numbers():

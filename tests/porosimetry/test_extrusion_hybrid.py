@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ball_mask
+from porosimetry_shapes import ball_mask
 
 from microstructure.porosimetry import (
     MipCurve,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ball_mask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from porosimetry_shapes import ball_mask
 from scipy import ndimage as ndi
 
 from microstructure.porosimetry import (

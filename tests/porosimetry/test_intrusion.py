@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ball_mask, overlapping_spheres
+from porosimetry_shapes import ball_mask, overlapping_spheres
 
 from microstructure.faces import face_mask, parse_faces
 from microstructure.porosimetry import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microstructure.io.mip_files import load_mip_curve, read_mip_file
 from microstructure.porosimetry import (
     area_between_curves,
     compare_mip_curves,
@@ -14,6 +13,7 @@ from microstructure.porosimetry import (
     simulate_mip,
     washburn_diameter_nm,
 )
+from microstructure.porosimetry.measured import load_mip_curve, read_mip_file
 
 PSI_TO_MPA = 0.00689475729
 

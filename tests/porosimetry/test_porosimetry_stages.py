@@ -8,12 +8,12 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ball_mask
+from porosimetry_shapes import ball_mask
 
 from microstructure.io import write_volume
-from microstructure.io.mip_files import read_curve_csv, read_mip_file
 from microstructure.pipeline import parse_recipe, run_pipeline
 from microstructure.porosimetry import granulometry, simulate_mip
+from microstructure.porosimetry.measured import read_curve_csv, read_mip_file
 from microstructure.volume import Volume
 
 VOX = (30.0, 20.0, 25.0)

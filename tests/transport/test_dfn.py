@@ -45,16 +45,19 @@ def _compare_with_pybamm(p, c_rates, mesh, m_el):
     d = pm.discretise(p, mesh, check_model=True)  # PyBaMM's well-posedness checks
     solver = pm.make_solver()
     model, param, var_pts = pm.reference_dfn(p, mesh, m_electrode=m_el)
-    sim = pybamm.Simulation(model, parameter_values=param, var_pts=var_pts,
-                            solver=pm.make_solver())
+    sim = pybamm.Simulation(model, parameter_values=param, var_pts=var_pts, solver=pm.make_solver())
     out = []
     for c_rate in c_rates:
         i_app = c_rate * p.one_c_current_density_a_per_m2
         t_end = 1.2 * 3600.0 / c_rate
-        a = pm.solve(d, solver, current_density_a_per_m2=i_app, m_electrode=m_el,
-                     t_end_s=t_end, n_out=400)
-        b = sim.solve([0.0, t_end], inputs={"Current function [A]": i_app},
-                      t_interp=np.linspace(0.0, t_end, 400))
+        a = pm.solve(
+            d, solver, current_density_a_per_m2=i_app, m_electrode=m_el, t_end_s=t_end, n_out=400
+        )
+        b = sim.solve(
+            [0.0, t_end],
+            inputs={"Current function [A]": i_app},
+            t_interp=np.linspace(0.0, t_end, 400),
+        )
         qa = a["Discharge capacity [A.h.m-2]"].entries
         qb = b["Discharge capacity [A.h]"].entries  # 1 m2 electrode in the reference
         dv = _max_dv_mv(qa, a["Voltage [V]"].entries, qb, b["Voltage [V]"].entries)
@@ -65,8 +68,9 @@ def _compare_with_pybamm(p, c_rates, mesh, m_el):
 def test_fast_intragranular_transport_equals_pybamm_dfn():
     # M_II -> infinity and phi_s^II = phi_s: PyBaMM's DFN half cell with storage porosity
     # eps_inter + eps_s eps_II, active fraction eps_s (1 - eps_II), radius r_p; 1C and 5C.
-    p = cell_parameters("cal-2", m_intragranular=1e3, limit_check=True,
-                        intragranular_conductivity_s_per_m=None)
+    p = cell_parameters(
+        "cal-2", m_intragranular=1e3, limit_check=True, intragranular_conductivity_s_per_m=None
+    )
     for dv, qa, qb in _compare_with_pybamm(p, (1.0, 5.0), COARSE, p.m_combined):
         assert dv < 2.0
         assert abs(qa - qb) / qb < 2e-3
@@ -82,9 +86,14 @@ def test_slow_intragranular_transport_departs_from_collapsed_dfn():
 
 def test_dense_particle_limit_equals_pybamm_dfn():
     # eps_II -> 0 and r_p = R_s (fast intragranular transport): the dense-particle DFN
-    p = cell_parameters("cal-1", intragranular_porosity=1e-5, m_intragranular=1e3,
-                        limit_check=True, primary_radius_um=5.0,
-                        intragranular_conductivity_s_per_m=None)
+    p = cell_parameters(
+        "cal-1",
+        intragranular_porosity=1e-5,
+        m_intragranular=1e3,
+        limit_check=True,
+        primary_radius_um=5.0,
+        intragranular_conductivity_s_per_m=None,
+    )
     assert p.nmc_fraction == pytest.approx(p.particle_fraction, rel=1e-4)
     assert p.storage_porosity == pytest.approx(p.intergranular_porosity, rel=1e-3)
     ((dv, qa, qb),) = _compare_with_pybamm(p, (1.0,), COARSE, p.m_inter)
@@ -155,11 +164,18 @@ def test_seed003_cal3_2c_intergranular_depletes_and_loses_energy(cal3_2c):
     assert a.salt_end_mol_per_m3[-1] > 800.0
     assert b.energy_density_wh_per_kg < 0.85 * a.energy_density_wh_per_kg
     # the ratio is decided by the M_inter law: a larger fixed M_inter shrinks it
-    c = simulate_discharge("cal-3", c_rate=2.0, transport="intergranular", mesh=COARSE,
-                           m_inter_law="fixed", m_inter=0.0125)
+    c = simulate_discharge(
+        "cal-3",
+        c_rate=2.0,
+        transport="intergranular",
+        mesh=COARSE,
+        m_inter_law="fixed",
+        m_inter=0.0125,
+    )
     ratio_brug = a.energy_density_wh_per_kg / b.energy_density_wh_per_kg
-    d = simulate_discharge("cal-3", c_rate=2.0, transport="combined", mesh=COARSE,
-                           m_inter_law="fixed", m_inter=0.0125)
+    d = simulate_discharge(
+        "cal-3", c_rate=2.0, transport="combined", mesh=COARSE, m_inter_law="fixed", m_inter=0.0125
+    )
     ratio_fixed = d.energy_density_wh_per_kg / c.energy_density_wh_per_kg
     assert ratio_fixed < ratio_brug
     assert 1.0 < ratio_fixed < 1.5
@@ -243,13 +259,18 @@ def test_preset_parameters_carry_table1_and_sources():
 def test_c_rate_too_high_for_the_cutoff_is_a_clear_error():
     # uncalendered at 10C: R_cont 0.006 Ohm m2 x 185 A/m2 = 1.1 V drop, below 3.0 V at t = 0
     with pytest.raises(ValueError, match="c_rate: .*cut-off"):
-        simulate_discharge("naumann-uncalendered", c_rate=10.0, transport="combined",
-                           mesh=COARSE)
+        simulate_discharge("naumann-uncalendered", c_rate=10.0, transport="combined", mesh=COARSE)
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"n_electrode": 2}, {"n_primary": 4.5}, {"secondary_stretch": -1.0},
-               {"electrode_stretch": 11.0}, {"primary_stretch": float("nan")}]
+    "kwargs",
+    [
+        {"n_electrode": 2},
+        {"n_primary": 4.5},
+        {"secondary_stretch": -1.0},
+        {"electrode_stretch": 11.0},
+        {"primary_stretch": float("nan")},
+    ],
 )
 def test_bad_mesh(kwargs):
     with pytest.raises(ValueError, match="mesh"):

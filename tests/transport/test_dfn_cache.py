@@ -44,8 +44,12 @@ def _entries(folder):
 
 def _run(**kw):
     kw.setdefault("mesh", COARSE)
-    return simulate_discharge(kw.pop("preset", "cal-2"), c_rate=kw.pop("c_rate", 1.0),
-                              transport=kw.pop("transport", "combined"), **kw)
+    return simulate_discharge(
+        kw.pop("preset", "cal-2"),
+        c_rate=kw.pop("c_rate", 1.0),
+        transport=kw.pop("transport", "combined"),
+        **kw,
+    )
 
 
 def _model_in_cache(key):
@@ -67,8 +71,7 @@ def test_compiled_solver_equals_pybamm_idaklu_solve():
     ours = pm.DischargeSolver(pm.compile_model(d), rtol=1e-6, atol=1e-8)
     for c_rate, transport in ((1.0, "combined"), (2.0, "intergranular")):  # 2C depletes
         i_app, m = c_rate * p.one_c_current_density_a_per_m2, p.m_electrode(transport)
-        kw = dict(current_density_a_per_m2=i_app, m_electrode=m, t_end_s=4000.0 / c_rate,
-                  n_out=150)
+        kw = dict(current_density_a_per_m2=i_app, m_electrode=m, t_end_s=4000.0 / c_rate, n_out=150)
         ref = pm.solve(d, pm.make_solver(rtol=1e-6, atol=1e-8), **kw)
         got = ours.solve(**kw)
         assert got["termination"] == str(ref.termination) == "event: Minimum voltage [V]"
@@ -108,8 +111,14 @@ def test_cache_hit_in_a_new_process_without_importing_pybamm(cache_dir):
         "print(json.dumps({'q': r.capacity_mah, 'v': r.voltage_v.tolist(),\n"
         "                  'pybamm': 'pybamm' in sys.modules}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ), check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=True,
+        timeout=120,
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["pybamm"] is False  # the whole solve ran from the cached CasADi functions
     assert abs(got["q"] - first.capacity_mah) <= 1e-9 * first.capacity_mah
@@ -118,8 +127,9 @@ def test_cache_hit_in_a_new_process_without_importing_pybamm(cache_dir):
 
 def test_cache_entry_never_used_for_another_mesh_preset_or_parameters(cache_dir):
     p = cell_parameters("cal-2")
-    key = _cache.key_material(p, COARSE, layout=pm.COMPILED_FORMAT, inputs=pm.INPUT_NAMES,
-                              outputs=pm.OUTPUT_NAMES)
+    key = _cache.key_material(
+        p, COARSE, layout=pm.COMPILED_FORMAT, inputs=pm.INPUT_NAMES, outputs=pm.OUTPUT_NAMES
+    )
     assert _cache.store(key, {"x": 1}, texts={"f": "abc", "g": ""}) is not None
     assert _cache.load(key) == ({"x": 1}, {"f": "abc", "g": ""})
     others = [
@@ -129,18 +139,22 @@ def test_cache_entry_never_used_for_another_mesh_preset_or_parameters(cache_dir)
         (cell_parameters("cal-2", m_intragranular=0.2), COARSE),
         (p.with_changes(secondary_radius_um=4.0), COARSE),
         (p.with_changes(intragranular_conductivity_s_per_m=None), COARSE),
-        (p.with_changes(contact_resistance_ohm_m2=p.contact_resistance_ohm_m2 * (1 + 1e-15)),
-         COARSE),
+        (
+            p.with_changes(contact_resistance_ohm_m2=p.contact_resistance_ohm_m2 * (1 + 1e-15)),
+            COARSE,
+        ),
     ]
     for q, mesh in others:
-        k = _cache.key_material(q, mesh, layout=pm.COMPILED_FORMAT, inputs=pm.INPUT_NAMES,
-                                outputs=pm.OUTPUT_NAMES)
+        k = _cache.key_material(
+            q, mesh, layout=pm.COMPILED_FORMAT, inputs=pm.INPUT_NAMES, outputs=pm.OUTPUT_NAMES
+        )
         assert k != key and _cache.load(k) is None
     for changed in ({"pybamm": "0.0"}, {"sources": "x"}, {"layout": 99}):
         assert _cache.load({**key, **changed}) is None
     # an entry found under another key's file name (e.g. a hash collision) is refused
-    other = _cache.key_material(*others[2], layout=pm.COMPILED_FORMAT, inputs=pm.INPUT_NAMES,
-                                outputs=pm.OUTPUT_NAMES)
+    other = _cache.key_material(
+        *others[2], layout=pm.COMPILED_FORMAT, inputs=pm.INPUT_NAMES, outputs=pm.OUTPUT_NAMES
+    )
     path = _cache._path(other, cache_dir)
     path.write_bytes(_cache._path(key, cache_dir).read_bytes())
     assert _cache.load(other) is None
@@ -155,8 +169,9 @@ def test_cache_entry_never_used_for_another_mesh_preset_or_parameters(cache_dir)
     assert len(_entries(cache_dir)) == 3
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_payload", "bad_casadi",
-                                    "bad_events"])
+@pytest.mark.parametrize(
+    "damage", ["truncate", "garbage", "wrong_payload", "bad_casadi", "bad_events"]
+)
 def test_corrupt_entry_is_ignored_and_rebuilt(cache_dir, damage):
     good = _run()
     (path,) = _entries(cache_dir)
@@ -166,8 +181,13 @@ def test_corrupt_entry_is_ignored_and_rebuilt(cache_dir, damage):
     elif damage == "garbage":
         path.write_bytes(os.urandom(4096))
     else:  # a well-formed entry under the right key with a wrong content
-        key = _cache.key_material(cell_parameters("cal-2"), COARSE, layout=pm.COMPILED_FORMAT,
-                                  inputs=pm.INPUT_NAMES, outputs=pm.OUTPUT_NAMES)
+        key = _cache.key_material(
+            cell_parameters("cal-2"),
+            COARSE,
+            layout=pm.COMPILED_FORMAT,
+            inputs=pm.INPUT_NAMES,
+            outputs=pm.OUTPUT_NAMES,
+        )
         payload, texts = _cache.load(key)
         if damage == "wrong_payload":
             payload = {"format": pm.COMPILED_FORMAT, "n_rhs": "many"}
@@ -196,8 +216,10 @@ def test_cache_switched_off(cache_dir, monkeypatch):
 
 def test_writes_are_atomic_and_old_entries_pruned(cache_dir):
     p = cell_parameters("cal-2")
-    keys = [_cache.key_material(p, MeshSettings(3, 3, 3, n), layout=1, inputs=(), outputs=())
-            for n in (3, 4, 5)]
+    keys = [
+        _cache.key_material(p, MeshSettings(3, 3, 3, n), layout=1, inputs=(), outputs=())
+        for n in (3, 4, 5)
+    ]
     for i, k in enumerate(keys):
         _cache.store(k, {"i": i}, texts={"t": str(i)})
         os.utime(_cache._path(k, cache_dir), (1e9 + i, 1e9 + i))

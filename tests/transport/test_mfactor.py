@@ -266,9 +266,7 @@ def test_contrasting_diffusivity_converges_to_a_tight_flux_balance() -> None:
 
     sample = Path(__file__).resolve().parents[2] / "data_samples" / "phantom" / "truth_labels.tif"
     lab = read_volume(sample).data
-    r = m_factor(
-        lab, voxel_size_nm=60.0, axis="y", relative_diffusivity={2: 0.2}, flux_tol=1e-5
-    )
+    r = m_factor(lab, voxel_size_nm=60.0, axis="y", relative_diffusivity={2: 0.2}, flux_tol=1e-5)
     assert r.converged and r.flux_spread <= 1e-5
     assert r.iterations < 40
     flux = r.layer_flux

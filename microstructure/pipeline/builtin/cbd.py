@@ -1,9 +1,19 @@
 """Stages ``cbd`` (carbon-binder domain into the pore space) and ``nanopores`` (fibrous CBD pores).
 
-Seed 000: the CBD is invisible in the FIB/SEM data, so it is modelled. The amount comes from the
+The CBD is invisible in the FIB/SEM data, so it is modelled [1]_. The amount comes from the
 recipe (the composition calculator turns mass fractions and densities into the CBD : AM solid
-volume ratio, Table 1: 11.46 : 88.54) and the segmented AM; the envelope is the solid divided by
-``1 - cbd_porosity``. Or give the envelope fraction directly.
+volume ratio, Table 1 of [1]_: 11.46 : 88.54) and the segmented AM; the envelope is the solid
+divided by ``1 - cbd_porosity``. Or give the envelope fraction directly.
+
+The options' defaults are those of :func:`~microstructure.cbd.insert_cbd`,
+:func:`~microstructure.cbd.cbd_envelope_fraction`, :func:`~microstructure.cbd.composition`,
+:func:`~microstructure.cbd.cbd_report` and :func:`~microstructure.cbd.add_nanopores`.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. https://doi.org/10.3390/batteries7040070
 """
 
 from __future__ import annotations
@@ -13,16 +23,35 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.cbd import (
+    add_nanopores,
+    cbd_envelope_fraction,
+    cbd_report,
+    composition,
+    insert_cbd,
+    nanopore_diameters,
+)
+from microstructure.pipeline.stages import (
+    Stage,
+    StageContext,
+    StageOutput,
+    StageParams,
+    param_default,
+    register,
+)
 from microstructure.volume import Phase, Volume
 
 
 class CbdParams(StageParams):
     method: Literal["contact-angle", "bridge", "deposition"] = Field(
-        "contact-angle", description="insertion algorithm (see microstructure.cbd.insertion)"
+        param_default(insert_cbd, "method"),
+        description="insertion algorithm (see microstructure.cbd.insertion)",
     )
     contact_angle_deg: float = Field(
-        40.0, ge=0.0, lt=90.0, description="CBD/AM contact angle, degrees (seed 000: 40)"
+        param_default(insert_cbd, "contact_angle_deg"),
+        ge=0.0,
+        lt=90.0,
+        description="CBD/AM contact angle, degrees (Beuse et al. 2021: 40)",
     )
     volume_fraction: float | None = Field(
         None, gt=0.0, lt=1.0, description="CBD envelope as a fraction of the whole volume"
@@ -37,19 +66,28 @@ class CbdParams(StageParams):
         None, description="component densities for mass_fractions, g/cm3"
     )
     cbd_components: list[str] = Field(
-        ["CB", "PVdF"], description="components of mass_fractions that form the CBD"
+        list(param_default(composition, "cbd")),
+        description="components of mass_fractions that form the CBD",
     )
     cbd_porosity: float = Field(
-        0.502, ge=0.0, lt=1.0, description="CBD porosity used to size the envelope (0..1)"
+        param_default(cbd_envelope_fraction, "cbd_porosity"),
+        ge=0.0,
+        lt=1.0,
+        description="CBD porosity used to size the envelope (0..1)",
     )
     replace_existing: bool = Field(
         False, description="turn CBD already in the input (labels 2, 3) into pore first"
     )
-    morphology_w: float = Field(0.5, ge=0.0, le=1.0, description="deposition: CBD vs AM weight")
-    seed: int = Field(0, ge=0, description="random seed")
+    morphology_w: float = Field(
+        param_default(insert_cbd, "morphology_w"),
+        ge=0.0,
+        le=1.0,
+        description="deposition: CBD vs AM weight",
+    )
+    seed: int = Field(param_default(insert_cbd, "seed"), ge=0, description="random seed")
     report: bool = Field(True, description="measure contacts, clusters and the contact angle")
     report_contacts: bool = Field(
-        True,
+        param_default(cbd_report, "contacts"),
         description="with report: count AM particle contacts bridged by CBD (partitions the AM "
         "by a watershed: ~10 min at 124 Mvoxel)",
     )
@@ -76,6 +114,37 @@ class CbdParams(StageParams):
         return self
 
 
+def _target_envelope_fraction(labels: np.ndarray, params: CbdParams) -> tuple[float, dict]:
+    """The CBD envelope fraction to insert, from whichever amount the recipe gives, and the
+    numbers that say how it was derived."""
+    numbers: dict = {}
+    if params.volume_fraction is not None:
+        numbers["target_source"] = "volume_fraction"
+        return params.volume_fraction, numbers
+    if params.mass_fractions is not None:
+        comp = composition(
+            params.mass_fractions,
+            params.densities_g_per_cm3 or {},
+            cbd=params.cbd_components,
+        )
+        ratio = comp.cbd_volume_fraction / (1.0 - comp.cbd_volume_fraction)
+        numbers["composition"] = {
+            "cbd_solid_volume_fraction": comp.cbd_volume_fraction,
+            "cbd_density_g_per_cm3": comp.cbd_density_g_per_cm3,
+        }
+        numbers["target_source"] = "mass_fractions"
+    else:
+        ratio = float(params.cbd_to_am_volume_ratio or 0.0)
+        numbers["target_source"] = "cbd_to_am_volume_ratio"
+    am_fraction = float((labels == Phase.AM).mean())
+    target = cbd_envelope_fraction(
+        am_fraction, cbd_to_am_volume_ratio=ratio, cbd_porosity=params.cbd_porosity
+    )
+    numbers["cbd_to_am_volume_ratio"] = ratio
+    numbers["am_fraction"] = am_fraction
+    return target, numbers
+
+
 @register
 class CbdStage(Stage):
     name = "cbd"
@@ -85,7 +154,6 @@ class CbdStage(Stage):
     produces = "labels"
 
     def run(self, volume: Volume, params: CbdParams, ctx: StageContext) -> StageOutput:
-        from microstructure.cbd import cbd_envelope_fraction, cbd_report, composition, insert_cbd
         from microstructure.plot import labels_slice_figure
 
         vs = volume.require_voxel_size("CBD insertion")
@@ -93,32 +161,7 @@ class CbdStage(Stage):
         if params.replace_existing:
             labels = labels.copy()
             labels[(labels == Phase.CBD) | (labels == Phase.CBD_PORE)] = Phase.PORE
-        numbers: dict = {}
-        if params.volume_fraction is not None:
-            target = params.volume_fraction
-            numbers["target_source"] = "volume_fraction"
-        else:
-            if params.mass_fractions is not None:
-                comp = composition(
-                    params.mass_fractions,
-                    params.densities_g_per_cm3 or {},
-                    cbd=params.cbd_components,
-                )
-                ratio = comp.cbd_volume_fraction / (1.0 - comp.cbd_volume_fraction)
-                numbers["composition"] = {
-                    "cbd_solid_volume_fraction": comp.cbd_volume_fraction,
-                    "cbd_density_g_per_cm3": comp.cbd_density_g_per_cm3,
-                }
-                numbers["target_source"] = "mass_fractions"
-            else:
-                ratio = float(params.cbd_to_am_volume_ratio or 0.0)
-                numbers["target_source"] = "cbd_to_am_volume_ratio"
-            am_fraction = float((labels == Phase.AM).mean())
-            target = cbd_envelope_fraction(
-                am_fraction, cbd_to_am_volume_ratio=ratio, cbd_porosity=params.cbd_porosity
-            )
-            numbers["cbd_to_am_volume_ratio"] = ratio
-            numbers["am_fraction"] = am_fraction
+        target, numbers = _target_envelope_fraction(labels, params)
         numbers["target_envelope_fraction"] = target
         domain = labels
         closed = None
@@ -155,26 +198,38 @@ class CbdStage(Stage):
             ctx.work_dir / "cbd.png",
             [("before", labels), (f"CBD, {params.method}", out)],
             voxel_size_nm=vs,
-            title=f"CBD envelope {numbers['cbd_envelope_fraction']:.4f} "
-            f"(target {target:.4f})",
+            title=f"CBD envelope {numbers['cbd_envelope_fraction']:.4f} (target {target:.4f})",
         )
         meta = {**volume.metadata, "cbd": {"method": params.method, "target": target}}
-        return StageOutput(
-            volume=Volume(out, vs, meta), numbers=numbers, figures=["cbd.png"]
-        )
+        return StageOutput(volume=Volume(out, vs, meta), numbers=numbers, figures=["cbd.png"])
 
 
 class NanoporesParams(StageParams):
-    porosity: float = Field(0.502, ge=0.0, lt=1.0, description="CBD porosity (seed 000: 0.502)")
-    mean_diameter_nm: float = Field(100.0, gt=0.0, description="mean pore diameter, nm")
-    std_diameter_nm: float = Field(30.0, ge=0.0, description="pore diameter std, nm")
+    porosity: float = Field(
+        param_default(add_nanopores, "porosity"),
+        ge=0.0,
+        lt=1.0,
+        description="CBD porosity (Beuse et al. 2021: 0.502)",
+    )
+    mean_diameter_nm: float = Field(
+        param_default(add_nanopores, "mean_diameter_nm"),
+        gt=0.0,
+        description="mean pore diameter, nm",
+    )
+    std_diameter_nm: float = Field(
+        param_default(add_nanopores, "std_diameter_nm"), ge=0.0, description="pore diameter std, nm"
+    )
     min_diameter_nm: float | None = Field(
-        None, gt=0.0, description="lower truncation, nm (default: the voxel length)"
+        param_default(add_nanopores, "min_diameter_nm"),
+        gt=0.0,
+        description="lower truncation, nm (default: the voxel length)",
     )
     length_nm: float | None = Field(
-        None, gt=0.0, description="fibre (cylinder) length, nm (default 10 mean diameters)"
+        param_default(add_nanopores, "length_nm"),
+        gt=0.0,
+        description="fibre (cylinder) length, nm (default 10 mean diameters)",
     )
-    seed: int = Field(0, ge=0, description="random seed")
+    seed: int = Field(param_default(add_nanopores, "seed"), ge=0, description="random seed")
     measure: bool = Field(True, description="measure the diameters back (local thickness)")
 
 
@@ -187,7 +242,6 @@ class NanoporesStage(Stage):
     produces = "labels"
 
     def run(self, volume: Volume, params: NanoporesParams, ctx: StageContext) -> StageOutput:
-        from microstructure.cbd import add_nanopores, nanopore_diameters
         from microstructure.plot import labels_slice_figure
 
         vs = volume.require_voxel_size("CBD nanopores")

@@ -2,10 +2,15 @@
 and ``granulometry`` (local-thickness PSD, pore-shielding comparison with the MIP D50).
 
 Both consume a labels volume (0 pore, 1 AM, 2 CBD, 3 CBD pore; pore space = 0 and 3) and only
-measure: the volume passes on unchanged. Peak memory of ``mip`` measured on a 123 Mvoxel
-volume: about 15 bytes per voxel above the labels (about 38 with extrusion, the default);
-``granulometry`` needs about the same as ``mip`` without extrusion. The runner records the
-measured peak of every run in each stage's ``params.json``.
+measure: the volume passes on unchanged. Each stage is one call of the public function
+(:func:`~microstructure.porosimetry.simulate_mip`, :func:`~microstructure.porosimetry.granulometry`)
+on numpy labels, or on the Dask labels chunk by chunk (their ``chunks`` key, or labels above
+the runner's size threshold) with the same numbers; what cannot run chunked is declared by the
+function and refused when the recipe is loaded (:meth:`Stage.chunked_refusals`). Peak memory
+of ``mip`` in memory, measured on a 123 Mvoxel volume: about 15 bytes per voxel above the
+labels (about 38 with extrusion, the default); ``granulometry`` needs about the same as
+``mip`` without extrusion. The runner records the measured peak of every run in each stage's
+``params.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from microstructure.faces import parse_faces
+from microstructure.parallel.support import chunked_refusals
 from microstructure.pipeline.stages import (
     Stage,
     StageContext,
@@ -26,9 +32,20 @@ from microstructure.pipeline.stages import (
     in_memory,
     register,
 )
+from microstructure.porosimetry._intrusion_chunked import DEFAULT_CHUNK
+from microstructure.porosimetry.distribution import BINS_PER_DECADE
+from microstructure.porosimetry.hybrid import (
+    CBD_MEAN_DIAMETER_NM,
+    CBD_STD_DIAMETER_NM,
+    LOWEST_DIAMETER_NM,
+    MAX_PRESSURE_MPA,
+)
+from microstructure.porosimetry.washburn import CONTACT_ANGLE_DEG, SURFACE_TENSION_N_PER_M
 from microstructure.volume import Volume
 
 _PHASE_KEYS = {"am", "cbd", "1", "2"}
+#: log-spaced radii per decade of a capped run (``max_diameter_nm``)
+RADII_PER_DECADE = 40
 
 
 class MeasuredCurveParams(StageParams):
@@ -47,7 +64,7 @@ class MeasuredCurveParams(StageParams):
         None, description="sample mass (g) when the volumes are absolute, not per gram"
     )
     min_pressure_mpa: Annotated[float, Field(ge=0)] | None = Field(
-        None, description="lowest pressure used (MPa); seed 000 used the high-pressure run only"
+        None, description="lowest pressure used (MPa); Beuse et al. 2021 used the high-pressure run"
     )
     max_pressure_mpa: Annotated[float, Field(gt=0)] | None = Field(
         None, description="highest pressure used (MPa)"
@@ -78,13 +95,17 @@ class MipParams(StageParams):
         description="faces in contact with mercury: all, top, bottom, all-but-bottom, z-, ... "
         "(comma-separated); aliases follow the [electrode] orientation",
     )
-    contact_angle_deg: float = Field(140.0, gt=90.0, le=180.0, description="Hg contact angle")
-    surface_tension_n_per_m: float = Field(0.48, gt=0.0, description="Hg surface tension (N/m)")
+    contact_angle_deg: float = Field(
+        CONTACT_ANGLE_DEG, gt=90.0, le=180.0, description="Hg contact angle (deg)"
+    )
+    surface_tension_n_per_m: float = Field(
+        SURFACE_TENSION_N_PER_M, gt=0.0, description="Hg surface tension (N/m)"
+    )
     radii_nm: list[Annotated[float, Field(gt=0)]] | None = Field(
         None, description="discrete radius list (nm); default exact fractional radii"
     )
     batch_size_nm: Annotated[float, Field(gt=0)] | None = Field(
-        None, description="diameter step (nm) as GeoDict's batch size; seed 000: voxel length"
+        None, description="diameter step (nm) as GeoDict's batch size; Beuse et al.: voxel length"
     )
     max_diameter_nm: Annotated[float, Field(gt=0)] | None = Field(
         None,
@@ -92,43 +113,56 @@ class MipParams(StageParams):
         "wider pores intrude at its pressure. Radii are then log-spaced (radii_per_decade) "
         "from half a voxel; bounds the cost on volumes with large voids",
     )
-    radii_per_decade: int = Field(40, ge=5, le=1000, description="with max_diameter_nm")
+    radii_per_decade: int = Field(
+        RADII_PER_DECADE, ge=5, le=1000, description="with max_diameter_nm"
+    )
     densities_g_per_cm3: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
         None, description="skeletal densities for mm3/g, e.g. {am = 4.76, cbd = 1.935}"
     )
-    extrusion: bool = Field(True, description="also simulate extrusion and Hg entrapment")
-    cbd_porosity: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(
-        None, description="unresolved CBD nanoporosity (0..1): hybrid curve below the voxel size"
+    extrusion: bool = Field(
+        True, description="also simulate extrusion and Hg entrapment (in memory and chunked)"
     )
-    cbd_mean_diameter_nm: float = Field(100.0, gt=0.0)
-    cbd_std_diameter_nm: float = Field(30.0, gt=0.0)
-    max_pressure_mpa: float = Field(400.0, gt=0.0, description="top of the hybrid curve (MPa)")
-    bins_per_decade: int = Field(10, ge=1, le=100, description="dV/dlogD bins per decade")
+    cbd_porosity: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(
+        None,
+        description="unresolved CBD nanoporosity (0..1): hybrid curve below the voxel size "
+        "(in memory only)",
+    )
+    cbd_mean_diameter_nm: float = Field(CBD_MEAN_DIAMETER_NM, gt=0.0)
+    cbd_std_diameter_nm: float = Field(CBD_STD_DIAMETER_NM, gt=0.0)
+    max_pressure_mpa: float = Field(
+        MAX_PRESSURE_MPA, gt=0.0, description="top of the hybrid curve (MPa)"
+    )
+    bins_per_decade: int = Field(
+        BINS_PER_DECADE, ge=1, le=100, description="dV/dlogD bins per decade"
+    )
     measured: MeasuredCurveParams | None = Field(
         None, description="measured curve to compare with (path and reading options)"
     )
     compare_inlets: list[str] = Field(
         default_factory=list,
         description="further inlet settings simulated beside `inlet` (intrusion only), e.g. "
-        "['top']: seed 000 Fig. 8c intrudes from all sides but the current collector and from "
-        "the top only",
+        "['top']: Beuse et al. 2021 Fig. 8c intrude from all sides but the current collector "
+        "and from the top only",
     )
     subvoxel_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(
         None,
         description="measured fraction of the intruded volume in throats below the resolution "
-        "limit (seed 000: 0.037 below 18.6 nm); adds sub-voxel corrected curves",
+        "limit (Beuse et al. 2021: 0.037 below 18.6 nm); adds sub-voxel corrected curves",
     )
     subvoxel_min_diameter_nm: Annotated[float, Field(gt=0)] | None = Field(
         None, description="resolution limit (nm); default half the smallest voxel edge"
     )
     subvoxel_lowest_diameter_nm: float = Field(
-        3.7, gt=0.0, description="smallest diameter of the added sub-voxel volume (nm)"
+        LOWEST_DIAMETER_NM,
+        gt=0.0,
+        description="smallest diameter of the added sub-voxel volume (nm)",
     )
     chunks: Annotated[int, Field(ge=16)] | None = Field(
         None,
         description="run chunk by chunk (Dask arrays over Zarr, resumable) with cubic work "
-        "chunks of this edge (voxels); needs max_diameter_nm (or radii_nm), the overlap of "
-        "the chunks. Automatic (128) when the labels exceed the runner's size threshold",
+        "chunks of this edge (voxels), with the in-memory numbers (max_diameter_nm, when set, "
+        "bounds the chunk overlap). Automatic (128) when the labels exceed the runner's size "
+        "threshold",
     )
 
     @field_validator("inlet")
@@ -247,8 +281,8 @@ def _finite(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-#: work chunk edge (voxels) of the automatic chunked path
-AUTO_CHUNK = 128
+#: work chunk edge (voxels) of the automatic chunked path: the functions' default
+AUTO_CHUNK = DEFAULT_CHUNK
 
 
 def chunked_edge(volume: Volume, chunks: int | None, ctx: StageContext) -> int | None:
@@ -263,15 +297,15 @@ def chunked_edge(volume: Volume, chunks: int | None, ctx: StageContext) -> int |
     return AUTO_CHUNK if above_size_threshold(volume, ctx) else None
 
 
-def _in_memory_only(stage: str, option: str, hint: str) -> ValueError:
-    return ValueError(
-        f"{option}: in-memory only; stage {stage!r} runs chunked (its `chunks` option, or "
-        f"labels above the runner's size threshold): {hint}"
-    )
-
-
 def _chunk_folder(ctx: StageContext, name: str) -> Path | None:
     return None if ctx.chunk_dir is None else Path(ctx.chunk_dir) / name
+
+
+def _stage_data(volume: Volume, chunks: int | None, ctx: StageContext) -> tuple[Any, int | None]:
+    """The labels to hand the function and its ``chunks``: the (Dask) data as it is when the
+    stage runs chunked, else a numpy array (a small Dask volume is loaded)."""
+    edge = chunked_edge(volume, chunks, ctx)
+    return (volume.data if edge is not None else in_memory(volume.data)), edge
 
 
 @register
@@ -284,15 +318,13 @@ class MipStage(Stage):
     #: Dask labels run chunked above the size threshold; smaller ones are loaded
     supports_dask = True
 
+    def chunked_refusals(self, params: MipParams) -> list[str]:
+        from microstructure.porosimetry import simulate_mip
+
+        return chunked_refusals(simulate_mip, {"cbd_porosity": params.cbd_porosity})
+
     def run(self, volume: Volume, params: MipParams, ctx: StageContext) -> StageOutput:
-        from microstructure.porosimetry import (
-            compare_mip_curves,
-            plot_mip_comparison,
-            plot_mip_curve,
-            plot_mip_curves,
-            simulate_mip,
-            subvoxel_correction,
-        )
+        from microstructure.porosimetry import simulate_mip
 
         vs = volume.require_voxel_size("simulated MIP")
         radii = capped_radii_nm(
@@ -302,10 +334,7 @@ class MipStage(Stage):
             vs,
             other=params.batch_size_nm,
         )
-        washburn = {
-            "contact_angle_deg": params.contact_angle_deg,
-            "surface_tension_n_per_m": params.surface_tension_n_per_m,
-        }
+        data, edge = _stage_data(volume, params.chunks, ctx)
         # the same simulation settings for the main inlet and every compared one
         common = {
             "voxel_size_nm": vs,
@@ -318,162 +347,148 @@ class MipStage(Stage):
             "cbd_mean_diameter_nm": params.cbd_mean_diameter_nm,
             "cbd_std_diameter_nm": params.cbd_std_diameter_nm,
             "max_pressure_mpa": params.max_pressure_mpa,
-            **washburn,
+            "contact_angle_deg": params.contact_angle_deg,
+            "surface_tension_n_per_m": params.surface_tension_n_per_m,
+            "chunks": edge,
         }
-        edge = chunked_edge(volume, params.chunks, ctx)
-        if edge is None:
-            data = in_memory(volume.data)
-            res = simulate_mip(data, inlet=params.inlet, extrusion=params.extrusion, **common)
-            others = [
-                simulate_mip(data, inlet=inlet, extrusion=False, **common).curve
-                for inlet in params.compare_inlets
-            ]
-        else:
-            res, others = _mip_chunked(volume, params, ctx, common, edge)
-        curve = res.curve
-        curve.label = f"MIP, inlet {params.inlet}"
-        settings = [(params.inlet, curve)]
-        for inlet, other in zip(params.compare_inlets, others, strict=True):
-            other.label = f"MIP, inlet {inlet}"
-            settings.append((inlet, other))
-        psd = curve.psd(bins_per_decade=params.bins_per_decade)
-        numbers: dict[str, Any] = res.summary()
-        numbers["resolved_d50_nm"] = res.resolved_curve.d_values()["d50_nm"]
-        numbers["psd_mode_nm"] = psd.mode_nm()
-        numbers["psd_quantity"] = psd.quantity
-        tables: dict[str, dict[str, Any]] = {
-            "mip_curve": curve.columns(),
-            "mip_psd": psd.columns(),
-        }
-        if res.extrusion is not None:
-            numbers["entrapped_pore_fraction"] = res.extrusion.entrapped_pore_fraction
-            tables["mip_extrusion"] = res.extrusion.curve.columns()
-        d_limit = params.subvoxel_min_diameter_nm or 0.5 * min(vs)
-        curves_out: list[Any] = []
-        numbers["inlet_settings"] = {}
-        for inlet, c in settings:
-            entry: dict[str, Any] = {
-                "d50_nm": c.d_values()["d50_nm"],
-                "intruded_porosity": c.total_intruded_fraction,
-            }
-            curves_out.append(c)
-            if params.subvoxel_fraction is not None:
-                corrected = subvoxel_correction(
-                    c,
-                    fraction_below=params.subvoxel_fraction,
-                    min_diameter_nm=d_limit,
-                    lowest_diameter_nm=min(params.subvoxel_lowest_diameter_nm, 0.5 * d_limit),
-                )
-                corrected.label = f"{c.label}, sub-voxel corrected"
-                entry["d50_corrected_nm"] = corrected.d_values()["d50_nm"]
-                entry["intruded_porosity_corrected"] = corrected.total_intruded_fraction
-                curves_out.append(corrected)
-                key = "mip_curve" if inlet == params.inlet else f"mip_curve_{_slug(inlet)}"
-                tables[f"{key}_subvoxel"] = corrected.columns()
-            if inlet != params.inlet:
-                tables[f"mip_curve_{_slug(inlet)}"] = c.columns()
-            numbers["inlet_settings"][inlet] = entry
-        if params.subvoxel_fraction is not None:
-            numbers["subvoxel"] = {
-                "fraction_below": params.subvoxel_fraction,
-                "min_diameter_nm": d_limit,
-                "lowest_diameter_nm": min(params.subvoxel_lowest_diameter_nm, 0.5 * d_limit),
-                **numbers["inlet_settings"][params.inlet],
-            }
-        numbers["curves"] = [curve_to_numbers(c) for c in curves_out]
-        d50 = numbers.get("d50_nm")
-        figures: list[str] = []
-        if len(curves_out) > 1:
-            plot_mip_curves(
-                curves_out,
-                ctx.work_dir / "mip_inlets.png",
-                title="simulated MIP: inlet settings"
-                + (", sub-voxel correction" if params.subvoxel_fraction is not None else ""),
+        runs = [
+            simulate_mip(
+                data,
+                inlet=inlet,
+                extrusion=params.extrusion and i == 0,
+                resume_dir=_chunk_folder(ctx, f"mip-{i}-{_slug(inlet)}"),
+                **common,
             )
-            figures.append("mip_inlets.png")
-        plot_mip_curve(
-            curve,
-            ctx.work_dir / "mip_curve.png",
-            extrusion=None if res.extrusion is None else res.extrusion.curve,
-            title=(
-                f"simulated MIP, inlet {','.join(res.inlet)}: D50 "
-                + (f"{d50:.4g} nm" if _finite(d50) else "n/a")
-            ),
-        )
-        figures.insert(0, "mip_curve.png")
+            for i, inlet in enumerate([params.inlet, *params.compare_inlets])
+        ]
+        res = runs[0]
+        numbers, tables, curves_out = _mip_numbers(res, [r.curve for r in runs[1:]], params, vs)
+        figures = _mip_figures(res, curves_out, params, ctx.work_dir, numbers.get("d50_nm"))
         if params.measured is not None:
-            from microstructure.io.mip_files import load_mip_curve
-
-            m = params.measured
-            opts = {
-                "pressure_unit": m.pressure_unit,
-                "volume_unit": m.volume_unit,
-                "sample_mass_g": m.sample_mass_g,
-                "min_pressure_mpa": m.min_pressure_mpa,
-                "max_pressure_mpa": m.max_pressure_mpa,
-                "bulk_density_g_per_cm3": m.bulk_density_g_per_cm3,
-                "contact_angle_deg": params.contact_angle_deg,
-                "surface_tension_n_per_m": params.surface_tension_n_per_m,
-            }
-            measured = load_mip_curve(
-                Path(m.path).expanduser(),
-                label=f"measured ({Path(m.path).name})",
-                **{k: v for k, v in opts.items() if v is not None},
-            )
-            numbers["comparison"] = compare_mip_curves(curve, measured).to_dict()
-            numbers["measured"] = measured.summary()
-            tables["measured_curve"] = measured.columns()
-            plot_mip_comparison(
-                curve,
-                measured,
-                ctx.work_dir / "mip_compare.png",
-                title=f"simulated vs {Path(m.path).name}",
-            )
-            figures.append("mip_compare.png")
+            figures.append(_compare_measured(res.curve, params, ctx.work_dir, numbers, tables))
         return StageOutput(volume=None, numbers=numbers, tables=tables, figures=figures)
 
 
-def _mip_chunked(
-    volume: Volume, params: MipParams, ctx: StageContext, common: dict[str, Any], edge: int
-) -> tuple[Any, list[Any]]:
-    """The main and the compared inlet settings, chunk by chunk (each resumable)."""
-    from microstructure.parallel import simulate_mip_chunked
+def _mip_numbers(
+    res: Any, others: list[Any], params: MipParams, vs: tuple[float, float, float]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[Any]]:
+    """Numbers, tables and the curves to draw of the main and the compared inlet settings."""
+    from microstructure.porosimetry import subvoxel_correction
 
-    if params.extrusion:
-        raise _in_memory_only("mip", "extrusion", "set extrusion = false")
-    if params.cbd_porosity is not None:
-        raise _in_memory_only("mip", "cbd_porosity", "leave cbd_porosity out")
-    if params.batch_size_nm is not None:
-        raise _in_memory_only("mip", "batch_size_nm", "use max_diameter_nm or radii_nm")
-    if common["radii_nm"] is None:
-        raise ValueError(
-            "max_diameter_nm: the chunked MIP (`chunks`, or labels above the runner's size "
-            "threshold) needs the largest throat diameter resolved (it sets the chunk overlap)"
-        )
-    opts = {
-        k: common[k]
-        for k in (
-            "voxel_size_nm",
-            "thickness_axis",
-            "top_at",
-            "radii_nm",
-            "densities_g_per_cm3",
-            "contact_angle_deg",
-            "surface_tension_n_per_m",
-        )
-    }
-    runs = []
-    for i, inlet in enumerate([params.inlet, *params.compare_inlets]):
-        runs.append(
-            simulate_mip_chunked(
-                volume.data,
-                inlet=inlet,
-                chunks=edge,
-                resume_dir=_chunk_folder(ctx, f"mip-{i}-{_slug(inlet)}"),
-                **opts,
+    curve = res.curve
+    curve.label = f"MIP, inlet {params.inlet}"
+    settings = [(params.inlet, curve)]
+    for inlet, other in zip(params.compare_inlets, others, strict=True):
+        other.label = f"MIP, inlet {inlet}"
+        settings.append((inlet, other))
+    psd = curve.psd(bins_per_decade=params.bins_per_decade)
+    numbers: dict[str, Any] = res.summary()
+    numbers["resolved_d50_nm"] = res.resolved_curve.d_values()["d50_nm"]
+    numbers["psd_mode_nm"] = psd.mode_nm()
+    numbers["psd_quantity"] = psd.quantity
+    tables: dict[str, dict[str, Any]] = {"mip_curve": curve.columns(), "mip_psd": psd.columns()}
+    if res.extrusion is not None:
+        numbers["entrapped_pore_fraction"] = res.extrusion.entrapped_pore_fraction
+        tables["mip_extrusion"] = res.extrusion.curve.columns()
+    d_limit = params.subvoxel_min_diameter_nm or 0.5 * min(vs)
+    lowest = min(params.subvoxel_lowest_diameter_nm, 0.5 * d_limit)
+    curves_out: list[Any] = []
+    numbers["inlet_settings"] = {}
+    for inlet, c in settings:
+        entry: dict[str, Any] = {
+            "d50_nm": c.d_values()["d50_nm"],
+            "intruded_porosity": c.total_intruded_fraction,
+        }
+        curves_out.append(c)
+        if params.subvoxel_fraction is not None:
+            corrected = subvoxel_correction(
+                c,
+                fraction_below=params.subvoxel_fraction,
+                min_diameter_nm=d_limit,
+                lowest_diameter_nm=lowest,
             )
+            corrected.label = f"{c.label}, sub-voxel corrected"
+            entry["d50_corrected_nm"] = corrected.d_values()["d50_nm"]
+            entry["intruded_porosity_corrected"] = corrected.total_intruded_fraction
+            curves_out.append(corrected)
+            key = "mip_curve" if inlet == params.inlet else f"mip_curve_{_slug(inlet)}"
+            tables[f"{key}_subvoxel"] = corrected.columns()
+        if inlet != params.inlet:
+            tables[f"mip_curve_{_slug(inlet)}"] = c.columns()
+        numbers["inlet_settings"][inlet] = entry
+    if params.subvoxel_fraction is not None:
+        numbers["subvoxel"] = {
+            "fraction_below": params.subvoxel_fraction,
+            "min_diameter_nm": d_limit,
+            "lowest_diameter_nm": lowest,
+            **numbers["inlet_settings"][params.inlet],
+        }
+    numbers["curves"] = [curve_to_numbers(c) for c in curves_out]
+    return numbers, tables, curves_out
+
+
+def _mip_figures(
+    res: Any, curves_out: list[Any], params: MipParams, work_dir: Path, d50: Any
+) -> list[str]:
+    """The curve figure (with extrusion) and, with several curves, the inlet-settings one."""
+    from microstructure.plot import save_figure
+    from microstructure.porosimetry import mip_curve_figure, mip_curves_figure
+
+    figures = ["mip_curve.png"]
+    fig = mip_curve_figure(
+        res.curve,
+        extrusion=None if res.extrusion is None else res.extrusion.curve,
+        title=(
+            f"simulated MIP, inlet {','.join(res.inlet)}: D50 "
+            + (f"{d50:.4g} nm" if _finite(d50) else "n/a")
+        ),
+    )
+    save_figure(fig, work_dir / "mip_curve.png")
+    if len(curves_out) > 1:
+        fig = mip_curves_figure(
+            curves_out,
+            title="simulated MIP: inlet settings"
+            + (", sub-voxel correction" if params.subvoxel_fraction is not None else ""),
         )
-    return runs[0], [r.curve for r in runs[1:]]
+        save_figure(fig, work_dir / "mip_inlets.png")
+        figures.append("mip_inlets.png")
+    return figures
+
+
+def _compare_measured(
+    curve: Any, params: MipParams, work_dir: Path, numbers: dict[str, Any], tables: dict
+) -> str:
+    """Read the measured curve, add the comparison numbers and table; returns the figure."""
+    from microstructure.plot import save_figure
+    from microstructure.porosimetry import (
+        compare_mip_curves,
+        load_mip_curve,
+        mip_comparison_figure,
+    )
+
+    m = params.measured
+    assert m is not None
+    opts = {
+        "pressure_unit": m.pressure_unit,
+        "volume_unit": m.volume_unit,
+        "sample_mass_g": m.sample_mass_g,
+        "min_pressure_mpa": m.min_pressure_mpa,
+        "max_pressure_mpa": m.max_pressure_mpa,
+        "bulk_density_g_per_cm3": m.bulk_density_g_per_cm3,
+        "contact_angle_deg": params.contact_angle_deg,
+        "surface_tension_n_per_m": params.surface_tension_n_per_m,
+    }
+    measured = load_mip_curve(
+        Path(m.path).expanduser(),
+        label=f"measured ({Path(m.path).name})",
+        **{k: v for k, v in opts.items() if v is not None},
+    )
+    numbers["comparison"] = compare_mip_curves(curve, measured).to_dict()
+    numbers["measured"] = measured.summary()
+    tables["measured_curve"] = measured.columns()
+    fig = mip_comparison_figure(curve, measured, title=f"simulated vs {Path(m.path).name}")
+    save_figure(fig, work_dir / "mip_compare.png")
+    return "mip_compare.png"
 
 
 class GranulometryParams(StageParams):
@@ -485,17 +500,27 @@ class GranulometryParams(StageParams):
         description="largest sphere diameter (nm); wider pores count at it. Radii are then "
         "log-spaced (radii_per_decade) from half a voxel; bounds the cost with large voids",
     )
-    radii_per_decade: int = Field(40, ge=5, le=1000, description="with max_diameter_nm")
-    contact_angle_deg: float = Field(
-        140.0, gt=90.0, le=180.0, description="only for the pressure column of the table"
+    radii_per_decade: int = Field(
+        RADII_PER_DECADE, ge=5, le=1000, description="with max_diameter_nm"
     )
-    surface_tension_n_per_m: float = Field(0.48, gt=0.0)
-    bins_per_decade: int = Field(10, ge=1, le=100, description="dV/dlogD bins per decade")
+    contact_angle_deg: float = Field(
+        CONTACT_ANGLE_DEG,
+        gt=90.0,
+        le=180.0,
+        description="Hg contact angle (deg), only for the pressure column of the table",
+    )
+    surface_tension_n_per_m: float = Field(
+        SURFACE_TENSION_N_PER_M, gt=0.0, description="Hg surface tension (N/m)"
+    )
+    bins_per_decade: int = Field(
+        BINS_PER_DECADE, ge=1, le=100, description="dV/dlogD bins per decade"
+    )
     chunks: Annotated[int, Field(ge=16)] | None = Field(
         None,
         description="run chunk by chunk (Dask arrays over Zarr, resumable) with cubic work "
-        "chunks of this edge (voxels); needs max_diameter_nm (or radii_nm), the overlap of "
-        "the chunks. Automatic (128) when the labels exceed the runner's size threshold",
+        "chunks of this edge (voxels), with the in-memory numbers (max_diameter_nm, when set, "
+        "bounds the chunk overlap). Automatic (128) when the labels exceed the runner's size "
+        "threshold",
     )
 
     @field_validator("radii_nm")
@@ -516,91 +541,92 @@ class GranulometryStage(Stage):
     #: Dask labels run chunked above the size threshold; smaller ones are loaded
     supports_dask = True
 
+    def chunked_refusals(self, params: GranulometryParams) -> list[str]:
+        from microstructure.porosimetry import granulometry
+
+        return chunked_refusals(granulometry, {"radii_nm": params.radii_nm})
+
     def run(self, volume: Volume, params: GranulometryParams, ctx: StageContext) -> StageOutput:
-        from microstructure.porosimetry import granulometry, plot_mip_curve, plot_mip_curves
+        from microstructure.porosimetry import granulometry
 
         vs = volume.require_voxel_size("granulometry")
         radii = capped_radii_nm(
             params.radii_nm, params.max_diameter_nm, params.radii_per_decade, vs
         )
-        edge = chunked_edge(volume, params.chunks, ctx)
-        if edge is None:
-            gran = granulometry(
-                in_memory(volume.data),
-                voxel_size_nm=vs,
-                radii_nm=radii,
-                contact_angle_deg=params.contact_angle_deg,
-                surface_tension_n_per_m=params.surface_tension_n_per_m,
-            )
-        else:
-            from microstructure.parallel import granulometry_chunked
-
-            if radii is None:
-                raise ValueError(
-                    "max_diameter_nm: the chunked granulometry (`chunks`, or labels above the "
-                    "runner's size threshold) needs the largest sphere diameter (it sets the "
-                    "chunk overlap)"
-                )
-            gran = granulometry_chunked(
-                volume.data,
-                voxel_size_nm=vs,
-                radii_nm=radii,
-                chunks=edge,
-                contact_angle_deg=params.contact_angle_deg,
-                surface_tension_n_per_m=params.surface_tension_n_per_m,
-                resume_dir=_chunk_folder(ctx, "granulometry"),
-                # the field stays on disk (removed with the chunk folder): only counts needed
-                out_zarr=_chunk_folder(ctx, "local_thickness.zarr"),
-            )
+        data, edge = _stage_data(volume, params.chunks, ctx)
+        gran = granulometry(
+            data,
+            voxel_size_nm=vs,
+            radii_nm=radii,
+            contact_angle_deg=params.contact_angle_deg,
+            surface_tension_n_per_m=params.surface_tension_n_per_m,
+            chunks=edge,
+            resume_dir=_chunk_folder(ctx, "granulometry"),
+            # chunked: the field stays on disk (removed with the chunk folder), counts suffice
+            out_zarr=_chunk_folder(ctx, "local_thickness.zarr"),
+        )
         psd = gran.curve.psd(quantity="saturation", bins_per_decade=params.bins_per_decade)
         numbers: dict[str, Any] = gran.summary()
         numbers["psd_mode_nm"] = psd.mode_nm()
-        d50_gran = numbers.get("d50_nm")
         mip = ctx.results.get("mip") or {}
-        # the resolved MIP curve is the like-for-like one (granulometry sees no nanopores)
-        d50_mip = _finite(mip.get("resolved_d50_nm", mip.get("d50_nm")))
-        if d50_mip is not None and d50_mip > 0 and _finite(d50_gran) is not None:
-            numbers["shielding"] = {
-                "d50_mip_nm": d50_mip,
-                "d50_granulometry_nm": float(d50_gran),
-                "d50_ratio": float(d50_gran) / d50_mip,
-                "mip_inlet": mip.get("inlet"),
-            }
-        else:
-            numbers["shielding"] = None
-        markers = {} if numbers["shielding"] is None else {"MIP D50": d50_mip}
-        plot_mip_curve(
-            gran.curve,
-            ctx.work_dir / "granulometry.png",
-            markers_nm=markers,
-            xlabel="pore diameter D (nm), largest inscribed sphere",
-            title=(
-                "granulometry (local thickness): D50 "
-                + (f"{d50_gran:.4g} nm" if _finite(d50_gran) else "n/a")
-            ),
-        )
-        figures = ["granulometry.png"]
-        mip_curves = [
-            curve_from_numbers(
-                c,
-                contact_angle_deg=params.contact_angle_deg,
-                surface_tension_n_per_m=params.surface_tension_n_per_m,
-            )
-            for c in mip.get("curves") or []
-        ]
-        if mip_curves:
-            # seed 000 Fig. 8c: simulated MIP (each inlet setting) beside the granulometry
-            gran.curve.label = "granulometry (sphere filling)"
-            plot_mip_curves(
-                [*mip_curves, gran.curve],
-                ctx.work_dir / "mip_granulometry.png",
-                styles=[("-", "--")[i % 2] for i in range(len(mip_curves))] + ["k-."],
-                title="simulated MIP and granulometry (cf. seed 000 Fig. 8c)",
-            )
-            figures.append("mip_granulometry.png")
+        numbers["shielding"] = _shielding(numbers.get("d50_nm"), mip)
+        figures = _granulometry_figures(gran, numbers, mip, params, ctx.work_dir)
         return StageOutput(
             volume=None,
             numbers=numbers,
             tables={"granulometry_curve": gran.curve.columns(), "granulometry_psd": psd.columns()},
             figures=figures,
         )
+
+
+def _shielding(d50_gran: Any, mip: dict[str, Any]) -> dict[str, Any] | None:
+    """Granulometry D50 against the MIP's (pore shielding, Beuse et al. 2021 Fig. 8c)."""
+    # the resolved MIP curve is the like-for-like one (granulometry sees no nanopores)
+    d50_mip = _finite(mip.get("resolved_d50_nm", mip.get("d50_nm")))
+    if d50_mip is None or d50_mip <= 0 or _finite(d50_gran) is None:
+        return None
+    return {
+        "d50_mip_nm": d50_mip,
+        "d50_granulometry_nm": float(d50_gran),
+        "d50_ratio": float(d50_gran) / d50_mip,
+        "mip_inlet": mip.get("inlet"),
+    }
+
+
+def _granulometry_figures(
+    gran: Any, numbers: dict[str, Any], mip: dict[str, Any], params: Any, work_dir: Path
+) -> list[str]:
+    """The granulometry curve (with the MIP D50) and, after a ``mip`` stage, both together."""
+    from microstructure.plot import save_figure
+    from microstructure.porosimetry import mip_curve_figure, mip_curves_figure
+
+    d50_gran = numbers.get("d50_nm")
+    shielding = numbers["shielding"]
+    markers = {} if shielding is None else {"MIP D50": shielding["d50_mip_nm"]}
+    fig = mip_curve_figure(
+        gran.curve,
+        markers_nm=markers,
+        xlabel="pore diameter D (nm), largest inscribed sphere",
+        title=(
+            "granulometry (local thickness): D50 "
+            + (f"{d50_gran:.4g} nm" if _finite(d50_gran) else "n/a")
+        ),
+    )
+    save_figure(fig, work_dir / "granulometry.png")
+    figures = ["granulometry.png"]
+    washburn = {
+        "contact_angle_deg": params.contact_angle_deg,
+        "surface_tension_n_per_m": params.surface_tension_n_per_m,
+    }
+    mip_curves = [curve_from_numbers(c, **washburn) for c in mip.get("curves") or []]
+    if mip_curves:
+        # Beuse et al. 2021 Fig. 8c: simulated MIP (each inlet setting) beside the granulometry
+        gran.curve.label = "granulometry (sphere filling)"
+        fig = mip_curves_figure(
+            [*mip_curves, gran.curve],
+            styles=[("-", "--")[i % 2] for i in range(len(mip_curves))] + ["k-."],
+            title="simulated MIP and granulometry (cf. Beuse et al. 2021, Fig. 8c)",
+        )
+        save_figure(fig, work_dir / "mip_granulometry.png")
+        figures.append("mip_granulometry.png")
+    return figures

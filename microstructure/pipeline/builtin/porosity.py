@@ -1,4 +1,14 @@
-"""Stage ``porosity``: phase fractions, closed/accessible porosity, densities, surface, profile."""
+"""Stage ``porosity``: phase fractions, closed/accessible porosity, densities, surface, profile.
+
+One call of :func:`microstructure.porosity.porosity_report`; the defaults of the options are
+that function's.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. https://doi.org/10.3390/batteries7040070
+"""
 
 from __future__ import annotations
 
@@ -7,22 +17,36 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from microstructure.faces import parse_faces
-from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.pipeline.stages import (
+    Stage,
+    StageContext,
+    StageOutput,
+    StageParams,
+    param_default,
+    register,
+)
+from microstructure.porosity.report import porosity_report
 from microstructure.volume import Volume
 
 
 class PorosityParams(StageParams):
     faces: str = Field(
-        "all", description="faces a pore must connect to to count as open (contract face names)"
+        param_default(porosity_report, "faces"),
+        description="faces a pore must connect to to count as open (contract face names)",
     )
     densities_g_per_cm3: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
-        None, description="phase densities, e.g. {am = 4.76, cbd = 1.935}"
+        param_default(porosity_report, "densities_g_per_cm3"),
+        description="phase densities, e.g. {am = 4.76, cbd = 1.935}",
     )
     cbd_nanoporosity: float = Field(
-        0.0, ge=0.0, lt=1.0, description="unresolved porosity of the CBD solid phase (0..1)"
+        param_default(porosity_report, "cbd_nanoporosity"),
+        ge=0.0,
+        lt=1.0,
+        description="unresolved porosity of the CBD solid phase (0..1)",
     )
     surface_method: Literal["crofton", "mesh", "none"] = Field(
-        "crofton", description="interface areas: crofton (fast), mesh (accurate) or none"
+        param_default(porosity_report, "surface_method"),
+        description="interface areas: crofton (fast), mesh (accurate) or none",
     )
 
     @field_validator("faces")
@@ -52,7 +76,6 @@ class PorosityStage(Stage):
 
     def run(self, volume: Volume, params: PorosityParams, ctx: StageContext) -> StageOutput:
         from microstructure.plot import labels_slice_figure, profile_figure
-        from microstructure.porosity import porosity_report
 
         report = porosity_report(
             volume.data,
@@ -63,7 +86,11 @@ class PorosityStage(Stage):
             densities_g_per_cm3=params.densities_g_per_cm3,
             cbd_nanoporosity=params.cbd_nanoporosity,
             surface=params.surface_method != "none",
-            surface_method="crofton" if params.surface_method == "none" else params.surface_method,
+            surface_method=(
+                param_default(porosity_report, "surface_method")
+                if params.surface_method == "none"
+                else params.surface_method
+            ),
         )
         tables = {}
         figures = []

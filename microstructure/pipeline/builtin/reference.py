@@ -8,7 +8,7 @@ writes a table, a Markdown page with the explanation of every deviation, and a f
 
     [[stage]]
     name = "reference"
-    source = "seed 000, section 3.5"
+    source = "Beuse et al. 2021, doi:10.3390/batteries7040070, section 3.5"
     [[stage.values]]
     key = "porosity.total_porosity"
     label = "total porosity"
@@ -25,6 +25,13 @@ writes a table, a Markdown page with the explanation of every deviation, and a f
     label = "granulometry D50 above the MIP D50 (pore shielding)"
 
 It only measures: the volume passes on unchanged.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. https://doi.org/10.3390/batteries7040070 (the reference
+   values of the example above)
 """
 
 from __future__ import annotations
@@ -259,13 +266,17 @@ def _markdown(source: str, checks: list[dict[str, Any]], relations: list[dict[st
 
 
 def _figure(path: Any, checks: list[dict[str, Any]], source: str) -> None:
-    """One row per number: accepted range (bar), reference (diamond), this run (circle)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """One row per number: accepted range (bar), reference (diamond), this run (circle).
+
+    Each row has its own scale (the values are annotated in their units), so the x axis carries
+    no common unit.
+    """
     from matplotlib.figure import Figure
+
+    from microstructure.plot import save_figure
 
     n = len(checks)
     fig = Figure(figsize=(7.5, 0.55 * n + 1.2), layout="constrained")
-    FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     for i, c in enumerate(checks):
         y = n - 1 - i
@@ -297,6 +308,7 @@ def _figure(path: Any, checks: list[dict[str, Any]], source: str) -> None:
             )
     ax.set_yticks(range(n), [c["label"] for c in reversed(checks)], fontsize=8)
     ax.set_xticks([])
+    ax.set_xlabel("position within each row's range (values annotated in their units)", fontsize=8)
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_title(
@@ -304,4 +316,4 @@ def _figure(path: Any, checks: list[dict[str, Any]], source: str) -> None:
         + (f"\n{source}" if source else ""),
         fontsize=8,
     )
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)

@@ -1,39 +1,42 @@
 """Stage ``segment``: grayscale stack -> labels (0 pore, 1 AM), closed pores, particle sizes.
 
-As in seed 000 the carbon-binder domain still counts as pore here; a later ``cbd`` stage
-inserts it. Numbers: AM and pore fractions, how the threshold was chosen, closed-pore
+As in Beuse et al. (2021) the carbon-binder domain still counts as pore here; a later ``cbd``
+stage inserts it. Numbers: AM and pore fractions, how the threshold was chosen, closed-pore
 fraction / count / sizes and, with ``separate_particles``, a particle-size table. Figure:
 ``segment_overlay.png`` (the segmentation over one slice of the input).
 
-Peak memory: about 12 bytes per voxel for thresholds (input as float32, masks, int32 labels
-of the pore space); the trainable method adds the features of ``chunk`` slices
-(4 bytes x features x slice size x 16).
+The stage is one call of :func:`microstructure.segment.segmentation`; its options and defaults
+are that function's. Peak memory: about 12 bytes per voxel for thresholds (input as float32,
+masks, int32 labels of the pore space); the trainable method adds the features of ``chunk``
+slices (4 bytes x features x slice size x 16).
 
 Chunked (``supports_dask = True``): with the ``chunks`` option (slices per slab), or an input
-larger than the runner's size threshold, the global threshold methods (auto, otsu, multiotsu,
-manual, li), the hysteresis band, speck removal, hole filling and the closed pores run slab by
-slab (:func:`microstructure.parallel.segment.segmentation_chunked`: the same strided grey-value
-sample as in memory, connected components merged across slabs) and the stage returns a lazy
+larger than the runner's size threshold, the same call runs slab by slab (the same strided
+grey-value sample as in memory, connected components merged across slabs) and returns a lazy
 labels volume that the runner writes to Zarr. Result, numbers and tables are identical to the
-in-memory ones; options that need the whole stack (local, trainable, refine, particle
-separation) are a one-line ``ValueError`` naming the option. Memory of a task: about 9 bytes
-per voxel of one slab. The threshold and the per-slab labelling summaries are kept in the
-runner's chunk folder, so an interrupted run resumes from the finished slabs.
+in-memory ones; the options that need the whole stack are those declared by ``segmentation``
+(:meth:`SegmentStage.chunked_refusals`). Memory of a task: about 9 bytes per voxel of one slab.
+The threshold and the per-slab labelling summaries are kept in the runner's chunk folder, so an
+interrupted run resumes from the finished slabs.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. doi:10.3390/batteries7040070
 """
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from microstructure.pipeline.builtin.preprocess import (
-    CHUNKS_FIELD,
-    _in_memory_only,
-    chunked_slices,
-)
+from microstructure.parallel.support import chunked_memory, chunked_refusals
+from microstructure.pipeline.builtin.preprocess import CHUNKS_FIELD, chunked_slices
 from microstructure.pipeline.stages import (
     Stage,
     StageContext,
@@ -42,23 +45,39 @@ from microstructure.pipeline.stages import (
     in_memory,
     register,
 )
+from microstructure.segment import Segmentation, segmentation
 from microstructure.volume import Volume
 
 OVERLAY_FILE = "segment_overlay.png"
 
+_DEFAULTS = inspect.signature(segmentation).parameters
+
+
+def _default(name: str) -> Any:
+    """The default of ``segmentation``'s keyword ``name`` (defaults live there only)."""
+    return _DEFAULTS[name].default
+
 
 class SegmentParams(StageParams):
     method: Literal["auto", "otsu", "multiotsu", "manual", "local", "li", "trainable"] = Field(
-        "auto",
+        _default("method"),
         description="auto (multi-Otsu upper threshold when a CBD grey level is visible, else "
         "Otsu), otsu, multiotsu, manual, local, li or trainable (random forest)",
     )
-    threshold: float | None = Field(None, description="grey value for method = manual")
-    classes: int = Field(3, ge=2, le=5, description="multi-Otsu classes (AM = brightest)")
-    block_size_px: int = Field(51, ge=3, description="odd neighbourhood of method = local")
-    offset: float = Field(0.0, description="grey-value offset of method = local")
+    threshold: float | None = Field(
+        _default("threshold"), description="grey value for method = manual"
+    )
+    classes: int = Field(
+        _default("classes"), ge=2, le=5, description="multi-Otsu classes (AM = brightest)"
+    )
+    block_size_px: int = Field(
+        _default("block_size_px"), ge=3, description="odd neighbourhood of method = local"
+    )
+    offset: float = Field(_default("offset"), description="grey-value offset of method = local")
     hysteresis_width: float | None = Field(
-        None, ge=0, description="half-width (grey values) of a hysteresis band, optional"
+        _default("hysteresis_width"),
+        ge=0,
+        description="half-width (grey values) of a hysteresis band, optional",
     )
     scribbles: str | None = Field(
         None,
@@ -66,20 +85,34 @@ class SegmentParams(StageParams):
         "painted on this stage's input; path relative to the working directory",
     )
     model: str | None = Field(None, description="trainable: a saved model (.joblib) to apply")
-    n_estimators: int = Field(60, ge=1, le=1000, description="trainable: number of trees")
+    n_estimators: int = Field(
+        _default("n_estimators"), ge=1, le=1000, description="trainable: number of trees"
+    )
     save_model: bool = Field(False, description="write the model trained from scribbles")
     refine: Literal["none", "local-means"] = Field(
-        "none", description="local-means: boundary at the local midpoint (two-phase images)"
+        _default("refine"),
+        description="local-means: boundary at the local midpoint (two-phase images)",
     )
-    refine_sigma_px: float = Field(4.0, gt=0, description="window of the local means (voxels)")
-    min_speck_voxels: int = Field(27, ge=0, description="remove AM specks below this size")
-    max_hole_voxels: int = Field(8, ge=0, description="fill enclosed pores up to this size")
-    separate_particles: bool = Field(False, description="distance watershed + size table")
+    refine_sigma_px: float = Field(
+        _default("refine_sigma_px"), gt=0, description="window of the local means (voxels)"
+    )
+    min_speck_voxels: int = Field(
+        _default("min_speck_voxels"), ge=0, description="remove AM specks below this size"
+    )
+    max_hole_voxels: int = Field(
+        _default("max_hole_voxels"), ge=0, description="fill enclosed pores up to this size"
+    )
+    separate_particles: bool = Field(
+        _default("separate_particles"), description="distance watershed + size table"
+    )
     min_depth_nm: float | None = Field(
-        None, gt=0, description="watershed h-maxima depth (default 2 voxel edges)"
+        _default("min_depth_nm"),
+        gt=0,
+        description="watershed h-maxima depth (default 2 voxel edges)",
     )
     closed_pores_per_particle: bool = Field(
-        False, description="count only holes of single particles (needs separate_particles)"
+        _default("closed_pores_per_particle"),
+        description="count only holes of single particles (needs separate_particles)",
     )
     overlay_slice: int | None = Field(None, ge=0, description="slice of the figure (middle)")
     chunks: int | None = CHUNKS_FIELD
@@ -111,24 +144,7 @@ def _quantiles(values: np.ndarray) -> dict[str, float | None]:
     return {"d10_um": float(q[0]), "d50_um": float(q[1]), "d90_um": float(q[2])}
 
 
-def write_overlay(
-    path: Path,
-    image: np.ndarray,
-    am: np.ndarray,
-    closed: np.ndarray,
-    *,
-    z: int,
-    voxel_size_nm: tuple[float, float, float] | None,
-    title: str,
-) -> None:
-    """PNG: the grayscale slice, and the same slice with AM (outline + tint) and closed pores."""
-    write_overlay_slice(
-        path, image[z], am[z], closed[z], z=z, voxel_size_nm=voxel_size_nm, title=title
-    )
-
-
-def write_overlay_slice(
-    path: Path,
+def overlay_figure(
     image_slice: np.ndarray,
     am_slice: np.ndarray,
     closed_slice: np.ndarray,
@@ -136,9 +152,9 @@ def write_overlay_slice(
     z: int,
     voxel_size_nm: tuple[float, float, float] | None,
     title: str,
-) -> None:
-    """:func:`write_overlay` from slice ``z`` of the image, the AM and the closed pores (2D)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+) -> Any:
+    """Figure: slice ``z`` of the grayscale input, and the same slice with the AM (outline +
+    tint) and the closed pores (red); axes in um with a voxel size, else in pixels."""
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
@@ -153,7 +169,6 @@ def write_overlay_slice(
         extent = (0, nx * voxel_size_nm[2] / 1000.0, ny * voxel_size_nm[1] / 1000.0, 0)
         unit = "um"
     fig = Figure(figsize=(10, 5), dpi=120)
-    FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for ax in axes:
         ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, extent=extent, interpolation="nearest")
@@ -180,13 +195,38 @@ def write_overlay_slice(
         )
     axes[1].set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
+    return fig
 
 
 def _erode2d(m: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     return ndimage.binary_erosion(m, border_value=1)
+
+
+def _chunk_options(params: SegmentParams) -> dict[str, Any]:
+    """The stage's keys that ``segmentation`` declares about running chunked (same names)."""
+    keys = ("method", "refine", "separate_particles", "closed_pores_per_particle")
+    return {k: getattr(params, k) for k in keys}
+
+
+def _scribbles(params: SegmentParams, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The scribble volume of a trainable stage (read from its file), checked against the
+    stage's input shape."""
+    if params.scribbles is None:
+        return None
+    from microstructure.io import read_volume
+
+    p = Path(params.scribbles)
+    if not p.exists():
+        raise FileNotFoundError(f"scribbles: file {p} not found")
+    scrib = np.asarray(read_volume(p).data)
+    if scrib.shape != tuple(shape):
+        raise ValueError(
+            f"scribbles: {p} has shape {scrib.shape}, the segment stage's input "
+            f"{tuple(shape)}; paint on the preprocessed stack (the previous stage's volume.tif)"
+        )
+    return scrib
 
 
 @register
@@ -200,159 +240,108 @@ class SegmentStage(Stage):
     #: option or above the runner's size threshold
     supports_dask = True
 
-    def run(self, volume: Volume, params: SegmentParams, ctx: StageContext) -> StageOutput:
-        from microstructure.io import read_volume
-        from microstructure.segment import (
-            closed_pore_stats,
-            closed_pores,
-            particle_table,
-            segment_am_report,
-            separate_particles,
-            train_segmenter,
-        )
+    def chunked_refusals(self, params: SegmentParams) -> list[str]:
+        """What ``segmentation`` declares it cannot run chunked, by recipe key."""
+        return chunked_refusals(segmentation, _chunk_options(params))
 
+    def chunked_memory(self, params: SegmentParams, n_voxels: int) -> list[tuple[str, int, str]]:
+        """The whole-mask particle step ``segmentation`` declares, by recipe key."""
+        return chunked_memory(segmentation, _chunk_options(params), n_voxels)
+
+    def run(self, volume: Volume, params: SegmentParams, ctx: StageContext) -> StageOutput:
         # a slab as float32, its int32 labels, masks and face layers: measured 55-75 MiB
         # above a worker's idle level for 8 MiB of float32 slab, ~8 copies
         slab = chunked_slices(volume, params.chunks, ctx, stage="segment", copies=8.0)
-        if slab is not None:
-            return self._run_chunked(volume, params, ctx, slab)
-        data = in_memory(volume.data)
+        if slab is not None and (refused := self.chunked_refusals(params)):
+            raise ValueError(
+                "stage 'segment' runs chunked (its `chunks` option, or a volume above the "
+                f"runner's size threshold): {'; '.join(refused)}"
+            )
+        data = volume.data if slab is not None else in_memory(volume.data)
         vs = volume.voxel_size_nm
-        model = None
-        numbers: dict = {}
-        if params.method == "trainable":
-            if params.scribbles is not None:
-                p = Path(params.scribbles)
-                if not p.exists():
-                    raise FileNotFoundError(f"scribbles: file {p} not found")
-                scrib = np.asarray(read_volume(p).data)
-                if scrib.shape != tuple(data.shape):
-                    raise ValueError(
-                        f"scribbles: {p} has shape {scrib.shape}, the segment stage's input "
-                        f"{tuple(data.shape)}; paint on the preprocessed stack (the previous "
-                        "stage's volume.tif)"
-                    )
-                model = train_segmenter(data, scrib, n_estimators=params.n_estimators)
-                numbers["training"] = model.info
-                if params.save_model:
-                    model.save(ctx.work_dir / "segment_model.joblib")
-            else:
-                model = params.model
-        am, info = segment_am_report(
+        z = _overlay_z(params, int(data.shape[0]))
+        seg = segmentation(
             data,
+            voxel_size_nm=(
+                volume.require_voxel_size("particle separation")
+                if params.separate_particles
+                else vs
+            ),
             method=params.method,
             threshold=params.threshold,
             classes=params.classes,
             block_size_px=params.block_size_px,
             offset=params.offset,
             hysteresis_width=params.hysteresis_width,
-            model=model,
+            model=params.model,
+            scribbles=_scribbles(params, tuple(data.shape)),
+            n_estimators=params.n_estimators,
             refine=params.refine,
             refine_sigma_px=params.refine_sigma_px,
             min_speck_voxels=params.min_speck_voxels,
             max_hole_voxels=params.max_hole_voxels,
-        )
-        numbers["segmentation"] = info
-        n = am.size
-        numbers["am_fraction"] = float(np.count_nonzero(am)) / n
-        numbers["pore_fraction"] = 1.0 - numbers["am_fraction"]
-        tables: dict[str, dict[str, np.ndarray]] = {}
-        particles = None
-        if params.separate_particles:
-            vsz = volume.require_voxel_size("particle separation")
-            particles = separate_particles(am, voxel_size_nm=vsz, min_depth_nm=params.min_depth_nm)
-            table = particle_table(particles, voxel_size_nm=vsz)
-            tables["particles"] = table
-            inner = table["touches_boundary"] == 0
-            numbers["particles"] = {
-                "count": int(table["particle"].size),
-                "count_not_cut_by_boundary": int(np.count_nonzero(inner)),
-                "equivalent_diameter_not_cut": _quantiles(table["equivalent_diameter_um"][inner]),
-            }
-        closed = closed_pores(am, particles=particles if params.closed_pores_per_particle else None)
-        stats = closed_pore_stats(closed, voxel_size_nm=vs)
-        tables["closed_pores"] = _closed_numbers(numbers, stats, params)
-        labels = am.astype(np.uint8)  # 0 pore (closed pores stay pores), 1 AM
-        z = _overlay_z(params, data.shape[0])
-        used = info.get("method_used", params.method)
-        write_overlay(
-            ctx.work_dir / OVERLAY_FILE,
-            np.asarray(data),
-            am,
-            closed,
-            z=z,
-            voxel_size_nm=vs,
-            title=f"AM ({used}): {numbers['am_fraction']:.1%}; closed pores red",
-        )
-        meta = dict(volume.metadata)
-        meta["phases"] = {"pore": 0, "am": 1}
-        out = Volume(labels, voxel_size_nm=vs, metadata=meta)
-        return StageOutput(volume=out, numbers=numbers, tables=tables, figures=[OVERLAY_FILE])
-
-    @staticmethod
-    def _run_chunked(
-        volume: Volume, params: SegmentParams, ctx: StageContext, slab: int
-    ) -> StageOutput:
-        """Global threshold, hysteresis, cleanup and closed pores slab by slab
-        (:func:`microstructure.parallel.segment.segmentation_chunked`); identical numbers,
-        tables and labels (lazy) as in memory. The overlay computes the one slab it shows."""
-        import dask
-
-        from microstructure.parallel.segment import segmentation_chunked
-
-        if params.method in ("local", "trainable"):
-            raise _in_memory_only(
-                "segment",
-                "method",
-                f"{params.method!r} needs the whole stack in memory; use auto, otsu, "
-                "multiotsu, manual or li",
-            )
-        if params.refine != "none":
-            raise _in_memory_only(
-                "segment", "refine", "'local-means' iterates over the whole stack; use 'none'"
-            )
-        if params.separate_particles:  # closed_pores_per_particle needs it (validated)
-            raise _in_memory_only(
-                "segment",
-                "separate_particles",
-                "the watershed needs the whole AM mask; run it in memory on a sub-volume "
-                "(closed pores enclosed by AM are available chunked)",
-            )
-        data = volume.data
-        vs = volume.voxel_size_nm
-        z = _overlay_z(params, int(data.shape[0]))
-        seg = segmentation_chunked(
-            data,
-            method=params.method,
-            threshold=params.threshold,
-            classes=params.classes,
-            hysteresis_width=params.hysteresis_width,
-            min_speck_voxels=params.min_speck_voxels,
-            max_hole_voxels=params.max_hole_voxels,
-            slices_per_chunk=slab,
+            separate_particles=params.separate_particles,
+            min_depth_nm=params.min_depth_nm,
+            closed_pores_per_particle=params.closed_pores_per_particle,
+            chunks=slab,
             # per-slab labelling summaries: an interrupted run resumes from the finished slabs
-            resume_dir=None if ctx.chunk_dir is None else ctx.chunk_dir / "segment",
+            resume_dir=None if slab is None or ctx.chunk_dir is None else ctx.chunk_dir / "segment",
         )
-        numbers: dict = {"segmentation": seg.info}
-        numbers["am_fraction"] = float(seg.am_voxels) / seg.n_voxels
-        numbers["pore_fraction"] = 1.0 - numbers["am_fraction"]
-        tables = {"closed_pores": _closed_numbers(numbers, seg.closed_pore_stats(vs), params)}
-        numbers["chunked"] = {"slices_per_chunk": int(slab)}
-        image_z, am_z, closed_z = dask.compute(data[z], seg.am[z], seg.closed[z])
-        used = seg.info.get("method_used", params.method)
-        write_overlay_slice(
-            ctx.work_dir / OVERLAY_FILE,
-            np.asarray(image_z),
-            np.asarray(am_z),
-            np.asarray(closed_z),
-            z=z,
-            voxel_size_nm=vs,
-            title=f"AM ({used}): {numbers['am_fraction']:.1%}; closed pores red",
-        )
+        if seg.trained_model is not None and params.save_model:
+            seg.trained_model.save(ctx.work_dir / "segment_model.joblib")
+        numbers, tables = _numbers(seg, params, vs)
+        if slab is not None:
+            numbers["chunked"] = {"slices_per_chunk": int(slab)}
+        _write_overlay(ctx.work_dir / OVERLAY_FILE, data, seg, z=z, voxel_size_nm=vs, params=params)
         meta = dict(volume.metadata)
-        meta["phases"] = {"pore": 0, "am": 1}
+        meta["phases"] = {"pore": 0, "am": 1}  # closed pores stay pores
         out = Volume(seg.am.astype(np.uint8), voxel_size_nm=vs, metadata=meta)
         return StageOutput(volume=out, numbers=numbers, tables=tables, figures=[OVERLAY_FILE])
+
+
+def _numbers(
+    seg: Segmentation, params: SegmentParams, vs: Any
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """The report numbers and tables of a segmentation (the same for both paths)."""
+    numbers: dict[str, Any] = {}
+    if seg.trained_model is not None:
+        numbers["training"] = seg.trained_model.info
+    numbers["segmentation"] = seg.info
+    numbers["am_fraction"] = seg.am_fraction
+    numbers["pore_fraction"] = 1.0 - numbers["am_fraction"]
+    tables: dict[str, dict[str, np.ndarray]] = {}
+    if seg.particle_table is not None:
+        table = seg.particle_table
+        tables["particles"] = table
+        inner = table["touches_boundary"] == 0
+        numbers["particles"] = {
+            "count": int(table["particle"].size),
+            "count_not_cut_by_boundary": int(np.count_nonzero(inner)),
+            "equivalent_diameter_not_cut": _quantiles(table["equivalent_diameter_um"][inner]),
+        }
+    tables["closed_pores"] = _closed_numbers(numbers, seg.closed_pore_stats(vs), params)
+    return numbers, tables
+
+
+def _write_overlay(
+    path: Path, data: Any, seg: Segmentation, *, z: int, voxel_size_nm: Any, params: Any
+) -> None:
+    """The overlay figure of slice ``z`` (a lazy input computes only that slice)."""
+    import dask
+
+    from microstructure.plot import save_figure
+
+    image_z, am_z, closed_z = dask.compute(data[z], seg.am[z], seg.closed[z])
+    used = seg.info.get("method_used", params.method)
+    fig = overlay_figure(
+        np.asarray(image_z),
+        np.asarray(am_z),
+        np.asarray(closed_z),
+        z=z,
+        voxel_size_nm=voxel_size_nm,
+        title=f"AM ({used}): {seg.am_fraction:.1%}; closed pores red",
+    )
+    save_figure(fig, path, dpi=120)
 
 
 def _overlay_z(params: SegmentParams, nz: int) -> int:

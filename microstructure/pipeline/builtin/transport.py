@@ -1,6 +1,6 @@
-"""Stage ``mfactor``: image-based M-factor and tortuosity factor per axis, beside Bruggeman,
-the Hashin-Shtrikman upper bound and (optionally) the Stenzel et al. 2016 prediction from
-geodesic tortuosity and constrictivity.
+"""Stage ``mfactor``: image-based M-factor [2]_ and tortuosity factor per axis, beside
+Bruggeman, the Hashin-Shtrikman upper bound and (optionally) the Stenzel et al. 2016 prediction
+[1]_ from geodesic tortuosity and constrictivity.
 
 Consumes a labels volume (0 pore, 1 AM, 2 CBD, 3 CBD pore); the transporting phases default to
 the pore space (0 and 3). ``cbd_relative_diffusivity`` lets the CBD solid (label 2) carry
@@ -14,6 +14,18 @@ concentration slice of the figure. The descriptors cost more: the geodesic tortu
 about twice the solve time per axis (128^3: solve 0.66 s, geodesic 1.2 s, MIP 0.3 s, local
 thickness 0.2 s). ``descriptors = "auto"`` (default) therefore computes them only up to
 ``DESCRIPTORS_AUTO_MAX_VOXELS`` (2**25, ~3.6 GB for the geodesic step) and says so otherwise.
+
+The defaults of ``phases`` and ``flux_tol`` are those of
+:func:`microstructure.transport.m_factor`, the Bruggeman exponent that of
+:func:`microstructure.transport.formulas.bruggeman`.
+
+References
+----------
+.. [1] Stenzel, O., Pecho, O., Holzer, L., Neumann, M., Schmidt, V. (2016). Predicting
+   effective conductivities based on geometric microstructure characteristics. AIChE J. 62,
+   1834-1843. https://doi.org/10.1002/aic.15160
+.. [2] Naumann, J. et al. (2024). ACS Appl. Energy Mater. 7, 4786.
+   https://doi.org/10.1021/acsaem.4c00505
 """
 
 from __future__ import annotations
@@ -25,7 +37,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from microstructure.pipeline.stages import Stage, StageContext, StageOutput, StageParams, register
+from microstructure.pipeline.stages import (
+    Stage,
+    StageContext,
+    StageOutput,
+    StageParams,
+    param_default,
+    register,
+)
+from microstructure.transport.formulas import bruggeman
+from microstructure.transport.mfactor import m_factor
 from microstructure.volume import Volume
 
 _AXES = ("z", "y", "x")
@@ -57,7 +78,9 @@ class MFactorParams(StageParams):
         "all, or a list / comma-separated string of them",
     )
     phases: list[int] = Field(
-        [0, 3], min_length=1, description="labels with the bulk diffusivity (pore, CBD pore)"
+        [int(p) for p in param_default(m_factor, "phases")],
+        min_length=1,
+        description="labels with the bulk diffusivity (pore, CBD pore)",
     )
     cbd_relative_diffusivity: float | None = Field(
         None,
@@ -67,14 +90,19 @@ class MFactorParams(StageParams):
         "none or 0: insulating",
     )
     flux_tol: float = Field(
-        1e-3, gt=0.0, lt=0.1, description="convergence: relative flux spread between planes"
+        param_default(m_factor, "flux_tol"),
+        gt=0.0,
+        lt=0.1,
+        description="convergence: relative flux spread between planes",
     )
-    bruggeman_exponent: float = Field(1.5, ge=1.0, description="exponent of the comparison")
+    bruggeman_exponent: float = Field(
+        param_default(bruggeman, "exponent"), ge=1.0, description="exponent of the comparison"
+    )
     descriptors: bool | Literal["auto"] = Field(
         "auto",
         description="also geodesic tortuosity, constrictivity (simulated MIP and local "
-        "thickness) and the Stenzel et al. 2016 M-factor prediction; auto: up to 2**25 "
-        "voxels (the geodesic step needs ~107 bytes per voxel)",
+        "thickness) and the Stenzel et al. 2016 M-factor prediction; auto: up to "
+        f"{DESCRIPTORS_AUTO_MAX_VOXELS} voxels (the geodesic step needs ~107 bytes per voxel)",
     )
 
     @field_validator("axes")
@@ -124,6 +152,85 @@ def _descriptors(
     return out.to_dict()
 
 
+_TABLE_COLUMNS = (
+    "axis", "m_factor", "tortuosity_factor", "porosity", "effective_porosity",
+    "percolating_fraction", "m_bruggeman", "m_hashin_shtrikman_upper",
+    "geodesic_tortuosity", "constrictivity", "m_stenzel", "m_stenzel_simplified",
+)  # fmt: skip
+
+
+def _relative_diffusivity(
+    params: MFactorParams, phases: tuple[int, ...]
+) -> dict[int, float] | None:
+    if not params.cbd_relative_diffusivity:
+        return None
+    if 2 in phases:
+        raise ValueError("mfactor: cbd_relative_diffusivity given but label 2 (CBD) is in phases")
+    return {2: params.cbd_relative_diffusivity}
+
+
+def _porosity_and_bound(
+    data: np.ndarray, phases: tuple[int, ...], rel: dict[int, float] | None
+) -> tuple[float, float]:
+    """Volume fraction of the transporting phases and the Hashin-Shtrikman upper bound (bulk
+    phases at 1, the CBD at its relative diffusivity, the rest insulating)."""
+    from microstructure.transport import formulas as F
+
+    counts = np.bincount(data.ravel(), minlength=256) if data.dtype == np.uint8 else None
+    n = data.size
+
+    def frac(label: int) -> float:
+        if counts is not None:
+            return float(counts[label]) / n
+        return float(np.count_nonzero(data == label)) / n
+
+    eps = sum(frac(p) for p in phases)
+    if eps <= 0:
+        raise ValueError(f"mfactor: none of the phases {list(phases)} occurs in the labels volume")
+    fr, sig = [eps], [1.0]
+    if rel:
+        fr.append(frac(2))
+        sig.append(rel[2])
+    fr.append(max(0.0, 1.0 - sum(fr)))
+    sig.append(0.0)
+    return eps, F.hashin_shtrikman_upper(np.array(fr) / sum(fr), sig)
+
+
+def _descriptors_wanted(setting: bool | str, n_voxels: int) -> tuple[bool, str | None]:
+    """Whether to compute the descriptors, and the note when ``auto`` skips them."""
+    if setting != "auto":
+        return bool(setting), None
+    if n_voxels <= DESCRIPTORS_AUTO_MAX_VOXELS:
+        return True, None
+    return False, (
+        f"descriptors skipped: {n_voxels} voxels > {DESCRIPTORS_AUTO_MAX_VOXELS} "
+        "(descriptors = true forces them; ~140 bytes per voxel)"
+    )
+
+
+def _concentration_slice(res: Any, axis: str) -> tuple[np.ndarray, str, int]:
+    """A slice of the concentration field containing the transport axis (cut across the next
+    axis), for the figure."""
+    cut = (_AXES.index(axis) + 1) % 3
+    return np.take(res.concentration, res.concentration.shape[cut] // 2, axis=cut), axis, cut
+
+
+def _add_row(
+    rows: dict[str, list[Any]], axis: str, d: dict[str, Any], res: Any, desc: dict[str, Any]
+) -> None:
+    rows["axis"].append(axis)
+    for key in ("m_factor", "porosity", "effective_porosity", "percolating_fraction"):
+        rows[key].append(d[key])
+    rows["tortuosity_factor"].append(
+        res.tortuosity_factor if math.isfinite(res.tortuosity_factor) else float("nan")
+    )
+    rows["m_bruggeman"].append(d["m_bruggeman"])
+    rows["m_hashin_shtrikman_upper"].append(d["m_hashin_shtrikman_upper"])
+    for key in ("geodesic_tortuosity", "constrictivity", "m_stenzel", "m_stenzel_simplified"):
+        v = desc.get(key)
+        rows[key].append(float("nan") if v is None else float(v))
+
+
 @register
 class MFactorStage(Stage):
     name = "mfactor"
@@ -133,8 +240,7 @@ class MFactorStage(Stage):
     produces = "none"
 
     def run(self, volume: Volume, params: MFactorParams, ctx: StageContext) -> StageOutput:
-        from microstructure.transport import NotPercolatingWarning, m_factor
-        from microstructure.transport import formulas as F
+        from microstructure.transport import NotPercolatingWarning
         from microstructure.transport.figure import plot_m_factor_axes
 
         vs = volume.require_voxel_size("the M-factor")
@@ -142,53 +248,11 @@ class MFactorStage(Stage):
         axes = [ctx.thickness_axis if a == "thickness" else a for a in _parse_axes(params.axes)]
         axes = list(dict.fromkeys(axes))
         phases = tuple(params.phases)
-        rel: dict[int, float] | None = None
-        if params.cbd_relative_diffusivity:
-            if 2 in phases:
-                raise ValueError(
-                    "mfactor: cbd_relative_diffusivity given but label 2 (CBD) is in phases"
-                )
-            rel = {2: params.cbd_relative_diffusivity}
-        counts = np.bincount(data.ravel(), minlength=256) if data.dtype == np.uint8 else None
-        n = data.size
-
-        def frac(label: int) -> float:
-            if counts is not None:
-                return float(counts[label]) / n
-            return float(np.count_nonzero(data == label)) / n
-
-        eps = sum(frac(p) for p in phases)
-        if eps <= 0:
-            raise ValueError(
-                f"mfactor: none of the phases {list(phases)} occurs in the labels volume"
-            )
-        # Hashin-Shtrikman upper bound: bulk phases at 1, CBD at its value, the rest insulating
-        fr, sig = [eps], [1.0]
-        if rel:
-            fr.append(frac(2))
-            sig.append(rel[2])
-        fr.append(max(0.0, 1.0 - sum(fr)))
-        sig.append(0.0)
-        hs_upper = F.hashin_shtrikman_upper(np.array(fr) / sum(fr), sig)
-        m_brugg = float(F.bruggeman(eps, exponent=params.bruggeman_exponent))
-
-        rows: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "axis", "m_factor", "tortuosity_factor", "porosity", "effective_porosity",
-                "percolating_fraction", "m_bruggeman", "m_hashin_shtrikman_upper",
-                "geodesic_tortuosity", "constrictivity", "m_stenzel", "m_stenzel_simplified",
-            )
-        }  # fmt: skip
-        do_desc = params.descriptors
-        skipped = None
-        if do_desc == "auto":
-            do_desc = data.size <= DESCRIPTORS_AUTO_MAX_VOXELS
-            if not do_desc:
-                skipped = (
-                    f"descriptors skipped: {data.size} voxels > {DESCRIPTORS_AUTO_MAX_VOXELS} "
-                    "(descriptors = true forces them; ~140 bytes per voxel)"
-                )
+        rel = _relative_diffusivity(params, phases)
+        eps, hs_upper = _porosity_and_bound(data, phases, rel)
+        m_brugg = float(bruggeman(eps, exponent=params.bruggeman_exponent))
+        rows: dict[str, list[Any]] = {k: [] for k in _TABLE_COLUMNS}
+        do_desc, skipped = _descriptors_wanted(params.descriptors, data.size)
         per_axis: dict[str, Any] = {}
         conc_slice = None
         cache: dict[str, Any] = {}
@@ -205,14 +269,7 @@ class MFactorStage(Stage):
                     return_field=(i == 0),
                 )
             if res.concentration is not None:
-                ax = _AXES.index(axis)
-                # a slice containing the transport axis: cut across the next axis
-                cut = (ax + 1) % 3
-                conc_slice = (
-                    np.take(res.concentration, res.concentration.shape[cut] // 2, axis=cut),
-                    axis,
-                    cut,
-                )
+                conc_slice = _concentration_slice(res, axis)
                 res.concentration = None
             d = res.to_dict()
             d["m_bruggeman"] = m_brugg
@@ -226,19 +283,7 @@ class MFactorStage(Stage):
                     desc["note"] = "descriptors of the bulk phases only (the CBD is not counted)"
                 d["descriptors"] = desc
             per_axis[axis] = d
-            rows["axis"].append(axis)
-            for key in ("m_factor", "porosity", "effective_porosity", "percolating_fraction"):
-                rows[key].append(d[key])
-            rows["tortuosity_factor"].append(
-                res.tortuosity_factor if math.isfinite(res.tortuosity_factor) else float("nan")
-            )
-            rows["m_bruggeman"].append(m_brugg)
-            rows["m_hashin_shtrikman_upper"].append(hs_upper)
-            for key in ("geodesic_tortuosity", "constrictivity", "m_stenzel"):
-                v = desc.get(key)
-                rows[key].append(float("nan") if v is None else float(v))
-            v = desc.get("m_stenzel_simplified")
-            rows["m_stenzel_simplified"].append(float("nan") if v is None else float(v))
+            _add_row(rows, axis, d, res, desc)
 
         numbers: dict[str, Any] = {
             "phases": list(phases),

@@ -15,7 +15,8 @@ process loads them instead.
   ``simulate_discharge(..., disk_cache=False)``.
 * Key: SHA-256 of everything that determines the entry: the layout version, the versions of
   PyBaMM, CasADi, pybammsolvers, NumPy and SciPy, the source of the model modules
-  (``_pybamm_model.py`` and ``parameters.py``), every cell parameter, the mesh, and the
+  (``_pybamm_common.py``, ``_pybamm_model.py``, ``_pybamm_compiled.py``,
+  ``_pybamm_reference.py`` and ``parameters.py``), every cell parameter, the mesh, and the
   input and output names.
   The full key is stored in the entry and compared on load, so a hit is never used for
   anything else.
@@ -61,7 +62,13 @@ _OFF = ("0", "off", "false", "no")
 _SUFFIX = ".dfn.json.z"
 _MAGIC = b"microstructure-dfn-cache 2\n"
 _HERE = Path(__file__).resolve().parent
-_SOURCE_FILES = ("_pybamm_model.py", "parameters.py")
+_SOURCE_FILES = (
+    "_pybamm_common.py",
+    "_pybamm_model.py",
+    "_pybamm_compiled.py",
+    "_pybamm_reference.py",
+    "parameters.py",
+)
 _source_hash: str | None = None
 
 
@@ -101,7 +108,11 @@ def _sources() -> str:
 
 
 def key_material(
-    p: CellParameters, mesh: MeshSettings, *, layout: int, inputs: tuple[str, ...],
+    p: CellParameters,
+    mesh: MeshSettings,
+    *,
+    layout: int,
+    inputs: tuple[str, ...],
     outputs: tuple[str, ...],
 ) -> dict[str, Any]:
     """Everything a cache entry depends on, as a JSON-ready dict (floats exact via repr)."""
@@ -139,9 +150,9 @@ def load(
         raw = path.read_bytes()
         if not raw.startswith(_MAGIC):
             return None
-        data = zlib.decompress(raw[len(_MAGIC):])
+        data = zlib.decompress(raw[len(_MAGIC) :])
         n_head = int.from_bytes(data[:8], "big")
-        head = json.loads(data[8:8 + n_head])
+        head = json.loads(data[8 : 8 + n_head])
         if not isinstance(head, dict) or head.get("key") != material:
             return None
         payload, layout = head.get("payload"), head.get("texts")
@@ -149,7 +160,7 @@ def load(
             return None
         texts, pos = {}, 8 + n_head
         for name, size in layout:
-            texts[str(name)] = data[pos:pos + int(size)].decode("ascii")
+            texts[str(name)] = data[pos : pos + int(size)].decode("ascii")
             pos += int(size)
         if pos != len(data):
             return None
@@ -163,7 +174,9 @@ def load(
 
 
 def store(
-    material: dict[str, Any], payload: dict[str, Any], texts: dict[str, str] | None = None,
+    material: dict[str, Any],
+    payload: dict[str, Any],
+    texts: dict[str, str] | None = None,
     directory: Path | None = None,
 ) -> Path | None:
     """Write ``payload`` (JSON-ready) and ``texts`` (large ASCII strings, stored raw) for
@@ -176,8 +189,7 @@ def store(
         directory.mkdir(parents=True, exist_ok=True)
         blobs = [(name, text.encode("ascii")) for name, text in (texts or {}).items()]
         head = json.dumps(
-            {"key": material, "payload": payload,
-             "texts": [[name, len(b)] for name, b in blobs]},
+            {"key": material, "payload": payload, "texts": [[name, len(b)] for name, b in blobs]},
             separators=(",", ":"),
         ).encode()
         data = _MAGIC + zlib.compress(

@@ -1,7 +1,7 @@
-"""Cell parameters of the hierarchical DFN half cell (seed 003 electrodes + literature values).
+"""Cell parameters of the hierarchical DFN half cell (Naumann et al. 2024 electrodes + literature).
 
-Seed 003 (Naumann et al., ACS Appl. Energy Mater. 2024, 7, 4786) gives the electrode
-microstructure (Table 1), the contact resistance (eq. 8), the solid diffusivity of NMC111
+Naumann et al. (ACS Appl. Energy Mater. 2024, 7, 4786, doi:10.1021/acsaem.4c00505) give the
+electrode microstructure (Table 1), the contact resistance (eq. 8), the solid diffusivity of NMC111
 (eq. 9, ``a = 14.4``) and the electronic conductivity of the active material (3e-5 S/m). Its
 supporting information (electrolyte, separator, kinetics, particle sizes, OCV) is not
 available, so every other value below is a documented literature value or an explicit
@@ -10,6 +10,10 @@ assumption; :data:`PARAMETER_SOURCES` lists the source of each field and
 
 No PyBaMM import here: this module is plain numbers; the PyBaMM expressions live in
 :mod:`microstructure.transport.dfn._pybamm_model`.
+
+References
+----------
+Naumann et al. (2024), ACS Appl. Energy Mater. 7, 4786, doi:10.1021/acsaem.4c00505.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from microstructure.transport.formulas import bruggeman, m_particles
+from microstructure.transport.formulas import BRUGGEMAN_EXPONENT, bruggeman, m_particles
 from microstructure.transport.presets import ElectrodePreset, get_preset
 
 __all__ = [
@@ -34,26 +38,29 @@ __all__ = [
 FARADAY_C_PER_MOL = 96485.33212
 GAS_CONSTANT_J_PER_MOL_K = 8.314462618
 
-#: Laws for the intergranular M-factor (seed 003 does not state its law; see the docs).
+#: Laws for the intergranular M-factor (Naumann et al. (2024) does not state its law; see the docs).
 M_INTER_LAWS = ("bruggeman", "fixed")
 
-#: Where every parameter comes from ("seed 003" = stated in the paper; "assumed" = our choice).
+#: Where every parameter comes from ("Naumann et al." = stated in the paper; "assumed" = our
+#: choice).
 PARAMETER_SOURCES: dict[str, str] = {
-    "thickness_um": "seed 003 Table 1",
-    "intergranular_porosity": "seed 003 Table 1",
-    "particle_fraction": "seed 003 Table 1",
-    "additive_fraction": "seed 003 Table 1",
-    "intragranular_porosity": "seed 003 (0.442, constant)",
-    "contact_resistance_ohm_m2": "seed 003 Table 1 / eq. 8",
-    "electrode_conductivity_s_per_m": "seed 003 Table 1 (1 / total resistivity)",
-    "solid_diffusivity_exponent_a": "seed 003 eq. 9 (a = 14.4)",
-    "intragranular_conductivity_s_per_m": "seed 003 (sigma_II = 3e-5 S/m, taken as the "
-    "effective conductivity of a porous secondary particle: assumed)",
-    "m_inter": "assumed law (seed 003 SI unavailable): Bruggeman eps_inter^1.5 by default",
-    "m_intragranular": "assumed: Bruggeman 0.442^1.5 = 0.294 (seed 003 Fig. 4 implies ~0.245)",
-    "m_particles": "seed 003 eq. 5-6",
+    "thickness_um": "Naumann et al. 2024, Table 1",
+    "intergranular_porosity": "Naumann et al. 2024, Table 1",
+    "particle_fraction": "Naumann et al. 2024, Table 1",
+    "additive_fraction": "Naumann et al. 2024, Table 1",
+    "intragranular_porosity": "Naumann et al. (2024) (0.442, constant)",
+    "contact_resistance_ohm_m2": "Naumann et al. 2024, Table 1 / eq. 8",
+    "electrode_conductivity_s_per_m": "Naumann et al. 2024, Table 1 (1 / total resistivity)",
+    "solid_diffusivity_exponent_a": "Naumann et al. 2024, eq. 9 (a = 14.4)",
+    "intragranular_conductivity_s_per_m": "Naumann et al. 2024 (sigma_II = 3e-5 S/m, taken as "
+    "the effective conductivity of a porous secondary particle: assumed)",
+    "m_inter": "assumed law (Naumann et al. 2024 SI unavailable): Bruggeman eps_inter^1.5 by "
+    "default",
+    "m_intragranular": "assumed: Bruggeman 0.442^1.5 = 0.294 (Naumann et al. 2024, Fig. 4 "
+    "implies ~0.245)",
+    "m_particles": "Naumann et al. 2024, eq. 5-6",
     "secondary_radius_um": "assumed: 5 um (spray-dried KIT NMC111, D50 ~ 10 um)",
-    "primary_radius_um": "derived: 3 / (BET 3.3 m2/g (seed 003) x 4.77 g/cm3) = 0.19 um",
+    "primary_radius_um": "derived: 3 / (BET 3.3 m2/g (Naumann et al. 2024) x 4.77 g/cm3) = 0.19 um",
     "nmc_density_g_per_cm3": "assumed: 4.77 (LiNi1/3Mn1/3Co1/3O2 crystallographic)",
     "additive_density_g_per_cm3": "assumed: 1.95 (carbon black / graphite / PVDF mix)",
     "c_max_mol_per_m3": "derived: 4.77 g/cm3 / 96.46 g/mol = 49 450 mol/m3",
@@ -116,20 +123,29 @@ class MeshSettings:
 
     def refined(self, factor: int) -> MeshSettings:
         """Every count multiplied by ``factor`` (same stretch)."""
-        return replace(self, **{k: factor * v for k, v in zip(
-            ("n_separator", "n_electrode", "n_secondary", "n_primary"), self.counts,
-            strict=True)})
+        return replace(
+            self,
+            **{
+                k: factor * v
+                for k, v in zip(
+                    ("n_separator", "n_electrode", "n_secondary", "n_primary"),
+                    self.counts,
+                    strict=True,
+                )
+            },
+        )
 
 
 @dataclass(frozen=True)
 class CellParameters:
     """All numbers of one half cell (SI units unless the name says otherwise).
 
-    Geometry and microstructure come from seed 003 Table 1; see :data:`PARAMETER_SOURCES`.
+    Geometry and microstructure come from Naumann et al. 2024, Table 1; see
+    :data:`PARAMETER_SOURCES`.
     """
 
     name: str
-    # --- electrode (seed 003 Table 1)
+    # --- electrode (Naumann et al. 2024, Table 1)
     thickness_um: float
     intergranular_porosity: float
     particle_fraction: float
@@ -156,7 +172,7 @@ class CellParameters:
     # --- separator / electrolyte / counter electrode
     separator_thickness_um: float = 25.0
     separator_porosity: float = 0.55
-    separator_bruggeman: float = 1.5
+    separator_bruggeman: float = BRUGGEMAN_EXPONENT
     initial_salt_mol_per_m3: float = 1000.0
     transference_number: float = 0.38
     li_metal_thickness_um: float = 700.0
@@ -181,7 +197,7 @@ class CellParameters:
 
     @property
     def m_combined(self) -> float:
-        """Seed 003 eq. 7: ``M_inter + M_particles M_II``."""
+        """Naumann et al. 2024, eq. 7: ``M_inter + M_particles M_II``."""
         return self.m_inter + self.m_particles * self.m_intragranular
 
     def m_electrode(self, transport: str) -> float:
@@ -190,9 +206,7 @@ class CellParameters:
             return self.m_inter
         if transport == "combined":
             return self.m_combined
-        raise ValueError(
-            f"transport: expected 'combined' or 'intergranular', got {transport!r}"
-        )
+        raise ValueError(f"transport: expected 'combined' or 'intergranular', got {transport!r}")
 
     @property
     def coating_mass_kg_per_m2(self) -> float:
@@ -214,8 +228,13 @@ class CellParameters:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first inconsistent parameter."""
-        for name in ("intergranular_porosity", "particle_fraction", "additive_fraction",
-                     "intragranular_porosity", "separator_porosity"):
+        for name in (
+            "intergranular_porosity",
+            "particle_fraction",
+            "additive_fraction",
+            "intragranular_porosity",
+            "separator_porosity",
+        ):
             v = getattr(self, name)
             if not (math.isfinite(v) and 0.0 <= v <= 1.0):
                 raise ValueError(f"{name}: must lie in [0, 1], got {v!r}")
@@ -237,10 +256,17 @@ class CellParameters:
                 raise ValueError(f"{name}: must lie in (0, 1], got {v!r}")
         if not (math.isfinite(self.m_particles) and 0.0 <= self.m_particles <= 1.0):
             raise ValueError(f"m_particles: must lie in [0, 1], got {self.m_particles!r}")
-        for name in ("thickness_um", "secondary_radius_um", "primary_radius_um",
-                     "separator_thickness_um", "c_max_mol_per_m3", "kinetic_rate_constant",
-                     "electrode_conductivity_s_per_m", "initial_salt_mol_per_m3",
-                     "specific_capacity_mah_per_g"):
+        for name in (
+            "thickness_um",
+            "secondary_radius_um",
+            "primary_radius_um",
+            "separator_thickness_um",
+            "c_max_mol_per_m3",
+            "kinetic_rate_constant",
+            "electrode_conductivity_s_per_m",
+            "initial_salt_mol_per_m3",
+            "specific_capacity_mah_per_g",
+        ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0.0):
                 raise ValueError(f"{name}: must be a positive number, got {v!r}")
@@ -265,9 +291,7 @@ class CellParameters:
     def sources(self) -> dict[str, dict[str, Any]]:
         """Each documented field with its value and source."""
         vals = asdict(self)
-        return {
-            k: {"value": vals.get(k), "source": src} for k, src in PARAMETER_SOURCES.items()
-        }
+        return {k: {"value": vals.get(k), "source": src} for k, src in PARAMETER_SOURCES.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary including the derived quantities."""
@@ -291,7 +315,7 @@ def resolve_preset(preset: str | ElectrodePreset) -> ElectrodePreset:
         raise ValueError(f"preset: expected a name, got {preset!r}")
     key = preset.strip().lower()
     if key.startswith("naumann-"):
-        key = key[len("naumann-"):]
+        key = key[len("naumann-") :]
     return get_preset(key)
 
 
@@ -300,21 +324,21 @@ def cell_parameters(
     *,
     m_inter_law: str = "bruggeman",
     m_inter: float | None = None,
-    m_inter_bruggeman_exponent: float = 1.5,
+    m_inter_bruggeman_exponent: float = BRUGGEMAN_EXPONENT,
     m_intragranular: float | None = None,
     limit_check: bool = False,
     **overrides: Any,
 ) -> CellParameters:
-    """Build the cell parameters of a seed 003 electrode.
+    """Build the cell parameters of a Naumann et al. (2024) electrode.
 
     Parameters
     ----------
     preset
-        Seed 003 electrode name (``"cal-3"``, ``"naumann-cal-3"``...) or an
+        Naumann et al. (2024) electrode name (``"cal-3"``, ``"naumann-cal-3"``...) or an
         :class:`~microstructure.transport.presets.ElectrodePreset`.
     m_inter_law
         ``"bruggeman"`` (``M_inter = eps_inter ** m_inter_bruggeman_exponent``, default) or
-        ``"fixed"`` (give ``m_inter``). Seed 003 does not state its law.
+        ``"fixed"`` (give ``m_inter``). Naumann et al. (2024) does not state its law.
     m_inter
         Intergranular M-factor when ``m_inter_law="fixed"`` (0 < M <= 1).
     m_inter_bruggeman_exponent
@@ -347,7 +371,7 @@ def cell_parameters(
     if not (math.isfinite(mi) and 0.0 < mi <= 1.0):
         raise ValueError(f"m_inter: must lie in (0, 1], got {mi!r}")
     if m_intragranular is None:
-        mii = float(bruggeman(eps_ii, exponent=1.5))
+        mii = float(bruggeman(eps_ii, exponent=BRUGGEMAN_EXPONENT))
     else:
         mii = float(m_intragranular)
         if not (math.isfinite(mii) and mii > 0.0 and (mii <= 1.0 or limit_check)):

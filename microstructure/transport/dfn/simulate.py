@@ -1,4 +1,10 @@
-"""Constant-current discharge of the hierarchical DFN half cell: the public entry point."""
+"""Constant-current discharge of the hierarchical DFN half cell: the public entry point.
+
+References
+----------
+Naumann et al. (2024), ACS Appl. Energy Mater. 7, 4786, doi:10.1021/acsaem.4c00505.
+Doyle, Fuller and Newman (1993), J. Electrochem. Soc. 140, 1526, doi:10.1149/1.2221597.
+"""
 
 from __future__ import annotations
 
@@ -54,9 +60,7 @@ DEPLETION_MESH = MeshSettings(
 
 #: Default mesh above :data:`HIGH_RATE_C` when the salt depletes. Not converged to 0.1 %:
 #: x 64 -> 128 cells still changes the capacity by 0.4-0.6 % (docs/validation_dfn.md).
-HIGH_RATE_DEPLETION_MESH = MeshSettings(
-    n_separator=8, n_electrode=64, n_secondary=20, n_primary=6
-)
+HIGH_RATE_DEPLETION_MESH = MeshSettings(n_separator=8, n_electrode=64, n_secondary=20, n_primary=6)
 
 #: Lowest intergranular salt, as a fraction of the initial salt, below which a default run
 #: counts as depleting and is redone on the depletion mesh.
@@ -302,7 +306,7 @@ def simulate_discharge(
     disk_cache: bool | None = None,
     **parameter_options: Any,
 ) -> DischargeResult:
-    """Simulate a constant-current discharge of a seed 003 half cell (Li-metal counter).
+    """Simulate a constant-current discharge of a Naumann et al. 2024 half cell (Li counter).
 
     Parameters
     ----------
@@ -313,7 +317,7 @@ def simulate_discharge(
     c_rate
         Discharge rate in C (1C from the NMC mass and 160 mAh/g), > 0.
     transport
-        ``"combined"`` (``M = M_inter + M_particles M_II``, seed 003 eq. 7) or
+        ``"combined"`` (``M = M_inter + M_particles M_II``, Naumann et al. 2024, eq. 7) or
         ``"intergranular"`` (``M = M_inter``, eq. 3) for the electrode-scale electrolyte.
     mesh
         Finite-volume mesh. ``None`` (default): :func:`default_mesh` for the C-rate, and if
@@ -357,17 +361,8 @@ def simulate_discharge(
     """
     c = _check_c_rate(c_rate)
     if transport not in TRANSPORT_MODES:
-        raise ValueError(
-            f"transport: expected 'combined' or 'intergranular', got {transport!r}"
-        )
-    if isinstance(preset, CellParameters):
-        if parameter_options:
-            p = preset.with_changes(**parameter_options)
-        else:
-            preset.validate()
-            p = preset
-    else:
-        p = cell_parameters(preset, **parameter_options)
+        raise ValueError(f"transport: expected 'combined' or 'intergranular', got {transport!r}")
+    p = _cell(preset, parameter_options)
     if not (isinstance(area_cm2, int | float) and math.isfinite(area_cm2) and area_cm2 > 0):
         raise ValueError(f"area_cm2: must be a positive number, got {area_cm2!r}")
     adaptive = mesh is None
@@ -384,16 +379,58 @@ def simulate_discharge(
 
     if not (isinstance(rtol, float) and 0.0 < rtol < 1e-2):
         raise ValueError(f"rtol: expected a float in (0, 0.01), got {rtol!r}")
-    disk = _use_disk_cache(disk_cache)
-    run = _run(p, mesh, rtol=rtol, compile_c=bool(compile_c), disk_cache=disk, i_app=i_app,
-               m_el=m_el, t_end=t_end, n_points=n_points)
+    solve = dict(
+        rtol=rtol,
+        compile_c=bool(compile_c),
+        disk_cache=_use_disk_cache(disk_cache),
+        i_app=i_app,
+        m_el=m_el,
+        t_end=t_end,
+        n_points=n_points,
+    )
+    run = _run(p, mesh, **solve)
     if adaptive and run["c_e"].min() < DEPLETION_FRACTION * p.initial_salt_mol_per_m3:
         mesh = default_mesh(c, depleting=True)
-        run = _run(p, mesh, rtol=rtol, compile_c=bool(compile_c), disk_cache=disk,
-                   i_app=i_app, m_el=m_el, t_end=t_end, n_points=n_points)
-    t, v, q_ah_m2, salt, li, c_e = (
-        run[k] for k in ("t", "v", "q", "salt", "li", "c_e")
+        run = _run(p, mesh, **solve)
+    return _discharge_result(
+        p,
+        run,
+        transport=transport,
+        c_rate=c,
+        i_app=i_app,
+        m_el=m_el,
+        area_cm2=area_cm2,
+        mesh=mesh,
+        refined=adaptive and mesh is default_mesh(c, depleting=True),
     )
+
+
+def _cell(
+    preset: str | ElectrodePreset | CellParameters, parameter_options: dict[str, Any]
+) -> CellParameters:
+    """Validated cell parameters of a preset name, preset or ready parameters."""
+    if isinstance(preset, CellParameters):
+        if parameter_options:
+            return preset.with_changes(**parameter_options)
+        preset.validate()
+        return preset
+    return cell_parameters(preset, **parameter_options)
+
+
+def _discharge_result(
+    p: CellParameters,
+    run: dict[str, Any],
+    *,
+    transport: str,
+    c_rate: float,
+    i_app: float,
+    m_el: float,
+    area_cm2: float,
+    mesh: MeshSettings,
+    refined: bool,
+) -> DischargeResult:
+    """The :class:`DischargeResult` of one solve (capacities, energies, balances)."""
+    t, v, q_ah_m2, salt, li, c_e = (run[k] for k in ("t", "v", "q", "salt", "li", "c_e"))
     energy_wh_m2 = float(np.trapezoid(v, q_ah_m2))
     q_end = float(q_ah_m2[-1])
     passed = q_end * 3600.0
@@ -402,7 +439,7 @@ def simulate_discharge(
     return DischargeResult(
         preset=p.name,
         transport=transport,
-        c_rate=c,
+        c_rate=c_rate,
         current_density_a_per_m2=i_app,
         area_cm2=float(area_cm2),
         time_s=t,
@@ -423,13 +460,21 @@ def simulate_discharge(
         parameters=p,
         n_states=run["n_states"],
         mesh=mesh,
-        refined_for_depletion=adaptive and mesh is default_mesh(c, depleting=True),
+        refined_for_depletion=refined,
     )
 
 
 def _run(
-    p: CellParameters, mesh: MeshSettings, *, rtol: float, compile_c: bool, disk_cache: bool,
-    i_app: float, m_el: float, t_end: float, n_points: int,
+    p: CellParameters,
+    mesh: MeshSettings,
+    *,
+    rtol: float,
+    compile_c: bool,
+    disk_cache: bool,
+    i_app: float,
+    m_el: float,
+    t_end: float,
+    n_points: int,
 ) -> dict[str, Any]:
     """One solve on one mesh: the arrays :func:`simulate_discharge` needs."""
     solver = _solver(p, mesh, rtol, compile_c, disk_cache)

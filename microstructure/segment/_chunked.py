@@ -1,10 +1,10 @@
-"""Chunked AM segmentation: global threshold, hysteresis and cleanup slab by slab.
+"""Chunked AM segmentation: global threshold, hysteresis and cleanup slab by slab (private).
 
-The in-memory :func:`microstructure.segment.segment_am_report` (threshold methods ``auto``,
-``otsu``, ``multiotsu``, ``manual``, ``li``, optional hysteresis band) followed by
-:func:`~microstructure.segment.remove_specks`, :func:`~microstructure.segment.fill_small_holes`,
-:func:`~microstructure.segment.closed_pores` and
-:func:`~microstructure.segment.closed_pore_stats`, on a stack too large for memory:
+The public functions of :mod:`microstructure.segment` (:func:`~microstructure.segment.segment_am`,
+:func:`~microstructure.segment.segmentation`, :func:`~microstructure.segment.remove_specks`,
+:func:`~microstructure.segment.fill_small_holes`, :func:`~microstructure.segment.closed_pores`,
+:func:`~microstructure.segment.closed_pore_stats`) come here for a Dask or Zarr input (or with
+``chunks=``), on a stack too large for memory:
 
 1. **Threshold value.** The in-memory code takes the grey values at flat indices ``0, step,
    2 step, ...`` of the stack (``step = ceil(size / 4 M)``) and builds its 256-bin histogram
@@ -24,12 +24,21 @@ lists). Each labelling is one pass over the slabs (the masks before it are recom
 input, not stored); the lazy outputs take one more pass when computed. With a ``resume_dir`` the
 threshold and each slab's labelling summary are saved as they finish, so an interrupted call
 redoes only what was not finished.
+
+References
+----------
+.. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
+   Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
+   (NMC622). Batteries 2021, 7, 70. doi:10.3390/batteries7040070
+.. [2] Otsu, N. (1979). A threshold selection method from gray-level histograms. *IEEE Trans.
+   Syst. Man Cybern.* 9, 62-66. doi:10.1109/TSMC.1979.4310076
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,24 +46,46 @@ from typing import Any
 
 import numpy as np
 
+import microstructure.segment.threshold as _threshold
 from microstructure.parallel.chunked import as_dask
 from microstructure.parallel.label import ChunkedLabels, label_chunked
 
-__all__ = [
-    "CHUNKED_SEGMENT_METHODS",
-    "ChunkedSegmentation",
-    "segment_am_chunked",
-    "segmentation_chunked",
-    "remove_specks_chunked",
-    "fill_small_holes_chunked",
-    "closed_pores_chunked",
-    "closed_pore_stats_from_sizes",
-]
-
-#: threshold methods available chunked (``local`` and ``trainable`` are in-memory only)
+#: threshold methods available chunked (``local`` and ``trainable`` need the whole stack)
 CHUNKED_SEGMENT_METHODS: tuple[str, ...] = ("auto", "otsu", "multiotsu", "manual", "li")
 
 
+# ------------------------------------------------------------------ dispatch helpers
+def slab_slices(stack: Any, chunks: int | None) -> int | None:
+    """Slices per work slab when ``stack``/``chunks`` ask for the chunked path, else None.
+
+    Chunked when ``chunks`` is given (slices per slab) or ``stack`` is a Dask or Zarr array
+    (then its own z chunk size, unless ``chunks`` says otherwise).
+    """
+    if chunks is None:
+        own = None if isinstance(stack, np.ndarray) else getattr(stack, "chunks", None)
+        if own is None:
+            return None  # numpy (or anything without chunks): in memory
+        z = own[0]  # Dask: a tuple of slab sizes; Zarr: one int
+        return int(max(z)) if isinstance(z, tuple) else int(z)
+    if isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 1:
+        raise ValueError(f"chunks: slices_per_chunk must be an integer >= 1, got {chunks!r}")
+    return int(chunks)
+
+
+def refuse_chunked(func: Callable[..., Any], options: Mapping[str, Any]) -> None:
+    """One-line ``ValueError`` naming each option value that ``func`` declares it cannot run
+    chunked (:func:`microstructure.parallel.support.chunked_support`), with the value."""
+    problems = func.chunked_support.problems(options)  # type: ignore[attr-defined]
+    if problems:
+        parts = []
+        for name, reason in problems:
+            value = options[name]
+            scalar = value is None or isinstance(value, str | int | float)
+            parts.append(f"{name}: {value!r} is {reason}" if scalar else f"{name}: {reason}")
+        raise ValueError(f"{func.__name__} on a chunked (Dask) input: {'; '.join(parts)}")
+
+
+# ------------------------------------------------------------------ slab helpers
 def _sample_block(
     block: np.ndarray, *, start: int, step: int, sample: bool, check_finite: bool
 ) -> tuple[np.ndarray | None, int]:
@@ -96,6 +127,23 @@ def _slabs(stack: Any, slices_per_chunk: int) -> Any:
     return arr.rechunk((int(slices_per_chunk), -1, -1))
 
 
+def _mask_slabs(mask: Any, slices_per_chunk: int) -> Any:
+    arr = _slabs(mask, slices_per_chunk)
+    if arr.dtype != np.bool_:
+        arr = arr.astype(bool)
+    return arr
+
+
+def _work_folder(resume_dir: Any, manifest: dict[str, Any]) -> Path | None:
+    if resume_dir is None:
+        return None
+    from microstructure.parallel.resume import open_work_folder
+
+    root, _ = open_work_folder(resume_dir, manifest)
+    return root
+
+
+# ------------------------------------------------------------------ threshold
 def _threshold_chunked(
     arr: Any, *, method: str, threshold: float | None, classes: int
 ) -> tuple[float, dict[str, Any]]:
@@ -103,9 +151,7 @@ def _threshold_chunked(
     collected slab by slab; also the NaN check of ``check_volume``."""
     import dask
 
-    from microstructure.segment import threshold as _threshold
-    from microstructure.segment.threshold import threshold_value
-
+    threshold_value = _threshold.threshold_value
     sample = method != "manual"
     check = bool(np.issubdtype(arr.dtype, np.floating))
     if sample or check:
@@ -152,43 +198,7 @@ def _threshold_resumable(
     return t, info
 
 
-def closed_pore_stats_from_sizes(
-    sizes: np.ndarray, *, n_voxels: int, voxel_size_nm: Any = None
-) -> dict[str, Any]:
-    """:func:`microstructure.segment.closed_pore_stats` from the closed pores' voxel counts.
-
-    Parameters
-    ----------
-    sizes
-        Voxels per closed pore (any order).
-    n_voxels
-        Voxels in the whole volume.
-    voxel_size_nm
-        Optional (z, y, x) voxel size in nm: adds the equivalent diameters.
-
-    Returns
-    -------
-    dict
-        ``closed_pore_fraction``, ``closed_pore_count``, ``closed_pore_voxels`` (descending) and,
-        with a voxel size, ``closed_pore_equivalent_diameters_nm``, as in memory.
-    """
-    from microstructure.volume import parse_voxel_size
-
-    s = np.sort(np.asarray(sizes, dtype=np.int64))[::-1]
-    out: dict[str, Any] = {
-        "closed_pore_fraction": float(int(s.sum())) / int(n_voxels),
-        "closed_pore_count": int(s.size),
-        "closed_pore_voxels": [int(v) for v in s],
-    }
-    if voxel_size_nm is not None:
-        vs = parse_voxel_size(voxel_size_nm)
-        vol_nm3 = s * float(np.prod(vs))
-        out["closed_pore_equivalent_diameters_nm"] = [
-            float(d) for d in np.cbrt(6.0 * vol_nm3 / math.pi)
-        ]
-    return out
-
-
+# ------------------------------------------------------------------ segmentation
 @dataclass
 class ChunkedSegmentation:
     """What :func:`segmentation_chunked` found.
@@ -207,8 +217,6 @@ class ChunkedSegmentation:
         Voxels per closed pore (descending).
     n_voxels
         Voxels in the volume.
-    pore_labels
-        The pore space's components (of ``~am`` before hole filling).
     """
 
     am: Any
@@ -217,70 +225,9 @@ class ChunkedSegmentation:
     am_voxels: int
     closed_pore_voxels: np.ndarray
     n_voxels: int
-    pore_labels: ChunkedLabels
-
-    def closed_pore_stats(self, voxel_size_nm: Any = None) -> dict[str, Any]:
-        """Equal to ``closed_pore_stats(closed_pores(am), voxel_size_nm=...)``."""
-        return closed_pore_stats_from_sizes(
-            self.closed_pore_voxels, n_voxels=self.n_voxels, voxel_size_nm=voxel_size_nm
-        )
 
 
-def segmentation_chunked(
-    stack: Any,
-    *,
-    method: str = "auto",
-    threshold: float | None = None,
-    classes: int = 3,
-    hysteresis_width: float | None = None,
-    min_speck_voxels: int = 27,
-    max_hole_voxels: int = 8,
-    closed_connectivity: int = 26,
-    slices_per_chunk: int = 16,
-    resume_dir: str | os.PathLike[str] | None = None,
-) -> ChunkedSegmentation:
-    """Threshold, hysteresis, cleanup and closed pores of a stack, slab by slab.
-
-    Parameters
-    ----------
-    stack
-        (z, y, x) numpy, Zarr or Dask grayscale stack; AM is bright.
-    method
-        ``"auto"``, ``"otsu"``, ``"multiotsu"``, ``"manual"`` or ``"li"`` (as
-        :func:`microstructure.segment.threshold_am`; ``local`` and ``trainable`` are in-memory
-        only).
-    threshold
-        Grey value for ``method="manual"``.
-    classes
-        Multi-Otsu classes (2..5).
-    hysteresis_width
-        Optional half-width (grey values) of a hysteresis band around the threshold.
-    min_speck_voxels, max_hole_voxels
-        As :func:`microstructure.segment.segment_am_report`.
-    closed_connectivity
-        Connectivity of the pore space for the closed pores (26 default, as ``closed_pores``);
-        the holes filled by the cleanup are always 26-connected, as in memory.
-    slices_per_chunk
-        Slices per slab (a task holds the slab as float32 plus int32 labels: ~9 bytes/voxel).
-    resume_dir
-        Optional work folder (:mod:`microstructure.parallel.resume`): the threshold and every
-        slab's labelling summary of each connected-component pass are saved there as they
-        finish; an interrupted call repeated with the same folder, stack and options redoes
-        only the unfinished slabs and passes (the lazy masks it returns are computed anew).
-        The stack itself is not hashed: give each stack its own folder (the pipeline runner
-        does, ``StageContext.chunk_dir``).
-
-    Returns
-    -------
-    ChunkedSegmentation
-        Lazy AM and closed-pore masks, the info dict and the closed pores' sizes.
-
-    Raises
-    ------
-    ValueError
-        Unknown or in-memory-only method, bad threshold/classes/width/sizes, NaN in the stack,
-        a constant stack.
-    """
+def _check_method(method: str) -> None:
     if method not in CHUNKED_SEGMENT_METHODS:
         if method in ("local", "trainable"):
             raise ValueError(
@@ -290,49 +237,35 @@ def segmentation_chunked(
         raise ValueError(
             f"method: expected one of {', '.join(CHUNKED_SEGMENT_METHODS)}, got {method!r}"
         )
-    m_speck = _check_count(min_speck_voxels, "min_speck_voxels")
-    m_hole = _check_count(max_hole_voxels, "max_hole_voxels")
-    if closed_connectivity not in (6, 18, 26):
-        raise ValueError(f"closed_connectivity: expected 6, 18 or 26, got {closed_connectivity!r}")
-    w = None
-    if hysteresis_width is not None:
-        w = float(hysteresis_width)
-        if not (math.isfinite(w) and w >= 0):
-            raise ValueError(f"hysteresis_width: expected a grey value >= 0, got {w!r}")
-    arr = _slabs(stack, slices_per_chunk)
-    n = int(arr.size)
-    root = None
-    if resume_dir is not None:
-        from microstructure.parallel.resume import open_work_folder
 
-        manifest = {
-            "function": "segmentation_chunked",
-            "shape": [int(v) for v in arr.shape],
-            "dtype": str(arr.dtype),
-            "method": method,
-            "threshold": repr(threshold),  # validated later, by threshold_value
-            "classes": repr(classes),
-            "hysteresis_width": w,
-            "min_speck_voxels": m_speck,
-            "max_hole_voxels": m_hole,
-            "closed_connectivity": int(closed_connectivity),
-            "slices_per_chunk": int(slices_per_chunk),
-        }
-        root, _ = open_work_folder(resume_dir, manifest)
-    labelled = partial(label_chunked, resume_dir=root)
-    t, info = _threshold_resumable(arr, root, method=method, threshold=threshold, classes=classes)
-    if w is not None:
-        low, high = t - w, t + w
-        weak = arr.map_blocks(_above, value=low, dtype=bool)
-        strong = arr.map_blocks(_above, value=high, dtype=bool)
-        hyst = labelled(weak, connectivity=26, flags=strong, phase="hysteresis")
-        mask = hyst.select(hyst.flagged)
-        info["hysteresis"] = [low, high]
-        raw = int(hyst.sizes[hyst.flagged].sum())
-    else:
-        mask = arr.map_blocks(_above, value=np.float32(t), dtype=bool)
-        raw = None
+
+def _raw_mask(
+    arr: Any, t: float, w: float | None, labelled: Callable[..., ChunkedLabels], info: dict
+) -> tuple[Any, int | None]:
+    """The thresholded (or hysteresis) mask and, with hysteresis, its voxel count."""
+    if w is None:
+        return arr.map_blocks(_above, value=np.float32(t), dtype=bool), None
+    low, high = t - w, t + w
+    weak = arr.map_blocks(_above, value=low, dtype=bool)
+    strong = arr.map_blocks(_above, value=high, dtype=bool)
+    hyst = labelled(weak, connectivity=26, flags=strong, phase="hysteresis")
+    info["hysteresis"] = [low, high]
+    return hyst.select(hyst.flagged), int(hyst.sizes[hyst.flagged].sum())
+
+
+def _cleanup(
+    mask: Any,
+    raw: int | None,
+    *,
+    m_speck: int,
+    m_hole: int,
+    closed_connectivity: int,
+    labelled: Callable[..., ChunkedLabels],
+) -> tuple[Any, Any, int, int, np.ndarray]:
+    """Speck removal, hole filling and closed pores: (am, closed, raw AM voxels, AM voxels,
+    closed pore sizes)."""
     # remove_specks: AM components (6-connected) of at least m_speck voxels stay
+    kept = None
     if m_speck > 1:
         am_lab = labelled(mask, connectivity=6, phase="specks")
         if raw is None:
@@ -341,8 +274,6 @@ def segmentation_chunked(
         keep[0] = False
         mask = am_lab.select(keep)
         kept = int(am_lab.sizes[keep].sum())
-    else:
-        kept = None
     # the pore space after speck removal: holes to fill (26, as fill_small_holes) and
     # closed pores (closed_connectivity, as closed_pores)
     pore = labelled(~mask, connectivity=26, phase="pores")
@@ -369,6 +300,76 @@ def segmentation_chunked(
         closed_ids[0] = False
         closed = final_pore.select(closed_ids)
         closed_sizes = final_pore.sizes[closed_ids]
+    return am, closed, raw, am_voxels, np.sort(closed_sizes)[::-1]
+
+
+def segmentation_chunked(
+    stack: Any,
+    *,
+    method: str,
+    threshold: float | None,
+    classes: int,
+    hysteresis_width: float | None,
+    min_speck_voxels: int,
+    max_hole_voxels: int,
+    closed_connectivity: int,
+    slices_per_chunk: int,
+    resume_dir: str | os.PathLike[str] | None = None,
+) -> ChunkedSegmentation:
+    """Threshold, hysteresis, cleanup and closed pores of a stack, slab by slab.
+
+    The options are those of :func:`microstructure.segment.segmentation` (``method`` one of
+    :data:`CHUNKED_SEGMENT_METHODS`). ``slices_per_chunk``: slices per slab (a task holds the
+    slab as float32 plus int32 labels: ~9 bytes/voxel). ``resume_dir``: optional work folder
+    (:mod:`microstructure.parallel.resume`): the threshold and every slab's labelling summary
+    of each connected-component pass are saved there as they finish; an interrupted call
+    repeated with the same folder, stack and options redoes only the unfinished slabs and
+    passes (the lazy masks it returns are computed anew). The stack itself is not hashed: give
+    each stack its own folder (the pipeline runner does, ``StageContext.chunk_dir``).
+
+    Raises
+    ------
+    ValueError
+        Unknown or in-memory-only method, bad threshold/classes/width/sizes, NaN in the stack,
+        a constant stack.
+    """
+    _check_method(method)
+    m_speck = _check_count(min_speck_voxels, "min_speck_voxels")
+    m_hole = _check_count(max_hole_voxels, "max_hole_voxels")
+    if closed_connectivity not in (6, 18, 26):
+        raise ValueError(f"closed_connectivity: expected 6, 18 or 26, got {closed_connectivity!r}")
+    w = None
+    if hysteresis_width is not None:
+        w = float(hysteresis_width)
+        if not (math.isfinite(w) and w >= 0):
+            raise ValueError(f"hysteresis_width: expected a grey value >= 0, got {w!r}")
+    arr = _slabs(stack, slices_per_chunk)
+    n = int(arr.size)
+    manifest = {
+        "function": "segmentation_chunked",
+        "shape": [int(v) for v in arr.shape],
+        "dtype": str(arr.dtype),
+        "method": method,
+        "threshold": repr(threshold),  # validated later, by threshold_value
+        "classes": repr(classes),
+        "hysteresis_width": w,
+        "min_speck_voxels": m_speck,
+        "max_hole_voxels": m_hole,
+        "closed_connectivity": int(closed_connectivity),
+        "slices_per_chunk": int(slices_per_chunk),
+    }
+    root = _work_folder(resume_dir, manifest)
+    labelled = partial(label_chunked, resume_dir=root)
+    t, info = _threshold_resumable(arr, root, method=method, threshold=threshold, classes=classes)
+    mask, raw = _raw_mask(arr, t, w, labelled, info)
+    am, closed, raw, am_voxels, closed_sizes = _cleanup(
+        mask,
+        raw,
+        m_speck=m_speck,
+        m_hole=m_hole,
+        closed_connectivity=int(closed_connectivity),
+        labelled=labelled,
+    )
     info.update(
         am_fraction_before_cleanup=float(raw) / n,
         am_fraction=float(am_voxels) / n,
@@ -380,70 +381,56 @@ def segmentation_chunked(
         closed=closed,
         info=info,
         am_voxels=am_voxels,
-        closed_pore_voxels=np.sort(closed_sizes)[::-1],
+        closed_pore_voxels=closed_sizes,
         n_voxels=n,
-        pore_labels=pore,
     )
 
 
-def segment_am_chunked(
-    stack: Any,
-    *,
-    method: str = "auto",
-    threshold: float | None = None,
-    classes: int = 3,
-    hysteresis_width: float | None = None,
-    min_speck_voxels: int = 27,
-    max_hole_voxels: int = 8,
-    slices_per_chunk: int = 16,
-) -> tuple[Any, dict[str, Any]]:
-    """Chunked :func:`microstructure.segment.segment_am_report` (lazy mask, info).
-
-    Parameters are those of :func:`segmentation_chunked`. Returns the lazy bool AM mask and
-    the info dict, both equal to the in-memory ``segment_am_report`` with the same options.
-    """
-    seg = segmentation_chunked(
-        stack,
-        method=method,
-        threshold=threshold,
-        classes=classes,
-        hysteresis_width=hysteresis_width,
-        min_speck_voxels=min_speck_voxels,
-        max_hole_voxels=max_hole_voxels,
-        slices_per_chunk=slices_per_chunk,
-    )
-    return seg.am, seg.info
-
-
-def _mask_slabs(mask: Any, slices_per_chunk: int) -> Any:
-    arr = _slabs(mask, slices_per_chunk)
-    if arr.dtype != np.bool_:
-        arr = arr.astype(bool)
-    return arr
+# ------------------------------------------------------------------ cleanup
+def _labelled_folder(resume_dir: Any, function: str, arr: Any, **options: Any) -> Path | None:
+    manifest = {
+        "function": function,
+        "shape": [int(v) for v in arr.shape],
+        "slices_per_chunk": int(arr.chunks[0][0]),
+        **options,
+    }
+    return _work_folder(resume_dir, manifest)
 
 
 def remove_specks_chunked(
-    mask: Any, *, min_size_voxels: int = 27, connectivity: int = 6, slices_per_chunk: int = 16
+    mask: Any,
+    *,
+    min_size_voxels: int,
+    connectivity: int,
+    slices_per_chunk: int,
+    resume_dir: str | os.PathLike[str] | None = None,
 ) -> Any:
     """Chunked :func:`microstructure.segment.remove_specks` (lazy bool mask, equal)."""
     m = _check_count(min_size_voxels, "min_size_voxels")
     arr = _mask_slabs(mask, slices_per_chunk)
     if m <= 1:
         return arr
-    lab = label_chunked(arr, connectivity=connectivity)
+    root = _labelled_folder(resume_dir, "remove_specks", arr, m=m, connectivity=connectivity)
+    lab = label_chunked(arr, connectivity=connectivity, resume_dir=root, phase="specks")
     keep = lab.sizes >= m
     return lab.select(keep)
 
 
 def fill_small_holes_chunked(
-    am_mask: Any, *, max_size_voxels: int = 8, connectivity: int = 26, slices_per_chunk: int = 16
+    am_mask: Any,
+    *,
+    max_size_voxels: int,
+    connectivity: int,
+    slices_per_chunk: int,
+    resume_dir: str | os.PathLike[str] | None = None,
 ) -> Any:
     """Chunked :func:`microstructure.segment.fill_small_holes` (lazy bool mask, equal)."""
     m = _check_count(max_size_voxels, "max_size_voxels")
     arr = _mask_slabs(am_mask, slices_per_chunk)
     if m == 0:
         return arr
-    lab = label_chunked(~arr, connectivity=connectivity)
+    root = _labelled_folder(resume_dir, "fill_small_holes", arr, m=m, connectivity=connectivity)
+    lab = label_chunked(~arr, connectivity=connectivity, resume_dir=root, phase="pores")
     fill = (lab.sizes <= m) & ~lab.touches_boundary
     if not fill[1:].any():
         return arr
@@ -451,18 +438,32 @@ def fill_small_holes_chunked(
 
 
 def closed_pores_chunked(
-    am_mask: Any, *, connectivity: int = 26, slices_per_chunk: int = 16
+    am_mask: Any,
+    *,
+    connectivity: int,
+    slices_per_chunk: int,
+    resume_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Any, np.ndarray]:
-    """Chunked :func:`microstructure.segment.closed_pores` (without ``particles``).
-
-    Returns
-    -------
-    (dask.array.Array, ndarray)
-        The lazy closed-pore mask (equal to the in-memory one) and the closed pores' voxel
-        counts, descending (give them to :func:`closed_pore_stats_from_sizes`).
-    """
+    """Chunked :func:`microstructure.segment.closed_pores` (without ``particles``): the lazy
+    closed-pore mask (equal to the in-memory one) and the closed pores' voxel counts,
+    descending."""
     arr = _mask_slabs(am_mask, slices_per_chunk)
-    lab = label_chunked(~arr, connectivity=connectivity)
+    root = _labelled_folder(resume_dir, "closed_pores", arr, connectivity=connectivity)
+    lab = label_chunked(~arr, connectivity=connectivity, resume_dir=root, phase="pores")
     ids = ~lab.touches_boundary
     ids[0] = False
     return lab.select(ids), np.sort(lab.sizes[ids])[::-1]
+
+
+def component_sizes_chunked(
+    mask: Any,
+    *,
+    connectivity: int,
+    slices_per_chunk: int,
+    resume_dir: str | os.PathLike[str] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Voxels per connected component of ``mask`` (any order) and the voxels of the volume."""
+    arr = _mask_slabs(mask, slices_per_chunk)
+    root = _labelled_folder(resume_dir, "component_sizes", arr, connectivity=connectivity)
+    lab = label_chunked(arr, connectivity=connectivity, resume_dir=root, phase="components")
+    return lab.sizes[1:], int(arr.size)

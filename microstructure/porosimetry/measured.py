@@ -5,7 +5,13 @@ tab separated), one of them the pressure and one the cumulative intruded volume,
 increasing or decreasing pressure order. Leading header lines are skipped (and searched for
 units such as ``psia``, ``MPa``, ``mL/g``); a non-numeric row after the data started is an
 error. A file whose pressure rises then falls holds intrusion then extrusion: the intrusion
-branch (up to the maximum pressure) is used.
+branch (up to the maximum pressure) is used. Pressures become diameters by the Washburn
+equation (:mod:`~microstructure.porosimetry.washburn`).
+
+References
+----------
+Washburn, E. W. (1921). The dynamics of capillary flow. Physical Review 17, 273-283.
+doi:10.1103/PhysRev.17.273
 """
 
 from __future__ import annotations
@@ -106,6 +112,32 @@ def _parse_rows(path: Path) -> tuple[np.ndarray, str]:
     return data, "\n".join(header)
 
 
+def _intrusion_window(
+    p: Path,
+    pressure: np.ndarray,
+    volume: np.ndarray,
+    min_pressure_mpa: float | None,
+    max_pressure_mpa: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The intrusion branch by increasing pressure inside the pressure window, with the
+    cumulative volume made monotonic (running maximum)."""
+    # intrusion then extrusion (maximum pressure inside the file): keep the intrusion branch
+    imax = int(np.argmax(pressure))
+    if 0 < imax < pressure.size - 1 and pressure[0] < pressure[imax]:
+        pressure, volume = pressure[: imax + 1], volume[: imax + 1]
+    order = np.argsort(pressure, kind="stable")
+    pressure, volume = pressure[order], volume[order]
+    lo = -np.inf if min_pressure_mpa is None else float(min_pressure_mpa)
+    hi = np.inf if max_pressure_mpa is None else float(max_pressure_mpa)
+    sel = (pressure >= lo) & (pressure <= hi) & (pressure > 0)
+    if np.count_nonzero(sel) < 2:
+        raise ValueError(
+            f"min_pressure_mpa/max_pressure_mpa: fewer than two points of {p.name} in the "
+            f"window {lo:g}..{hi:g} MPa (data span {pressure.min():.4g}..{pressure.max():.4g})"
+        )
+    return pressure[sel], np.maximum.accumulate(volume[sel])
+
+
 def read_mip_file(
     path: str | os.PathLike,
     *,
@@ -137,7 +169,8 @@ def read_mip_file(
     pressure_column, volume_column
         Zero-based column indices.
     min_pressure_mpa, max_pressure_mpa
-        Pressure window (MPa); seed 000 used only the high-pressure run (0.1-400 MPa).
+        Pressure window (MPa); Beuse et al. (2021, doi:10.3390/batteries7040070) used
+        only the high-pressure run (0.1-400 MPa).
     rezero
         Subtract the volume at the window's lowest pressure (volume intruded below the window,
         e.g. between samples, is not pore volume).
@@ -185,22 +218,7 @@ def read_mip_file(
             raise ValueError(f"sample_mass_g: expected a positive mass, got {sample_mass_g!r}")
         volume = volume / m
     # else: per-gram volumes (documented)
-    # intrusion then extrusion (maximum pressure inside the file): keep the intrusion branch
-    imax = int(np.argmax(pressure))
-    if 0 < imax < pressure.size - 1 and pressure[0] < pressure[imax]:
-        pressure, volume = pressure[: imax + 1], volume[: imax + 1]
-    order = np.argsort(pressure, kind="stable")
-    pressure, volume = pressure[order], volume[order]
-    lo = -np.inf if min_pressure_mpa is None else float(min_pressure_mpa)
-    hi = np.inf if max_pressure_mpa is None else float(max_pressure_mpa)
-    sel = (pressure >= lo) & (pressure <= hi) & (pressure > 0)
-    if np.count_nonzero(sel) < 2:
-        raise ValueError(
-            f"min_pressure_mpa/max_pressure_mpa: fewer than two points of {p.name} in the "
-            f"window {lo:g}..{hi:g} MPa (data span {pressure.min():.4g}..{pressure.max():.4g})"
-        )
-    pressure, volume = pressure[sel], volume[sel]
-    volume = np.maximum.accumulate(volume)
+    pressure, volume = _intrusion_window(p, pressure, volume, min_pressure_mpa, max_pressure_mpa)
     if rezero:
         volume = volume - volume[0]
     total = float(volume[-1])
