@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,9 @@ import pytest
 from microstructure.cli import main
 from microstructure.io import write_volume
 from microstructure.volume import Volume
+
+VALIDATION = Path(__file__).resolve().parents[1] / ".." / "shared" / "validation"
+HELIOS = VALIDATION / "helios_slices"
 
 
 def run_cli(capsys, *argv):
@@ -94,6 +98,49 @@ def test_info_reports_voxel_size_and_phases(tmp_path, capsys):
     assert code == 0 and data["voxel_size_nm"] == [10, 20, 30]
     assert data["physical_size_um"] == pytest.approx([0.04, 0.1, 0.18])
     assert data["phase_fractions"]["am"] == pytest.approx(0.5)
+
+
+def test_info_shows_the_instrument_block_of_real_helios_slices(capsys):
+    if not HELIOS.is_dir():
+        pytest.skip(f"validation data helios_slices not available in {VALIDATION}")
+    code, out, _ = run_cli(capsys, "info", str(HELIOS))
+    assert code == 0
+    for needle in (
+        "instrument: Thermo Fisher/FEI Helios G4 UX",
+        "FEI_HELIOS tag of 3 slices",
+        "pixel size (y, x): 8.99306, 8.99306 nm",
+        "stage tilt: 16 deg",
+        "2 kV",
+        "TLD (BSE)",
+        "slice thickness: not logged",
+        "z unknown; y, x = 8.99306, 8.99306 nm",
+    ):
+        assert needle in out, (needle, out)
+    code, out, _ = run_cli(capsys, "info", str(HELIOS), "--json")
+    inst = json.loads(out)["instrument"]
+    assert inst["pixel_size_nm"] == [8.99306, 8.99306] and inst["vendor"] == "Thermo Fisher/FEI"
+    code, out, err = run_cli(capsys, "info", str(HELIOS), "--voxel-size-nm", "20,9.5,9.5")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code != 0 and len(lines) == 1 and out == ""
+    assert "9.5 nm" in lines[0] and "8.99306 nm" in lines[0] and "helios_slices" in lines[0]
+
+
+def test_info_without_instrument_metadata_says_so(tmp_path, capsys):
+    np.save(tmp_path / "g.npy", np.arange(27, dtype=np.uint8).reshape(3, 3, 3))
+    code, out, _ = run_cli(capsys, "info", str(tmp_path / "g.npy"))
+    assert code == 0 and "instrument: no Thermo/FEI, Zeiss or Tescan metadata found" in out
+
+
+def test_tilt_always_on_unknown_geometry_is_a_one_line_error(tmp_path, capsys):
+    np.save(tmp_path / "g.npy", (np.arange(4 * 16 * 16) % 7).astype(np.uint8).reshape(4, 16, 16))
+    (tmp_path / "r.toml").write_text('[[stage]]\nname = "geometry"\ntilt_correction = "always"\n')
+    code, out, err = run_cli(
+        capsys, "run", str(tmp_path / "r.toml"), "--input", str(tmp_path / "g.npy"),
+        "--out", str(tmp_path / "out"), "--voxel-size-nm", "10", "--no-progress",
+    )  # fmt: skip
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code != 0 and len(lines) == 1, err
+    assert "tilt_correction" in lines[0] and "angle_deg" in lines[0] and "geometry" in lines[0]
 
 
 @pytest.mark.parametrize(
@@ -213,3 +260,15 @@ def test_dfn_simulate_still_needs_its_options(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--c-rate, --transport" in err[0]
+
+
+def test_phantom_preset_realistic_writes_its_truth_files(tmp_path, capsys):
+    out = tmp_path / "ph"
+    assert main(["phantom", str(out), "--preset", "realistic", "--shape", "8,48,48", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["truth"]["preset"] == "realistic"
+    for name in ("fibsem.tif", "truth_labels.tif", "curtain.tif", "drift_shifts.csv"):
+        assert (out / name).is_file(), name
+    assert main(["phantom", str(tmp_path / "x"), "--preset", "nope", "--shape", "8,32,32"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown phantom preset 'nope'" in err and len(err.strip().splitlines()) == 1

@@ -52,6 +52,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if vol.is_labels:
         counts = np.bincount(d.ravel(), minlength=4)
         info["phase_fractions"] = {PHASE_NAMES[i]: counts[i] / d.size for i in range(4)}
+    inst = vol.metadata.get("instrument")
+    info["instrument"] = inst
     lines = [
         f"{info['path']} ({info['format']})",
         f"  shape (z, y, x): {tuple(info['shape'])}  dtype {info['dtype']}  {info['size_mb']} MB",
@@ -61,9 +63,21 @@ def cmd_info(args: argparse.Namespace) -> int:
         vs = ", ".join(f"{v:g}" for v in vol.voxel_size_nm)
         ps = " x ".join(f"{v:.3g}" for v in info["physical_size_um"])
         lines.append(f"  voxel size (z, y, x): {vs} nm ({info['voxel_size_origin']}); {ps} um")
+    elif "pixel_size_nm" in vol.metadata:
+        y, x = vol.metadata["pixel_size_nm"]
+        lines.append(
+            f"  voxel size: z unknown; y, x = {y:g}, {x:g} nm from the instrument "
+            f"(pass --voxel-size-nm Z,{y:g},{x:g})"
+        )
     else:
         lines.append("  voxel size: unknown (not in metadata; pass --voxel-size-nm)")
     lines.append(f"  kind: {info['kind']}")
+    if inst:
+        from microstructure.io.instrument import instrument_summary
+
+        lines.extend("  " + line for line in instrument_summary(inst))
+    else:
+        lines.append("  instrument: no Thermo/FEI, Zeiss or Tescan metadata found")
     if "phase_fractions" in info:
         fr = "  ".join(f"{k} {v * 100:.2f} %" for k, v in info["phase_fractions"].items())
         lines.append(f"  phases: {fr}")
@@ -88,6 +102,10 @@ def cmd_phantom(args: argparse.Namespace) -> int:
         kwargs.update(_phantom_params(args.params))
     if args.seed is not None:  # else the parameter file's seed, else the generator's default
         kwargs["seed"] = args.seed
+    if args.preset is not None:
+        if args.params:
+            raise CliError("--preset: give either --preset or --params, not both")
+        kwargs["preset"] = args.preset
     if args.shape:
         kwargs["shape"] = _parse_shape(args.shape)
     if args.voxel_size_nm:
@@ -170,7 +188,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             log=log,
             **extra,
         )
-    text = f"finished: {len(report['stages'])} stage(s); report in {Path(args.out) / 'report.json'}"
+    from microstructure.quality import console_summary
+
+    text = "\n".join(
+        [
+            f"finished: {len(report['stages'])} stage(s); "
+            f"report in {Path(args.out) / 'report.json'}",
+            *console_summary(report, out_dir=args.out),
+        ]
+    )
     _emit(args, report, text)
     return 0
 
@@ -381,6 +407,12 @@ def add_stack_parsers(sub: Any) -> None:
     p.add_argument("out_dir", help="output folder (fibsem.tif, truth_labels.tif, truth.json)")
     p.add_argument("--shape", metavar="Z,Y,X", help="volume shape in voxels")
     p.add_argument("--seed", type=int, help="random seed (same seed, same files; default 0)")
+    p.add_argument(
+        "--preset",
+        help="acquisition model: default (clean rendering, the bundled sample) or realistic "
+        "(shine-through, rim brightening, shading, band-limited noise, dense tilted curtains, "
+        "charging, slice jitter, drift with jumps; calibrated on real images)",
+    )
     p.add_argument(
         "--params",
         metavar="TOML",

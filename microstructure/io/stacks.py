@@ -2,9 +2,13 @@
 
 Formats
 -------
-- multi-page TIFF (``.tif``/``.tiff``), voxel size from ImageJ metadata (XResolution/YResolution
-  tags + ``spacing`` + ``unit``) or OME-XML (``PhysicalSizeX/Y/Z`` with units);
-- a folder of 2D TIFF slices, natural-sorted (``slice_2.tif`` before ``slice_10.tif``);
+- multi-page TIFF (``.tif``/``.tiff``, uncompressed or LZW/deflate/zstd/JPEG via
+  ``imagecodecs``; a single 2D image reads as a one-slice stack), voxel size from ImageJ
+  metadata (XResolution/YResolution tags + ``spacing`` + ``unit``) or OME-XML
+  (``PhysicalSizeX/Y/Z`` with units), else from the instrument's own tags (Thermo/FEI,
+  Zeiss, Tescan: :mod:`microstructure.io.instrument`, kept in ``metadata["instrument"]``);
+- a folder of 2D TIFF slices, natural-sorted (``slice_2.tif`` before ``slice_10.tif``), with
+  each slice's instrument metadata (pixel sizes must agree between slices);
 - ``.npy`` arrays (no metadata: the voxel size must be given);
 - Zarr arrays or groups (``.zarr``): voxel size from our ``voxel_size_nm`` attribute or from
   OME-NGFF ``multiscales`` scale transformations.
@@ -30,13 +34,25 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from microstructure.io.instrument import combine_slices, tiff_instrument
 from microstructure.io.labels import apply_label_map, parse_label_map
 from microstructure.io.tables import temp_path_beside
 from microstructure.volume import Volume, check_volume, parse_voxel_size
 
-__all__ = ["read_volume", "write_volume", "volume_attrs", "read_metadata_voxel_size", "natural_key"]
+__all__ = [
+    "read_volume",
+    "write_volume",
+    "volume_attrs",
+    "read_metadata_voxel_size",
+    "natural_key",
+    "VOXEL_SIZE_RTOL",
+]
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
+
+#: a given voxel size that differs from the instrument's pixel size by more (relative, in y
+#: or x) is refused: one of the two is wrong and every length downstream would be off
+VOXEL_SIZE_RTOL = 0.01
 
 # Length units seen in ImageJ/OME metadata, to nanometres.
 _UNIT_TO_NM = {
@@ -169,11 +185,12 @@ def _finish_voxel_size(
 # --------------------------------------------------------------------------- readers
 
 
-def _read_tiff(path: Path) -> tuple[np.ndarray, tuple, dict]:
+def _read_tiff(path: Path) -> tuple[np.ndarray, tuple, dict, dict | None]:
     try:
         data = tifffile.imread(path)
         with tifffile.TiffFile(path) as tif:
             attrs = _tiff_attrs(tif)
+            inst = tiff_instrument(tif, path.name)
     except Exception as exc:  # tifffile raises many kinds of errors on corrupt files
         raise ValueError(f"{path}: cannot read as TIFF ({exc})") from None
     found = read_metadata_voxel_size(path)
@@ -182,33 +199,74 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, tuple, dict]:
             found = tuple(float(v) for v in attrs["voxel_size_nm"])
         except (TypeError, ValueError):
             pass
-    return np.asarray(data), found, attrs
+    if inst and all(v is None for v in found):
+        found = _instrument_voxel_size(inst)
+    data = np.asarray(data)
+    if data.ndim == 2:  # one image (e.g. a single slice or an aligned projection)
+        data = data[None]
+    return data, found, attrs, inst
 
 
-def _read_tiff_folder(path: Path) -> tuple[np.ndarray, tuple]:
+def _instrument_voxel_size(inst: dict) -> tuple[float | None, float | None, float | None]:
+    """(slice thickness or None, pixel y, pixel x) in nm from an instrument block."""
+    px = inst.get("pixel_size_nm")
+    if px is None:
+        return (None, None, None)
+    return (inst.get("slice_thickness_nm"), float(px[0]), float(px[1]))
+
+
+def _read_tiff_folder(path: Path) -> tuple[np.ndarray, tuple, dict | None]:
     files = sorted(
         (p for p in path.iterdir() if p.suffix.lower() in _TIFF_SUFFIXES and p.is_file()),
         key=lambda p: natural_key(p.name),
     )
     if not files:
         raise FileNotFoundError(f"{path}: folder holds no .tif/.tiff slices")
-    first = tifffile.imread(files[0])
-    if first.ndim != 2:
-        raise ValueError(
-            f"{files[0]}: slices in a folder must be 2D images, got shape {first.shape}"
-        )
-    data = np.empty((len(files),) + first.shape, dtype=first.dtype)
-    data[0] = first
-    for i, f in enumerate(files[1:], start=1):
-        img = tifffile.imread(f)
-        if img.shape != first.shape or img.dtype != first.dtype:
+    first = None
+    per_slice = []
+    for i, f in enumerate(files):
+        try:
+            with tifffile.TiffFile(f) as tif:
+                img = tif.asarray()
+                per_slice.append(tiff_instrument(tif, f.name))
+        except Exception as exc:
+            raise ValueError(f"{f}: cannot read as TIFF ({exc})") from None
+        if first is None:
+            if img.ndim != 2:
+                raise ValueError(
+                    f"{f}: slices in a folder must be 2D images, got shape {img.shape}"
+                )
+            first = img
+            data = np.empty((len(files),) + first.shape, dtype=first.dtype)
+        elif img.shape != first.shape or img.dtype != first.dtype:
             raise ValueError(
                 f"{f}: slice shape/dtype {img.shape} {img.dtype} differs from the first slice "
                 f"{files[0].name} ({first.shape} {first.dtype})"
             )
         data[i] = img
+    inst = combine_slices(per_slice, files)
     _, dy, dx = read_metadata_voxel_size(files[0])
-    return data, (None, dy, dx)
+    found: tuple = (None, dy, dx)
+    if inst and dy is None and dx is None:
+        found = _instrument_voxel_size(inst)
+    return data, found, inst
+
+
+def check_given_voxel_size(
+    given: tuple[float, float, float], inst: dict | None, source: str
+) -> None:
+    """One-line ``ValueError`` when a given voxel size disagrees with the instrument's pixel
+    size by more than ``VOXEL_SIZE_RTOL`` in y or x (``inst``: the instrument block)."""
+    px = (inst or {}).get("pixel_size_nm")
+    if px is None:
+        return
+    for axis, want, got in (("y", px[0], given[1]), ("x", px[1], given[2])):
+        if abs(got - want) > VOXEL_SIZE_RTOL * want:
+            raise ValueError(
+                f"{source}: --voxel-size-nm {axis} = {got:g} nm disagrees with the "
+                f"instrument's pixel size {want:g} nm ({inst.get('source')}); give "
+                f"--voxel-size-nm Z,{px[0]:g},{px[1]:g} or fix the value"
+            )
 
 
 def _read_zarr(path: Path) -> tuple[Any, tuple, dict]:
@@ -290,6 +348,7 @@ def read_volume(
         raise FileNotFoundError(f"{p}: no such file or folder")
     suffix = p.suffix.lower()
     attrs: dict = {}
+    inst: dict | None = None
     if (
         p.is_dir()
         and suffix != ".zarr"
@@ -297,7 +356,7 @@ def read_volume(
         and not (p / "zarr.json").exists()
         and not (p / ".zgroup").exists()
     ):
-        data, found = _read_tiff_folder(p)
+        data, found, inst = _read_tiff_folder(p)
         fmt = "tiff-folder"
     elif suffix == ".zarr" or p.is_dir():
         data, found, attrs = _read_zarr(p)
@@ -309,7 +368,7 @@ def read_volume(
         else:
             data = np.asarray(data[...])
     elif suffix in _TIFF_SUFFIXES:
-        data, found, attrs = _read_tiff(p)
+        data, found, attrs, inst = _read_tiff(p)
         fmt = "tiff"
     elif suffix == ".npy":
         try:
@@ -327,7 +386,19 @@ def read_volume(
     if not lazy or fmt != "zarr":
         data = check_volume(data, name=str(p))
     vs, origin = _finish_voxel_size(found, voxel_size_nm, str(p))
+    if origin == "given":
+        check_given_voxel_size(vs, inst, str(p))  # type: ignore[arg-type]
+    elif origin == "metadata" and inst is not None and found == _instrument_voxel_size(inst):
+        origin = "instrument"
     metadata: dict[str, Any] = {"source": str(p), "format": fmt, "voxel_size_origin": origin}
+    if inst is not None:
+        metadata["instrument"] = inst
+        if inst.get("instrument_tilt_correction"):
+            metadata["tilt_corrected"] = True  # the instrument stretched the image itself
+    if vs is None and found[1] is not None and found[2] is not None:
+        # y and x known (instrument pixel size), z not: say so, do not guess
+        metadata["pixel_size_nm"] = [float(found[1]), float(found[2])]
+        metadata["voxel_size_origin"] = "unknown z (y, x from metadata)"
     if origin == "given" and all(v is not None for v in found):
         meta_vs = tuple(float(v) for v in found)  # type: ignore[arg-type]
         if not np.allclose(meta_vs, vs, rtol=1e-3):
@@ -335,7 +406,7 @@ def read_volume(
                 f"{p}: --voxel-size-nm {vs} overrides the file's metadata {meta_vs}",
                 stacklevel=2,
             )
-    for key in ("tilt_corrected", "phases", "label_map"):
+    for key in ("tilt_corrected", "phases", "label_map", "instrument"):
         if key in attrs:
             metadata[key] = attrs[key]
     if labels is not None:

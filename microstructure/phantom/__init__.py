@@ -25,6 +25,17 @@ The phantom is the reference the whole pipeline is tested against. It builds, in
    them fading out part-way down, varying slowly and appearing/disappearing from slice to
    slice), then Poisson (shot) and Gaussian noise and 8-bit quantisation.
 
+4. **Realistic acquisition** (:mod:`~microstructure.phantom.artefacts`, each on its own switch
+   in :class:`PhantomParams`, all off by default so the default phantom is unchanged; all on
+   with ``generate_phantom(..., preset="realistic")`` / :meth:`PhantomParams.realistic`):
+   bright pore backs seen through pores, SE rim brightening, low-frequency shading and a depth
+   gradient along y, band-limited correlated noise (a noise PSF), dense narrow tilted curtains
+   starting at pores/edges near the top and fading down, charging streaks trailing bright
+   features along x, slice-thickness jitter (true slice positions recorded) and drift jumps on
+   top of the random walk. Magnitudes are calibrated on real images
+   (``benchmarks/calibrate_phantom.py``; :data:`~microstructure.phantom.params.PRESETS` says
+   which statistic came from which file).
+
 Every artefact has its own random stream, so switching one off (strength 0) leaves the
 geometry and the other artefacts unchanged. The geometry is computed on a canvas larger than
 the field of view (``canvas_margin_px``) so drifted slices show real structure at their edges
@@ -37,6 +48,7 @@ Coordinates in :attr:`Phantom.particles` are in micrometres in the truth frame: 
 Modules: :mod:`~microstructure.phantom.params` (:class:`PhantomParams` and the defaults),
 :mod:`~microstructure.phantom.geometry` (step 1), :mod:`~microstructure.phantom.rendering`
 (step 2), :mod:`~microstructure.phantom.acquisition` (step 3),
+:mod:`~microstructure.phantom.artefacts` (step 4),
 :mod:`~microstructure.phantom.generate` (:func:`generate_phantom`, the truth summary) and
 :mod:`~microstructure.phantom.result` (:class:`Phantom`, :func:`save_phantom`).
 
@@ -53,6 +65,7 @@ from microstructure.phantom.params import (
     DEFAULT_SHAPE,
     DEFAULT_VOXEL_SIZE_NM,
     PHANTOM_FORMAT_VERSION,
+    PRESETS,
     PhantomParams,
 )
 from microstructure.phantom.result import Phantom, save_phantom
@@ -63,6 +76,7 @@ __all__ = [
     "generate_phantom",
     "save_phantom",
     "PHANTOM_FORMAT_VERSION",
+    "PRESETS",
     "DEFAULT_SHAPE",
     "DEFAULT_VOXEL_SIZE_NM",
 ]

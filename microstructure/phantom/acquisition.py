@@ -39,8 +39,13 @@ def _acquire(
     ny_acq: int,
     margin: tuple[int, int],
     sin_t: float,
+    positions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, bool]:
-    """Sample each canvas slice at the drifted (and foreshortened) acquisition grid."""
+    """Sample each canvas slice at the drifted (and foreshortened) acquisition grid.
+
+    ``positions`` (jittered slice thickness): true z of each slice in canvas voxels; the slice
+    is linearly interpolated between the two rendered canvas slices around it.
+    """
     nz = shifts.shape[0]
     nx = clean_c.shape[2] - 2 * margin[1]
     my, mx = margin
@@ -50,6 +55,7 @@ def _acquire(
     outside = False
     for z in range(nz):
         dy, dx = shifts[z]
+        src = clean_c[z] if positions is None else _slice_at(clean_c, float(positions[z]))
         yy = (rows - dy + 0.5) / sin_t - 0.5 + my
         xx = cols - dx + mx
         if (
@@ -60,11 +66,11 @@ def _acquire(
         ):
             outside = True
         if dy == 0 and dx == 0 and sin_t == 1.0:
-            out[z] = clean_c[z, my : my + ny, mx : mx + nx]
+            out[z] = src[my : my + ny, mx : mx + nx]
             continue
         # separable (diagonal) affine map: scipy's fast zoom/shift path
         ndimage.affine_transform(
-            clean_c[z],
+            src,
             np.array([1.0 / sin_t, 1.0]),
             offset=(yy[0], xx[0]),
             output_shape=(ny_acq, nx),
@@ -74,6 +80,15 @@ def _acquire(
         )
     np.clip(out, 0.0, 1.0, out=out)
     return out, outside
+
+
+def _slice_at(vol: np.ndarray, z: float) -> np.ndarray:
+    """Slice of ``vol`` at fractional index ``z`` (linear interpolation along z)."""
+    i = min(int(math.floor(z)), vol.shape[0] - 1)
+    f = z - i
+    if f <= 1e-9 or i + 1 >= vol.shape[0]:
+        return vol[i]
+    return ((1.0 - f) * vol[i] + f * vol[i + 1]).astype(np.float32)
 
 
 def _curtain_field(
@@ -139,17 +154,31 @@ def _curtain_field(
 def _add_noise(
     x: np.ndarray, p: PhantomParams, rng: np.random.Generator, *, chunk: int = 16
 ) -> np.ndarray:
-    """Poisson (shot) and Gaussian noise on ``x`` (0..1), then 8-bit quantisation."""
+    """Poisson (shot) and Gaussian noise on ``x`` (0..1), then 8-bit quantisation.
+
+    With ``noise_psf_px`` > 0 the noise (the same draws) is filtered in-plane by the noise PSF
+    and rescaled to its variance: band-limited, spatially correlated noise.
+    """
     out = np.empty(x.shape, np.uint8)
     for z0 in range(0, x.shape[0], chunk):
         y = x[z0 : z0 + chunk].astype(np.float32)
+        y_in = y.copy() if p.noise_psf_px > 0 else None
         if p.poisson_counts > 0:
             y = (rng.poisson(y * p.poisson_counts) / p.poisson_counts).astype(np.float32)
         if p.noise_sigma > 0:
             y += rng.normal(0.0, p.noise_sigma, y.shape).astype(np.float32)
+        if y_in is not None:
+            y = y_in + band_limit(y - y_in, p.noise_psf_px)
         np.clip(y, 0.0, 1.0, out=y)
         out[z0 : z0 + chunk] = np.rint(y * 255.0)
     return out
 
 
-# --------------------------------------------------------------------------- saving
+def band_limit(noise: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Filter a (z, y, x) noise field in-plane by a Gaussian PSF, keeping its variance."""
+    delta = np.zeros((1, 33, 33), np.float64)
+    delta[0, 16, 16] = 1.0
+    gain = math.sqrt(float((ndimage.gaussian_filter(delta, (0, sigma_px, sigma_px)) ** 2).sum()))
+    out = ndimage.gaussian_filter(noise, (0, sigma_px, sigma_px))
+    out /= gain
+    return out

@@ -13,11 +13,19 @@ from typing import Any
 import numpy as np
 
 from microstructure.phantom.acquisition import _acquire, _add_noise, _curtain_field, drift_shifts
+from microstructure.phantom.artefacts import (
+    charging_field,
+    dense_curtain_field,
+    drift_jumps,
+    shading_field,
+    slice_positions,
+)
 from microstructure.phantom.geometry import Geometry, _closed_pores, build_geometry, make_canvas
 from microstructure.phantom.params import (
     DEFAULT_SHAPE,
     DEFAULT_VOXEL_SIZE_NM,
     PHANTOM_FORMAT_VERSION,
+    PRESETS,
     PhantomParams,
 )
 from microstructure.phantom.rendering import _render
@@ -27,11 +35,31 @@ from microstructure.volume import parse_voxel_size
 __all__ = ["generate_phantom"]
 
 # the random streams, in the order they are spawned from the seed
-_STREAMS = ("pack", "part", "cbd", "tex", "curt", "drift", "noise", "fill")
+# (new streams are appended: spawning more children leaves the first ones unchanged)
+_STREAMS = (
+    "pack",
+    "part",
+    "cbd",
+    "tex",
+    "curt",
+    "drift",
+    "noise",
+    "fill",
+    "jump",
+    "jitter",
+    "shade",
+    "charge",
+    "dcurt",
+)
 
 
 def _check_inputs(
-    shape: Any, voxel_size_nm: Any, seed: Any, params: Any, overrides: dict[str, Any]
+    shape: Any,
+    voxel_size_nm: Any,
+    seed: Any,
+    params: Any,
+    overrides: dict[str, Any],
+    preset: str = "default",
 ) -> tuple[tuple[int, int, int], tuple[float, float, float], PhantomParams]:
     """Validated (shape, voxel size nm, parameters with the overrides applied)."""
     try:
@@ -45,8 +73,12 @@ def _check_inputs(
     vox_nm = parse_voxel_size(voxel_size_nm, name="voxel_size_nm")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise ValueError(f"preset: unknown phantom preset {preset!r}; known: {', '.join(PRESETS)}")
     if params is None:
-        params = PhantomParams()
+        params = PhantomParams.preset(preset)
+    elif preset != "default":
+        raise ValueError(f"preset: give either params or preset={preset!r}, not both")
     elif not isinstance(params, PhantomParams):
         raise ValueError(f"params: expected a PhantomParams, got {type(params).__name__}")
     if overrides:
@@ -65,6 +97,7 @@ def generate_phantom(
     voxel_size_nm: Any = DEFAULT_VOXEL_SIZE_NM,
     seed: int = 0,
     params: PhantomParams | None = None,
+    preset: str = "default",
     **overrides: Any,
 ) -> Phantom:
     """Generate a synthetic FIB/SEM stack of a battery cathode with its ground truth.
@@ -81,6 +114,10 @@ def generate_phantom(
     params
         A :class:`PhantomParams`; keyword ``overrides`` replace individual fields
         (e.g. ``curtain_strength=0``, ``target_am_fraction=0.6``).
+    preset
+        Named parameter set when ``params`` is None: ``"default"`` (the bundled sample's
+        phantom) or ``"realistic"`` (every acquisition effect on, calibrated on real images;
+        see :data:`microstructure.phantom.params.PRESETS`). Overrides apply on top.
 
     Returns
     -------
@@ -90,7 +127,7 @@ def generate_phantom(
     Raises
     ------
     ValueError
-        For a bad shape, voxel size, seed or parameter (one line naming it).
+        For a bad shape, voxel size, seed, preset or parameter (one line naming it).
 
     Notes
     -----
@@ -98,10 +135,14 @@ def generate_phantom(
     ``canvas_margin_px``): 4.5 GB measured for a 481 x 395 x 650 volume (the scale of the
     FIB/SEM data of Beuse et al. 2021, doi:10.3390/batteries7040070).
     """
-    shp, vox_nm, p = _check_inputs(shape, voxel_size_nm, seed, params, overrides)
+    shp, vox_nm, p = _check_inputs(shape, voxel_size_nm, seed, params, overrides, preset)
     streams = np.random.SeedSequence(int(seed)).spawn(len(_STREAMS))
     rngs = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, streams, strict=True)}
-    cv = make_canvas(shp, vox_nm, p)
+    nz, ny, nx = shp
+    sin_t = math.sin(math.radians(p.tilt_angle_deg)) if p.tilt else 1.0
+    ny_acq = max(8, int(round(ny * sin_t))) if p.tilt else ny
+    shifts, jump_at, reach = _drift(nz, p, rngs, sin_t)
+    cv = make_canvas(shp, vox_nm, p, drift_px=reach)
     geo = build_geometry(cv, p, rngs)
 
     # ---- rendering of the ideal image on the canvas, then the truth-frame arrays
@@ -111,21 +152,14 @@ def generate_phantom(
     clean = np.ascontiguousarray(clean_c[crop])
     crack_mask = np.ascontiguousarray(geo.cracks[crop] & (labels == 0))
     particle_ids = np.ascontiguousarray(geo.owner[crop])
+    positions = slice_positions(nz, cv.cshape[0], p, rngs["jitter"])
+    sectioned = _sectioned(geo.labels, positions, crop) if p.slice_jitter > 0 else None
     geo.labels = geo.owner = geo.cracks = None  # free the canvas arrays
     closed = _closed_pores(labels)
 
-    # ---- acquisition: drift, tilt, curtains, noise
-    nz, ny, nx = shp
-    sin_t = math.sin(math.radians(p.tilt_angle_deg)) if p.tilt else 1.0
-    ny_acq = max(8, int(round(ny * sin_t))) if p.tilt else ny
-    shifts = drift_shifts(nz, p, rngs["drift"])
-    stripe_free, out_of_canvas = _acquire(clean_c, shifts, ny, ny_acq, cv.margin[1:], sin_t)
+    # ---- acquisition: drift, tilt, shading, charging, curtains, noise
+    acq = _acquisition(clean_c, cv.margin, shp, ny_acq, sin_t, shifts, positions, p, rngs)
     del clean_c
-    curtain, stripes = _curtain_field(nz, ny_acq, nx, p, rngs["curt"])
-    noisy_in = stripe_free + curtain
-    np.clip(noisy_in, 0.0, 1.0, out=noisy_in)
-    image = _add_noise(noisy_in, p, rngs["noise"])
-    del noisy_in
 
     # ---- truth summary
     particles = _particle_list(geo, particle_ids)
@@ -143,15 +177,16 @@ def generate_phantom(
         particles=particles,
         shifts=shifts,
         sin_t=sin_t,
-        out_of_canvas=out_of_canvas,
-        stripes=stripes,
+        out_of_canvas=acq["outside"],
+        stripes=acq["stripes"],
     )
+    truth.update(_realistic_truth(p, preset, acq, jump_at, vox_nm))
     return Phantom(
-        image=image,
+        image=acq["image"],
         labels=labels,
         clean=clean,
-        stripe_free=stripe_free,
-        curtain=curtain,
+        stripe_free=acq["stripe_free"],
+        curtain=acq["curtain"],
         closed_pores=closed,
         cracks=crack_mask,
         particle_ids=particle_ids,
@@ -161,7 +196,113 @@ def generate_phantom(
         particles=particles,
         params=p,
         truth=truth,
+        shading=acq["shading"],
+        charging=acq["charging"],
+        slice_positions_px=positions,
+        labels_sectioned=sectioned,
     )
+
+
+def _drift(
+    nz: int, p: PhantomParams, rngs: dict[str, np.random.Generator], sin_t: float
+) -> tuple[np.ndarray, list[int], float]:
+    """Per-slice shifts (random walk + trend + jumps), the jump slices and the reach to cover.
+
+    The reach (truth pixels) widens the automatic canvas margin only when the jump switch is on
+    (then the drifted edges keep real structure; the wider canvas changes the packing), so the
+    default phantom keeps its canvas and geometry.
+    """
+    jumps, jump_at = drift_jumps(nz, p, rngs["jump"])
+    shifts = drift_shifts(nz, p, rngs["drift"]) + jumps
+    on = p.drift_jump_probability > 0 and p.drift_jump_px > 0
+    reach = float(np.abs(shifts / np.array([sin_t, 1.0])).max()) if on else 0.0
+    return shifts, jump_at, reach
+
+
+def _sectioned(canvas_labels: np.ndarray, positions: np.ndarray, crop: tuple) -> np.ndarray:
+    """The labels each acquired slice really cuts (nearest canvas slice to its true z)."""
+    planes = canvas_labels[np.rint(positions).astype(int)]
+    return np.ascontiguousarray(planes[:, crop[1], crop[2]])
+
+
+def _acquisition(
+    clean_c: np.ndarray,
+    margin: tuple[int, int, int],
+    shp: tuple[int, int, int],
+    ny_acq: int,
+    sin_t: float,
+    shifts: np.ndarray,
+    positions: np.ndarray,
+    p: PhantomParams,
+    rngs: dict[str, np.random.Generator],
+) -> dict[str, Any]:
+    """The acquired stack and the true artefact fields (each effect only when switched on)."""
+    nz, ny, nx = shp
+    jittered = p.slice_jitter > 0
+    stripe_free, outside = _acquire(
+        clean_c, shifts, ny, ny_acq, margin[1:], sin_t, positions if jittered else None
+    )
+    shading = charging = None
+    if p.shading_amplitude > 0 or p.depth_gradient != 0:
+        shading = shading_field(ny_acq, nx, p, rngs["shade"])
+        stripe_free *= shading[None]
+        np.clip(stripe_free, 0.0, 1.0, out=stripe_free)
+    if p.charging_strength > 0:
+        charging = charging_field(stripe_free, p, rngs["charge"])
+        stripe_free += charging
+        np.clip(stripe_free, 0.0, 1.0, out=stripe_free)
+    curtain, stripes = _curtain_field(nz, ny_acq, nx, p, rngs["curt"])
+    dense: list[dict[str, Any]] = []
+    if p.dense_curtain_strength > 0:
+        field_, dense = dense_curtain_field(stripe_free[nz // 2], nz, p, rngs["dcurt"])
+        curtain += field_
+        del field_
+    noisy_in = stripe_free + curtain
+    np.clip(noisy_in, 0.0, 1.0, out=noisy_in)
+    image = _add_noise(noisy_in, p, rngs["noise"])
+    return {
+        "image": image,
+        "stripe_free": stripe_free,
+        "curtain": curtain,
+        "stripes": stripes,
+        "dense_stripes": dense,
+        "shading": shading,
+        "charging": charging,
+        "positions": positions,
+        "outside": outside,
+    }
+
+
+def _realistic_truth(
+    p: PhantomParams,
+    preset: str,
+    acq: dict[str, Any],
+    jump_at: list[int],
+    vox_nm: tuple[float, float, float],
+) -> dict[str, Any]:
+    """``truth.json`` entries of the realistic acquisition effects and the switches used."""
+    pos = acq["positions"]
+    shading = acq["shading"]
+    return {
+        "preset": preset,
+        "switches": p.switches(),
+        "slice_positions_px": np.round(pos, 6).tolist(),
+        "slice_positions_nm": np.round(pos * vox_nm[0], 3).tolist(),
+        "drift_jumps_at": jump_at,
+        "dense_curtain": {
+            "n_stripes": len(acq["dense_stripes"]),
+            "tilt_deg": p.curtain_tilt_deg,
+            "stripes": acq["dense_stripes"],
+        },
+        "shading": None
+        if shading is None
+        else {
+            "min": round(float(shading.min()), 6),
+            "max": round(float(shading.max()), 6),
+            "depth_gradient": p.depth_gradient,
+        },
+        "curtain_energy": round(float(np.mean(acq["curtain"].astype(np.float64) ** 2)), 9),
+    }
 
 
 def _particle_list(geo: Geometry, particle_ids: np.ndarray) -> list[dict[str, Any]]:

@@ -210,13 +210,23 @@ class Canvas:
 
 
 def make_canvas(
-    shp: tuple[int, int, int], vox_nm: tuple[float, float, float], p: PhantomParams
+    shp: tuple[int, int, int],
+    vox_nm: tuple[float, float, float],
+    p: PhantomParams,
+    *,
+    drift_px: float = 0.0,
 ) -> Canvas:
-    """The canvas of a ``shp`` truth volume of ``vox_nm`` voxels (margins from ``p``)."""
+    """The canvas of a ``shp`` truth volume of ``vox_nm`` voxels (margins from ``p``).
+
+    ``drift_px`` (the largest drift, truth pixels) widens the automatic y/x margins to hold it.
+    """
     nz, ny, nx = shp
     vox_um = np.array(vox_nm) / 1000.0
     if p.canvas_margin_px is None:
         mz, my, mx = (int(np.clip(math.ceil(0.08 * n), 8, 48)) for n in shp)
+        if drift_px > 0:
+            need = int(math.ceil(drift_px)) + 4
+            my, mx = max(my, need), max(mx, need)
     else:
         mz = my = mx = p.canvas_margin_px
     return Canvas(

@@ -59,6 +59,8 @@ def _render(
             np.minimum(edge, 0.5, out=edge)
             edge *= 2.0 * p.edge_brightness
             b[is_am] += edge[is_am]
+        if p.rim_brightness > 0:
+            b += _rim(lab, p)
         base[z0:z1] = b
     # shine-through: first solid along +z behind each pore pixel, attenuated with depth
     if p.shine_through > 0:
@@ -74,9 +76,27 @@ def _render(
                 base[z][pore] += contrib[pore]
             # slice z becomes the nearest layer behind slice z - 1
             weight = np.where(solid, att, weight * att)
-            behind = np.where(solid, base[z], behind)
+            surface = base[z] + p.pore_back_brightness if p.pore_back_brightness > 0 else base[z]
+            behind = np.where(solid, surface, behind)
     for z in range(nz):
         if p.psf_sigma_px > 0:
             base[z] = ndimage.gaussian_filter(base[z], p.psf_sigma_px)
         np.clip(base[z], 0.0, 1.0, out=base[z])
     return base
+
+
+def _rim(lab: np.ndarray, p: PhantomParams) -> np.ndarray:
+    """SE edge effect: ``rim_brightness`` on solid pixels next to a pore in the section plane,
+    spread over ``rim_width_px`` (a Gaussian normalised to 1 on a straight rim), solid only."""
+    pore = lab == Phase.PORE.value
+    solid = (lab == Phase.AM.value) | (lab == Phase.CBD.value)
+    plane = np.zeros((3, 3, 3), bool)
+    plane[1] = ndimage.generate_binary_structure(2, 1)
+    rim = (solid & ndimage.binary_dilation(pore, plane)).astype(np.float32)
+    w = p.rim_width_px
+    if w > 0:
+        rim = ndimage.gaussian_filter(rim, (0, w, w)) * np.float32(math.sqrt(2 * math.pi) * w)
+        np.minimum(rim, 1.0, out=rim)
+    rim *= np.float32(p.rim_brightness)
+    rim[~solid] = 0.0
+    return rim

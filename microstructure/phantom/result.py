@@ -54,6 +54,17 @@ class Phantom:
         The :class:`PhantomParams` used.
     truth
         JSON-ready summary (what ``truth.json`` holds).
+    shading
+        float32 (y', x) multiplicative shading applied to ``stripe_free`` (None when off).
+    charging
+        float32 additive charging streaks included in ``stripe_free`` (None when off).
+    slice_positions_px
+        (nz,) true z of each acquired slice in voxels of the nominal grid (``arange(nz)``
+        without slice-thickness jitter).
+    labels_sectioned
+        uint8 (z, y, x) with slice-thickness jitter: the truth labels of the plane each acquired
+        slice really cuts (nearest canvas slice to its true position; undrifted frame), the
+        reference for scoring a segmentation slice by slice. None without jitter (= ``labels``).
     """
 
     image: np.ndarray
@@ -70,6 +81,10 @@ class Phantom:
     particles: list[dict[str, Any]]
     params: PhantomParams
     truth: dict[str, Any] = field(default_factory=dict)
+    shading: np.ndarray | None = None
+    charging: np.ndarray | None = None
+    slice_positions_px: np.ndarray | None = None
+    labels_sectioned: np.ndarray | None = None
 
     @property
     def noise_free(self) -> np.ndarray:
@@ -77,8 +92,25 @@ class Phantom:
         return np.clip(self.stripe_free + self.curtain, 0.0, 1.0).astype(np.float32)
 
 
+#: Switches whose truth fields ``save_phantom`` writes by default (the realistic effects).
+_REALISTIC_SWITCHES = (
+    "pore_back_brightness",
+    "rim_brightness",
+    "shading",
+    "band_limited_noise",
+    "dense_curtains",
+    "charging",
+    "slice_jitter",
+    "drift_jumps",
+)
+
+
 def save_phantom(
-    out_dir: str | os.PathLike, phantom: Phantom, *, renderings: bool = False
+    out_dir: str | os.PathLike,
+    phantom: Phantom,
+    *,
+    renderings: bool = False,
+    truth_fields: bool | None = None,
 ) -> dict[str, Path]:
     """Write ``fibsem.tif``, ``truth_labels.tif`` and ``truth.json`` into ``out_dir``.
 
@@ -91,6 +123,13 @@ def save_phantom(
     renderings
         Also write ``clean.tif``, ``stripe_free.tif``, ``noise_free.tif``, ``curtain.tif``
         (float32) and ``closed_pores.tif`` (uint8).
+    truth_fields
+        Write what scoring the realistic phantom needs: ``noise_free.tif`` (the noise-free
+        acquired image), ``curtain.tif`` (the true additive curtain field, for the curtain
+        residual), ``shading.tif``, ``charging.tif`` and ``truth_labels_sectioned.tif`` (when
+        on; see :class:`Phantom`) and ``drift_shifts.csv``
+        (slice, true z position px and nm, dy, dx). ``truth.json`` always holds the shifts,
+        slice positions and switches. None (default): on when any realistic switch is on.
 
     Returns
     -------
@@ -136,5 +175,46 @@ def save_phantom(
         for name, (arr, vs) in extra.items():
             paths[name] = out / f"{name}.tif"
             write_volume(paths[name], Volume(arr, vs, {"source": "microstructure.phantom"}))
+    if truth_fields is None:
+        sw = phantom.params.switches()
+        truth_fields = any(sw[k] for k in _REALISTIC_SWITCHES)
+    if truth_fields:
+        paths.update(_write_truth_fields(out, phantom, skip=set(paths)))
     atomic_write_text(paths["truth"], json.dumps(phantom.truth, indent=1) + "\n")
+    return paths
+
+
+def _write_truth_fields(out: Path, phantom: Phantom, skip: set[str]) -> dict[str, Path]:
+    """The truth arrays of the acquisition (see :func:`save_phantom`)."""
+    from microstructure.io import write_volume
+    from microstructure.io.tables import atomic_write_text
+
+    vs = phantom.acquired_voxel_size_nm
+    arrays = {"noise_free": phantom.noise_free, "curtain": phantom.curtain}
+    if phantom.shading is not None:
+        arrays["shading"] = phantom.shading[None]
+    if phantom.charging is not None:
+        arrays["charging"] = phantom.charging
+    paths = {}
+    if phantom.labels_sectioned is not None:
+        paths["truth_labels_sectioned"] = out / "truth_labels_sectioned.tif"
+        meta = {"source": "microstructure.phantom", "labels": "pore=0,am=1,cbd=2"}
+        write_volume(
+            paths["truth_labels_sectioned"],
+            Volume(phantom.labels_sectioned, phantom.voxel_size_nm, meta),
+        )
+    for name, arr in arrays.items():
+        if name in skip:
+            continue
+        paths[name] = out / f"{name}.tif"
+        write_volume(paths[name], Volume(arr, vs, {"source": "microstructure.phantom"}))
+    nz = phantom.shifts_px.shape[0]
+    pos = phantom.slice_positions_px
+    pos = np.arange(nz, dtype=float) if pos is None else pos
+    lines = ["slice,z_px,z_nm,dy_px,dx_px"]
+    for z in range(nz):
+        dy, dx = phantom.shifts_px[z]
+        lines.append(f"{z},{pos[z]:.6f},{pos[z] * phantom.voxel_size_nm[0]:.3f},{dy:.6f},{dx:.6f}")
+    paths["drift_shifts"] = out / "drift_shifts.csv"
+    atomic_write_text(paths["drift_shifts"], "\n".join(lines) + "\n")
     return paths

@@ -32,7 +32,7 @@ __all__ = ["PHANTOM_DIR", "load_phantom_params", "resolve_phantom_section", "pre
 PHANTOM_DIR = "00-phantom"
 _META = "phantom.json"
 #: keywords of :func:`~microstructure.phantom.generate_phantom` that are not PhantomParams fields
-_CALL_KEYS = ("shape", "voxel_size_nm", "seed")
+_CALL_KEYS = ("shape", "voxel_size_nm", "seed", "preset")
 
 
 def _known_keys() -> set[str]:
@@ -81,7 +81,7 @@ def resolve_phantom_section(section: Any, *, recipe_path: str) -> dict[str, Any]
 
     gen = {k: v for k, v in params.items() if k not in _CALL_KEYS}
     try:
-        PhantomParams(**gen)
+        PhantomParams.preset(str(params.get("preset", "default")), **gen)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {exc}") from None
     return params

@@ -9,8 +9,10 @@ Layout of an output folder::
     OUT/.01-porosity.chunks/      resumable chunked work of a stage that failed or was
                                   interrupted (``StageContext.chunk_dir``; removed on success)
     OUT/figures/*.png             figures of all stages
-    OUT/report.json               every stage's numbers, rewritten after each stage
-    OUT/report.html               a static summary page (numbers, figures) after the run
+    OUT/report.json               every stage's numbers and the run's quality summary
+                                  (``"quality"``), rewritten after each stage
+    OUT/report.html               a static summary page (quality flags first, numbers,
+                                  figures) after the run
     OUT/figures/3d_labels.png     3D snapshot of the final labels volume (when there is one)
 
 Each stage's key hashes the input data, the voxel size, the label map and every upstream
@@ -66,6 +68,7 @@ from microstructure.pipeline.stages import (
     volume_kind,
 )
 from microstructure.plot import labels_3d_figure
+from microstructure.quality import quality_summary
 from microstructure.volume import Volume
 
 __all__ = [
@@ -257,6 +260,7 @@ def _new_report(recipe: Recipe, src: Path, volume: Volume, input_key: str) -> di
         "electrode": {"thickness_axis": recipe.thickness_axis, "top_at": recipe.top_at},
         "stages": [],
         "numbers": {},
+        "quality": quality_summary({}),
     }
 
 
@@ -372,7 +376,8 @@ def _report_stage(
     status: str,
     log: Callable[[str], None] | None,
 ) -> None:
-    """Copy the stage's figures, add its numbers to the report and rewrite ``report.json``."""
+    """Copy the stage's figures, add its numbers to the report, update the run's quality
+    summary and rewrite ``report.json``."""
     stage_dir = run.out / spec.dirname
     for fig in meta.get("figures", []):
         src_fig = stage_dir / fig
@@ -392,12 +397,26 @@ def _report_stage(
             "volume": meta.get("volume"),
         }
     )
+    run.report["quality"] = quality_summary(run.report["numbers"])
     write_json(run.out / "report.json", {**run.report, "status": "running"})
     if log is not None:
         log(
             f"[{spec.index}/{len(run.recipe.stages)}] {spec.name}: {status}"
             + (f" in {meta.get('seconds', 0):.2f} s" if status == "computed" else "")
+            + _stage_quality_text(spec.name, numbers)
         )
+
+
+def _stage_quality_text(name: str, numbers: dict[str, Any]) -> str:
+    """``"; quality: 2/3 checks passed, 1 warning"`` for a stage with a quality block."""
+    q = quality_summary({name: numbers})
+    if not q["stages_checked"]:
+        return ""
+    total = q["checks_passed"] + q["checks_failed"]
+    n_flags = len(q["flags"])
+    return f"; quality: {q['checks_passed']}/{total} checks passed" + (
+        f", {n_flags} warning{'' if n_flags == 1 else 's'}" if n_flags else ""
+    )
 
 
 def _finish_report(run: _Run) -> None:
@@ -409,6 +428,7 @@ def _finish_report(run: _Run) -> None:
             final = _in_memory(final)
             labels_3d_figure(snapshot, final.data, voxel_size_nm=final.voxel_size_nm or 1.0)
     run.report["status"] = "finished"
+    run.report["quality"] = quality_summary(run.report["numbers"])
     write_json(run.out / "report.json", run.report)
     write_html_report(run.out, to_jsonable(run.report))
 

@@ -15,6 +15,7 @@ Beuse, T. et al. (2021). Batteries 7, 70 (porosity methods and the FIB/SEM model
 follows). doi:10.3390/batteries7040070
 """
 
+from microstructure.preprocess._align_quality import face_recession_nm_per_slice
 from microstructure.preprocess.align import align_slices, align_slices_report, apply_shifts
 from microstructure.preprocess.curtaining import (
     curtaining_z_halo,
@@ -25,6 +26,7 @@ from microstructure.preprocess.curtaining import (
 from microstructure.preprocess.denoise import (
     denoise_nl_means,
     denoise_nl_means_report,
+    estimate_noise,
     estimate_noise_sigma,
 )
 from microstructure.preprocess.geometry import (
@@ -48,6 +50,8 @@ __all__ = [
     "denoise_nl_means",
     "denoise_nl_means_report",
     "estimate_noise_sigma",
+    "estimate_noise",
+    "face_recession_nm_per_slice",
     "align_slices",
     "align_slices_report",
     "apply_shifts",

@@ -3,11 +3,13 @@
 Used by :func:`microstructure.preprocess.remove_curtaining_report` on a Dask or Zarr input (or
 with ``chunks``). The robust method combines the band profiles of ``z_window`` neighbouring
 slices in each of its ``iterations`` passes, so a slab also reads
-:func:`curtaining_z_halo` slices on each side (cropped from its result); the wavelet-fft method
-works per slice (no halo). The result is bit-identical to the in-memory one. The report's
-stripe metrics come from the same sample slices as in memory (``auto`` compares both methods on
-them and keeps the lower damage score, as in memory), the removed fraction of variance from
-per-slab sums.
+:func:`curtaining_z_halo` slices on each side (cropped from its result), and the last slab is
+never thinner than ``z_window // 2 + 1`` slices (the z window is shifted inside the stack at
+its end); the wavelet-fft method works per slice (no halo). The curtain tilt is estimated
+once on the sample slices and fixed for every slab. The result is bit-identical to the
+in-memory one. The report's stripe metrics come from the same sample slices as in memory
+(``auto`` compares both methods on them and keeps the lower damage score, as in memory), the
+removed fraction of variance from per-slab sums.
 """
 
 from __future__ import annotations
@@ -41,14 +43,30 @@ def curtaining_z_halo(z_window: int, iterations: int = DEFAULT_ITERATIONS) -> in
     return int(iterations) * (int(z_window) // 2)
 
 
+def _slab_size(nz: int, per: int, half: int) -> int:
+    """Slices per slab, at least ``per``, such that the last slab is not thinner than
+    ``half + 1`` slices (or there is one slab).
+
+    At the last slice of the stack the z median's window is shifted inside the stack, so a
+    slice there reads ``2 * half`` slices back instead of ``half``: the last block (its slab
+    plus the halo before it) must hold ``halo + half + 1`` slices to stay exact.
+    """
+    while per < nz and 0 < nz % per <= half:
+        per += 1
+    return per
+
+
 def _graph(arr: Any, method: str, options: dict[str, Any], dtype: Any) -> Any:
     """The lazy result of one method (slabs of at least the halo; regular chunks for Zarr)."""
     halo = curtaining_z_halo(options["z_window"], options["iterations"])
     halo = halo if method == "robust" else 0
+    per = max(int(arr.chunks[0][0]), halo)
+    if halo:
+        per = _slab_size(int(arr.shape[0]), per, int(options["z_window"]) // 2)
     out = map_slices(
         destripe_block,
         arr,
-        slices_per_chunk=max(int(arr.chunks[0][0]), halo),
+        slices_per_chunk=per,
         z_halo=halo,
         dtype=dtype,
         method=method,
@@ -77,6 +95,8 @@ def destripe_lazy(
     sample = sample_index(nz)
     in_s = sample_slices(arr, sample)
     _, info = destripe(in_s, workers=1, method=method, **{**options, "keep_dtype": False})
+    # the tilt is a global parameter: fixed on the sample slices before slabbing
+    options = {**options, "angle_deg": info["angle_deg"]}
     candidates = ["robust", "wavelet-fft"] if method == "auto" else [method]
     graphs = {name: _graph(arr, name, options, dtype) for name in candidates}
     if not report and method != "auto":
@@ -88,7 +108,7 @@ def destripe_lazy(
         a, b = in_s, np.asarray(out_s)
         if options["direction"] == "horizontal":
             a, b = np.swapaxes(a, 1, 2), np.swapaxes(b, 1, 2)
-        metrics["robust"] = method_metrics(a, b)
+        metrics["robust"] = method_metrics(a, b, info["angle_deg"])
     else:
         (parts,) = dask.compute(sums)
     chosen = min(candidates, key=lambda n: metrics[n]["damage_score"])

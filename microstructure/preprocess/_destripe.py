@@ -20,6 +20,12 @@ from typing import Any
 import numpy as np
 import pywt
 
+from microstructure.preprocess._curtain_angle import (
+    MAX_ANGLE_DEG,
+    estimate_curtain_angle,
+    shear_rows,
+)
+from microstructure.preprocess._curtain_metrics import wedge_numbers
 from microstructure.preprocess._robust import robust_stripe_estimate
 from microstructure.volume import check_volume
 
@@ -226,8 +232,16 @@ def check_options(
     edge_gamma: float,
     wavelet: str,
     sigma: float,
+    angle_deg: float | None = None,
 ) -> None:
     """One-line ``ValueError`` naming the first bad option of :func:`destripe`."""
+    if angle_deg is not None and not (
+        math.isfinite(float(angle_deg)) and abs(float(angle_deg)) <= MAX_ANGLE_DEG
+    ):
+        raise ValueError(
+            f"angle_deg: expected None (estimate) or a tilt within +-{MAX_ANGLE_DEG} deg, "
+            f"got {angle_deg!r}"
+        )
     if method not in ("robust", "wavelet-fft", "auto"):
         raise ValueError(f"method: expected 'robust', 'wavelet-fft' or 'auto', got {method!r}")
     if direction not in ("vertical", "horizontal"):
@@ -272,11 +286,32 @@ def wavelet_levels(
     return lev, wmax
 
 
-def method_metrics(in_s: np.ndarray, out_s: np.ndarray) -> dict[str, float]:
-    """:func:`stripe_metrics` of one method on the sample slices, with its damage score."""
-    m = stripe_metrics(in_s - out_s, out_s)
+def method_metrics(in_s: np.ndarray, out_s: np.ndarray, angle_deg: float) -> dict[str, Any]:
+    """Numbers of one method on the sample slices (vertical-stripe slices): the
+    :func:`stripe_metrics` of the removed component with its damage score, and the stripe-wedge
+    numbers around the curtains' angle (:func:`._curtain_metrics.wedge_numbers`)."""
+    m: dict[str, Any] = dict(stripe_metrics(in_s - out_s, out_s))
     m["damage_score"] = m["stripe_energy_left"] + m["nonstripe_energy"]
+    m.update(wedge_numbers(in_s, out_s, angle_deg))
     return m
+
+
+def resolve_angle(work: np.ndarray, angle_deg: float | None, stripe_width_px: float) -> float:
+    """The curtain tilt used: ``angle_deg`` when given, else estimated on the sample slices
+    of the (vertical-stripe) stack ``work``."""
+    if angle_deg is not None:
+        return float(angle_deg)
+    return estimate_curtain_angle(work[_sample_slices(work.shape[0])], stripe_width_px)[0]
+
+
+def _sheared(func: Callable[[np.ndarray], np.ndarray], sub: np.ndarray, angle: float) -> np.ndarray:
+    """``func`` (a destriper of vertical stripes) applied along curtains tilted by ``angle``:
+    the removed component is found on the row-sheared stack and sheared back."""
+    if angle == 0.0:
+        return func(sub)
+    sh = shear_rows(sub, angle)
+    removed = shear_rows(sh - func(sh), angle, inverse=True, nx=sub.shape[2])
+    return (sub - removed).astype(np.float32)
 
 
 def destripe(
@@ -295,6 +330,7 @@ def destripe(
     direction: str,
     log_transform: bool,
     keep_dtype: bool,
+    angle_deg: float | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -313,6 +349,7 @@ def destripe(
         edge_gamma=edge_gamma,
         wavelet=wavelet,
         sigma=sigma,
+        angle_deg=angle_deg,
     )
     in_dtype = arr.dtype
     work = arr.astype(np.float32, copy=False)
@@ -328,8 +365,9 @@ def destripe(
         offset = 1e-3 * (float(work.max()) - lo) + 1e-6 - lo
         work = np.log(work + np.float32(offset))
     length = int(min(ny, int(length_px)))
+    angle = resolve_angle(work, angle_deg, stripe_width_px)
 
-    def run_robust(sub: np.ndarray) -> np.ndarray:
+    def robust(sub: np.ndarray) -> np.ndarray:
         est = robust_stripe_estimate(
             sub,
             stripe_width_px=stripe_width_px,
@@ -341,10 +379,14 @@ def destripe(
         )
         return (sub - est).astype(np.float32)
 
+    def run_robust(sub: np.ndarray) -> np.ndarray:
+        return _sheared(robust, sub, angle)
+
     def run_wavelet(sub: np.ndarray, prog: Callable[[int], None] | None = None) -> np.ndarray:
-        return _run_slices(
-            sub, lambda sl: _wavelet_fft_slice(sl, wavelet, lev, float(sigma), 0.125), workers, prog
-        )
+        def one(sl: np.ndarray) -> np.ndarray:
+            return _wavelet_fft_slice(sl, wavelet, lev, float(sigma), 0.125)
+
+        return _sheared(lambda st: _run_slices(st, one, workers, prog), sub, angle)
 
     metrics: dict[str, dict[str, float]] = {}
     candidates = ["robust", "wavelet-fft"] if method == "auto" else [method]
@@ -357,7 +399,7 @@ def destripe(
         else:
             in_s = work[sample]
             out_s = run_wavelet(in_s)
-        metrics[name] = method_metrics(in_s, out_s)
+        metrics[name] = method_metrics(in_s, out_s, angle)
     chosen = min(candidates, key=lambda n: metrics[n]["damage_score"])
     out = full[chosen] if chosen in full else run_wavelet(work, progress)
     if log_transform:
@@ -379,6 +421,7 @@ def destripe(
         "level": lev,
         "max_level": wmax,
         "sigma": float(sigma),
+        "angle_requested": None if angle_deg is None else float(angle_deg),
         "metrics": metrics,
         "sample_slices": sample.tolist(),
         **dict(metrics[chosen].items()),

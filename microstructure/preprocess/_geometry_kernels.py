@@ -156,7 +156,7 @@ def rescale(out: np.ndarray, lo: float, hi: float, clip: bool) -> None:
 
 
 def check_normalize(
-    low_percentile: float, high_percentile: float, background_sigma_px: float | None
+    low_percentile: float, high_percentile: float, background_sigma_px: float | str | None
 ) -> None:
     """One-line ``ValueError`` for bad normalisation options."""
     if not 0.0 <= low_percentile < high_percentile <= 100.0:
@@ -164,7 +164,13 @@ def check_normalize(
             "low_percentile/high_percentile: need 0 <= low < high <= 100, got "
             f"{low_percentile}, {high_percentile}"
         )
-    if background_sigma_px is not None and not background_sigma_px > 0:
+    if isinstance(background_sigma_px, str):
+        if background_sigma_px != "auto":
+            raise ValueError(
+                f"background_sigma_px: expected 'auto', a number > 0 or None, "
+                f"got {background_sigma_px!r}"
+            )
+    elif background_sigma_px is not None and not background_sigma_px > 0:
         raise ValueError(f"background_sigma_px: must be > 0, got {background_sigma_px!r}")
 
 

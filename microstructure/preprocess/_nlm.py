@@ -1,13 +1,11 @@
-"""Non-local means in memory: the noise estimate and the filter over slices or 3D chunks (the
-core of :func:`microstructure.preprocess.denoise_nl_means`; the chunked path runs it slab by
-slab).
+"""Non-local means in memory: the noise estimate (:mod:`._noise`) and the filter over slices
+or 3D chunks (the core of :func:`microstructure.preprocess.denoise_nl_means`; the chunked path
+runs it slab by slab).
 
 References
 ----------
 Buades, A., Coll, B. and Morel, J.-M. (2005). A non-local algorithm for image denoising.
 CVPR 2005, 60-65. doi:10.1109/CVPR.2005.38
-Donoho, D. L. and Johnstone, I. M. (1994). Ideal spatial adaptation by wavelet shrinkage.
-Biometrika 81, 425-455. doi:10.1093/biomet/81.3.425
 """
 
 from __future__ import annotations
@@ -19,8 +17,8 @@ from typing import Any
 
 import numpy as np
 from skimage.restoration import denoise_nl_means as _sk_nlm
-from skimage.restoration import estimate_sigma
 
+from microstructure.preprocess._noise import DEFAULT_NOISE_PAIRS, noise_from_pairs, pair_index
 from microstructure.volume import check_volume
 
 __all__ = [
@@ -29,9 +27,11 @@ __all__ = [
     "DEFAULT_PATCH_SIZE",
     "DEFAULT_PATCH_DISTANCE",
     "DEFAULT_CHUNK_SLICES",
-    "DEFAULT_NOISE_SLICES",
+    "DEFAULT_NOISE_PAIRS",
     "noise_index",
+    "estimate_noise",
     "estimate_noise_sigma",
+    "patch_for",
     "check_options",
     "nlm",
 ]
@@ -46,28 +46,37 @@ DEFAULT_PATCH_SIZE = 5
 DEFAULT_PATCH_DISTANCE = 5
 #: slices per chunk of the 3d mode
 DEFAULT_CHUNK_SLICES = 32
-#: evenly spaced slices the noise level is estimated on
-DEFAULT_NOISE_SLICES = 16
+#: largest patch edge chosen from the noise correlation length, px
+MAX_AUTO_PATCH = 9
 
 
-def noise_index(nz: int, max_slices: int = DEFAULT_NOISE_SLICES) -> np.ndarray:
-    """The evenly spaced slices (up to ``max_slices``) the noise level is estimated on."""
-    return np.unique(np.linspace(0, nz - 1, min(nz, max_slices)).astype(int))
+def noise_index(nz: int, max_pairs: int = DEFAULT_NOISE_PAIRS) -> np.ndarray:
+    """The slices the noise level is estimated on: up to ``max_pairs`` evenly spaced
+    neighbour pairs (:func:`._noise.pair_index`)."""
+    return pair_index(nz, max_pairs)[0]
 
 
-def estimate_noise_sigma(stack: Any, *, max_slices: int = DEFAULT_NOISE_SLICES) -> float:
-    """Gaussian noise standard deviation of a stack (same units as its values).
-
-    Median over up to ``max_slices`` evenly spaced slices of scikit-image's wavelet-based
-    estimate. Returns 0.0 for a noise-free (e.g. constant) stack.
-    """
+def estimate_noise(stack: Any, *, max_pairs: int = DEFAULT_NOISE_PAIRS) -> dict[str, Any]:
+    """The noise estimate of a stack (:func:`._noise.noise_from_pairs`), from its
+    neighbour-slice differences in flat regions; valid for band-limited, correlated noise."""
     arr = check_volume(stack, name="stack")
-    idx = noise_index(arr.shape[0], max_slices)
-    vals = [float(estimate_sigma(arr[k].astype(np.float64))) for k in idx]
-    sigma = float(np.median(vals))
-    scale = float(np.abs(arr[idx]).max())
-    # floating-point round-off of a constant or noise-free image is not noise
-    return 0.0 if sigma <= 1e-7 * scale else sigma
+    idx, pairs = pair_index(arr.shape[0], max_pairs)
+    return noise_from_pairs(arr[idx].astype(np.float32, copy=False), pairs)
+
+
+def estimate_noise_sigma(stack: Any, *, max_pairs: int = DEFAULT_NOISE_PAIRS) -> float:
+    """Noise standard deviation of a stack (same units as its values): the ``sigma`` of
+    :func:`estimate_noise`. Returns 0.0 for a noise-free (e.g. constant) stack."""
+    return float(estimate_noise(stack, max_pairs=max_pairs)["sigma"])
+
+
+def patch_for(patch_size: int | None, correlation_length_px: float) -> int:
+    """The NLM patch edge: ``patch_size`` when given, else the odd size covering the noise
+    correlation length on both sides of the centre (at least :data:`DEFAULT_PATCH_SIZE`)."""
+    if patch_size is not None:
+        return int(patch_size)
+    need = 2 * int(np.ceil(max(0.0, float(correlation_length_px)))) + 1
+    return int(min(max(DEFAULT_PATCH_SIZE, need), MAX_AUTO_PATCH))
 
 
 def check_options(
@@ -92,14 +101,25 @@ def nlm(
     mode: str,
     sigma: float | None,
     h_factor: float,
-    patch_size: int,
+    patch_size: int | None,
     patch_distance: int,
     chunk_slices: int,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Denoise a whole stack in memory; return float32 and a dict (sigma, h, mode)."""
+    """Denoise a whole stack in memory; return float32 and a dict (sigma, h, mode). A
+    ``sigma`` or ``patch_size`` of None is set from :func:`estimate_noise`."""
     arr = check_volume(stack, name="stack")
+    if sigma is None or patch_size is None:
+        noise = estimate_noise(arr)
+        patch_size = patch_for(patch_size, noise["correlation_length_px"])
+        if sigma is None:
+            sigma = noise["sigma"]
+            estimated = True
+        else:
+            estimated = False
+    else:
+        estimated = False
     check_options(
         mode=mode,
         h_factor=h_factor,
@@ -108,10 +128,7 @@ def nlm(
         chunk_slices=chunk_slices,
     )
     data = arr.astype(np.float32, copy=False)
-    estimated = sigma is None
-    if sigma is None:
-        sigma = estimate_noise_sigma(data)
-    elif not (np.isfinite(sigma) and sigma >= 0):
+    if not (np.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma: expected a noise level >= 0, got {sigma!r}")
     sigma = float(sigma)
     info: dict[str, Any] = {

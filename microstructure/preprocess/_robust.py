@@ -16,7 +16,6 @@ import math
 
 import numba
 import numpy as np
-from scipy import ndimage
 
 __all__ = [
     "DEFAULT_STRIPE_WIDTH_PX",
@@ -56,19 +55,33 @@ def _band_starts(ny: int, length: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def _reflect(i: int, n: int) -> int:  # pragma: no cover - numba
+    """Index ``i`` reflected into ``0..n-1`` (mirror at the end pixels, as scipy's "mirror")."""
+    if i < 0:
+        return -i
+    if i > n - 1:
+        return 2 * (n - 1) - i
+    return i
+
+
+@numba.njit(cache=True)
 def _window_stats(
     row: np.ndarray, half: int, med: np.ndarray, iqr: np.ndarray, buf: np.ndarray
 ) -> None:  # pragma: no cover - numba
-    """Running median and interquartile range of width 2*half+1 along a 1D row (edges: nearest).
+    """Running median and interquartile range of width 2*half+1 along a 1D row.
 
-    A sorted window slides along the row: one removal and one insertion per pixel.
+    A sorted window slides along the row: one removal and one insertion per pixel. Beyond
+    the ends the row is mirrored (``half`` must be below ``len(row)``): a pixel near an end
+    sees the same structure on both sides as an inner pixel does, so the ends are not
+    special (repeating the end pixel, as before, pulled the baseline towards it and hid
+    curtains there; a window shifted inside the row leaks slopes at the ends).
     """
     nx = row.shape[0]
     width = 2 * half + 1
     q1 = width // 4
     q3 = (3 * width) // 4
     for k in range(width):
-        v = row[min(max(k - half, 0), nx - 1)]
+        v = row[_reflect(k - half, nx)]
         j = k
         while j > 0 and buf[j - 1] > v:
             buf[j] = buf[j - 1]
@@ -77,8 +90,8 @@ def _window_stats(
     med[0] = buf[half]
     iqr[0] = buf[q3] - buf[q1]
     for x in range(1, nx):
-        old = row[min(max(x - half - 1, 0), nx - 1)]
-        new = row[min(max(x + half, 0), nx - 1)]
+        old = row[_reflect(x - half - 1, nx)]
+        new = row[_reflect(x + half, nx)]
         i = 0
         while buf[i] != old:
             i += 1
@@ -221,6 +234,46 @@ def _band_profiles(
     return out
 
 
+def _z_median(prof: np.ndarray, zw: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Median of the band profiles over ``zw`` slices and the noise floor of that median.
+
+    The window is shifted inside the stack at its ends (slices ``[0, zw)`` for the first
+    ``zw // 2`` slices, ``[nz - zw, nz)`` for the last ones): the boundary slices are not
+    repeated into the window, so the first and last slices are not special. The floor
+    (per slice and band) is the spread over the window of the single-slice profiles, a
+    measure of noise and structure that does not grow with the number of curtains:
+    ``1.2533 * 1.4826 * median_x(MAD_z) / sqrt(zw)`` (the standard error of a median);
+    None with fewer than 5 slices in the window.
+    """
+    nz = prof.shape[0]
+    h = zw // 2
+    win = np.lib.stride_tricks.sliding_window_view(prof, zw, axis=0)  # (nz-zw+1, nb, nx, zw)
+    med_w = np.median(win, axis=-1).astype(np.float32)
+    start = np.clip(np.arange(nz) - h, 0, nz - zw)
+    med = med_w[start]
+    if zw < 5:
+        return med, None
+    mad_w = np.median(np.abs(win - med_w[..., None]), axis=-1)
+    floor_w = 1.2533 * 1.4826 * np.median(mad_w, axis=-1, keepdims=True) / math.sqrt(zw)
+    return med, floor_w[start].astype(np.float32)
+
+
+def _garrote(prof: np.ndarray, threshold: float, zfloor: np.ndarray | None) -> np.ndarray:
+    """Non-negative garrote of the band profiles at ``threshold`` times their noise floor.
+
+    The floor is the robust spread across x of each band profile (1.4826 MAD; most columns
+    hold no stripe on sparse curtains) or, when smaller, the spread over z of
+    :func:`_z_median` (dense curtains inflate the spread across x and would be shrunk away).
+    """
+    centre = np.median(prof, axis=2, keepdims=True)
+    floor = 1.4826 * np.median(np.abs(prof - centre), axis=2, keepdims=True)
+    if zfloor is not None:
+        floor = np.minimum(floor, zfloor)
+    t2 = (threshold * floor) ** 2
+    p2 = prof * prof
+    return np.where(p2 > t2, prof * (1.0 - t2 / np.maximum(p2, 1e-30)), 0.0)
+
+
 def robust_stripe_estimate(
     stack: np.ndarray,
     *,
@@ -233,7 +286,8 @@ def robust_stripe_estimate(
 ) -> np.ndarray:
     """Stripe field (vertical stripes) of a (z, y, x) float stack by the robust method.
 
-    1. Horizontal high-pass: each row minus an *edge-aware* running median of the row. The
+    1. Horizontal high-pass: each row minus an *edge-aware* running median of the row
+       (mirrored at its ends). The
        baseline is the median of the ``4 * stripe_width_px + 1`` px window around the pixel
        (a stripe must cover less than half of it), except next to a structure edge: if one of
        the three half-width windows holding the pixel (ending at, centred on, starting at
@@ -244,10 +298,12 @@ def robust_stripe_estimate(
     2. In overlapping bands of ``length_px`` rows, the median of every column of the
        high-passed image: structure is not constant along y and is rejected; stripes are.
     3. Median of these band profiles over ``z_window`` neighbouring slices (curtains persist
-       from slice to slice, structure changes).
+       from slice to slice, structure changes); at the first and last slices the window is
+       shifted inside the stack (:func:`_z_median`), so they are not special.
     4. Non-negative garrote ``p * max(0, 1 - (threshold * floor / p)^2)`` with ``floor``
-       the robust spread (1.4826 MAD) across x of each band profile, an estimate of its
-       noise since most columns hold no stripe (``threshold = 0`` disables).
+       the robust spread (1.4826 MAD) across x of each band profile or, when smaller, the
+       standard error of the z median from the spread over its window (dense curtains,
+       most columns striped, inflate the spread across x) (``threshold = 0`` disables).
     5. Linear interpolation of the band profiles along y (localises the estimate in y).
     6. ``iterations`` passes: from the second pass on, the baseline of step 1 is taken of
        the image minus the current stripe estimate. On noisy data the median of a window
@@ -295,17 +351,11 @@ def robust_stripe_estimate(
             float(edge_gamma),
             _ROW_STEP if it < n_pass - 1 else 1,
         )
+        zfloor = None
         if z_window > 1 and nz > 1:
-            prof = ndimage.median_filter(prof, size=(min(z_window, nz), 1, 1), mode="nearest")
+            prof, zfloor = _z_median(prof, min(int(z_window), nz))
         if threshold > 0:
-            # noise floor of the estimate: robust spread across x of each band profile (most
-            # columns hold no stripe); non-negative garrote keeps strong stripes unbiased and
-            # zeroes the estimate where it is indistinguishable from noise and texture
-            centre = np.median(prof, axis=2, keepdims=True)
-            floor = 1.4826 * np.median(np.abs(prof - centre), axis=2, keepdims=True)
-            t2 = (float(threshold) * floor) ** 2
-            p2 = prof * prof
-            prof = np.where(p2 > t2, prof * (1.0 - t2 / np.maximum(p2, 1e-30)), 0.0)
+            prof = _garrote(prof, float(threshold), zfloor)
         prof = np.ascontiguousarray(prof, dtype=np.float32)
     w = wy[None, :, None]
     return prof[:, lo] * (1 - w) + prof[:, hi] * w

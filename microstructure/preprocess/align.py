@@ -16,10 +16,14 @@ a few pixels of "drift"), which depends on the region registered on; ``registrat
 in the report records that region so the answer can be reproduced on another stack of the
 same structure (e.g. an undrifted phantom rendering).
 
-By default (``keep_trend=True``) only the jitter around a smooth trend (a polynomial in the
-slice index, linear by default) is removed: a real structure tilt or a steady stage drift
-that cannot be told apart from it is kept and reported as a slope. ``keep_trend=False``
-removes the whole measured drift.
+By default (``keep_trend=False``) the whole measured drift is removed: on real slice-and-view
+stacks the stage/beam drift is tens of pixels per slice (26-38 px between consecutive FEI
+Helios slices) and a fitted "trend" kept that drift. ``keep_trend=True`` removes only the
+jitter around a smooth trend (a polynomial in the slice index, linear by default), for the
+geometric face recession the user names (``expected_trend_nm_per_slice``, or
+``slice_thickness_nm`` and ``tilt_deg``); the report flags a kept trend the geometry does not
+explain. The output's neighbours are re-measured by phase correlation (the residual, a check
+that can fail; :mod:`._align_quality`).
 
 Sign convention: ``shifts_px[i] = (dy, dx)`` is the displacement of the content of slice ``i``
 relative to slice 0 in the input (a feature at row ``r`` in slice 0 appears at row
@@ -58,6 +62,12 @@ from microstructure.preprocess._align_chunked import (
     save_registration,
     shift_lazy,
 )
+from microstructure.preprocess._align_quality import (
+    drift_numbers,
+    face_recession_nm_per_slice,
+    residual_index,
+    residual_shifts,
+)
 from microstructure.preprocess._chunks import finish, lazy_input, runs_chunked, slabs
 from microstructure.preprocess._registration import (
     DEFAULT_BANDPASS_PX,
@@ -82,8 +92,10 @@ __all__ = [
     "DEFAULT_BANDPASS_PX",
     "DEFAULT_REFINE",
     "DEFAULT_REFINE_TOL_PX",
+    "DEFAULT_KEEP_TREND",
     "DEFAULT_TREND_DEGREE",
     "DEFAULT_ORDER",
+    "face_recession_nm_per_slice",
     "measure_pair_shifts",
     "solve_positions",
     "align_slices",
@@ -97,6 +109,8 @@ __all__ = [
     "shift_slice",
 ]
 
+#: remove the whole measured drift (True: keep a smooth trend; only a geometric one belongs)
+DEFAULT_KEEP_TREND = False
 #: degree of the kept trend polynomial (1 = linear slant)
 DEFAULT_TREND_DEGREE = 1
 #: spline order of the sub-pixel shift (1 linear, 3 cubic)
@@ -337,11 +351,72 @@ def _registration(
     return positions, passes
 
 
+def _expected_trend(
+    expected_nm: Any, thickness_nm: float | None, tilt_deg: float | None, corrected: bool
+) -> tuple[tuple[float, float], str] | None:
+    """The trend geometry explains, (dy, dx) nm per slice, and where it came from."""
+    if expected_nm is not None:
+        try:
+            dy, dx = (float(v) for v in expected_nm)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"expected_trend_nm_per_slice: expected (dy, dx) numbers, got {expected_nm!r}"
+            ) from None
+        return (dy, dx), "expected_trend_nm_per_slice"
+    if thickness_nm is None and tilt_deg is None:
+        return None
+    if thickness_nm is None or tilt_deg is None:
+        raise ValueError(
+            "slice_thickness_nm/tilt_deg: give both for the face-recession trend, got "
+            f"{thickness_nm!r}, {tilt_deg!r}"
+        )
+    dy = face_recession_nm_per_slice(thickness_nm, tilt_deg, tilt_corrected=corrected)
+    return (dy, 0.0), (
+        f"face recession: {thickness_nm:g} nm slices at {tilt_deg:g} deg"
+        f"{' (y tilt-corrected)' if corrected else ''}"
+    )
+
+
+def _quality(
+    aligned: Any,
+    positions: np.ndarray,
+    info: dict[str, Any],
+    keep_trend: bool,
+    expected: tuple[tuple[float, float], str] | None,
+    voxel_size_nm: Any,
+) -> None:
+    """Re-measure neighbours of the output and add the drift numbers and ``quality``."""
+    ks = residual_index(int(aligned.shape[0]))
+    take = np.ravel(np.column_stack([ks, ks + 1])) if len(ks) else np.zeros(0, dtype=int)
+    sub = aligned[take] if len(take) else np.zeros((0,) + tuple(aligned.shape[1:]))
+    sub = np.asarray(sub.compute() if hasattr(sub, "compute") else sub)
+    pixel = None
+    if voxel_size_nm is not None:
+        from microstructure.volume import parse_voxel_size
+
+        vs = parse_voxel_size(voxel_size_nm)
+        pixel = (float(vs[1]), float(vs[2]))
+    plain, phase = residual_shifts(sub)
+    info.update(
+        drift_numbers(
+            positions,
+            np.asarray(info["trend_px"], dtype=np.float64).reshape(-1, 2),
+            plain,
+            ks,
+            residual_phase=phase,
+            keep_trend=keep_trend,
+            expected_nm=None if expected is None else expected[0],
+            expected_source=None if expected is None else expected[1],
+            pixel_nm=pixel,
+        )
+    )
+
+
 @_CHUNKED
 def align_slices_report(
     stack: Any,
     *,
-    keep_trend: bool = True,
+    keep_trend: bool = DEFAULT_KEEP_TREND,
     trend_degree: int = DEFAULT_TREND_DEGREE,
     neighbors: int = DEFAULT_NEIGHBORS,
     upsample_factor: int = DEFAULT_UPSAMPLE_FACTOR,
@@ -353,6 +428,10 @@ def align_slices_report(
     order: int = DEFAULT_ORDER,
     crop: bool = True,
     voxel_size_nm: Any = None,
+    expected_trend_nm_per_slice: tuple[float, float] | None = None,
+    slice_thickness_nm: float | None = None,
+    tilt_deg: float | None = None,
+    tilt_corrected: bool = True,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     chunks: int | None = None,
@@ -362,7 +441,11 @@ def align_slices_report(
     """Align the slices of a stack; return the aligned stack, the shifts and a report.
 
     Parameters are those of :func:`align_slices`; ``voxel_size_nm`` (z, y, x) adds the trend
-    slope in nm to the report.
+    slope and the drift in nm to the report. A trend is kept only with ``keep_trend``; what
+    it may be is the geometry the user gives: ``expected_trend_nm_per_slice`` (dy, dx in the
+    stack's y/x nm) or the face recession from ``slice_thickness_nm`` and ``tilt_deg``
+    (:func:`face_recession_nm_per_slice`; ``tilt_corrected``: y was already stretched by
+    1/sin(tilt)). A kept trend beyond it (or any kept trend without geometry) is flagged.
 
     Returns
     -------
@@ -373,7 +456,12 @@ def align_slices_report(
         JSON-ready: ``applied_shifts_px`` (what was undone per slice), ``trend_px`` (nz, 2),
         ``trend_slope_px_per_slice`` and, with a voxel size, ``trend_slope_nm_per_slice``,
         the ``crop`` ranges, the solver's ``rejected_pairs`` / ``residual_rms_px`` and
-        ``featureless_slices``. The same keys and values on both paths.
+        ``featureless_slices``; ``drift_removed_rms_px`` / ``drift_removed_max_px`` (and
+        ``drift_removed_rms_nm``), ``drift_kept_px_per_slice`` (``drift_kept_nm_per_slice``),
+        ``residual_shift_px`` (neighbours of the output re-measured by phase correlation,
+        beyond the kept trend, on up to 6 evenly spaced pairs) and the ``quality`` block
+        (fails when a residual exceeds 0.5 px or a kept trend is not explained by the given
+        geometry by more than 1 px over the stack). The same keys and values on both paths.
     """
     chunked = runs_chunked(stack, chunks)
     if chunked:
@@ -421,9 +509,15 @@ def align_slices_report(
     )
     if not chunked:
         aligned, info["crop"] = apply_shifts(arr, -applied, order=order, crop=crop, workers=workers)
+    else:
+        info["crop"] = crop_info(-applied, ny, nx, crop)
+        aligned = shift_lazy(arr, -applied, order=order, crop=info["crop"])
+    expected = _expected_trend(
+        expected_trend_nm_per_slice, slice_thickness_nm, tilt_deg, tilt_corrected
+    )
+    _quality(aligned, positions, info, keep_trend, expected, voxel_size_nm)
+    if not chunked:
         return aligned, positions, info
-    info["crop"] = crop_info(-applied, ny, nx, crop)
-    aligned = shift_lazy(arr, -applied, order=order, crop=info["crop"])
     return finish(aligned, stack), positions, info
 
 
@@ -431,7 +525,7 @@ def align_slices_report(
 def align_slices(
     stack: Any,
     *,
-    keep_trend: bool = True,
+    keep_trend: bool = DEFAULT_KEEP_TREND,
     trend_degree: int = DEFAULT_TREND_DEGREE,
     neighbors: int = DEFAULT_NEIGHBORS,
     upsample_factor: int = DEFAULT_UPSAMPLE_FACTOR,
@@ -454,9 +548,11 @@ def align_slices(
         (z, y, x) grayscale stack, any real numeric dtype (NaN not allowed): a numpy array
         (numpy result) or a Dask or Zarr array (lazy result, bit-identical).
     keep_trend
-        True (default): remove only the deviation from a smooth trend (polynomial of degree
-        ``trend_degree`` in the slice index), keeping real structure tilt. False: remove
-        the whole measured drift.
+        False (default): remove the whole measured drift. True: remove only the deviation
+        from a smooth trend (polynomial of degree ``trend_degree`` in the slice index),
+        e.g. the geometric face recession; say which with ``expected_trend_nm_per_slice``
+        or ``slice_thickness_nm`` and ``tilt_deg`` (:func:`align_slices_report`): a kept
+        trend that they do not explain is flagged in the report's ``quality``.
     trend_degree
         Degree of the trend polynomial (1 = linear slant).
     neighbors

@@ -42,6 +42,14 @@ from microstructure.preprocess._geometry_kernels import (
     tilt_info,
     tilt_rows,
 )
+from microstructure.preprocess._geometry_shading import (
+    SHADING_THRESHOLD,
+    apply_fits,
+    detect_shading,
+    fit_shading,
+    sample_indices,
+    significant,
+)
 from microstructure.volume import check_volume
 
 __all__ = [
@@ -49,6 +57,7 @@ __all__ = [
     "DEFAULT_TILT_ORDER",
     "DEFAULT_LOW_PERCENTILE",
     "DEFAULT_HIGH_PERCENTILE",
+    "SHADING_THRESHOLD",
     "as_float32",
     "crop_stack",
     "crop_slices",
@@ -228,6 +237,33 @@ def normalize_intensity(
     )[0]
 
 
+def _shading(
+    sample: np.ndarray, z_idx: np.ndarray, shape: tuple[int, ...], norm: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The shading report and the fits to apply (``background_sigma_px``: "auto" corrects
+    when detected; a number uses the per-slice Gaussian instead; None only reports)."""
+    sigma = norm["background_sigma_px"]
+    fits, report = detect_shading(sample, z_idx, tuple(shape), None if sigma == "auto" else False)
+    if sigma == "auto":
+        norm["background_sigma_px"] = None
+    elif sigma is not None:
+        fixed = sample.astype(np.float32, copy=True)
+        remove_shading(fixed, float(sigma))
+        left = fit_shading(fixed, z_idx, tuple(shape))
+        report.update(
+            corrected=True,
+            mode=f"gaussian, sigma {float(sigma):g} px",
+            relative_after=round(left["relative"], 5),
+            significant_after=round(significant(left), 5),
+        )
+    return fits, report
+
+
+def _shade_block(block: np.ndarray, *, fits: list, shape: tuple, block_info: Any = None) -> Any:
+    z0 = int(block_info[0]["array-location"][0][0])
+    return apply_fits(block, np.arange(z0, z0 + block.shape[0]), fits, shape)
+
+
 def _geometry_lazy(
     stack: Any, chunks: Any, crop: dict[str, Any], angle_deg: float | None, order: int, **norm: Any
 ) -> tuple[Any, dict[str, Any]]:
@@ -236,12 +272,19 @@ def _geometry_lazy(
     sel = crop_slices(arr.shape, **crop)
     arr = arr[tuple(sel)].rechunk((int(arr.chunks[0][0]), -1, -1))
     info: dict[str, Any] = {}
+    if norm["normalize"]:
+        z_idx = sample_indices(int(arr.shape[0]))
+        sample = np.asarray(arr[z_idx].compute(), dtype=np.float32)
+        fits, info["shading"] = _shading(sample, z_idx, arr.shape, norm)
+        if fits:
+            arr = arr.map_blocks(_shade_block, fits=fits, shape=tuple(arr.shape), dtype=np.float32)
     ny_out = None
     if angle_deg is not None:
         info["tilt"] = tilt_info(int(arr.shape[1]), angle_deg, order)
         ny_out = info["tilt"]["rows_out"]
     normalize = norm.pop("normalize")
-    bg = norm.pop("background_sigma_px") if normalize else None
+    bg = norm.pop("background_sigma_px")
+    bg = bg if normalize else None
     out = tilt_lazy(arr, ny_out=ny_out, order=order, background_sigma_px=bg)
     if normalize:
         out, numbers = normalize_lazy(out, **norm)
@@ -261,7 +304,7 @@ def correct_geometry(
     normalize: bool = True,
     low_percentile: float = DEFAULT_LOW_PERCENTILE,
     high_percentile: float = DEFAULT_HIGH_PERCENTILE,
-    background_sigma_px: float | None = None,
+    background_sigma_px: float | str | None = "auto",
     clip: bool = True,
     chunks: int | None = None,
     resume_dir: str | os.PathLike | None = None,
@@ -280,8 +323,14 @@ def correct_geometry(
         (the stack is only converted to float32).
     order
         Interpolation order of the tilt correction (0, 1 or 3).
-    normalize, low_percentile, high_percentile, background_sigma_px, clip
+    normalize, low_percentile, high_percentile, clip
         As :func:`normalize_intensity` (percentiles of the whole stack).
+    background_sigma_px
+        Shading (:mod:`._geometry_shading`): ``"auto"`` (default) fits a smooth background
+        to a strided sample and divides it out when its peak-to-peak exceeds
+        ``SHADING_THRESHOLD`` of the phase contrast, else leaves the stack alone; a number
+        divides every slice by its Gaussian-blurred self (as :func:`normalize_intensity`);
+        None only measures. Measured (and reported as ``shading``) when normalising.
     chunks
         Slices per slab of the chunked path (memory of a task: about 4 float32 copies of this
         many slices; default: the input's z chunks).
@@ -291,7 +340,8 @@ def correct_geometry(
     Returns
     -------
     (ndarray or dask.array.Array, dict)
-        The float32 result and what was done: ``tilt`` (:func:`correct_tilt_report`'s dict,
+        The float32 result and what was done: ``shading`` (found, corrected, left),
+        ``tilt`` (:func:`correct_tilt_report`'s dict,
         when corrected), ``shape_out``, ``rows_out`` and, when normalising, the
         ``low_value``/``high_value`` mapped to 0 and 1 and the ``n_sampled`` values.
 
@@ -322,6 +372,12 @@ def correct_geometry(
         whole = all(v is None for v in crop.values())
         out = check_volume(stack, name="stack") if whole and copied else crop_stack(stack, **crop)
         info = {}
+        if normalize:
+            z_idx = sample_indices(out.shape[0])
+            sample = np.asarray(out[z_idx], dtype=np.float32)
+            fits, info["shading"] = _shading(sample, z_idx, out.shape, norm)
+            if fits:
+                out = apply_fits(out, np.arange(out.shape[0]), fits, out.shape)
         if angle_deg is not None:
             out, info["tilt"] = correct_tilt_report(out, angle_deg=angle_deg, order=order)
         else:

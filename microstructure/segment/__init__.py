@@ -6,6 +6,8 @@ Public entry points (see ``ARCHITECTURE.md``)::
     segmentation(stack, *, method="auto") -> Segmentation     # the ``segment`` stage: AM,
                                                               # closed pores, particles
     closed_pores(am_mask) -> bool ndarray                     # pores enclosed by AM
+    ... pore_backs="auto"|"off"|"on"                           # shine-through (pore backs),
+                                                              # see microstructure.segment.shine
     remove_specks(mask), fill_small_holes(am_mask), closed_pore_stats(closed)
 
 Each takes a numpy array (numpy result) or a Dask/Zarr array (lazy result with the same
@@ -38,6 +40,7 @@ from microstructure.segment.cleanup import (
     separate_particles,
 )
 from microstructure.segment.combined import Segmentation, segmentation
+from microstructure.segment.shine import PORE_BACK_MODES, segment_quality
 from microstructure.segment.threshold import (
     THRESHOLD_METHODS,
     has_middle_mode,
@@ -62,6 +65,8 @@ __all__ = [
     "segment_am_report",
     "segmentation",
     "Segmentation",
+    "PORE_BACK_MODES",
+    "segment_quality",
     "closed_pores",
     "closed_pore_stats",
     "closed_pore_stats_from_sizes",

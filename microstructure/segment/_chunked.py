@@ -12,7 +12,11 @@ The public functions of :mod:`microstructure.segment` (:func:`~microstructure.se
    concatenation is the same sample, handed to the same
    :func:`~microstructure.segment.threshold_value`, so the threshold is the same number.
 2. **Mask** per slab: ``float32(value) > float32(threshold)``, as in memory.
-3. **Connected components** across slabs (:func:`~microstructure.parallel.label.label_chunked`):
+3. **Pore backs** (shine-through, :mod:`microstructure.segment.shine`): the brightness step
+   between consecutive slices per slab (each slab reads one slice of the next), then per-voxel
+   codes with a z halo of ``pore_back_slices + 1`` slices (Dask ``map_overlap``), counted as
+   integers: the same detection, and the same voxels removed, as in memory.
+4. **Connected components** across slabs (:func:`~microstructure.parallel.label.label_chunked`):
    hysteresis keeps the components (26-connected) of ``value > low`` holding a voxel above
    ``high``; speck removal drops AM components (6-connected) below ``min_speck_voxels``; the
    pore space (26-connected) after speck removal gives both the small enclosed holes to fill
@@ -46,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+import microstructure.segment.shine as _shine
 import microstructure.segment.threshold as _threshold
 from microstructure.parallel.chunked import as_dask
 from microstructure.parallel.label import ChunkedLabels, label_chunked
@@ -152,7 +157,7 @@ def _threshold_chunked(
     import dask
 
     threshold_value = _threshold.threshold_value
-    sample = method != "manual"
+    sample = True  # every method reports the grey-value statistics of the sample
     check = bool(np.issubdtype(arr.dtype, np.floating))
     if sample or check:
         size = int(arr.size)
@@ -172,10 +177,6 @@ def _threshold_chunked(
         bad = sum(b for _, b in parts)
         if bad:
             raise ValueError(f"stack: contains {bad} NaN or infinite values")
-    if not sample:
-        return threshold_value(
-            np.zeros((1, 1, 1), np.float32), method="manual", threshold=threshold
-        )
     values = np.concatenate([v for v, _ in parts])
     # the sample as a (1, 1, n) stack: threshold_value's own subsample of it is all of it
     return threshold_value(
@@ -196,6 +197,67 @@ def _threshold_resumable(
     if root is not None:
         write_state(root, "threshold", {"value": t, "info": info})
     return t, info
+
+
+# ------------------------------------------------------------------ shine-through
+def _pore_backs_chunked(
+    arr: Any, t: float, info: dict[str, Any], pore_backs: tuple[str, int, float], root: Any
+) -> Any:
+    """The in-memory pore-back step (``am._remove_pore_backs``) slab by slab: per-voxel codes
+    with a z halo of ``slices + 1`` (equal to the in-memory codes), their counts summed as
+    integers (kept in ``root/shine_through.json``), the same decision. Returns the lazy
+    pore-back mask to remove, or None."""
+    import dask
+    import dask.array as da
+
+    from microstructure.parallel.resume import read_state, write_state
+
+    mode, slices, rise = pore_backs
+    contrast = float(info["grey_stats"]["contrast"])
+    state = read_state(root, "shine_steps") if root is not None else None
+    if state is None:
+        # each slab's pairs (z, z + 1), the last one reaching into the next slab
+        nz = int(arr.shape[0])
+        level = _shine.steps_level(info["grey_stats"], t)
+        bounds = np.cumsum((0,) + arr.chunks[0])
+        parts = [
+            dask.delayed(_shine.slice_steps, pure=True)(arr[z0 : min(int(z1) + 1, nz)], level=level)
+            for z0, z1 in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        state = {"steps": np.concatenate(dask.compute(*parts)).tolist()}
+        if root is not None:
+            write_state(root, "shine_steps", state)
+    steps = np.asarray(state["steps"], np.float64)
+    trend = da.from_array(_shine.brightness_trend(steps), chunks=(arr.chunks[0], 1, 1))
+    halo = min(int(slices) + 1, max(0, int(arr.shape[0]) - 1))
+    code = da.map_overlap(
+        _shine.pore_back_codes,
+        arr,
+        trend,
+        depth={0: halo, 1: 0, 2: 0},
+        boundary="none",
+        dtype=np.uint8,
+        t=float(t),
+        delta=rise * contrast,
+        slices=int(slices),
+    )
+    state = read_state(root, "shine_through") if root is not None else None
+    if state is None:
+        sums = dask.compute(*[((code & bit) > 0).sum() for bit in (1, 2, 4)])
+        state = {"counts": [int(v) for v in sums]}
+        if root is not None:
+            write_state(root, "shine_through", state)
+    shine = _shine.shine_through_info(
+        tuple(state["counts"]),  # type: ignore[arg-type]
+        n_voxels=int(arr.size),
+        mode=mode,
+        contrast=contrast,
+        slices=int(slices),
+        rise=rise,
+        steps=steps,
+    )
+    info["shine_through"] = shine
+    return _shine.is_pore_back(code) if shine["removed"] else None
 
 
 # ------------------------------------------------------------------ segmentation
@@ -314,6 +376,9 @@ def segmentation_chunked(
     max_hole_voxels: int,
     closed_connectivity: int,
     slices_per_chunk: int,
+    pore_backs: str = _shine.DEFAULT_PORE_BACKS,
+    pore_back_slices: int = _shine.DEFAULT_PORE_BACK_SLICES,
+    pore_back_rise: float = _shine.DEFAULT_PORE_BACK_RISE,
     resume_dir: str | os.PathLike[str] | None = None,
 ) -> ChunkedSegmentation:
     """Threshold, hysteresis, cleanup and closed pores of a stack, slab by slab.
@@ -334,6 +399,8 @@ def segmentation_chunked(
         a constant stack.
     """
     _check_method(method)
+    shine = (pore_backs, pore_back_slices, pore_back_rise)
+    _shine.check_pore_back_options(*shine)
     m_speck = _check_count(min_speck_voxels, "min_speck_voxels")
     m_hole = _check_count(max_hole_voxels, "max_hole_voxels")
     if closed_connectivity not in (6, 18, 26):
@@ -357,11 +424,15 @@ def segmentation_chunked(
         "max_hole_voxels": m_hole,
         "closed_connectivity": int(closed_connectivity),
         "slices_per_chunk": int(slices_per_chunk),
+        "pore_backs": [pore_backs, int(pore_back_slices), float(pore_back_rise)],
     }
     root = _work_folder(resume_dir, manifest)
     labelled = partial(label_chunked, resume_dir=root)
     t, info = _threshold_resumable(arr, root, method=method, threshold=threshold, classes=classes)
     mask, raw = _raw_mask(arr, t, w, labelled, info)
+    pore_back = _pore_backs_chunked(arr, t, info, shine, root)
+    if pore_back is not None:
+        mask, raw = mask & ~pore_back, None  # counted again by the cleanup's labelling
     am, closed, raw, am_voxels, closed_sizes = _cleanup(
         mask,
         raw,
@@ -376,6 +447,7 @@ def segmentation_chunked(
         min_speck_voxels=m_speck,
         max_hole_voxels=m_hole,
     )
+    info["quality"] = _shine.segment_quality(info)
     return ChunkedSegmentation(
         am=am,
         closed=closed,

@@ -29,6 +29,20 @@ from microstructure.segment.cleanup import (
     fill_small_holes,
     remove_specks,
 )
+from microstructure.segment.shine import (
+    DEFAULT_PORE_BACK_RISE,
+    DEFAULT_PORE_BACK_SLICES,
+    DEFAULT_PORE_BACKS,
+    brightness_trend,
+    check_pore_back_options,
+    code_counts,
+    is_pore_back,
+    pore_back_codes,
+    segment_quality,
+    shine_through_info,
+    slice_steps,
+    steps_level,
+)
 from microstructure.segment.threshold import (
     DEFAULT_BLOCK_SIZE_PX,
     DEFAULT_CLASSES,
@@ -104,6 +118,46 @@ def _mask_and_info(
     )
 
 
+def _remove_pore_backs(
+    arr: np.ndarray, mask: np.ndarray, info: dict[str, Any], pore_backs: tuple[str, int, float]
+) -> np.ndarray:
+    """The mask without the pore backs (shine-through) when ``pore_backs`` asks for it or it
+    is detected (:mod:`microstructure.segment.shine`); the detection goes to
+    ``info["shine_through"]``. ``pore_backs`` = (mode, window slices, rise)."""
+    mode, slices, rise = pore_backs
+    check_pore_back_options(mode, slices, rise)
+    if "grey_stats" not in info:  # local threshold or classifier: no global grey value
+        if mode == "on":
+            raise ValueError(
+                f"pore_backs: 'on' needs a global threshold, not method {info['method']!r}"
+            )
+        info["shine_through"] = {
+            "pore_backs": mode,
+            "note": f"shine-through not checked: method {info['method']!r} has no global "
+            "threshold (pore backs are the classifier's to learn)",
+        }
+        return mask
+    contrast = float(info["grey_stats"]["contrast"])
+    t = float(info["threshold"])
+    steps = slice_steps(arr, level=steps_level(info["grey_stats"], t))
+    code = pore_back_codes(
+        arr, brightness_trend(steps), t=t, delta=rise * contrast, slices=int(slices)
+    )
+    shine = shine_through_info(
+        code_counts(code),
+        n_voxels=int(arr.size),
+        mode=mode,
+        contrast=contrast,
+        slices=int(slices),
+        rise=rise,
+        steps=steps,
+    )
+    info["shine_through"] = shine
+    if shine["removed"]:
+        mask = mask & ~is_pore_back(code)
+    return mask
+
+
 @chunked_support(**AM_CHUNKED_REFUSALS)
 def segment_am_report(
     stack: Any,
@@ -119,13 +173,18 @@ def segment_am_report(
     scribbles: Any = None,
     refine: str = "none",
     refine_sigma_px: float = DEFAULT_REFINE_SIGMA_PX,
+    pore_backs: str = DEFAULT_PORE_BACKS,
+    pore_back_slices: int = DEFAULT_PORE_BACK_SLICES,
+    pore_back_rise: float = DEFAULT_PORE_BACK_RISE,
     min_speck_voxels: int = DEFAULT_MIN_SPECK_VOXELS,
     max_hole_voxels: int = DEFAULT_MAX_HOLE_VOXELS,
     workers: int | None = None,
     chunks: int | None = None,
     resume_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Like :func:`segment_am`, also returning a JSON-ready description of what was done.
+    """Like :func:`segment_am`, also returning a JSON-ready description of what was done
+    (threshold, ``grey_stats``, ``shine_through``, cleanup, and the ``quality`` block of
+    :func:`~microstructure.segment.shine.segment_quality`).
 
     A Dask/Zarr ``stack`` (or ``chunks``) gives a lazy mask and the same description.
     """
@@ -140,6 +199,9 @@ def segment_am_report(
             threshold=threshold,
             classes=classes,
             hysteresis_width=hysteresis_width,
+            pore_backs=pore_backs,
+            pore_back_slices=pore_back_slices,
+            pore_back_rise=pore_back_rise,
             min_speck_voxels=min_speck_voxels,
             max_hole_voxels=max_hole_voxels,
             closed_connectivity=26,
@@ -163,6 +225,7 @@ def segment_am_report(
     )
     if refine not in ("none", "local-means"):
         raise ValueError(f"refine: expected 'none' or 'local-means', got {refine!r}")
+    mask = _remove_pore_backs(arr, mask, info, (pore_backs, pore_back_slices, pore_back_rise))
     if refine == "local-means":
         info["am_fraction_before_refine"] = float(np.count_nonzero(mask)) / mask.size
         mask, rinfo = refine_local_means(arr, mask, sigma_px=refine_sigma_px)
@@ -176,6 +239,7 @@ def segment_am_report(
         min_speck_voxels=int(min_speck_voxels),
         max_hole_voxels=int(max_hole_voxels),
     )
+    info["quality"] = segment_quality(info)
     return mask, info
 
 
@@ -194,6 +258,9 @@ def segment_am(
     scribbles: Any = None,
     refine: str = "none",
     refine_sigma_px: float = DEFAULT_REFINE_SIGMA_PX,
+    pore_backs: str = DEFAULT_PORE_BACKS,
+    pore_back_slices: int = DEFAULT_PORE_BACK_SLICES,
+    pore_back_rise: float = DEFAULT_PORE_BACK_RISE,
     min_speck_voxels: int = DEFAULT_MIN_SPECK_VOXELS,
     max_hole_voxels: int = DEFAULT_MAX_HOLE_VOXELS,
     workers: int | None = None,
@@ -231,6 +298,13 @@ def segment_am(
         ``"local-means"``: move each voxel to the phase whose local mean grey value (over
         ``refine_sigma_px`` voxels) is nearer (:func:`refine_local_means`); makes two-phase
         results independent of the starting threshold. Default ``"none"``. In memory only.
+    pore_backs, pore_back_slices, pore_back_rise
+        Shine-through (:mod:`microstructure.segment.shine`): threshold-solid voxels whose
+        grey value still rises by more than ``pore_back_rise`` x the contrast within the next
+        ``pore_back_slices`` slices (+z, the milling direction) show material behind the
+        section plane through a pore and are relabelled pore. ``"auto"`` (default) when
+        shine-through is detected (reported in the description's ``shine_through``), ``"on"``
+        always, ``"off"`` never. Global thresholds only; chunked with a z halo.
     min_speck_voxels
         AM components smaller than this are removed (0 = keep all).
     max_hole_voxels
@@ -270,6 +344,9 @@ def segment_am(
         scribbles=scribbles,
         refine=refine,
         refine_sigma_px=refine_sigma_px,
+        pore_backs=pore_backs,
+        pore_back_slices=pore_back_slices,
+        pore_back_rise=pore_back_rise,
         min_speck_voxels=min_speck_voxels,
         max_hole_voxels=max_hole_voxels,
         workers=workers,

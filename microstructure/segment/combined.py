@@ -39,6 +39,11 @@ from microstructure.segment.cleanup import (
     particle_table,
 )
 from microstructure.segment.cleanup import separate_particles as _separate
+from microstructure.segment.shine import (
+    DEFAULT_PORE_BACK_RISE,
+    DEFAULT_PORE_BACK_SLICES,
+    DEFAULT_PORE_BACKS,
+)
 from microstructure.segment.threshold import (
     DEFAULT_BLOCK_SIZE_PX,
     DEFAULT_CLASSES,
@@ -80,7 +85,9 @@ class Segmentation:
     closed
         Bool mask of the closed pores (numpy or lazy).
     info
-        JSON-ready description of the threshold and cleanup (as ``segment_am_report``).
+        JSON-ready description of the threshold and cleanup (as ``segment_am_report``), with
+        ``shine_through`` (detection, pore backs removed) and the stage's ``quality`` block
+        (:func:`~microstructure.segment.shine.segment_quality`).
     am_voxels
         AM voxels of ``am``.
     n_voxels
@@ -220,6 +227,9 @@ def segmentation(
     n_estimators: int = DEFAULT_N_ESTIMATORS,
     refine: str = "none",
     refine_sigma_px: float = DEFAULT_REFINE_SIGMA_PX,
+    pore_backs: str = DEFAULT_PORE_BACKS,
+    pore_back_slices: int = DEFAULT_PORE_BACK_SLICES,
+    pore_back_rise: float = DEFAULT_PORE_BACK_RISE,
     min_speck_voxels: int = DEFAULT_MIN_SPECK_VOXELS,
     max_hole_voxels: int = DEFAULT_MAX_HOLE_VOXELS,
     separate_particles: bool = False,
@@ -239,9 +249,10 @@ def segmentation(
     voxel_size_nm
         (z, y, x) voxel size in nm; needed by ``separate_particles``.
     method, threshold, classes, block_size_px, offset, hysteresis, hysteresis_width, model, \
-refine, refine_sigma_px, min_speck_voxels, max_hole_voxels, workers
+refine, refine_sigma_px, pore_backs, pore_back_slices, pore_back_rise, min_speck_voxels, \
+max_hole_voxels, workers
         As :func:`~microstructure.segment.segment_am`; the default method here is ``"auto"``
-        (the ``segment`` stage's).
+        (the ``segment`` stage's). Pore backs (shine-through) run chunked too (z halo).
     scribbles, n_estimators
         ``method="trainable"``: a scribble volume to train a forest of ``n_estimators`` trees
         on this stack (returned as :attr:`Segmentation.trained_model`).
@@ -273,6 +284,9 @@ refine, refine_sigma_px, min_speck_voxels, max_hole_voxels, workers
         threshold=threshold,
         classes=classes,
         hysteresis_width=hysteresis_width,
+        pore_backs=pore_backs,
+        pore_back_slices=pore_back_slices,
+        pore_back_rise=pore_back_rise,
         min_speck_voxels=min_speck_voxels,
         max_hole_voxels=max_hole_voxels,
     )
@@ -307,12 +321,34 @@ refine, refine_sigma_px, min_speck_voxels, max_hole_voxels, workers
         refine_sigma_px=refine_sigma_px,
         workers=workers,
     )
-    particles = table = None
-    if separate_particles:
-        particles, table = _particles(am, voxel_size_nm, min_depth_nm)
-    per_particle = particles if closed_pores_per_particle else None
-    closed = closed_pores(am, particles=per_particle, connectivity=closed_connectivity)
-    sizes = component_sizes(closed, connectivity=closed_connectivity)
+    return _in_memory(
+        am,
+        info,
+        trained,
+        voxel_size_nm=voxel_size_nm,
+        particles=(separate_particles, min_depth_nm, closed_pores_per_particle),
+        connectivity=closed_connectivity,
+    )
+
+
+def _in_memory(
+    am: np.ndarray,
+    info: dict[str, Any],
+    trained: TrainedSegmenter | None,
+    *,
+    voxel_size_nm: Any,
+    particles: tuple[bool, float | None, bool],
+    connectivity: int,
+) -> Segmentation:
+    """The in-memory path of :func:`segmentation` after the AM mask: particles (with
+    ``particles`` = (separate_particles, min_depth_nm, closed_pores_per_particle)) and the
+    closed pores."""
+    separate, min_depth_nm, per_particle = particles
+    labels = table = None
+    if separate:
+        labels, table = _particles(am, voxel_size_nm, min_depth_nm)
+    closed = closed_pores(am, particles=labels if per_particle else None, connectivity=connectivity)
+    sizes = component_sizes(closed, connectivity=connectivity)
     return Segmentation(
         am=am,
         closed=closed,
@@ -320,7 +356,7 @@ refine, refine_sigma_px, min_speck_voxels, max_hole_voxels, workers
         am_voxels=int(np.count_nonzero(am)),
         n_voxels=int(am.size),
         closed_pore_voxels=np.sort(sizes)[::-1],
-        particles=particles,
+        particles=labels,
         particle_table=table,
         trained_model=trained,
     )

@@ -53,6 +53,7 @@ import numpy as np
 from scipy import ndimage
 from skimage import filters
 
+from microstructure.segment.shine import grey_stats
 from microstructure.volume import check_volume
 
 __all__ = [
@@ -174,7 +175,8 @@ def threshold_value(
     value : float
     info : dict
         JSON-ready: ``method`` (the one requested), ``method_used`` (for ``auto``),
-        ``threshold`` and the multi-Otsu thresholds when computed.
+        ``threshold``, the multi-Otsu thresholds when computed and ``grey_stats``
+        (:func:`~microstructure.segment.shine.grey_stats` of the sample at the threshold).
     """
     arr = check_volume(stack, name="stack")
     if method not in THRESHOLD_METHODS:
@@ -189,6 +191,7 @@ def threshold_value(
         if not math.isfinite(t):
             raise ValueError(f"threshold: expected a finite grey value, got {threshold!r}")
         info.update(method_used="manual", threshold=t)
+        info["grey_stats"] = grey_stats(_sample(arr), t)
         return t, info
     values = _sample(arr)
     if float(values.max()) == float(values.min()):
@@ -200,6 +203,7 @@ def threshold_value(
         info["middle_mode_found"] = found
         t = t2 if found else float(filters.threshold_otsu(hist=(counts, centers)))
         info.update(method_used="multiotsu" if found else "otsu", threshold=t)
+        info["grey_stats"] = grey_stats(values, t)
         return t, info
     if method == "otsu":
         t = float(filters.threshold_otsu(hist=(counts, centers)))
@@ -212,6 +216,7 @@ def threshold_value(
         info["multiotsu_thresholds"] = [float(v) for v in ts]
         t = float(ts[-1])
     info.update(method_used=method, threshold=t)
+    info["grey_stats"] = grey_stats(values, t)
     return t, info
 
 

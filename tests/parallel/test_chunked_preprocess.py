@@ -55,3 +55,21 @@ def test_curtaining_z_halo_is_exact_at_the_default_passes_and_no_smaller_halo_is
     for z_halo, exact in ((halo, True), (halo - 1, False)):
         got = map_slices(remove_curtaining, stack, slices_per_chunk=6, z_halo=z_halo, z_window=3)
         assert np.array_equal(got.compute(scheduler="synchronous"), ref) is exact, z_halo
+
+
+def test_tilted_curtains_chunked_equals_in_memory_with_the_same_report() -> None:
+    """The curtain tilt is estimated once (on the sample slices) and fixed before slabbing:
+    the sheared estimate and the report are the same on both paths."""
+    from microstructure.preprocess import remove_curtaining_report
+    from microstructure.preprocess._curtain_synth import synthetic_curtains
+
+    stack = synthetic_curtains((20, 96, 96), angle_deg=2.5, seed=4).image
+    ref, info = remove_curtaining_report(stack, z_window=5, iterations=2)
+    assert info["angle_deg"] != 0.0
+    got, cinfo = remove_curtaining_report(
+        da.from_array(stack, chunks=(5, 96, 96)), z_window=5, iterations=2
+    )
+    np.testing.assert_array_equal(got.compute(), ref)
+    for key in ("angle_deg", "stripe_energy_left_fraction", "energy_changed_outside_wedge"):
+        assert cinfo[key] == info[key], key
+    assert cinfo["quality"] == info["quality"]

@@ -18,7 +18,12 @@ from microstructure.volume import Volume
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "phantom"
 STAGES = ("01-geometry", "02-curtaining", "03-denoise")
-GEOMETRY = {"crop_x": [2, -3], "tilt_correction": "always", "background_sigma_px": 12.0}
+GEOMETRY = {
+    "crop_x": [2, -3],
+    "tilt_correction": "always",
+    "angle_deg": 52.0,
+    "background_sigma_px": 12.0,
+}
 CURTAINING = {"z_window": 5, "iterations": 2, "length_px": 24}
 
 

@@ -294,7 +294,10 @@ def test_interrupted_chunked_segment_stage_resumes_from_its_finished_slabs(
     assert not {b for _, b in calls} & done
     assert not list(out.glob(".*.chunks"))  # removed once the stage finished
     ref, info = segment_am_report(phantom.image, method="auto", hysteresis_width=8.0)
+    # the stage reports the quality block at numbers.segment.quality (issue 19 contract)
+    quality = info.pop("quality")
     assert report["numbers"]["segment"]["segmentation"] == info
+    assert report["numbers"]["segment"]["quality"] == quality
     got = read_volume(out / "01-segment" / "volume.tif").data
     np.testing.assert_array_equal(got, ref.astype(np.uint8))
 

@@ -98,7 +98,8 @@ def test_run_on_a_local_cluster_with_limited_workers_and_zarr_on_request(
     recipe = tmp_path / "r.toml"
     recipe.write_text(
         '[recipe]\nname = "limits"\n\n[[stage]]\nname = "geometry"\n'
-        'tilt_correction = "always"\n\n[[stage]]\nname = "denoise"\npatch_distance = 2\n'
+        'tilt_correction = "always"\nangle_deg = 52.0\n\n'
+        '[[stage]]\nname = "denoise"\npatch_distance = 2\n'
     )
     code, _, err = _cli(capsys, "run", str(recipe), "--input", str(stack), "--out",
                         str(tmp_path / "mem"), "--no-progress", "--json")

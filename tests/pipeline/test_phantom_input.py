@@ -79,3 +79,10 @@ def test_a_recipe_that_cannot_run_chunked_is_refused_before_the_phantom_is_made(
     assert "stage 1 'segment' cannot run chunked: method" in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()  # nothing generated, nothing written
+
+
+def test_phantom_section_takes_a_preset(tmp_path):
+    rec = parse_recipe(_doc({"preset": "realistic", "shape": [8, 48, 48]}), path="r.toml")
+    assert rec.phantom["preset"] == "realistic"
+    with pytest.raises(ValueError, match="unknown phantom preset 'nope'; known: default"):
+        parse_recipe(_doc({"preset": "nope"}), path=str(tmp_path / "r.toml"))

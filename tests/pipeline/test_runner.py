@@ -18,6 +18,7 @@ from microstructure.pipeline import (
     register,
     run_pipeline,
 )
+from microstructure.quality import check, quality_block
 from microstructure.volume import Volume
 
 CALLS: list[str] = []
@@ -65,6 +66,23 @@ class _ThresholdStage(Stage):
             volume=Volume(labels, volume.voxel_size_nm),
             numbers={"am_fraction": float(labels.mean())},
         )
+
+
+class _QualityParams(StageParams):
+    residual: float = 0.1
+
+
+@register
+class _QualityStage(Stage):
+    name = "test-runner-quality"
+    Params = _QualityParams
+    consumes = "grayscale"
+    produces = "none"
+
+    def run(self, volume, params, ctx):
+        CALLS.append(self.name)
+        checks = {"residual": check(params.residual, 0.35, meaning="stripe energy left")}
+        return StageOutput(numbers={"quality": quality_block(checks)})
 
 
 def _recipe(*stages):
@@ -216,3 +234,49 @@ def test_output_must_not_be_the_input(tmp_path, stack):
     path, _ = stack
     with pytest.raises(ValueError, match="must not be the input"):
         run_pipeline(_recipe({"name": "test-scale"}), path, path, progress=False)
+
+
+def test_report_json_carries_the_quality_summary_after_each_stage(tmp_path, stack):
+    path, _ = stack
+    out = tmp_path / "out"
+    lines: list[str] = []
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_pipeline(
+            _recipe(
+                {"name": "test-runner-quality", "residual": 0.5},
+                {"name": "test-threshold", "fail": True},
+            ),
+            path,
+            out,
+            progress=False,
+            log=lines.append,
+        )
+    # rewritten after the first stage: its failed check is there while the run is unfinished
+    running = json.loads((out / "report.json").read_text())
+    assert running["status"] == "running"
+    assert running["quality"] == {
+        "ok": False,
+        "flags": [
+            {
+                "stage": "test-runner-quality",
+                "message": "residual: stripe energy left = 0.5 (limit 0.35)",
+            }
+        ],
+        "checks_passed": 0,
+        "checks_failed": 1,
+        "stages_checked": 1,
+    }
+    assert len(lines) == 1 and lines[0].startswith("[1/2] test-runner-quality: computed in ")
+    assert lines[0].endswith(" s; quality: 0/1 checks passed, 1 warning")
+    lines.clear()
+    report = run_pipeline(
+        _recipe({"name": "test-runner-quality", "residual": 0.2}, {"name": "test-threshold"}),
+        path,
+        out,
+        progress=False,
+        log=lines.append,
+    )
+    assert report["quality"]["ok"] is True and report["quality"]["checks_passed"] == 1
+    assert json.loads((out / "report.json").read_text())["quality"] == report["quality"]
+    assert lines[0].endswith("; quality: 1/1 checks passed")
+    assert "quality" not in lines[1]  # a stage without a quality block says nothing about it

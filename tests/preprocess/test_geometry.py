@@ -4,13 +4,29 @@ normalisation."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
+from skimage.filters import threshold_otsu
 
+from microstructure.io import read_volume
 from microstructure.phantom import generate_phantom
+from microstructure.pipeline.builtin.preprocess_geometry import (
+    UNKNOWN_GEOMETRY,
+    GeometryParams,
+    GeometryStage,
+)
+from microstructure.pipeline.stages import StageContext
 from microstructure.preprocess import correct_tilt, crop_stack, normalize_intensity
-from microstructure.preprocess.geometry import correct_tilt_report, tilt_factor
+from microstructure.preprocess.geometry import (
+    SHADING_THRESHOLD,
+    correct_geometry,
+    correct_tilt_report,
+    tilt_factor,
+)
+from microstructure.volume import Volume
 
 
 def test_tilt_factor():
@@ -87,3 +103,150 @@ def test_background_removal_flattens_shading():
     flat = shading_over_texture(normalize_intensity(stack, background_sigma_px=16.0, **kw)[0])
     assert raw > 1.5
     assert flat < 0.25 * raw
+
+
+# --------------------------------------------------------------------------- tilt geometry and
+# shading (issue 19): tilt only with a known imaging angle, shading corrected when detected
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "phantom" / "fibsem.tif"
+
+
+def _porous(shape=(48, 96, 96), seed=1):
+    """Two-phase random structure (40 % pores at 60, solid at 180) and its pore mask."""
+    field = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal(shape), 3)
+    pores = field < np.percentile(field, 40)
+    return np.where(pores, 60.0, 180.0), pores
+
+
+def _shaded(gain_z=1.2, gain_y=-0.3, noise=10.0, shape=(48, 96, 96)):
+    img, pores = _porous(shape)
+    z, y = np.meshgrid(np.linspace(0, 1, shape[0]), np.linspace(0, 1, shape[1]), indexing="ij")
+    gain = (1.0 + gain_z * z + gain_y * y)[:, :, None]
+    rng = np.random.default_rng(2)
+    return (img * gain + rng.normal(0, noise, shape)).astype(np.float32), pores
+
+
+def _run_stage(data, metadata=None, **params):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = StageContext(work_dir=Path(tmp), progress=False)
+        vol = Volume(data, (20.0, 10.0, 10.0), dict(metadata or {}))
+        out = GeometryStage().run(vol, GeometryParams(**params), ctx)
+    return out.volume, out.numbers
+
+
+def _thirds(mask):
+    n = mask.shape[0] // 3
+    return [float(mask[i * n : (i + 1) * n].mean()) for i in range(3)]
+
+
+def test_auto_tilt_without_geometry_is_a_noted_no_op():
+    data, _ = _porous((6, 40, 32))
+    vol, numbers = _run_stage(data)  # no metadata, no angle_deg
+    assert vol.shape == data.shape and numbers["tilt"]["applied"] is False
+    assert numbers["tilt"]["reason"] == "unknown geometry"
+    assert UNKNOWN_GEOMETRY in numbers["quality"]["flags"]
+    assert "imaging geometry is unknown" in UNKNOWN_GEOMETRY
+    assert vol.voxel_size_nm == (20.0, 10.0, 10.0)
+
+
+def test_always_tilt_without_geometry_is_a_one_line_error():
+    data, _ = _porous((6, 40, 32))
+    with pytest.raises(ValueError, match="geometry: tilt_correction") as info:
+        _run_stage(data, tilt_correction="always")
+    assert "angle_deg" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_tilt_angle_from_instrument_metadata_or_recipe():
+    data, _ = _porous((6, 40, 32))
+    inst = {"vendor": "Thermo Fisher/FEI", "imaging_angle_deg": 52.0, "source": "a.tif: tag"}
+    vol, numbers = _run_stage(data, {"instrument": inst})
+    assert numbers["tilt"]["applied"] is True and numbers["tilt"]["angle_deg"] == 52.0
+    assert "instrument metadata" in numbers["tilt"]["angle_from"]
+    assert vol.shape[1] == round(40 / math.sin(math.radians(52)))
+    assert vol.metadata["tilt_corrected"] is True
+    assert UNKNOWN_GEOMETRY not in numbers["quality"]["flags"]
+    # the recipe's angle wins over the metadata; a corrected stack is left alone on auto
+    _, numbers = _run_stage(data, {"instrument": inst}, angle_deg=30.0)
+    assert numbers["tilt"]["angle_deg"] == 30.0 and numbers["tilt"]["angle_from"] == "angle_deg"
+    _, numbers = _run_stage(data, {"instrument": inst, "tilt_corrected": True}, angle_deg=52.0)
+    assert numbers["tilt"] == {"applied": False, "reason": "metadata says tilt_corrected"}
+
+
+def test_shading_gradient_detected_corrected_and_segmentation_even():
+    data, pores = _shaded()
+    before = data < threshold_otsu(data)
+    spread_before = np.ptp(_thirds(before))
+    vol, numbers = _run_stage(data, tilt_correction="never")
+    sh = numbers["shading"]
+    assert sh["detected"] and sh["corrected"] and sh["relative"] > 3 * SHADING_THRESHOLD
+    assert sh["significant_after"] < SHADING_THRESHOLD
+    q = numbers["quality"]
+    assert q["ok"] and q["checks"]["shading_left"]["passed"]
+    assert any("shading detected" in f for f in q["flags"])
+    out = np.asarray(vol.data)
+    seg = out < threshold_otsu(out)
+    thirds = _thirds(seg)
+    assert spread_before > 0.1  # the gradient really spoils a global threshold
+    assert np.ptp(thirds) <= 0.03, thirds
+    assert np.allclose(thirds, _thirds(pores), atol=0.03)
+
+
+def test_flat_stack_is_not_shaded_and_untouched():
+    data, _ = _porous()
+    data = (data + np.random.default_rng(3).normal(0, 10, data.shape)).astype(np.float32)
+    out, info = correct_geometry(data, angle_deg=None)
+    ref, _ = correct_geometry(data, angle_deg=None, background_sigma_px=None)
+    assert info["shading"]["detected"] is False and info["shading"]["corrected"] is False
+    assert info["shading"]["relative"] < 0.02
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_shading_check_fails_when_shading_is_left():
+    data, _ = _shaded()
+    _, numbers = _run_stage(data, tilt_correction="never", background_sigma_px=False)
+    sh = numbers["shading"]
+    assert sh["detected"] and not sh["corrected"]
+    assert numbers["quality"]["ok"] is False
+    assert not numbers["quality"]["checks"]["shading_left"]["passed"]
+    assert any(f.startswith("shading_left") for f in numbers["quality"]["flags"])
+
+
+def test_shading_chunked_is_bit_identical():
+    data, _ = _shaded(shape=(20, 64, 48))
+    ref, info = correct_geometry(data, angle_deg=52.0)
+    got, info_c = correct_geometry(data, angle_deg=52.0, chunks=6)
+    assert info["shading"]["corrected"] and info_c["shading"] == info["shading"]
+    np.testing.assert_array_equal(np.asarray(got), ref)
+
+
+def test_bundled_phantom_is_not_detected_as_shaded():
+    if not SAMPLE.is_file():
+        pytest.skip("bundled sample absent")
+    vol = read_volume(SAMPLE)
+    out, info = correct_geometry(vol.data, angle_deg=None)
+    sh = info["shading"]
+    assert sh["detected"] is False and sh["significant"] < SHADING_THRESHOLD
+    ref, _ = correct_geometry(vol.data, angle_deg=None, background_sigma_px=None)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_real_nanopore_volume_shading_is_detected_and_reduced():
+    """The nanopore volume's depth gradient (segmented porosity 0.43 -> 0.59 over the thirds
+    along y with one global threshold) is detected and the spread is reduced."""
+    path = Path(__file__).resolve().parents[2] / ".." / "shared" / "validation"
+    path = path / "nanomesh_nanopores3d.npy"
+    if not path.is_file():
+        pytest.skip("validation data nanomesh_nanopores3d.npy not available")
+    data = np.load(path)
+    out, info = correct_geometry(data, angle_deg=None)
+    sh = info["shading"]
+    assert sh["detected"] and sh["corrected"] and sh["significant_after"] < SHADING_THRESHOLD
+
+    def spread_y(a):
+        seg = a < threshold_otsu(a)
+        return float(np.ptp(_thirds(np.moveaxis(seg, 1, 0))))
+
+    before, after = spread_y(data.astype(np.float32)), spread_y(out)
+    assert before > 0.15 and after < 0.7 * before, (before, after)

@@ -1,4 +1,6 @@
-"""The ``align`` stage: multi-reference least-squares slice alignment, keeping the trend.
+"""The ``align`` stage: multi-reference least-squares slice alignment, removing all drift
+unless a (geometric) trend is asked for; drift removed/kept and the re-measured residual in
+``numbers["quality"]``.
 
 Wraps :func:`microstructure.preprocess.align_slices_report` (numpy in memory; on Dask,
 registration tasks per group of slices and a slab-wise shift application; bit-identical; the
@@ -49,7 +51,21 @@ _DEFAULTS = inspect.signature(align_slices_report).parameters
 
 class AlignParams(StageParams):
     keep_trend: bool = Field(
-        _DEFAULTS["keep_trend"].default, description="remove only jitter around a smooth trend"
+        _DEFAULTS["keep_trend"].default,
+        description="keep a smooth trend (only the geometric face recession belongs)",
+    )
+    expected_trend_nm_per_slice: list[float] | None = Field(
+        _DEFAULTS["expected_trend_nm_per_slice"].default,
+        description="[dy, dx] nm/slice the kept trend may be (geometry)",
+    )
+    slice_thickness_nm: float | None = Field(
+        _DEFAULTS["slice_thickness_nm"].default, gt=0.0, description="face recession: slice"
+    )
+    tilt_deg: float | None = Field(
+        _DEFAULTS["tilt_deg"].default, gt=0.0, lt=90.0, description="face recession: SEM-FIB"
+    )
+    tilt_corrected: bool = Field(
+        _DEFAULTS["tilt_corrected"].default, description="y already stretched by 1/sin(tilt)"
     )
     trend_degree: int = Field(DEFAULT_TREND_DEGREE, ge=0, le=5)
     neighbors: int = Field(
@@ -105,7 +121,7 @@ def _shifts_figure(path: Path, shifts: np.ndarray, trend: np.ndarray, info: dict
 @register
 class AlignStage(Stage):
     name = "align"
-    summary = "multi-reference least-squares slice alignment; keeps the trend by default"
+    summary = "multi-reference least-squares slice alignment; removes all drift by default"
     Params = AlignParams
     consumes = "grayscale"
     produces = "grayscale"
@@ -131,6 +147,12 @@ class AlignStage(Stage):
             order=params.order,
             crop=params.crop,
             voxel_size_nm=volume.voxel_size_nm,
+            expected_trend_nm_per_slice=None
+            if params.expected_trend_nm_per_slice is None
+            else tuple(params.expected_trend_nm_per_slice),
+            slice_thickness_nm=params.slice_thickness_nm,
+            tilt_deg=params.tilt_deg,
+            tilt_corrected=params.tilt_corrected,
             chunks=slab,
             resume_dir=None if ctx.chunk_dir is None else Path(ctx.chunk_dir) / "align",
         )

@@ -1,4 +1,5 @@
-"""The ``denoise`` stage: non-local means, with the noise level before and after.
+"""The ``denoise`` stage: non-local means set from a noise estimate valid for correlated
+noise, with the noise removed, over-smoothing and z-streaks judged in ``numbers["quality"]``.
 
 Wraps :func:`microstructure.preprocess.denoise_nl_means_report` (numpy in memory; Dask slabs of
 whole slices with the noise level fixed first; bit-identical) and writes an
@@ -51,7 +52,12 @@ class DenoiseParams(StageParams):
     h_factor: float = Field(
         DEFAULT_H_FACTOR, gt=0.0, description="filter strength h = h_factor * sigma"
     )
-    patch_size: int = Field(DEFAULT_PATCH_SIZE, ge=1)
+    patch_size: int | None = Field(
+        _DEFAULTS["patch_size"].default,
+        ge=1,
+        description=f"patch edge, px (None = from the noise correlation length, "
+        f">= {DEFAULT_PATCH_SIZE})",
+    )
     patch_distance: int = Field(DEFAULT_PATCH_DISTANCE, ge=1)
     chunk_slices: int = Field(DEFAULT_CHUNK_SLICES, ge=1, description="3d mode: slices per chunk")
     chunks: int | None = CHUNKS_FIELD
@@ -94,8 +100,9 @@ class DenoiseStage(Stage):
                 ("denoised", after, False),
                 ("removed", before - after, True),
             ],
-            f"denoise ({params.mode}): slice {k}, sigma {info['sigma']:.3g} -> "
-            f"{info['sigma_after']:.3g}",
+            f"denoise ({params.mode}): slice {k}, noise {info['sigma_estimated_from_data']:.3g}"
+            f" -> {info['sigma_after']:.3g} (x{info['noise_reduction_factor'] or 1:.2g} less), "
+            f"patch {info['patch_size']} px",
             pixel_size_nm=slice_pixel_nm(volume.voxel_size_nm),
         )
         return StageOutput(

@@ -1,8 +1,11 @@
 """Stage ``segment``: grayscale stack -> labels (0 pore, 1 AM), closed pores, particle sizes.
 
 As in Beuse et al. (2021) the carbon-binder domain still counts as pore here; a later ``cbd``
-stage inserts it. Numbers: AM and pore fractions, how the threshold was chosen, closed-pore
-fraction / count / sizes and, with ``separate_particles``, a particle-size table. Figure:
+stage inserts it. Numbers: AM and pore fractions, how the threshold was chosen, whether
+shine-through (pore backs) was detected and removed (``segmentation.shine_through``), closed-pore
+fraction / count / sizes and, with ``separate_particles``, a particle-size table; ``quality``:
+threshold separability, voxels near the threshold, shine-through left
+(:func:`microstructure.segment.shine.segment_quality`). Figure:
 ``segment_overlay.png`` (the segmentation over one slice of the input).
 
 The stage is one call of :func:`microstructure.segment.segmentation`; its options and defaults
@@ -15,7 +18,8 @@ larger than the runner's size threshold, the same call runs slab by slab (the sa
 grey-value sample as in memory, connected components merged across slabs) and returns a lazy
 labels volume that the runner writes to Zarr. Result, numbers and tables are identical to the
 in-memory ones; the options that need the whole stack are those declared by ``segmentation``
-(:meth:`SegmentStage.chunked_refusals`). Memory of a task: about 9 bytes per voxel of one slab.
+(:meth:`SegmentStage.chunked_refusals`); the pore-back step reads ``pore_back_slices + 1``
+slices on each side of a slab. Memory of a task: about 9 bytes per voxel of one slab.
 The threshold and the per-slab labelling summaries are kept in the runner's chunk folder, so an
 interrupted run resumes from the finished slabs.
 
@@ -95,6 +99,22 @@ class SegmentParams(StageParams):
     )
     refine_sigma_px: float = Field(
         _default("refine_sigma_px"), gt=0, description="window of the local means (voxels)"
+    )
+    pore_backs: Literal["auto", "off", "on"] = Field(
+        _default("pore_backs"),
+        description="shine-through: relabel pore backs (solid seen through a pore, cut only "
+        "in later slices) as pore; auto = when detected (global thresholds)",
+    )
+    pore_back_slices: int = Field(
+        _default("pore_back_slices"),
+        ge=1,
+        le=64,
+        description="slices ahead (+z) in which a pore back reaches the solid's grey value",
+    )
+    pore_back_rise: float = Field(
+        _default("pore_back_rise"),
+        gt=0,
+        description="grey-value rise (x contrast) that marks a pore back",
     )
     min_speck_voxels: int = Field(
         _default("min_speck_voxels"), ge=0, description="remove AM specks below this size"
@@ -278,6 +298,9 @@ class SegmentStage(Stage):
             n_estimators=params.n_estimators,
             refine=params.refine,
             refine_sigma_px=params.refine_sigma_px,
+            pore_backs=params.pore_backs,
+            pore_back_slices=params.pore_back_slices,
+            pore_back_rise=params.pore_back_rise,
             min_speck_voxels=params.min_speck_voxels,
             max_hole_voxels=params.max_hole_voxels,
             separate_particles=params.separate_particles,
@@ -306,7 +329,9 @@ def _numbers(
     numbers: dict[str, Any] = {}
     if seg.trained_model is not None:
         numbers["training"] = seg.trained_model.info
-    numbers["segmentation"] = seg.info
+    numbers["segmentation"] = {k: v for k, v in seg.info.items() if k != "quality"}
+    if "quality" in seg.info:
+        numbers["quality"] = seg.info["quality"]
     numbers["am_fraction"] = seg.am_fraction
     numbers["pore_fraction"] = 1.0 - numbers["am_fraction"]
     tables: dict[str, dict[str, np.ndarray]] = {}
