@@ -94,21 +94,16 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = DEFAULT_DPI)
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from microstructure.io.tables import temp_path_beside
+    from microstructure.io.tables import atomic_path
 
     if getattr(fig, "canvas", None) is None or type(fig.canvas).__name__ == "FigureCanvasBase":
         FigureCanvasAgg(fig)
     target = Path(path)
-    tmp = temp_path_beside(target)
-    try:
-        fmt = target.suffix.lower().lstrip(".")
-        if fmt not in fig.canvas.get_supported_filetypes():
-            fmt = "png"
+    fmt = target.suffix.lower().lstrip(".")
+    if fmt not in fig.canvas.get_supported_filetypes():
+        fmt = "png"
+    with atomic_path(target) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 

@@ -23,7 +23,17 @@ __all__ = [
     "parse_voxel_size",
     "check_volume",
     "check_labels",
+    "require_3d",
+    "require_pore_and_solid",
+    "refuse_all_pore",
+    "MIN_VOXEL_SIZE_NM",
+    "MAX_VOXEL_SIZE_NM",
 ]
+
+#: smallest accepted voxel edge (nm): below atomic spacing no tomogram resolves anything
+MIN_VOXEL_SIZE_NM = 0.1
+#: largest accepted voxel edge (nm) = 1 mm: a coarser "voxel" is not a microstructure image
+MAX_VOXEL_SIZE_NM = 1e6
 
 
 class Phase(IntEnum):
@@ -57,7 +67,8 @@ def parse_voxel_size(value: Any, *, name: str = "voxel_size_nm") -> tuple[float,
     Raises
     ------
     ValueError
-        If the value is not one or three positive finite numbers.
+        If the value is not one or three positive finite numbers, or a size lies outside
+        ``MIN_VOXEL_SIZE_NM`` .. ``MAX_VOXEL_SIZE_NM`` (0.1 nm .. 1 mm).
     """
     if isinstance(value, str):
         parts = [p for p in value.replace(" ", "").split(",") if p]
@@ -82,6 +93,12 @@ def parse_voxel_size(value: Any, *, name: str = "voxel_size_nm") -> tuple[float,
         raise ValueError(f"{name}: expected 1 or 3 values (z, y, x) in nm, got {len(nums)}")
     if not all(math.isfinite(v) and v > 0 for v in nums):
         raise ValueError(f"{name}: every voxel size must be a positive number of nm, got {nums}")
+    for v in nums:
+        if not MIN_VOXEL_SIZE_NM <= v <= MAX_VOXEL_SIZE_NM:
+            raise ValueError(
+                f"{name}: voxel size {v:g} nm is outside the physical range "
+                f"{MIN_VOXEL_SIZE_NM:g} nm .. {MAX_VOXEL_SIZE_NM:g} nm (1 mm)"
+            )
     return (nums[0], nums[1], nums[2])
 
 
@@ -101,6 +118,11 @@ def check_volume(
     arr = np.asarray(data)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(
+            f"{name}: complex values (dtype {arr.dtype}) are not an image; "
+            "save the magnitude or the real part explicitly"
+        )
     if arr.ndim != ndim:
         hint = " (a single 2D image was given where a 3D stack is needed)" if arr.ndim == 2 else ""
         raise ValueError(f"{name}: expected a {ndim}D array (z, y, x), got shape {arr.shape}{hint}")
@@ -112,6 +134,49 @@ def check_volume(
             bad = int(arr.size - np.count_nonzero(finite))
             raise ValueError(f"{name}: contains {bad} NaN or infinite values")
     return arr
+
+
+def require_3d(shape: Sequence[int], *, name: str, what: str, min_len: int = 2) -> None:
+    """One-line ``ValueError`` when a volume of ``shape`` has an axis shorter than ``min_len``
+    voxels, so that a 3D computation (``what``) would silently run on a 2D slice."""
+    if len(shape) != 3:
+        raise ValueError(f"{name}: {what} needs a 3D volume (z, y, x), got shape {tuple(shape)}")
+    short = [ax for ax, n in zip("zyx", shape, strict=True) if n < min_len]
+    if short:
+        raise ValueError(
+            f"{name}: {what} needs at least {min_len} voxels along every axis, got shape "
+            f"{tuple(int(n) for n in shape)} ({', '.join(short)} too thin; a single slice is 2D)"
+        )
+
+
+def require_pore_and_solid(pore: np.ndarray, *, name: str, what: str) -> None:
+    """One-line ``ValueError`` when a pore mask has no pore voxel or no solid voxel: pore
+    sizes need walls inside the image (an all-pore volume is one pore wider than the crop,
+    its size a property of the crop, not of the material)."""
+    n_pore = int(np.count_nonzero(pore))
+    if n_pore == 0:
+        raise ValueError(f"{name}: no pore voxels; {what} needs pore space")
+    if n_pore == pore.size:
+        raise ValueError(
+            f"{name}: every voxel is pore (no solid); {what} is undefined because no wall "
+            "bounds the pore inside the volume (crop a region that contains solid)"
+        )
+
+
+def refuse_all_pore(labels: Any, pore_phases: Sequence[int], *, name: str, what: str) -> None:
+    """:func:`require_pore_and_solid`'s all-pore refusal for a chunked input (numpy, Dask or
+    Zarr labels): one reduction pass, block by block, before the chunked computation (whose
+    capped distance transform would otherwise report the cap as the pore size)."""
+    phases = [int(p) for p in pore_phases]
+    if isinstance(labels, np.ndarray):
+        all_pore = bool(np.isin(labels, phases).all())
+    else:
+        import dask.array as da
+
+        arr = labels if isinstance(labels, da.Array) else da.from_array(labels, chunks="auto")
+        all_pore = bool(da.isin(arr, phases).all().compute())
+    if all_pore:
+        require_pore_and_solid(np.ones((1,), bool), name=name, what=what)
 
 
 def check_labels(data: Any, *, name: str = "labels") -> np.ndarray:

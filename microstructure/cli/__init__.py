@@ -8,6 +8,7 @@ traceback instead.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -47,26 +48,102 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM."""
+
+
+def _interrupt_handler(state: dict[str, int]) -> Callable[[int, Any], None]:
+    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+        if state.get("signal"):
+            # already unwinding: let the cleanup (temporary files) finish; one more signal of
+            # this kind then ends the process the default way
+            signal.signal(signum, signal.SIG_DFL)
+            return
+        state["signal"] = signum
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    return handler
+
+
+def _install_handlers(state: dict[str, int]) -> dict[int, Any]:
+    """SIGINT and SIGTERM raise in the main thread; returns the previous handlers."""
+    previous = {}
+    handler = _interrupt_handler(state)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or not allowed: keep the default
+            pass
+    return previous
+
+
+def _interrupt_signal(exc: BaseException, state: dict[str, int]) -> int | None:
+    """The signal number when ``exc`` is (or wraps) an interrupt, else None.
+
+    C extensions (numba, SciPy) may turn a ``KeyboardInterrupt`` raised inside them into a
+    ``SystemError`` whose ``__context__``/``__cause__`` is the interrupt; once a signal has
+    been received, any error is treated as the interrupt.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, Terminated):
+            return int(signal.SIGTERM)
+        if isinstance(e, KeyboardInterrupt):
+            return int(state.get("signal") or signal.SIGINT)
+        e = e.__cause__ or e.__context__
+    return state.get("signal") or None
+
+
+def _report_interrupt(signum: int) -> int:
+    what = "interrupted"
+    if signum != signal.SIGINT:
+        what += f" ({signal.Signals(signum).name})"
+    print(f"{PROG}: {what}", file=sys.stderr)
+    return 128 + int(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``microstructure`` console script."""
+    """Entry point of the ``microstructure`` console script.
+
+    Exit codes: 0 success, 1 error (one line on stderr), 2 usage, 130 on SIGINT and 143 on
+    SIGTERM (one line ``microstructure: interrupted``; every output file is written atomically,
+    so none is left half-written).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     warnings.showwarning = _one_line_warning
+    state: dict[str, int] = {}
+    previous = _install_handlers(state)
+    try:
+        return _run(args, state)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace, state: dict[str, int]) -> int:
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _report_interrupt(_interrupt_signal(exc, state) or signal.SIGINT)
     except (CliError, ValueError, FileNotFoundError, OSError) as exc:
+        signum = _interrupt_signal(exc, state)
+        if signum:
+            return _report_interrupt(signum)
         if args.debug:
             raise
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"{PROG}: error: {msg}", file=sys.stderr)
         return 1
     except Exception as exc:  # unexpected: still one line, with a hint
+        signum = _interrupt_signal(exc, state)
+        if signum:
+            return _report_interrupt(signum)
         if args.debug:
             raise
         print(

@@ -91,9 +91,22 @@ def _d_text(d: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--chunks 0`` is an error, not "in memory")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def _add_reading_options(q: argparse.ArgumentParser) -> None:
     """Options for reading a raw measured MIP export (besides --pressure-unit)."""
-    q.add_argument("--volume-unit", choices=["ml", "mm3"])
+    from microstructure.porosimetry.measured import VOLUME_UNITS
+
+    q.add_argument("--volume-unit", choices=sorted(VOLUME_UNITS))
     q.add_argument("--sample-mass-g", type=float, help="sample mass for absolute volumes")
     q.add_argument("--min-pressure-mpa", type=float, help="lower end of the pressure window")
     q.add_argument("--max-pressure-mpa", type=float, help="upper end of the pressure window")
@@ -105,7 +118,9 @@ def _add_reading_options(q: argparse.ArgumentParser) -> None:
 def _add_chunk_args(p: argparse.ArgumentParser) -> None:
     """Options of the chunked (Dask + Zarr) path of a porosimetry command."""
     p.add_argument(
-        "--chunks", type=int, help="run chunk by chunk (Dask + Zarr) with chunks of this size"
+        "--chunks",
+        type=_positive_int,
+        help="run chunk by chunk (Dask + Zarr) with chunks of this size (voxels, >= 1)",
     )
     p.add_argument("--max-radius-nm", type=float, help="with --chunks: largest radius considered")
     p.add_argument(

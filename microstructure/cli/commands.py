@@ -115,8 +115,8 @@ def cmd_phantom(args: argparse.Namespace) -> int:
     out = Path(args.out_dir)
     if out.exists() and not out.is_dir():
         raise CliError(f"{out}: exists and is not a folder")
+    ph = generate_phantom(**kwargs)  # validated (and sized against free memory) first
     out.mkdir(parents=True, exist_ok=True)
-    ph = generate_phantom(**kwargs)
     files = save_phantom(out, ph, renderings=args.renderings)
     truth = ph.truth
     data = {"out_dir": str(out), "files": {k: str(v) for k, v in files.items()}, "truth": truth}
@@ -163,7 +163,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"{args.recipe}: give --input STACK (the recipe has no [phantom] section that "
                 "would generate its input)"
             )
-        shape = _parse_shape(args.phantom_shape) if args.phantom_shape else None
+        try:
+            shape = _parse_shape(args.phantom_shape) if args.phantom_shape else None
+        except CliError as exc:  # the parser names --shape (the phantom command's option)
+            raise CliError(str(exc).replace("--shape", "--phantom-shape", 1)) from None
         # what cannot run chunked is refused before the phantom is generated
         check_chunked_phantom(recipe, shape=shape, **extra)
         source = prepare_phantom(recipe.phantom, args.out, shape=shape, log=log)
@@ -439,7 +442,11 @@ def add_stack_parsers(sub: Any) -> None:
         help="shape of the generated phantom (reduced sizes for a quick look; same voxel size)",
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--force", action="store_true", help="recompute cached stages")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute cached stages and remove stage folders not in this recipe",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--scheduler",

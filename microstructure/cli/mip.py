@@ -28,6 +28,7 @@ from microstructure.cli._common import (
     _Parser,
     _read_labels,
 )
+from microstructure.porosimetry.measured import PRESSURE_UNITS
 
 
 def _chunked_input(args: argparse.Namespace, labels: np.ndarray) -> Any:
@@ -58,6 +59,14 @@ def _chunk_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _write_curve(path: str | os.PathLike, curve: Any) -> Path:
+    """Write a curve's contract columns (``curve.columns()``, what its ``to_csv`` writes)
+    through the package's atomic writer (previous file intact and the path named on error)."""
+    from microstructure.io.tables import write_csv
+
+    return write_csv(path, curve.columns())
+
+
 def cmd_mip_simulate(args: argparse.Namespace) -> int:
     from microstructure.plot import save_figure
     from microstructure.porosimetry import mip_curve_figure, simulate_mip
@@ -83,7 +92,7 @@ def cmd_mip_simulate(args: argparse.Namespace) -> int:
     if args.chunks:
         data.update(chunks=args.chunks, max_radius_nm=args.max_radius_nm)
     if args.out:
-        data["curve_csv"] = str(result.to_csv(args.out))
+        data["curve_csv"] = str(_write_curve(args.out, result.curve))
     if args.figure:
         fig = mip_curve_figure(
             result.curve,
@@ -139,7 +148,7 @@ def cmd_mip_read(args: argparse.Namespace) -> int:
     if curve.specific_volume_mm3_per_g is not None:
         data["specific_volume_mm3_per_g"] = float(np.max(curve.specific_volume_mm3_per_g))
     if args.out:
-        data["curve_csv"] = str(curve.to_csv(args.out))
+        data["curve_csv"] = str(_write_curve(args.out, curve))
     if args.figure:
         fig = mip_curve_figure(curve, title=str(args.measured))
         data["figure"] = str(save_figure(fig, args.figure))
@@ -223,7 +232,7 @@ def cmd_mip_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_granulometry(args: argparse.Namespace) -> int:
-    from microstructure.porosimetry import granulometry
+    from microstructure.porosimetry.granulometry import granulometry
 
     labels, vs = _read_labels(args, "granulometry")
     data_in = _chunked_input(args, labels)
@@ -231,7 +240,7 @@ def cmd_granulometry(args: argparse.Namespace) -> int:
         result = granulometry(data_in, voxel_size_nm=vs, **_chunk_options(args))
     data = {"path": str(args.labels_file), **result.summary()}
     if args.out:
-        data["psd_csv"] = str(result.to_csv(args.out))
+        data["psd_csv"] = str(_write_curve(args.out, result.curve))
     text = (
         f"{args.labels_file}: granulometry (exact local thickness) of the pore space\n"
         f"  porosity {100 * result.porosity:.2f} %, mean diameter "
@@ -266,7 +275,7 @@ def add_parsers(sub: Any) -> None:
 
     q = mip.add_parser("read", help="read a measured MIP export (pressure, cumulative volume)")
     q.add_argument("measured", metavar="MEASURED", help="instrument text export")
-    q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
+    q.add_argument("--pressure-unit", choices=sorted(PRESSURE_UNITS))
     _add_reading_options(q)
     _add_washburn(q)
     q.add_argument("--out", metavar="CSV", help="write the curve CSV")
@@ -277,7 +286,7 @@ def add_parsers(sub: Any) -> None:
     q = mip.add_parser("compare", help="compare a simulated and a measured curve")
     q.add_argument("simulated", metavar="SIMULATED", help="simulated curve CSV")
     q.add_argument("measured", metavar="MEASURED", help="measured curve CSV or instrument export")
-    q.add_argument("--pressure-unit", choices=["psi", "mpa", "kpa", "pa", "bar"])
+    q.add_argument("--pressure-unit", choices=sorted(PRESSURE_UNITS))
     _add_reading_options(q)
     q.add_argument("--out", metavar="PNG", help="write the overlay figure")
     q.add_argument("--json", action="store_true", help="print one JSON object")

@@ -21,6 +21,8 @@ temporary file beside the target, which is then renamed over it.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import re
 import shutil
@@ -36,7 +38,7 @@ import tifffile
 
 from microstructure.io.instrument import combine_slices, tiff_instrument
 from microstructure.io.labels import apply_label_map, parse_label_map
-from microstructure.io.tables import temp_path_beside
+from microstructure.io.tables import atomic_open, atomic_path, write_error
 from microstructure.volume import Volume, check_volume, parse_voxel_size
 
 __all__ = [
@@ -111,6 +113,18 @@ def _tiff_attrs(tif: tifffile.TiffFile) -> dict:
     return attrs if isinstance(attrs, dict) else {}
 
 
+def _metadata_number(value: Any, tag: str) -> float:
+    """``float(value)`` or a one-line ``ValueError`` naming the metadata tag (the caller
+    prefixes the file)."""
+    try:
+        num = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"metadata {tag} = {str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(num) or num <= 0:
+        raise ValueError(f"metadata {tag} = {num!r} is not a positive length")
+    return num
+
+
 def _ome_voxel_size(xml: str) -> tuple[float | None, float | None, float | None]:
     try:
         root = ET.fromstring(xml)
@@ -126,7 +140,7 @@ def _ome_voxel_size(xml: str) -> tuple[float | None, float | None, float | None]
                 if size is None or factor is None:
                     out.append(None)
                 else:
-                    out.append(float(size) * factor)
+                    out.append(_metadata_number(size, f"OME PhysicalSize{ax}") * factor)
             return (out[0], out[1], out[2])
     return (None, None, None)
 
@@ -144,29 +158,50 @@ def _imagej_voxel_size(tif: tifffile.TiffFile) -> tuple[float | None, float | No
         t = page.tags.get(tag)
         if t is None:
             return None
-        num, den = t.value
+        try:
+            num, den = t.value
+        except (TypeError, ValueError):
+            raise ValueError(f"metadata {tag} = {t.value!r} is not a rational") from None
         if num == 0:
             return None
         return _tidy(den / num * factor)  # pixels per unit -> nm per pixel
 
     dy, dx = _res("YResolution"), _res("XResolution")
     dz = ij.get("spacing")
-    dz_nm = _tidy(float(dz) * factor) if dz is not None else None
+    dz_nm = _tidy(_metadata_number(dz, "ImageJ spacing") * factor) if dz is not None else None
     return (dz_nm, dy, dx)
 
 
 def read_metadata_voxel_size(
     path: str | os.PathLike,
 ) -> tuple[float | None, float | None, float | None]:
-    """Voxel size (z, y, x) in nm stored in a TIFF's OME or ImageJ metadata (None where absent)."""
-    with tifffile.TiffFile(path) as tif:
-        if tif.is_ome and tif.ome_metadata:
-            vs = _ome_voxel_size(tif.ome_metadata)
-            if any(v is not None for v in vs):
-                return vs
-        if tif.is_imagej:
-            return _imagej_voxel_size(tif)
+    """Voxel size (z, y, x) in nm stored in a TIFF's OME or ImageJ metadata (None where absent).
+
+    Raises a one-line ``ValueError`` naming the file and the tag when a size is not a number.
+    """
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if tif.is_ome and tif.ome_metadata:
+                vs = _ome_voxel_size(tif.ome_metadata)
+                if any(v is not None for v in vs):
+                    return vs
+            if tif.is_imagej:
+                return _imagej_voxel_size(tif)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return (None, None, None)
+
+
+def _metadata_or_given(path: Path, given: Any) -> tuple[float | None, float | None, float | None]:
+    """The metadata voxel size; unreadable metadata are an error only when no voxel size is
+    given (an explicit ``--voxel-size-nm`` replaces them, with a warning)."""
+    try:
+        return read_metadata_voxel_size(path)
+    except ValueError as exc:
+        if given is None:
+            raise ValueError(f"{exc}; pass --voxel-size-nm to override") from None
+        warnings.warn(f"{exc}; using the given --voxel-size-nm", stacklevel=3)
+        return (None, None, None)
 
 
 def _finish_voxel_size(
@@ -178,27 +213,65 @@ def _finish_voxel_size(
     if given is not None:
         return parse_voxel_size(given, name="--voxel-size-nm"), "given"
     if all(v is not None and v > 0 for v in found):
-        return (float(found[0]), float(found[1]), float(found[2])), "metadata"  # type: ignore[arg-type]
+        # physical bounds: a metadata value outside them is refused naming the file
+        vs = parse_voxel_size(list(found), name=f"{source}: metadata voxel size")
+        return vs, "metadata"
     return None, "unknown"
 
 
 # --------------------------------------------------------------------------- readers
 
 
-def _read_tiff(path: Path) -> tuple[np.ndarray, tuple, dict, dict | None]:
+#: tifffile log messages that mean the file is cut short or damaged (it then reads what it can,
+#: e.g. one slice of a 96-slice stack, and only logs)
+_TIFF_DAMAGE = ("invalid page offset", "corrupted", "truncated", "incomplete")
+
+
+class _TiffLog(logging.Handler):
+    """Collects tifffile's log records while a file is read (instead of printing them)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _read_tiff(path: Path, given: Any = None) -> tuple[np.ndarray, tuple, dict, dict | None]:
+    log = _TiffLog()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(log)
+    propagate, logger.propagate = logger.propagate, False
     try:
         data = tifffile.imread(path)
         with tifffile.TiffFile(path) as tif:
             attrs = _tiff_attrs(tif)
             inst = tiff_instrument(tif, path.name)
+            expected = int((tif.imagej_metadata or {}).get("images", 0) or 0)
     except Exception as exc:  # tifffile raises many kinds of errors on corrupt files
         raise ValueError(f"{path}: cannot read as TIFF ({exc})") from None
-    found = read_metadata_voxel_size(path)
+    finally:
+        logger.removeHandler(log)
+        logger.propagate = propagate
+    damage = [m for m in log.messages if any(k in m.lower() for k in _TIFF_DAMAGE)]
+    n_images = int(np.prod(np.shape(data)[:-2])) if np.ndim(data) > 2 else 1
+    if damage or (expected > 1 and n_images < expected):
+        why = damage[0].split("> ", 1)[-1] if damage else f"{n_images} of {expected} images"
+        raise ValueError(
+            f"{path}: truncated or corrupted TIFF ({why}); its metadata describe "
+            f"{expected or 'more'} images"
+        )
+    for message in log.messages:  # anything else tifffile noticed: one-line warnings
+        warnings.warn(f"{path}: {message.split('> ', 1)[-1]}", stacklevel=3)
+    found = _metadata_or_given(path, given)
     if "voxel_size_nm" in attrs:  # exact value written by us, beats the rational tags
         try:
-            found = tuple(float(v) for v in attrs["voxel_size_nm"])
+            ours = tuple(float(v) for v in attrs["voxel_size_nm"])
         except (TypeError, ValueError):
-            pass
+            ours = ()
+        if len(ours) == 3:  # anything else is not ours: keep the tags' value
+            found = ours
     if inst and all(v is None for v in found):
         found = _instrument_voxel_size(inst)
     data = np.asarray(data)
@@ -215,13 +288,14 @@ def _instrument_voxel_size(inst: dict) -> tuple[float | None, float | None, floa
     return (inst.get("slice_thickness_nm"), float(px[0]), float(px[1]))
 
 
-def _read_tiff_folder(path: Path) -> tuple[np.ndarray, tuple, dict | None]:
+def _read_tiff_folder(path: Path, given: Any = None) -> tuple[np.ndarray, tuple, dict | None]:
     files = sorted(
         (p for p in path.iterdir() if p.suffix.lower() in _TIFF_SUFFIXES and p.is_file()),
         key=lambda p: natural_key(p.name),
     )
     if not files:
         raise FileNotFoundError(f"{path}: folder holds no .tif/.tiff slices")
+    _refuse_non_tiff(path)
     first = None
     per_slice = []
     for i, f in enumerate(files):
@@ -245,11 +319,25 @@ def _read_tiff_folder(path: Path) -> tuple[np.ndarray, tuple, dict | None]:
             )
         data[i] = img
     inst = combine_slices(per_slice, files)
-    _, dy, dx = read_metadata_voxel_size(files[0])
+    _, dy, dx = _metadata_or_given(files[0], given)
     found: tuple = (None, dy, dx)
     if inst and dy is None and dx is None:
         found = _instrument_voxel_size(inst)
     return data, found, inst
+
+
+def _refuse_non_tiff(path: Path) -> None:
+    """One-line ``ValueError`` naming the first file of a slice folder that is not a TIFF
+    slice (hidden files and common side files such as notes are allowed)."""
+    allowed = {".txt", ".md", ".json", ".xml", ".csv", ".log", ".ini", ".hdr", ".db"}
+    for f in sorted(path.iterdir(), key=lambda q: natural_key(q.name)):
+        if f.name.startswith(".") or not f.is_file():
+            continue
+        if f.suffix.lower() not in _TIFF_SUFFIXES and f.suffix.lower() not in allowed:
+            raise ValueError(
+                f"{f}: not a TIFF slice in the slice folder {path} "
+                "(move it out or convert it to .tif)"
+            )
 
 
 def check_given_voxel_size(
@@ -270,12 +358,28 @@ def check_given_voxel_size(
 
 
 def _read_zarr(path: Path) -> tuple[Any, tuple, dict]:
+    try:
+        arr, found, attrs = _read_zarr_node(path)
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: malformed Zarr metadata ({exc})") from None
+    except (LookupError, TypeError, AttributeError, OSError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise ValueError(
+            f"{path}: malformed Zarr store ({type(exc).__name__}: {msg[:120]})"
+        ) from None
+    return arr, found, attrs
+
+
+def _read_zarr_node(path: Path) -> tuple[Any, tuple, dict]:
     import zarr
 
     try:
         node = zarr.open(str(path), mode="r")
     except Exception as exc:
-        raise ValueError(f"{path}: cannot open as Zarr ({exc})") from None
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: cannot open as Zarr ({msg[:160]})") from None
     attrs: dict = dict(node.attrs)
     found: tuple = (None, None, None)
     if isinstance(node, zarr.Array):
@@ -308,7 +412,9 @@ def _read_zarr(path: Path) -> tuple[Any, tuple, dict]:
         attrs = {**attrs, **dict(arr.attrs)}
     if "voxel_size_nm" in attrs:
         vs = attrs["voxel_size_nm"]
-        found = tuple(float(v) for v in vs)
+        found = tuple(_metadata_number(v, "voxel_size_nm attribute") for v in vs)
+    if len(found) != 3:
+        raise ValueError(f"{path}: voxel size metadata {found} is not (z, y, x)")
     return arr, found, attrs
 
 
@@ -356,7 +462,7 @@ def read_volume(
         and not (p / "zarr.json").exists()
         and not (p / ".zgroup").exists()
     ):
-        data, found, inst = _read_tiff_folder(p)
+        data, found, inst = _read_tiff_folder(p, voxel_size_nm)
         fmt = "tiff-folder"
     elif suffix == ".zarr" or p.is_dir():
         data, found, attrs = _read_zarr(p)
@@ -366,9 +472,13 @@ def read_volume(
 
             data = da.from_zarr(data)
         else:
-            data = np.asarray(data[...])
+            try:
+                data = np.asarray(data[...])
+            except Exception as exc:  # missing/corrupt chunks raise many kinds of errors
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ValueError(f"{p}: cannot read the Zarr data ({msg[:160]})") from None
     elif suffix in _TIFF_SUFFIXES:
-        data, found, attrs, inst = _read_tiff(p)
+        data, found, attrs, inst = _read_tiff(p, voxel_size_nm)
         fmt = "tiff"
     elif suffix == ".npy":
         try:
@@ -385,6 +495,10 @@ def read_volume(
 
     if not lazy or fmt != "zarr":
         data = check_volume(data, name=str(p))
+    else:  # lazy: the values are not read, but the dtype and shape are known
+        if data.ndim != 3 or data.size == 0:
+            raise ValueError(f"{p}: expected a non-empty 3D array (z, y, x), got {data.shape}")
+        check_volume(np.zeros((1, 1, 1), dtype=data.dtype), name=str(p))
     vs, origin = _finish_voxel_size(found, voxel_size_nm, str(p))
     if origin == "given":
         check_given_voxel_size(vs, inst, str(p))  # type: ignore[arg-type]
@@ -444,10 +558,6 @@ def _imagej_compatible(data: np.ndarray) -> np.ndarray:
     return data.astype(np.float32)
 
 
-def _tmp_path_beside(target: Path) -> Path:
-    return temp_path_beside(target)
-
-
 def write_volume(
     path: str | os.PathLike, volume: Volume, *, compression: str | None = None
 ) -> Path:
@@ -485,51 +595,48 @@ def write_volume(
             kwargs["metadata"]["spacing"] = vz
         if compression:
             kwargs["compression"] = compression
-        tmp = _tmp_path_beside(target)
-        try:
+        with atomic_path(target) as tmp:
             tifffile.imwrite(tmp, arr, **kwargs)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
     elif suffix == ".zarr":
-        import zarr
-
-        tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
         try:
-            store = tmpdir / "store.zarr"
-            if hasattr(data, "to_zarr"):
-                data.to_zarr(str(store))
-                arr = zarr.open_array(str(store), mode="r+")
-            else:
-                d = np.asarray(data)
-                chunks = tuple(min(s, 128) for s in d.shape)
-                arr = zarr.create_array(str(store), shape=d.shape, dtype=d.dtype, chunks=chunks)
-                arr[...] = d
-            arr.attrs.update(meta)
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                if old.exists():
-                    shutil.rmtree(old)
-                os.replace(target, old)
-                os.replace(store, target)
-                shutil.rmtree(old)
-            else:
-                os.replace(store, target)
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            _write_zarr_atomic(target, data, meta)
+        except OSError as exc:
+            raise write_error(target, exc) from exc
     elif suffix == ".npy":
-        tmp = _tmp_path_beside(target)
-        try:
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.asarray(data), allow_pickle=False)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_open(target, "wb") as fh:
+            np.save(fh, np.asarray(data), allow_pickle=False)
     else:
         raise ValueError(f"{target}: unsupported output format {suffix!r}; use .tif, .zarr or .npy")
     return target
+
+
+def _write_zarr_atomic(target: Path, data: Any, meta: dict[str, Any]) -> None:
+    """Write a Zarr store into a temporary folder beside ``target``, then swap it in."""
+    import zarr
+
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        store = tmpdir / "store.zarr"
+        if hasattr(data, "to_zarr"):
+            data.to_zarr(str(store))
+            arr = zarr.open_array(str(store), mode="r+")
+        else:
+            d = np.asarray(data)
+            chunks = tuple(min(s, 128) for s in d.shape)
+            arr = zarr.create_array(str(store), shape=d.shape, dtype=d.dtype, chunks=chunks)
+            arr[...] = d
+        arr.attrs.update(meta)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(target, old)
+            os.replace(store, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(store, target)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def volume_attrs(volume: Volume) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,16 +136,47 @@ def save_phantom(
     Returns
     -------
     dict
-        Name -> path of every file written. Files are written atomically (temporary file, then
-        rename), so an interrupted run never leaves a truncated file.
+        Name -> path of every file written. All files are first written (and fsync-ed) into a
+        hidden temporary folder inside ``out_dir`` and moved into place only when every one is
+        complete (``truth.json`` last), so a full disk or an interrupt leaves the previous
+        files intact and no partial set; an ``OSError`` names the final path.
     """
-    from microstructure.io import write_volume
-    from microstructure.io.tables import atomic_write_text
-
     if not isinstance(phantom, Phantom):
         raise ValueError(f"phantom: expected a Phantom, got {type(phantom).__name__}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".phantom-", suffix=".tmp", dir=out))
+    except OSError as exc:
+        from microstructure.io.tables import write_error
+
+        raise write_error(out, exc) from exc
+    try:
+        staged = _write_phantom_files(stage, phantom, renderings, truth_fields)
+        paths = {}
+        for name, p in sorted(staged.items(), key=lambda kv: kv[0] == "truth"):
+            paths[name] = out / p.name
+            os.replace(p, paths[name])  # truth.json last: its presence marks a complete set
+    except OSError as exc:
+        from microstructure.io.tables import write_error
+
+        if str(stage) not in str(exc):
+            raise write_error(out, exc) from exc
+        err = type(exc)(str(exc).replace(str(stage), str(out)))
+        err.errno = exc.errno
+        raise err from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return paths
+
+
+def _write_phantom_files(
+    out: Path, phantom: Phantom, renderings: bool, truth_fields: bool | None
+) -> dict[str, Path]:
+    """Write every file of :func:`save_phantom` into ``out`` (the temporary folder)."""
+    from microstructure.io import write_volume
+    from microstructure.io.tables import atomic_write_text
+
     check_volume(phantom.image, name="phantom.image")
     meta = {
         "source": "microstructure.phantom",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ figcaption { font-size: 0.8em; color: #555; } .muted { color: #777; }
 .quality.none { background: #f6f6f6; border-color: #bbb; }
 .quality li { margin: 0.2em 0; } tr.failed td { background: #fde3e3; }
 """
+
+
+_STAGE_FIGURE = re.compile(r"^\d{2,}-")
 
 
 def scalar_numbers(numbers: Mapping[str, Any], *, max_items: int = 40) -> list[tuple[str, Any]]:
@@ -231,9 +235,10 @@ def write_html_report(out_dir: str | os.PathLike, report: Mapping[str, Any]) -> 
 
     numbers = report.get("numbers", {}) or {}
     fig_dir = out / "figures"
-    stage_prefixes = tuple(f"{st.get('dir')}-" for st in stages)
+    # "Result": the run's own figures (e.g. 3d_labels.png), never a stage's ("NN-stage-*"),
+    # whether of this run or left by another recipe
     general = (
-        sorted(p.name for p in fig_dir.glob("*.png") if not p.name.startswith(stage_prefixes))
+        sorted(p.name for p in fig_dir.glob("*.png") if not _STAGE_FIGURE.match(p.name))
         if fig_dir.is_dir()
         else []
     )
@@ -242,8 +247,9 @@ def write_html_report(out_dir: str | os.PathLike, report: Mapping[str, Any]) -> 
         parts.extend(_figure_html(fig) for fig in general)
     for st in stages:
         name = str(st.get("name"))
+        key = str(st.get("key") or name)  # unique per stage (two stages of one name)
         parts.append(f"<h2>{_fmt(st.get('index'))}. {html.escape(name)}</h2>")
-        stage_numbers, blocks = _split_quality(numbers.get(name, {}) or {})
+        stage_numbers, blocks = _split_quality(numbers.get(key, {}) or {})
         for where, block in blocks:
             parts.extend(_checks_table(where, block))
         pairs = scalar_numbers(stage_numbers)
@@ -258,8 +264,10 @@ def write_html_report(out_dir: str | os.PathLike, report: Mapping[str, Any]) -> 
                 '<p class="muted">All numbers: <code>report.json</code> and '
                 f"<code>{_fmt(st.get('dir'))}/params.json</code>.</p>"
             )
-        prefix = f"{st.get('dir')}-"
-        figs = sorted(p.name for p in fig_dir.glob(f"{prefix}*.png")) if fig_dir.is_dir() else []
+        figs = st.get("figures")
+        if not isinstance(figs, list) and fig_dir.is_dir():  # a report before stages listed them
+            figs = sorted(p.name for p in fig_dir.glob(f"{st.get('dir')}-*.png"))
+        figs = [str(f) for f in figs or () if str(f).endswith(".png")]
         parts.extend(_figure_html(fig) for fig in figs)
     parts.append("</body></html>")
     return atomic_write_text(out / "report.html", "\n".join(parts) + "\n")

@@ -87,6 +87,20 @@ def resolve_phantom_section(section: Any, *, recipe_path: str) -> dict[str, Any]
     return params
 
 
+def _check_memory(params: Mapping[str, Any], where: str = "[phantom]") -> None:
+    """Refuse a phantom that would not fit in memory before anything is generated."""
+    from microstructure.phantom import PhantomParams
+    from microstructure.phantom.generate import check_phantom_memory
+    from microstructure.phantom.params import DEFAULT_SHAPE
+
+    gen = {k: v for k, v in params.items() if k not in _CALL_KEYS}
+    try:
+        p = PhantomParams.preset(str(params.get("preset", "default")), **gen)
+        check_phantom_memory(params.get("shape", DEFAULT_SHAPE), p)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
 def _key(params: Mapping[str, Any]) -> str:
     import microstructure
 
@@ -132,6 +146,7 @@ def prepare_phantom(
         if len(shape) != 3 or any(int(n) < 8 for n in shape):
             raise ValueError(f"phantom shape: expected three sizes >= 8, got {shape}")
         kwargs["shape"] = tuple(int(n) for n in shape)
+    _check_memory(kwargs)
     key = _key(kwargs)
     out = Path(out_dir)
     final = out / PHANTOM_DIR

@@ -52,10 +52,18 @@ class StageSpec:
     name: str
     stage: type[Stage]
     params: StageParams
+    #: the stage's key in ``report.json["numbers"]`` and ``StageContext.results``: its name,
+    #: ``NAME-2``, ``NAME-3``, ... for later stages of the same name
+    result_key: str = ""
 
     @property
     def dirname(self) -> str:
         return f"{self.index:02d}-{self.name}"
+
+    @property
+    def key(self) -> str:
+        """The stage's unique key among the recipe's results (see ``result_key``)."""
+        return self.result_key or self.name
 
 
 @dataclass
@@ -102,6 +110,12 @@ def parse_recipe(doc: dict[str, Any], *, path: str = "<recipe>", text: str = "")
     bad = set(meta) - _RECIPE_KEYS
     if bad:
         raise ValueError(f"{path}: [recipe]: unknown key(s) {sorted(bad)}")
+    for key in ("name", "description"):
+        if key in meta and not isinstance(meta[key], str):
+            raise ValueError(
+                f'{path}: [recipe] {key}: expected a quoted string (name = "..."), '
+                f"got {type(meta[key]).__name__} {meta[key]!r}"
+            )
     recipe = Recipe(
         path=path,
         name=str(meta.get("name", Path(path).stem)),
@@ -109,6 +123,8 @@ def parse_recipe(doc: dict[str, Any], *, path: str = "<recipe>", text: str = "")
         sha256=hashlib.sha256(text.encode()).hexdigest() if text else "",
     )
     electrode = doc.get("electrode", {})
+    if not isinstance(electrode, dict):
+        raise ValueError(f"{path}: [electrode] must be a table, got {electrode!r}")
     bad = set(electrode) - _ELECTRODE_KEYS
     if bad:
         raise ValueError(f"{path}: [electrode]: unknown key(s) {sorted(bad)}")
@@ -122,6 +138,8 @@ def parse_recipe(doc: dict[str, Any], *, path: str = "<recipe>", text: str = "")
             )
         recipe.top_at = int(electrode["top_at"])
     inp = doc.get("input", {})
+    if not isinstance(inp, dict):
+        raise ValueError(f"{path}: [input] must be a table, got {inp!r}")
     bad = set(inp) - _INPUT_KEYS
     if bad:
         raise ValueError(f"{path}: [input]: unknown key(s) {sorted(bad)}")
@@ -146,7 +164,12 @@ def parse_recipe(doc: dict[str, Any], *, path: str = "<recipe>", text: str = "")
     for i, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or "name" not in entry:
             raise ValueError(f'{path}: stage {i}: missing name = "..."')
-        name = str(entry["name"])
+        if not isinstance(entry["name"], str):
+            raise ValueError(
+                f'{path}: stage {i}: name: expected a quoted stage name (name = "..."), '
+                f"got {type(entry['name']).__name__} {entry['name']!r}"
+            )
+        name = entry["name"]
         try:
             cls = get_stage(name)
         except ValueError as exc:
@@ -158,7 +181,11 @@ def parse_recipe(doc: dict[str, Any], *, path: str = "<recipe>", text: str = "")
             raise ValueError(_format_validation_error(f"{path}: stage {i} {name!r}", exc)) from None
         except ValueError as exc:  # validators raising plain ValueError
             raise ValueError(f"{path}: stage {i} {name!r}: {exc}") from None
-        recipe.stages.append(StageSpec(index=i, name=name, stage=cls, params=params))
+        seen = sum(1 for s in recipe.stages if s.name == name)
+        result_key = name if not seen else f"{name}-{seen + 1}"
+        recipe.stages.append(
+            StageSpec(index=i, name=name, stage=cls, params=params, result_key=result_key)
+        )
     return recipe
 
 

@@ -15,17 +15,30 @@ Layout of an output folder::
                                   figures) after the run
     OUT/figures/3d_labels.png     3D snapshot of the final labels volume (when there is one)
 
-Each stage's key hashes the input data, the voxel size, the label map and every upstream
-stage's name, version and parameters. A stage whose folder holds a finished ``params.json``
-with the same key is skipped (its volume is loaded only if a later stage needs it), so an
-interrupted run resumes where it stopped; ``force=True`` recomputes everything. A stage works
-in a temporary folder that is renamed into place only when it has finished, and the input is
-never written. Chunked stages also resume inside a stage: their ``ctx.chunk_dir`` (Zarr
-intermediates with a completion marker per chunk) survives a failure and is handed to the rerun
-of the same stage key, so finished chunks are not recomputed. A stage's lazy (Dask) result is
-written there block by block too (:func:`~microstructure.parallel.store.write_volume_resumable`),
-so a slab-wise stage interrupted while its result is written resumes at the first unwritten
-slab.
+Each stage's key hashes the input data, the voxel size, the label map, every upstream
+stage's name, version and parameters, and the content (sha256) of every file a stage reads
+(scribbles, models, measured curves: :meth:`~microstructure.pipeline.stages.Stage.input_files`),
+so editing such a file recomputes the stage. ``params.json`` records the sha256 of every file
+the stage wrote (``"checksums"``); they are verified before a cached stage is reused, and a
+damaged or truncated output is recomputed with a log line. A stage whose folder holds a
+finished ``params.json`` with the same key and intact outputs is skipped (its volume is
+loaded only if a later stage needs it), so an interrupted run resumes where it stopped;
+``force=True`` recomputes everything. A stage works in a temporary folder that is renamed
+into place only when it has finished, and the input is never written. Chunked stages also
+resume inside a stage: their ``ctx.chunk_dir`` (Zarr intermediates with a completion marker
+per chunk) survives a failure and is handed to the rerun of the same stage key, so finished
+chunks are not recomputed. A stage's lazy (Dask) result is written there block by block too
+(:func:`~microstructure.parallel.store.write_volume_resumable`), so a slab-wise stage
+interrupted while its result is written resumes at the first unwritten slab.
+
+The run folder is safe to reuse (:mod:`microstructure.pipeline.run_folder`): an ``--out``
+that equals or contains an input (the stack, or a file a stage reads), or lies inside an
+input slice folder, is refused before anything is written; the folder is created only after
+every check passed (and removed again when this run created it and failed before any stage
+finished); ``OUT/.lock`` keeps a second run out (naming the holder's PID); ``NN-stage``
+folders that are not this recipe's are refused unless ``force``, which removes them. Numbers
+are keyed per stage (``report["numbers"]``, ``StageContext.results``): a stage's name, or
+``NAME-2``, ``NAME-3`` for later stages of the same name.
 
 Zarr-stored volumes (a ``.zarr`` input, or an upstream output stored as ``volume.zarr``) are
 opened lazily as Dask arrays and handed as such to stages with ``supports_dask = True``; every
@@ -60,6 +73,15 @@ from microstructure.pipeline.chunked_check import check_chunked_phantom, check_c
 from microstructure.pipeline.html_report import write_html_report
 from microstructure.pipeline.memory import PeakMemory
 from microstructure.pipeline.recipe import Recipe, StageSpec, load_recipe
+from microstructure.pipeline.run_folder import (
+    check_paths,
+    file_sha256,
+    folder_checksums,
+    remove_stage_folders,
+    run_folder_lock,
+    stale_stage_folders,
+    verify_checksums,
+)
 from microstructure.pipeline.stages import (
     ZARR_THRESHOLD_BYTES,
     StageContext,
@@ -144,21 +166,30 @@ def hash_volume(volume: Volume) -> str:
     return h.hexdigest()
 
 
+def _stage_files(spec: StageSpec) -> list[tuple[str, str]]:
+    """``(dotted key, path)`` of the files the stage reads besides its input volume."""
+    return list(spec.stage().input_files(spec.params))
+
+
 def _stage_key(previous: str, spec: StageSpec, recipe: Recipe) -> str:
+    """The stage's cache key: upstream key, name, version, parameters, electrode orientation
+    and the content (sha256) of every file the stage reads."""
     h = hashlib.blake2b(digest_size=20)
     params = spec.params.model_dump(mode="json")
     h.update(previous.encode())
-    h.update(
-        json.dumps(
-            {
-                "stage": spec.name,
-                "version": spec.stage.version,
-                "params": params,
-                "electrode": [recipe.thickness_axis, recipe.top_at],
-            },
-            sort_keys=True,
-        ).encode()
-    )
+    doc: dict[str, Any] = {
+        "stage": spec.name,
+        "version": spec.stage.version,
+        "params": params,
+        "electrode": [recipe.thickness_axis, recipe.top_at],
+    }
+    files = {}
+    for key, path in _stage_files(spec):
+        p = Path(path).expanduser()
+        files[key] = file_sha256(p) if p.exists() else "missing"
+    if files:
+        doc["files"] = files
+    h.update(json.dumps(doc, sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -222,6 +253,8 @@ class _Run:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the volume the next stage receives (a loader for a cached stage's stored volume)
     current: Volume | Callable[[], Volume] | None = None
+    log: Callable[[str], None] | None = None
+    final_kind: str = "labels"  #: kind of the volume after the last stage
 
     def current_volume(self) -> Volume:
         return self.current() if callable(self.current) else self.current
@@ -233,8 +266,10 @@ def _open_input(
     """Check the input and output paths and read the input (Zarr lazily)."""
     if not src.exists():
         raise FileNotFoundError(f"{src}: input stack not found")
-    if out.resolve() == src.resolve():
-        raise ValueError(f"--out {out}: the output folder must not be the input")
+    inputs = [("stack", src)]
+    for spec in recipe.stages:
+        inputs += [(f"stage {spec.index} {spec.name!r} {k}", p) for k, p in _stage_files(spec)]
+    check_paths(out, inputs)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder")
     return _read(
@@ -269,6 +304,15 @@ def _lookup_cached(run: _Run, spec: StageSpec, key: str) -> dict[str, Any] | Non
     volume, loaded only when needed, to the next stage)."""
     stage_dir = run.out / spec.dirname
     meta = None if run.force else _load_finished(stage_dir, key)
+    if meta is not None:
+        damaged = verify_checksums(stage_dir, meta.get("checksums"))
+        if damaged is not None:
+            if run.log is not None:
+                run.log(
+                    f"[{spec.index}/{len(run.recipe.stages)}] {spec.name}: cached result not "
+                    f"trusted ({stage_dir}: {damaged}); recomputing"
+                )
+            return None
     if meta is not None and meta.get("volume"):
         path = stage_dir / meta["volume"]
         run.current = lambda path=path: _read(path)  # noqa: E731
@@ -338,8 +382,39 @@ def _compute_stage(run: _Run, spec: StageSpec, key: str, previous_key: str) -> d
         shutil.rmtree(tmp)
     tmp.mkdir()
     chunks = _chunk_dir(run.out, spec.dirname, key, fresh=run.force)
-    result, seconds, pm = _execute(run, spec, tmp, chunks)
-    vol_file = _write_volume(run, spec, result, tmp, chunks)
+    try:
+        result, seconds, pm = _execute(run, spec, tmp, chunks)
+        vol_file = _write_volume(run, spec, result, tmp, chunks)
+        meta = _finish_stage_folder(spec, key, previous_key, result, tmp, vol_file, seconds, pm)
+        _replace_dir(tmp, stage_dir)
+    except BaseException as exc:
+        # nothing half-written stays behind (a full disk, an interrupt); the chunk folder
+        # stays for the rerun. An OSError names the stage folder, not the temporary one.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and str(tmp) in str(exc):
+            named = type(exc)(str(exc).replace(str(tmp), str(stage_dir)))
+            named.errno = exc.errno
+            raise named from None
+        raise
+    shutil.rmtree(chunks, ignore_errors=True)
+    if vol_file == ZARR_VOLUME_FILE and hasattr(result.volume.data, "compute"):
+        # a lazy (Dask) result: later stages read the stored Zarr instead of
+        # recomputing the stages before it
+        run.current = lambda path=stage_dir / vol_file: _read(path)  # noqa: E731
+    return meta
+
+
+def _finish_stage_folder(
+    spec: StageSpec,
+    key: str,
+    previous_key: str,
+    result: Any,
+    tmp: Path,
+    vol_file: str | None,
+    seconds: float,
+    pm: Any,
+) -> dict[str, Any]:
+    """Write a computed stage's tables and ``params.json`` into its temporary folder."""
     for name, cols in result.tables.items():
         write_csv(tmp / f"{name}.csv", cols)
     meta = {
@@ -358,14 +433,10 @@ def _compute_stage(run: _Run, spec: StageSpec, key: str, previous_key: str) -> d
         "tables": [f"{n}.csv" for n in result.tables],
         "figures": list(result.figures),
         "numbers": to_jsonable(result.numbers),
+        # sha256 of every file written, verified before the stage is reused from the cache
+        "checksums": folder_checksums(tmp),
     }
     write_json(tmp / PARAMS_FILE, meta)
-    _replace_dir(tmp, stage_dir)
-    shutil.rmtree(chunks, ignore_errors=True)
-    if vol_file == ZARR_VOLUME_FILE and hasattr(result.volume.data, "compute"):
-        # a lazy (Dask) result: later stages read the stored Zarr instead of
-        # recomputing the stages before it
-        run.current = lambda path=stage_dir / vol_file: _read(path)  # noqa: E731
     return meta
 
 
@@ -379,18 +450,25 @@ def _report_stage(
     """Copy the stage's figures, add its numbers to the report, update the run's quality
     summary and rewrite ``report.json``."""
     stage_dir = run.out / spec.dirname
+    fig_dir = run.out / "figures"
+    for old in fig_dir.glob(f"{spec.dirname}-*"):  # figures of an earlier run of this folder
+        old.unlink(missing_ok=True)
+    figures = []
     for fig in meta.get("figures", []):
         src_fig = stage_dir / fig
         if src_fig.exists():
-            shutil.copyfile(src_fig, run.out / "figures" / f"{spec.dirname}-{fig}")
+            shutil.copyfile(src_fig, fig_dir / f"{spec.dirname}-{fig}")
+            figures.append(f"{spec.dirname}-{fig}")
     numbers = meta.get("numbers", {})
-    run.results[spec.name] = numbers
-    run.report["numbers"][spec.name] = numbers
+    run.results[spec.key] = numbers
+    run.report["numbers"][spec.key] = numbers
     run.report["stages"].append(
         {
             "index": spec.index,
             "name": spec.name,
+            "key": spec.key,
             "dir": spec.dirname,
+            "figures": figures,
             "status": status,
             "seconds": meta.get("seconds"),
             "peak_rss_mb": meta.get("peak_rss_mb"),
@@ -403,7 +481,7 @@ def _report_stage(
         log(
             f"[{spec.index}/{len(run.recipe.stages)}] {spec.name}: {status}"
             + (f" in {meta.get('seconds', 0):.2f} s" if status == "computed" else "")
-            + _stage_quality_text(spec.name, numbers)
+            + _stage_quality_text(spec.key, numbers)
         )
 
 
@@ -419,14 +497,26 @@ def _stage_quality_text(name: str, numbers: dict[str, Any]) -> str:
     )
 
 
+def _final_kind(recipe: Recipe, kind: str) -> str:
+    """The kind of the volume after the last stage, from the recipe (nothing is loaded)."""
+    for spec in recipe.stages:
+        if spec.stage.produces in ("grayscale", "labels"):
+            kind = spec.stage.produces
+    return kind
+
+
 def _finish_report(run: _Run) -> None:
     """The 3D snapshot of the final labels, ``report.json`` (finished) and ``report.html``."""
     snapshot = run.out / "figures" / SNAPSHOT_FIGURE
-    if any(st["status"] == "computed" for st in run.report["stages"]) or not snapshot.exists():
+    if run.final_kind != "labels":
+        snapshot.unlink(missing_ok=True)  # an earlier run's, not this one's
+    elif any(st["status"] == "computed" for st in run.report["stages"]) or not snapshot.exists():
         final = run.current_volume()
         if volume_kind(final) == "labels":
             final = _in_memory(final)
             labels_3d_figure(snapshot, final.data, voxel_size_nm=final.voxel_size_nm or 1.0)
+        else:
+            snapshot.unlink(missing_ok=True)
     run.report["status"] = "finished"
     run.report["quality"] = quality_summary(run.report["numbers"])
     write_json(run.out / "report.json", run.report)
@@ -459,7 +549,8 @@ def run_pipeline(
         Override the voxel size and give a label map for the input (else the recipe's
         ``[input]`` values, else the file metadata).
     force
-        Recompute every stage even when a cached result matches.
+        Recompute every stage even when a cached result matches, and remove stage folders
+        that are not this recipe's (without it they are refused).
     progress
         Show progress bars on stderr.
     log
@@ -474,6 +565,14 @@ def run_pipeline(
     -------
     dict
         The report, also written to ``out_dir/report.json``.
+
+    Raises
+    ------
+    ValueError
+        One line, before any work: an invalid recipe chain or chunked option, an ``out_dir``
+        overlapping an input, stage folders of another recipe (without ``force``), or
+        :class:`~microstructure.pipeline.run_folder.RunFolderLocked` while another run holds
+        ``out_dir``.
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
@@ -489,11 +588,63 @@ def run_pipeline(
         kind=kind,
         zarr_threshold_bytes=zarr_threshold_bytes,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "figures").mkdir(exist_ok=True)
-
     key = hash_volume(volume) + json.dumps(volume.metadata.get("label_map"), sort_keys=True)
     input_key = hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
+    # the folder is created only now that everything was validated
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_folder_lock(out):
+            stale = stale_stage_folders(out, [spec.dirname for spec in recipe.stages])
+            if stale and not force:
+                raise ValueError(
+                    f"--out {out}: holds stage folders not in this recipe ({', '.join(stale)}), "
+                    "e.g. from another recipe; pass --force to remove them or choose another --out"
+                )
+            remove_stage_folders(out, stale)
+            return _run_stages(
+                recipe,
+                src,
+                out,
+                volume,
+                input_key,
+                kind,
+                force=force,
+                progress=progress,
+                log=log,
+                zarr_threshold_bytes=zarr_threshold_bytes,
+            )
+    except BaseException:
+        if created:
+            _remove_if_empty(out)
+        raise
+
+
+def _remove_if_empty(out: Path) -> None:
+    """Remove a run folder this run created when the run failed before any stage finished
+    (and left no resumable chunk folder): a refused or failed run leaves no empty folders."""
+    if not out.is_dir():
+        return
+    names = {p.name for p in out.iterdir()}
+    if names <= {"figures", "report.json"} and not any((out / "figures").glob("*")):
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _run_stages(
+    recipe: Recipe,
+    src: Path,
+    out: Path,
+    volume: Volume,
+    input_key: str,
+    kind: str,
+    *,
+    force: bool,
+    progress: bool,
+    log: Callable[[str], None] | None,
+    zarr_threshold_bytes: int,
+) -> dict[str, Any]:
+    """Run the stages in the locked, validated run folder ``out``; the report."""
+    (out / "figures").mkdir(exist_ok=True)
     run = _Run(
         recipe=recipe,
         out=out,
@@ -503,6 +654,8 @@ def run_pipeline(
         progress=progress,
         zarr_threshold_bytes=zarr_threshold_bytes,
         current=volume,
+        log=log,
+        final_kind=_final_kind(recipe, kind),
     )
     write_json(out / "report.json", {**run.report, "status": "running"})
 

@@ -31,6 +31,8 @@ __all__ = [
     "available_stages",
     "volume_kind",
     "param_default",
+    "FILE_PARAMS",
+    "file_params",
     "ZARR_THRESHOLD_BYTES",
 ]
 
@@ -132,6 +134,15 @@ class Stage:
         """
         return []
 
+    def input_files(self, params: Any) -> list[tuple[str, str]]:
+        """``(dotted key, path)`` of every file this stage reads besides its input volume.
+
+        The runner hashes their contents into the stage's cache key (an edited scribbles file
+        recomputes the stage) and refuses an ``--out`` that contains one. The default finds
+        them by convention (:func:`file_params`); override for other keys.
+        """
+        return file_params(params)
+
     def run(self, volume: Volume, params: Any, ctx: StageContext) -> StageOutput:
         raise NotImplementedError
 
@@ -182,6 +193,37 @@ def volume_kind(volume: Volume) -> Literal["grayscale", "labels"]:
 
 
 Factory = Callable[[], Stage]
+
+#: parameter keys whose string values are paths of files a stage reads (also any key ending
+#: in ``_file`` or ``_path``), e.g. ``scribbles``/``model`` of ``segment``, ``measured.path``
+#: of ``mip``
+FILE_PARAMS = frozenset({"scribbles", "model", "path", "file", "measured", "curve"})
+
+
+def _is_file_key(key: str) -> bool:
+    return key in FILE_PARAMS or key.endswith(("_file", "_path"))
+
+
+def file_params(params: Any) -> list[tuple[str, str]]:
+    """``(dotted key, path)`` of the file paths among a stage's parameters (nested models,
+    dicts and lists included), by the naming convention of :data:`FILE_PARAMS`."""
+    found: list[tuple[str, str]] = []
+
+    def walk(prefix: str, key: str, value: Any) -> None:
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(f"{prefix}{name}.", name, getattr(value, name))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}{k}.", str(k), v)
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                walk(f"{prefix}{i}.", key, v)
+        elif isinstance(value, str | Path) and str(value) and _is_file_key(key):
+            found.append((prefix.rstrip("."), str(value)))
+
+    walk("", "", params)
+    return found
 
 
 def param_default(func: Callable[..., Any], name: str) -> Any:

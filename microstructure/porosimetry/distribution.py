@@ -54,13 +54,14 @@ def _write_table(path: str | os.PathLike, columns: dict[str, np.ndarray]) -> Pat
     target = Path(path)
     if target.parent and not target.parent.exists():
         raise ValueError(f"{path}: the output folder does not exist")
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+    from microstructure.io.tables import atomic_open
+
+    # temporary file beside the target, fsync, rename; removed on error; errors name the path
+    with atomic_open(target, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(list(columns))
         for row in zip(*columns.values(), strict=True):
             writer.writerow([_fmt(v) for v in row])
-    os.replace(tmp, target)
     return target
 
 

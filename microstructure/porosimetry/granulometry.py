@@ -30,7 +30,13 @@ from microstructure.porosimetry.washburn import (
     SURFACE_TENSION_N_PER_M,
     check_mercury_parameters,
 )
-from microstructure.volume import PORE_PHASES, check_labels
+from microstructure.volume import (
+    PORE_PHASES,
+    check_labels,
+    refuse_all_pore,
+    require_3d,
+    require_pore_and_solid,
+)
 
 __all__ = ["GranulometryResult", "local_thickness", "granulometry", "shielding_comparison"]
 
@@ -83,15 +89,16 @@ def local_thickness(
     from microstructure.porosimetry import _granulometry_chunked as GC
     from microstructure.porosimetry._intrusion_chunked import wants_chunked
 
+    require_3d(np.shape(pore_mask), name="pore_mask", what="local thickness")
     if wants_chunked(pore_mask, chunks):
+        refuse_all_pore(pore_mask, (1,), name="pore_mask", what="local thickness")
         opts = _chunk_opts(chunks, resume_dir, max_radius_nm, work_dir, out_zarr)
         return GC.local_thickness_chunked(
             pore_mask, voxel_size_nm=voxel_size_nm, radii_nm=radii_nm, opts=opts
         )
     pore = _core.check_mask(pore_mask, name="pore_mask")
     spacing = _core.spacing_of(voxel_size_nm)
-    if not pore.any():
-        raise ValueError("pore_mask: no pore voxels")
+    require_pore_and_solid(pore, name="pore_mask", what="local thickness")
     dt = _core.distance_nm(pore, spacing)
     return _lt_from_dt(dt, spacing, radii_nm)[0]
 
@@ -242,7 +249,9 @@ def granulometry(
     from microstructure.porosimetry import _granulometry_chunked as GC
     from microstructure.porosimetry._intrusion_chunked import wants_chunked
 
+    require_3d(np.shape(labels), name="labels", what="granulometry")
     if wants_chunked(labels, chunks):
+        refuse_all_pore(labels, pore_phases, name="labels", what="granulometry")
         lt, curve, porosity, mean_r, spacing = GC.granulometry_chunked(
             labels,
             voxel_size_nm=voxel_size_nm,
@@ -263,6 +272,7 @@ def granulometry(
     pore = _core.pore_mask_of(lab, pore_phases)
     if not pore.any():
         raise ValueError("labels: no pore voxels (phases 0 and 3)")
+    require_pore_and_solid(pore, name="labels", what="granulometry")
     dt = _core.distance_nm(pore, spacing)
     lt, levels = _lt_from_dt(dt, spacing, radii_nm)
     n_pore = float(np.count_nonzero(pore))

@@ -57,7 +57,13 @@ from microstructure.porosimetry.washburn import (
     SURFACE_TENSION_N_PER_M,
     check_mercury_parameters,
 )
-from microstructure.volume import PORE_PHASES, check_labels
+from microstructure.volume import (
+    PORE_PHASES,
+    check_labels,
+    refuse_all_pore,
+    require_3d,
+    require_pore_and_solid,
+)
 
 __all__ = ["MipResult", "simulate_mip", "invasion_radius"]
 
@@ -138,7 +144,9 @@ def invasion_radius(
     """
     from microstructure.porosimetry import _intrusion_chunked as IC
 
+    require_3d(np.shape(pore_mask), name="pore_mask", what="mercury intrusion")
     if IC.wants_chunked(pore_mask, chunks):
+        refuse_all_pore(pore_mask, (1,), name="pore_mask", what="mercury intrusion")
         return IC.invasion_radius_chunked(
             pore_mask,
             voxel_size_nm=voxel_size_nm,
@@ -151,6 +159,8 @@ def invasion_radius(
         )
     pore = _core.check_mask(pore_mask, name="pore_mask")
     spacing = _core.spacing_of(voxel_size_nm)
+    if pore.any():
+        require_pore_and_solid(pore, name="pore_mask", what="mercury intrusion")
     return invasion(pore, spacing, inlet, thickness_axis, top_at, radii_nm, batch_size_nm)[0]
 
 
@@ -246,14 +256,12 @@ def simulate_mip(
     a few work chunks (with their overlap) per worker.
     """
     check_mercury_parameters(contact_angle_deg, surface_tension_n_per_m)
-    if cbd_porosity is not None:
-        cbd_porosity = float(cbd_porosity)
-        if not 0.0 <= cbd_porosity < 1.0:
-            raise ValueError(f"cbd_porosity: expected a fraction in [0, 1), got {cbd_porosity}")
+    cbd_porosity = _checked_inputs(labels, cbd_porosity)
     from microstructure.porosimetry import _intrusion_chunked as IC
 
     if IC.wants_chunked(labels, chunks):
         check_chunked(simulate_mip, {"cbd_porosity": cbd_porosity})
+        refuse_all_pore(labels, pore_phases, name="labels", what="simulated mercury intrusion")
         return IC.simulate_mip_chunked(
             labels,
             voxel_size_nm=voxel_size_nm,
@@ -283,6 +291,16 @@ def simulate_mip(
     )
 
 
+def _checked_inputs(labels: Any, cbd_porosity: float | None) -> float | None:
+    """The checks of :func:`simulate_mip` before any work: a 3D volume, ``cbd_porosity``."""
+    require_3d(np.shape(labels), name="labels", what="simulated mercury intrusion")
+    if cbd_porosity is not None:
+        cbd_porosity = float(cbd_porosity)
+        if not 0.0 <= cbd_porosity < 1.0:
+            raise ValueError(f"cbd_porosity: expected a fraction in [0, 1), got {cbd_porosity}")
+    return cbd_porosity
+
+
 def _simulate_in_memory(
     labels: Any,
     *,
@@ -302,6 +320,8 @@ def _simulate_in_memory(
     lab = check_labels(labels, name="labels")
     spacing = _core.spacing_of(voxel_size_nm)
     pore = _core.pore_mask_of(lab, pore_phases)
+    if pore.any():  # no pore at all: the drainage names it
+        require_pore_and_solid(pore, name="labels", what="simulated mercury intrusion")
     thickness_axis, top_at = orientation
     cbd_porosity, cbd_mean_diameter_nm, cbd_std_diameter_nm, max_pressure_mpa = cbd
     inv, steps, names, seeds, dt, levels = invasion(

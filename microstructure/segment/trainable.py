@@ -20,6 +20,11 @@ Features (per voxel, float32):
 Each stack is normalised to its own 0.5 / 99.5 percentiles before feature extraction, so a
 saved model can be applied to other stacks of the same kind of sample.
 
+A trained model is saved as numbers only: the forest's node arrays in an ``.npz`` archive with
+a JSON header (:mod:`microstructure.segment._model_format`). Loading refuses pickle/joblib
+files (the format before version 2) and anything else unread, so a model path in a recipe
+someone sent cannot run code.
+
 In memory only: the features and the forest need the whole stack (the
 :func:`~microstructure.segment.segment_am` declaration refuses ``method="trainable"`` on a
 chunked input).
@@ -45,6 +50,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from microstructure.io.tables import to_jsonable
+from microstructure.segment._model_format import MODEL_SUFFIX, load_forest, save_forest
 from microstructure.volume import Phase, check_volume
 
 __all__ = [
@@ -56,13 +63,13 @@ __all__ = [
     "train_segmenter",
     "load_segmenter",
     "segment_trainable",
+    "MODEL_SUFFIX",
 ]
 
 #: Scribble value of unpainted voxels; painted voxels hold ``phase code + 1``.
 SCRIBBLE_UNLABELLED = 0
 #: trees of the random forest (``train_segmenter``, the ``segment`` stage's ``n_estimators``)
 DEFAULT_N_ESTIMATORS = 60
-_MODEL_FORMAT = 1
 _MODEL_KIND = "microstructure.segment.TrainedSegmenter"
 _PHASE_NAMES = {p.value: p.name.lower() for p in Phase}
 
@@ -286,50 +293,60 @@ class TrainedSegmenter:
         return np.asarray(self.phases, dtype=np.uint8)[idx]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model (joblib pickle; load only files you trust) and return the path."""
-        import joblib
+        """Write the model as arrays + JSON (``.npz``, no pickle) and return the path.
 
-        p = Path(path)
-        if not p.parent.is_dir():
-            raise FileNotFoundError(f"model path: folder {p.parent} does not exist")
-        payload = {
-            "format": _MODEL_FORMAT,
+        The file holds numbers only (see :mod:`microstructure.segment._model_format`), so
+        reading one received from someone else cannot run code.
+        """
+        if self.classifier is None or not hasattr(self.classifier, "estimators_"):
+            raise ValueError("model: only a fitted random forest can be saved")
+        header = {
             "kind": _MODEL_KIND,
-            "classifier": self.classifier,
-            "features": self.features.__dict__.copy(),
-            "phases": list(self.phases),
-            "info": self.info,
+            "features": {
+                **self.features.__dict__,
+                "context_slices": list(self.features.context_slices),
+            },
+            "phases": [int(v) for v in self.phases],
+            "info": to_jsonable(self.info),
         }
-        joblib.dump(payload, p, compress=3)
-        return p
+        return save_forest(path, self.classifier, header)
 
 
 def load_segmenter(path: str | os.PathLike[str]) -> TrainedSegmenter:
-    """Read a model written by :meth:`TrainedSegmenter.save` (a pickle: trusted files only)."""
-    import joblib
+    """Read a model written by :meth:`TrainedSegmenter.save` (``.npz`` arrays + JSON header).
 
+    Pickle/joblib files (the format before version 2) and any file that is not such an
+    archive are refused before anything in them is deserialised: a model path may come from
+    a recipe someone else wrote, and reading it must not run code.
+    """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"model: file {p} not found")
-    try:
-        payload = joblib.load(p)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad model file
-        raise ValueError(f"model: {p} is not a saved segmentation model ({exc})") from None
-    kind = payload.get("kind") if isinstance(payload, dict) else None
-    if kind != _MODEL_KIND:
-        raise ValueError(f"model: {p} is not a saved segmentation model")
-    if payload.get("format") != _MODEL_FORMAT:
+    forest, head = load_forest(p)
+    if head.get("kind") != _MODEL_KIND:
         raise ValueError(
-            f"model: {p} has format {payload.get('format')}, this version reads {_MODEL_FORMAT}"
+            f"model: {p} is not a saved segmentation model (kind {head.get('kind')!r})"
         )
-    feats = dict(payload["features"])
-    feats["context_slices"] = tuple(feats.get("context_slices", ()))
-    return TrainedSegmenter(
-        classifier=payload["classifier"],
-        features=FeatureParams(**feats),
-        phases=tuple(int(v) for v in payload["phases"]),
-        info=dict(payload.get("info", {})),
-    )
+    feats = head.get("features")
+    phases = head.get("phases")
+    info = head.get("info", {})
+    names = set(FeatureParams.__dataclass_fields__)
+    if not isinstance(feats, dict) or not set(feats) <= names:
+        raise ValueError(
+            f"model: {p}: header 'features' must be an object with keys {sorted(names)}"
+        )
+    if not isinstance(info, dict):
+        raise ValueError(f"model: {p}: header 'info' must be an object")
+    classes = [int(c) for c in forest.classes_]
+    if not isinstance(phases, list) or phases != classes or not set(classes) <= set(_PHASE_NAMES):
+        raise ValueError(f"model: {p}: header phases {phases!r} do not match classes {classes}")
+    try:
+        feats = dict(feats)
+        feats["context_slices"] = tuple(feats.get("context_slices", ()))
+        fp = FeatureParams(**feats)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model: {p}: header features invalid ({exc})") from None
+    if info.get("n_features", head["n_features"]) != head["n_features"]:
+        raise ValueError(f"model: {p}: info n_features differs from the forest's")
+    return TrainedSegmenter(classifier=forest, features=fp, phases=tuple(classes), info=dict(info))
 
 
 def train_segmenter(
@@ -432,7 +449,7 @@ def segment_trainable(
 ) -> np.ndarray:
     """Phase labels (uint8) of ``stack`` from a trained model or from scribbles on it.
 
-    Give either ``model`` (a :class:`TrainedSegmenter` or the path of a saved one) or
+    Give either ``model`` (a :class:`TrainedSegmenter` or the path of one saved as ``.npz``) or
     ``scribbles`` (train on this stack first; ``train_options`` go to
     :func:`train_segmenter`).
     """

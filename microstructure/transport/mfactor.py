@@ -49,7 +49,7 @@ import scipy.ndimage as ndi
 
 from microstructure.faces import AXES, axis_index
 from microstructure.transport._mfactor_solver import FineOp, solve_cg
-from microstructure.volume import PORE_PHASES, check_volume, parse_voxel_size
+from microstructure.volume import PORE_PHASES, check_volume, parse_voxel_size, require_3d
 
 __all__ = ["MFactorResult", "NotPercolatingWarning", "m_factor", "m_factors"]
 
@@ -311,6 +311,7 @@ def m_factor(
         raise ValueError(f"max_iter: expected a positive integer, got {max_iter!r}")
     if arr.shape[ax] < 1:
         raise ValueError(f"labels: empty along axis {AXES[ax]}")
+    require_3d(arr.shape, name="labels", what="the M-factor (3D diffusion)")
 
     fractions = _phase_fractions(arr, set(ph) | set(diff))
     porosity = float(sum(fractions[p] for p in ph))

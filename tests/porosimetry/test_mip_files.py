@@ -115,7 +115,7 @@ def test_bad_files(tmp_path):
     ok = tmp_path / "ok.txt"
     ok.write_text("1 0\n2 0.1\n3 0.2\n")
     with pytest.raises(ValueError, match="pressure_unit"):
-        read_mip_file(ok, pressure_unit="atm")
+        read_mip_file(ok, pressure_unit="torr")
     with pytest.raises(ValueError, match="min_pressure_mpa"):
         read_mip_file(ok, pressure_unit="mpa", min_pressure_mpa=10)
     with pytest.raises(ValueError, match="volume_column"):

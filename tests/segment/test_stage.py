@@ -59,7 +59,7 @@ def test_stage_trainable_from_a_scribble_file_and_saved_model(tmp_path, phantom_
     nums = run_pipeline(rec, path, out, progress=False)["numbers"]["segment"]
     assert nums["training"]["samples_per_phase"]["am"] > 0
     assert abs(nums["am_fraction"] - float(np.mean(ph.labels == 1))) <= 0.015
-    model = out / "01-segment" / "segment_model.joblib"
+    model = out / "01-segment" / "segment_model.npz"
     assert model.exists()
     nums2 = run_pipeline(
         _recipe(method="trainable", model=str(model)), path, tmp_path / "out2", progress=False

@@ -36,7 +36,7 @@ def test_trainable_beats_otsu_under_strong_shine_through(tmp_path):
     assert d_t > d_o + 0.015
     # 2) a model trained on another stack, saved and loaded, still beats Otsu
     model = train_segmenter(stack_a, sparse_scribbles(ph_a.labels), n_estimators=40, seed=0)
-    loaded = load_segmenter(model.save(tmp_path / "rf.joblib"))
+    loaded = load_segmenter(model.save(tmp_path / "rf.npz"))
     transfer = segment_am(stack_b, method="trainable", model=loaded)
     np.testing.assert_array_equal(transfer, segment_am(stack_b, method="trainable", model=model))
     assert abs(transfer.mean() - truth.mean()) < err_o / 2
@@ -89,7 +89,7 @@ def test_bad_scribbles_give_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="model/scribbles"):
         segment_am(stack, method="trainable")
     with pytest.raises(FileNotFoundError, match="model"):
-        load_segmenter(tmp_path / "missing.joblib")
+        load_segmenter(tmp_path / "missing.npz")
     bad = tmp_path / "bad.joblib"
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="model"):

@@ -542,12 +542,12 @@ class GranulometryStage(Stage):
     supports_dask = True
 
     def chunked_refusals(self, params: GranulometryParams) -> list[str]:
-        from microstructure.porosimetry import granulometry
+        from microstructure.porosimetry.granulometry import granulometry
 
         return chunked_refusals(granulometry, {"radii_nm": params.radii_nm})
 
     def run(self, volume: Volume, params: GranulometryParams, ctx: StageContext) -> StageOutput:
-        from microstructure.porosimetry import granulometry
+        from microstructure.porosimetry.granulometry import granulometry
 
         vs = volume.require_voxel_size("granulometry")
         radii = capped_radii_nm(

@@ -88,7 +88,7 @@ class SegmentParams(StageParams):
         description="trainable: scribble volume (0 unlabelled, 1 pore/rest, 2 AM, 3 CBD) "
         "painted on this stage's input; path relative to the working directory",
     )
-    model: str | None = Field(None, description="trainable: a saved model (.joblib) to apply")
+    model: str | None = Field(None, description="trainable: a saved model (.npz) to apply")
     n_estimators: int = Field(
         _default("n_estimators"), ge=1, le=1000, description="trainable: number of trees"
     )
@@ -311,7 +311,7 @@ class SegmentStage(Stage):
             resume_dir=None if slab is None or ctx.chunk_dir is None else ctx.chunk_dir / "segment",
         )
         if seg.trained_model is not None and params.save_model:
-            seg.trained_model.save(ctx.work_dir / "segment_model.joblib")
+            seg.trained_model.save(ctx.work_dir / "segment_model.npz")
         numbers, tables = _numbers(seg, params, vs)
         if slab is not None:
             numbers["chunked"] = {"slices_per_chunk": int(slab)}

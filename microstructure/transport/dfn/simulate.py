@@ -234,8 +234,10 @@ class DischargeResult:
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the discharge curve: columns ``time_s, capacity_mah,
         specific_capacity_mah_per_g, voltage_v`` (one row per output step)."""
+        from microstructure.io.tables import atomic_open
+
         nmc_g = self.parameters.nmc_mass_kg_per_m2 * 1e3 * self.area_cm2 * 1e-4
-        with open(path, "w", newline="") as fh:
+        with atomic_open(path, "w") as fh:
             w = csv.writer(fh)
             w.writerow(self.CSV_COLUMNS)
             for t, q, v in zip(self.time_s, self.discharged_mah, self.voltage_v, strict=True):
@@ -243,7 +245,9 @@ class DischargeResult:
 
     def salt_profile_to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the end-of-discharge salt profile: columns ``x_um, salt_mol_per_m3``."""
-        with open(path, "w", newline="") as fh:
+        from microstructure.io.tables import atomic_open
+
+        with atomic_open(path, "w") as fh:
             w = csv.writer(fh)
             w.writerow(("x_um", "salt_mol_per_m3"))
             for x, c in zip(self.x_um, self.salt_end_mol_per_m3, strict=True):
@@ -283,6 +287,11 @@ class DischargeResult:
         }
 
 
+#: highest discharge rate accepted (1/h): a 36 s discharge; beyond it the half cell is
+#: exhausted before the first output step and the solver fails (1e6 C: IDA_BAD_K)
+MAX_C_RATE = 100.0
+
+
 def _check_c_rate(c_rate: Any) -> float:
     try:
         c = float(c_rate)
@@ -290,6 +299,11 @@ def _check_c_rate(c_rate: Any) -> float:
         raise ValueError(f"c_rate: expected a positive number, got {c_rate!r}") from None
     if not (math.isfinite(c) and c > 0):
         raise ValueError(f"c_rate: must be a positive number, got {c_rate!r}")
+    if c > MAX_C_RATE:
+        raise ValueError(
+            f"c_rate: {c:g} C is above the {MAX_C_RATE:g} C the discharge model is solved for "
+            "(a full discharge in under 36 s)"
+        )
     return c
 
 
