@@ -582,3 +582,24 @@ def test_a_tiff_cut_in_half_is_an_error_not_one_slice(tmp_path, capsys):
     assert "\n" not in str(err.value)
     assert capsys.readouterr().err == ""  # no tifffile log lines leak
     np.testing.assert_array_equal(read_volume(whole).data, data)
+
+
+@pytest.mark.parametrize("stage", ["segment", "cbd", "nanopores"])
+def test_single_slice_stacks_are_refused_by_the_3d_stages(tmp_path, stage):
+    from microstructure.io import write_volume
+    from microstructure.pipeline import parse_recipe, run_pipeline
+    from microstructure.volume import Volume
+
+    rng = np.random.default_rng(0)
+    if stage == "segment":
+        data = rng.integers(0, 255, (1, 32, 32), dtype=np.uint8)
+        extra = {}
+    else:
+        data = (rng.random((1, 32, 32)) > 0.5).astype(np.uint8)
+        extra = {"volume_fraction": 0.05} if stage == "cbd" else {}
+    path = tmp_path / "one.tif"
+    write_volume(path, Volume(data, (20.0, 20.0, 20.0)))
+    recipe = parse_recipe({"recipe": {"name": "t"}, "stage": [{"name": stage, **extra}]})
+    with pytest.raises(ValueError, match=f"stage '{stage}': .* a single slice is 2D") as err:
+        run_pipeline(recipe, path, tmp_path / "out", progress=False)
+    assert "\n" not in str(err.value)

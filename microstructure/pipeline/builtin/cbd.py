@@ -39,7 +39,7 @@ from microstructure.pipeline.stages import (
     param_default,
     register,
 )
-from microstructure.volume import Phase, Volume
+from microstructure.volume import Phase, Volume, require_3d
 
 
 class CbdParams(StageParams):
@@ -157,6 +157,7 @@ class CbdStage(Stage):
         from microstructure.plot import labels_slice_figure
 
         vs = volume.require_voxel_size("CBD insertion")
+        require_3d(volume.data.shape, name="stage 'cbd'", what="the contact-angle CBD insertion")
         labels = volume.data
         if params.replace_existing:
             labels = labels.copy()
@@ -245,6 +246,7 @@ class NanoporesStage(Stage):
         from microstructure.plot import labels_slice_figure
 
         vs = volume.require_voxel_size("CBD nanopores")
+        require_3d(volume.data.shape, name="stage 'nanopores'", what="fibrous nanopores")
         out, info = add_nanopores(
             volume.data,
             voxel_size_nm=vs,

@@ -50,7 +50,7 @@ from microstructure.pipeline.stages import (
     register,
 )
 from microstructure.segment import Segmentation, segmentation
-from microstructure.volume import Volume
+from microstructure.volume import Volume, require_3d
 
 OVERLAY_FILE = "segment_overlay.png"
 
@@ -269,6 +269,8 @@ class SegmentStage(Stage):
         return chunked_memory(segmentation, _chunk_options(params), n_voxels)
 
     def run(self, volume: Volume, params: SegmentParams, ctx: StageContext) -> StageOutput:
+        # closed pores (and particles) are 3D: a single slice would give 2D "closed" pores
+        require_3d(volume.data.shape, name="stage 'segment'", what="closed pores in 3D")
         # a slab as float32, its int32 labels, masks and face layers: measured 55-75 MiB
         # above a worker's idle level for 8 MiB of float32 slab, ~8 copies
         slab = chunked_slices(volume, params.chunks, ctx, stage="segment", copies=8.0)
