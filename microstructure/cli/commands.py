@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from microstructure.parallel import dask_scheduler
     from microstructure.pipeline import load_recipe, run_pipeline
     from microstructure.pipeline.phantom_input import prepare_phantom
+    from microstructure.pipeline.run_folder import run_folder_lock
     from microstructure.pipeline.runner import check_chunked_phantom
 
     log = None if args.json else (lambda line: print(line, flush=True))
@@ -157,40 +159,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.zarr_threshold is not None:
         extra["zarr_threshold_bytes"] = _parse_size(args.zarr_threshold, "--zarr-threshold")
-    if source is None:
-        if recipe.phantom is None:
-            raise CliError(
-                f"{args.recipe}: give --input STACK (the recipe has no [phantom] section that "
-                "would generate its input)"
+    with contextlib.ExitStack() as held:
+        if source is None:
+            if recipe.phantom is None:
+                raise CliError(
+                    f"{args.recipe}: give --input STACK (the recipe has no [phantom] section "
+                    "that would generate its input)"
+                )
+            try:
+                shape = _parse_shape(args.phantom_shape) if args.phantom_shape else None
+            except CliError as exc:  # the parser names --shape (the phantom command's option)
+                raise CliError(str(exc).replace("--shape", "--phantom-shape", 1)) from None
+            # what cannot run chunked is refused before the phantom is generated
+            check_chunked_phantom(recipe, shape=shape, **extra)
+            # the phantom is part of the run: generated under the run folder's lock
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            held.enter_context(run_folder_lock(args.out))
+            source = prepare_phantom(recipe.phantom, args.out, shape=shape, log=log)
+        elif recipe.phantom is not None and log is not None:
+            log(f"--input given: the recipe's [phantom] section is not used ({args.input})")
+        with dask_scheduler(
+            args.scheduler, workers=args.workers, memory_limit=args.memory_limit
+        ) as client:
+            if client is not None and log is not None:
+                log(
+                    f"dask: {len(client.scheduler_info()['workers'])} worker(s), dashboard at "
+                    f"{client.dashboard_link}"
+                )
+            report = run_pipeline(
+                recipe,
+                source,
+                args.out,
+                voxel_size_nm=args.voxel_size_nm,
+                labels=args.labels,
+                force=args.force,
+                progress=not args.no_progress,
+                log=log,
+                **extra,
             )
-        try:
-            shape = _parse_shape(args.phantom_shape) if args.phantom_shape else None
-        except CliError as exc:  # the parser names --shape (the phantom command's option)
-            raise CliError(str(exc).replace("--shape", "--phantom-shape", 1)) from None
-        # what cannot run chunked is refused before the phantom is generated
-        check_chunked_phantom(recipe, shape=shape, **extra)
-        source = prepare_phantom(recipe.phantom, args.out, shape=shape, log=log)
-    elif recipe.phantom is not None and log is not None:
-        log(f"--input given: the recipe's [phantom] section is not used ({args.input})")
-    with dask_scheduler(
-        args.scheduler, workers=args.workers, memory_limit=args.memory_limit
-    ) as client:
-        if client is not None and log is not None:
-            log(
-                f"dask: {len(client.scheduler_info()['workers'])} worker(s), dashboard at "
-                f"{client.dashboard_link}"
-            )
-        report = run_pipeline(
-            recipe,
-            source,
-            args.out,
-            voxel_size_nm=args.voxel_size_nm,
-            labels=args.labels,
-            force=args.force,
-            progress=not args.no_progress,
-            log=log,
-            **extra,
-        )
     from microstructure.quality import console_summary
 
     text = "\n".join(

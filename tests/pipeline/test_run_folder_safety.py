@@ -399,3 +399,26 @@ def test_a_failed_write_leaves_no_temporary_stage_folder_and_names_the_stage(
         run_pipeline(recipe, labels, out, progress=False)
     assert ".tmp" not in str(err.value)
     assert not list(out.glob(".*.tmp"))
+
+
+def test_a_phantom_recipe_waits_for_no_one_and_generates_nothing_into_a_locked_folder(
+    tmp_path, capsys
+):
+    """`run` of a recipe with a [phantom] section takes the run folder's lock before the
+    phantom is generated: a second run is refused and writes no phantom."""
+    from microstructure.cli import main
+
+    rec = tmp_path / "r.toml"
+    rec.write_text(
+        '[recipe]\nname = "x"\n[phantom]\nshape = [8, 32, 32]\n[[stage]]\nname = "geometry"\n'
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _hold_lock(out)
+    try:
+        assert main(["run", str(rec), "--out", str(out), "--no-progress"]) == 1
+        assert f"another run is using this folder (PID {proc.pid}" in capsys.readouterr().err
+        assert not (out / "00-phantom").exists()
+    finally:
+        proc.kill()
+        proc.wait()
