@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from microstructure.pipeline.stages import StageContext, above_size_threshold, in_memory, is_lazy
+from microstructure.pipeline.stages import (
+    StageContext,
+    StageOutput,
+    above_size_threshold,
+    in_memory,
+    is_lazy,
+)
 from microstructure.volume import Volume
 
 __all__ = [
@@ -36,6 +42,7 @@ __all__ = [
     "stage_input",
     "mid_slice",
     "save_panels",
+    "filter_output",
     "refusals",
 ]
 
@@ -162,3 +169,32 @@ def slice_pixel_nm(voxel_size_nm: Any) -> tuple[float, float] | None:
     if voxel_size_nm is None:
         return None
     return (float(voxel_size_nm[1]), float(voxel_size_nm[2]))
+
+
+def filter_output(
+    volume: Volume,
+    data: Any,
+    out: Any,
+    info: dict[str, Any],
+    ctx: StageContext,
+    *,
+    name: str,
+    label: str,
+    title: str,
+) -> StageOutput:
+    """The output of a slice filter stage (curtaining, denoise): the filtered volume with the
+    input's voxel size and metadata, its numbers, and the ``NAME.png`` panel of the middle
+    slice (input, ``label``, removed); ``title`` is formatted with the slice index ``k``."""
+    k, before = mid_slice(data)
+    _, after = mid_slice(out, k)
+    fig = save_panels(
+        ctx.work_dir / f"{name}.png",
+        [("input", before, False), (label, after, False), ("removed", before - after, True)],
+        title.format(k=k),
+        pixel_size_nm=slice_pixel_nm(volume.voxel_size_nm),
+    )
+    return StageOutput(
+        volume=Volume(out, volume.voxel_size_nm, dict(volume.metadata)),
+        numbers=info,
+        figures=[fig],
+    )

@@ -18,10 +18,8 @@ from pydantic import Field
 from microstructure.pipeline.builtin.preprocess import (
     CHUNKS_FIELD,
     chunked_slices,
-    mid_slice,
+    filter_output,
     refusals,
-    save_panels,
-    slice_pixel_nm,
     stage_input,
 )
 from microstructure.pipeline.stages import (
@@ -152,23 +150,16 @@ class CurtainingStage(Stage):
                 "slices_per_chunk": int(out.chunks[0][0]),
                 "z_halo": robust_halo if info["method"] == "robust" else 0,
             }
-        k, before = mid_slice(data)
-        _, after = mid_slice(out, k)
-        fig = save_panels(
-            ctx.work_dir / "curtaining.png",
-            [
-                ("input", before, False),
-                ("destriped", after, False),
-                ("removed", before - after, True),
-            ],
-            f"curtaining ({info['method']}, tilt {info['angle_deg']:.2f} deg): slice {k}, "
+        return filter_output(
+            volume,
+            data,
+            out,
+            info,
+            ctx,
+            name="curtaining",
+            label="destriped",
+            title=f"curtaining ({info['method']}, tilt {info['angle_deg']:.2f} deg): slice {{k}}, "
             f"removed rms {np.sqrt(info['removed_energy']):.3g}, stripe energy left "
             f"{info['stripe_energy_left_fraction']:.2f}, removed stripe-like "
             f"{info['removed_stripe_fraction']:.2f}",
-            pixel_size_nm=slice_pixel_nm(volume.voxel_size_nm),
-        )
-        return StageOutput(
-            volume=Volume(out, volume.voxel_size_nm, dict(volume.metadata)),
-            numbers=info,
-            figures=[fig],
         )

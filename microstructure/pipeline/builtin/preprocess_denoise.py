@@ -16,10 +16,8 @@ from pydantic import Field
 from microstructure.pipeline.builtin.preprocess import (
     CHUNKS_FIELD,
     chunked_slices,
-    mid_slice,
+    filter_output,
     refusals,
-    save_panels,
-    slice_pixel_nm,
     stage_input,
 )
 from microstructure.pipeline.stages import (
@@ -91,22 +89,15 @@ class DenoiseStage(Stage):
         )
         if slab is not None:
             info["chunked"] = {"slices_per_chunk": int(slab)}
-        k, before = mid_slice(data)
-        _, after = mid_slice(out, k)
-        fig = save_panels(
-            ctx.work_dir / "denoise.png",
-            [
-                ("input", before, False),
-                ("denoised", after, False),
-                ("removed", before - after, True),
-            ],
-            f"denoise ({params.mode}): slice {k}, noise {info['sigma_estimated_from_data']:.3g}"
-            f" -> {info['sigma_after']:.3g} (x{info['noise_reduction_factor'] or 1:.2g} less), "
-            f"patch {info['patch_size']} px",
-            pixel_size_nm=slice_pixel_nm(volume.voxel_size_nm),
-        )
-        return StageOutput(
-            volume=Volume(out, volume.voxel_size_nm, dict(volume.metadata)),
-            numbers=info,
-            figures=[fig],
+        return filter_output(
+            volume,
+            data,
+            out,
+            info,
+            ctx,
+            name="denoise",
+            label="denoised",
+            title=f"denoise ({params.mode}): slice {{k}}, noise "
+            f"{info['sigma_estimated_from_data']:.3g} -> {info['sigma_after']:.3g} "
+            f"(x{info['noise_reduction_factor'] or 1:.2g} less), patch {info['patch_size']} px",
         )
