@@ -23,6 +23,7 @@ __all__ = [
     "parse_voxel_size",
     "check_volume",
     "check_labels",
+    "labels_from_pore_mask",
     "require_3d",
     "require_pore_and_solid",
     "refuse_all_pore",
@@ -179,14 +180,32 @@ def refuse_all_pore(labels: Any, pore_phases: Sequence[int], *, name: str, what:
         require_pore_and_solid(np.ones((1,), bool), name=name, what=what)
 
 
+def labels_from_pore_mask(pore_mask: Any) -> Any:
+    """Two-phase labels from a boolean pore mask: ``True`` is pore (phase 0), ``False`` is
+    solid, counted as active material (phase 1).
+
+    The same convention as PoreSpy's ``im`` (``True`` marks the void phase), so a mask made
+    for PoreSpy gives the same porosity here. A numpy mask gives numpy uint8 labels, a Dask
+    mask lazy ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels_from_pore_mask(np.array([True, False, True]))
+    array([0, 1, 0], dtype=uint8)
+    """
+    return (~pore_mask).astype(np.uint8)
+
+
 def check_labels(data: Any, *, name: str = "labels") -> np.ndarray:
-    """Validate a labels volume (phases 0..3, see :class:`Phase`) and return it as uint8."""
+    """Validate a labels volume (phases 0..3, see :class:`Phase`) and return it as uint8.
+
+    A boolean array is read as a pore mask (``True`` = pore, like PoreSpy's ``im``) and
+    becomes two-phase labels, see :func:`labels_from_pore_mask`.
+    """
     arr = check_volume(data, name=name)
     if arr.dtype == np.bool_:
-        raise ValueError(
-            f"{name}: got a boolean mask; a labels volume has phases "
-            "0 pore, 1 AM, 2 CBD, 3 CBD pore (convert with e.g. mask.astype(np.uint8))"
-        )
+        return labels_from_pore_mask(arr)
     if not np.issubdtype(arr.dtype, np.integer):
         if np.issubdtype(arr.dtype, np.floating) and np.array_equal(arr, np.round(arr)):
             arr = arr.astype(np.int64)

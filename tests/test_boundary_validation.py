@@ -138,8 +138,24 @@ def test_complex_zarr_is_refused_lazily_too(tmp_path):
             read_volume(path, lazy=lazy)
 
 
-def test_boolean_labels_refused_where_phases_are_needed():
-    with pytest.raises(ValueError, match="boolean mask"):
+def test_boolean_pore_mask_reads_as_pore_and_solid():
+    """A boolean mask is a pore mask (True = pore, PoreSpy's ``im``): the same numbers as the
+    labels with pore 0 and AM 1, never the inverted phases (issue 24)."""
+    labels = _labels((12, 12, 12))
+    two_phase = np.where(labels == 0, 0, 1).astype(np.uint8)
+    mask = two_phase == 0
+    a = granulometry(mask, voxel_size_nm=10)
+    b = granulometry(two_phase, voxel_size_nm=10)
+    assert a.porosity == pytest.approx(b.porosity)
+    assert a.porosity == pytest.approx(mask.mean())
+    s1 = simulate_mip(mask, voxel_size_nm=10)
+    s2 = simulate_mip(two_phase, voxel_size_nm=10)
+    np.testing.assert_allclose(s1.invasion_radius_nm, s2.invasion_radius_nm)
+    assert s1.porosity == pytest.approx(float(mask.mean()))
+    m1 = m_factor(mask, voxel_size_nm=10, axis="z")
+    m2 = m_factor(two_phase, voxel_size_nm=10, axis="z")
+    assert m1.m_factor == pytest.approx(m2.m_factor)
+    with pytest.raises(ValueError, match="every voxel is pore"):
         granulometry(np.ones((4, 4, 4), bool), voxel_size_nm=10)
 
 

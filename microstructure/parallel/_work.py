@@ -233,6 +233,8 @@ def max_of(root: Path, name: str) -> float:
 def check_labels_lazy(labels: Any, name: str = "labels") -> Any:
     """A (z, y, x) integer labels array: numpy stays numpy, Zarr becomes a Dask array."""
     lab = labels if isinstance(labels, np.ndarray) else as_dask(labels)
+    if lab.dtype == np.bool_:  # a pore mask, True = pore (PoreSpy's convention): pore 0, AM 1
+        lab = (~lab).astype(np.uint8)
     if lab.ndim != 3 or not np.issubdtype(lab.dtype, np.integer):
         raise ValueError(f"{name}: expected a 3D integer array, got {lab.dtype} {lab.shape}")
     return lab

@@ -85,6 +85,14 @@ def local_thickness(
     -------
     float32 array of radii in nm (largest inscribed ball containing each voxel): numpy for a
     numpy input (a Zarr array with ``out_zarr``), a Dask array for a Dask input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pore = np.zeros((20, 20, 20), bool)
+    >>> pore[:, 5:15, 5:15] = True                    # 10 voxels = 1 um wide
+    >>> float(local_thickness(pore, voxel_size_nm=100.0).max())   # largest inscribed radius
+    500.0
     """
     from microstructure.porosimetry import _granulometry_chunked as GC
     from microstructure.porosimetry._intrusion_chunked import wants_chunked
@@ -244,6 +252,17 @@ def granulometry(
     GranulometryResult
         Chunked: ``local_thickness_nm`` is the ``out_zarr`` array (or a Dask / numpy array
         without it) and ``mean_radius_nm`` comes from the chunk counts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.ones((20, 20, 20), np.uint8)
+    >>> labels[:, 5:15, 5:15] = 0                     # a 1 um square pore channel
+    >>> gran = granulometry(labels, voxel_size_nm=100.0)
+    >>> gran.porosity
+    0.25
+    >>> bool(gran.d_values()["d90_nm"] <= 1000.0)
+    True
     """
     check_mercury_parameters(contact_angle_deg, surface_tension_n_per_m)
     from microstructure.porosimetry import _granulometry_chunked as GC

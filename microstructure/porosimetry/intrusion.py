@@ -254,6 +254,17 @@ def simulate_mip(
     links, float32 bottleneck and invasion fields, not all alive at once); with
     ``extrusion=True`` 4.7 GB (about 38 bytes per voxel). See docs/performance.md. Chunked:
     a few work chunks (with their overlap) per worker.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.ones((20, 20, 20), np.uint8)      # 1 = active material
+    >>> labels[:, 5:15, 5:15] = 0                     # a 1 um square pore channel along z
+    >>> mip = simulate_mip(labels, voxel_size_nm=100.0)
+    >>> mip.porosity
+    0.25
+    >>> bool(600.0 <= mip.curve.d_values()["d50_nm"] <= 1000.0)
+    True
     """
     check_mercury_parameters(contact_angle_deg, surface_tension_n_per_m)
     cbd_porosity = _checked_inputs(labels, cbd_porosity)

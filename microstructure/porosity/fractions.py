@@ -67,6 +67,13 @@ def phase_fractions(labels: Any) -> dict[str, float]:
     dict
         Keys ``pore``, ``am``, ``cbd``, ``cbd_pore``; values are fractions of the whole volume
         (0..1, summing to 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.array([[[0, 1], [1, 2]]], np.uint8)
+    >>> phase_fractions(labels)
+    {'pore': 0.25, 'am': 0.5, 'cbd': 0.25, 'cbd_pore': 0.0}
     """
     counts = phase_counts(labels)
     total = sum(counts.values())
@@ -96,6 +103,15 @@ def total_porosity(labels: Any, *, cbd_nanoporosity: float = 0.0) -> float:
     -------
     float
         Porosity as a fraction of the whole volume (0..1).
+
+    Examples
+    --------
+    Pore voxels plus the CBD's own nanoporosity (here half of the CBD volume):
+
+    >>> import numpy as np
+    >>> labels = np.array([[[0, 1], [1, 2]]], np.uint8)
+    >>> total_porosity(labels, cbd_nanoporosity=0.5)
+    0.375
     """
     cbd_nanoporosity = check_fraction(cbd_nanoporosity, name="cbd_nanoporosity")
     return _total_from_fractions(phase_fractions(labels), cbd_nanoporosity)

@@ -49,7 +49,13 @@ import scipy.ndimage as ndi
 
 from microstructure.faces import AXES, axis_index
 from microstructure.transport._mfactor_solver import FineOp, solve_cg
-from microstructure.volume import PORE_PHASES, check_volume, parse_voxel_size, require_3d
+from microstructure.volume import (
+    PORE_PHASES,
+    check_volume,
+    labels_from_pore_mask,
+    parse_voxel_size,
+    require_3d,
+)
 
 __all__ = ["MFactorResult", "NotPercolatingWarning", "m_factor", "m_factors"]
 
@@ -147,11 +153,8 @@ class MFactorResult:
 # ------------------------------------------------------------------------------------------
 def _check_int_labels(labels: Any) -> np.ndarray:
     arr = check_volume(labels, name="labels")
-    if arr.dtype == np.bool_:
-        raise ValueError(
-            "labels: got a boolean mask; pass integer phase labels (e.g. mask.astype(np.uint8) "
-            "with phases=(1,))"
-        )
+    if arr.dtype == np.bool_:  # a pore mask, True = pore (PoreSpy's convention)
+        return labels_from_pore_mask(arr)
     if not np.issubdtype(arr.dtype, np.integer):
         if np.issubdtype(arr.dtype, np.floating) and np.array_equal(arr, np.round(arr)):
             arr = arr.astype(np.int64)
@@ -299,6 +302,17 @@ def m_factor(
     set-up) plus the input. Threads: numba's (``NUMBA_NUM_THREADS``) on grids of at least
     ``_mfactor_solver.SERIAL_CELLS`` (2**18) cells; smaller grids (small volumes, coarse
     multigrid levels) run serial kernels.
+
+    Examples
+    --------
+    A straight channel has no tortuosity: its M-factor is its porosity.
+
+    >>> import numpy as np
+    >>> labels = np.ones((20, 20, 20), np.uint8)
+    >>> labels[:, 5:15, 5:15] = 0
+    >>> res = m_factor(labels, voxel_size_nm=100.0, axis="z")
+    >>> round(res.m_factor, 4), round(res.tortuosity_factor, 4)
+    (0.25, 1.0)
     """
     t_start = time.perf_counter()
     arr = _check_int_labels(labels)
