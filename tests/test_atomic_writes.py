@@ -154,14 +154,7 @@ _RAW_WRITERS_ALLOWED = {
     "microstructure/io/tables.py",
     "microstructure/pipeline/runner.py",
     "microstructure/pipeline/builtin/reference.py",
-    "microstructure/pipeline/phantom_input.py",
-    "microstructure/parallel/_work.py",
-    "microstructure/parallel/label.py",
-    "microstructure/parallel/resume.py",
-    "microstructure/porosimetry/_chunked_work.py",
-    "microstructure/preprocess/_align_chunked.py",
     "microstructure/transport/dfn/_cache.py",
-    "microstructure/workflows/seed003.py",
 }
 _RAW = re.compile(
     r"open\(.*['\"]w|np\.save|tifffile\.imwrite|\.savefig\(|\.write_text\(|\.write_bytes\("

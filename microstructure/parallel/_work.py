@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from microstructure.io.tables import atomic_open
 from microstructure.parallel.chunked import _edt_block, as_dask
 from microstructure.parallel.resume import ChunkLedger, open_work_folder
 
@@ -167,10 +168,8 @@ def phase_mask(root: Path, pore_mask: Any, chunk, shape) -> None:
 
 
 def _save_npy(path: Path, values: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:
         np.save(fh, values)
-    os.replace(tmp, path)
 
 
 def _dt_task(root: str, block: Block, chunk, shape, spacing, cap: float, halo) -> None:
@@ -268,9 +267,8 @@ def phase_counts(lab: Any) -> np.ndarray:
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def clear_folder(root: Path, keep: tuple[str, ...]) -> None:

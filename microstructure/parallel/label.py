@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from microstructure.io.tables import atomic_open
 from microstructure.parallel.chunked import as_dask
 
 __all__ = ["ChunkedLabels", "label_chunked", "structure_of"]
@@ -96,9 +97,8 @@ def _summary_file(root: Path, phase: str, idx: tuple[int, ...]) -> Path:
 
 def _save_npz(path: Path, **arrays: Any) -> None:
     """Write an ``.npz`` atomically (temporary file renamed into place)."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def _summarize_resumable(

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from microstructure.io.tables import atomic_write_text
+
 __all__ = ["ChunkLedger", "open_work_folder", "set_chunk_hook", "MANIFEST_FILE"]
 
 MANIFEST_FILE = "manifest.json"
@@ -50,9 +52,7 @@ def set_chunk_hook(hook: Hook | None) -> Hook | None:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 class ChunkLedger:

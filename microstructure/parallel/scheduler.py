@@ -165,8 +165,6 @@ def dask_scheduler(
 
 def _smallest(client: Any) -> int | None:
     """The smallest memory limit (bytes) of the client's workers; None when unlimited."""
-    limits = [
-        int(w.get("memory_limit") or 0) for w in client.scheduler_info()["workers"].values()
-    ]
+    limits = [int(w.get("memory_limit") or 0) for w in client.scheduler_info()["workers"].values()]
     limits = [v for v in limits if v > 0]
     return min(limits) if limits else None

@@ -89,9 +89,7 @@ def write_volume_resumable(
     blocks = [tuple(int(i) for i in b) for b in np.ndindex(*arr.numblocks)]
     todo = ledger.todo(blocks)  # type: ignore[arg-type]
     parts = arr.to_delayed()
-    tasks = [
-        dask.delayed(_write_block)(parts[b], str(store), b, chunks, str(root)) for b in todo
-    ]
+    tasks = [dask.delayed(_write_block)(parts[b], str(store), b, chunks, str(root)) for b in todo]
     dask.compute(*tasks)
     z = zarr.open_array(str(store), mode="r+")
     z.attrs.update(volume_attrs(volume))

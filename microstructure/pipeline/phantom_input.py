@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from microstructure.io.tables import write_json
+
 __all__ = ["PHANTOM_DIR", "load_phantom_params", "resolve_phantom_section", "prepare_phantom"]
 
 #: folder of the generated input inside a run's output folder
@@ -176,7 +178,7 @@ def prepare_phantom(
             "seconds": round(seconds, 2),
             "shape": list(ph.labels.shape),
         }
-        (tmp / _META).write_text(json.dumps(meta, indent=2))
+        write_json(tmp / _META, meta)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

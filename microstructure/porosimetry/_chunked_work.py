@@ -58,7 +58,9 @@ def save_counts(root: Path, name: str, block: Block, values: np.ndarray) -> None
     """Distinct ``values`` of a chunk and their voxel counts, saved as ``root/name/Z_Y_X.npz``."""
     vals, counts = np.unique(values, return_counts=True)
     (root / name).mkdir(exist_ok=True)
-    np.savez(root / name / (W.block_name(block) + ".npz"), values=vals, counts=counts)
+    W.save_npz_atomic(
+        root / name / (W.block_name(block) + ".npz"), {"values": vals, "counts": counts}
+    )
 
 
 def _paint_task(

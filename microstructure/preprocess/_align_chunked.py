@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from microstructure.io.tables import atomic_write_text
 from microstructure.preprocess._registration import (
     pair_arrays,
     pair_rows,
@@ -77,9 +78,7 @@ def open_registration(
 def save_registration(path: Path, positions: np.ndarray, passes: dict[str, Any]) -> None:
     """Write the registration result atomically."""
     text = json.dumps({"positions_px": np.asarray(positions).tolist(), "passes": passes})
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def _slab_stats(block: np.ndarray) -> np.ndarray:

@@ -40,7 +40,14 @@ from typing import Any
 
 import numpy as np
 
-from microstructure.io.tables import read_toml, to_jsonable, write_csv, write_json
+from microstructure.io.tables import (
+    atomic_path,
+    atomic_write_text,
+    read_toml,
+    to_jsonable,
+    write_csv,
+    write_json,
+)
 from microstructure.transport.dfn.simulate import TRANSPORT_MODES as _TRANSPORTS
 
 __all__ = ["load_seed003_config", "run_seed003", "SEED003_TABLE2_CASES"]
@@ -186,10 +193,6 @@ def _m_factor_table(mf: dict[str, Any]) -> dict[str, list[Any]]:
     return cols
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp{path.suffix}")
-
-
 def run_seed003(
     config: str | os.PathLike | dict[str, Any],
     out_dir: str | os.PathLike,
@@ -232,8 +235,7 @@ def run_seed003(
     if rows:
         write_csv(out / "table2.csv", {k: np.asarray([r[k] for r in rows]) for k in rows[0]})
         md = out / "table2.md"
-        _tmp(md).write_text(_table2_markdown(rows))
-        os.replace(_tmp(md), md)
+        atomic_write_text(md, _table2_markdown(rows))
     report["table2"] = rows
     report["seconds"] = round(time.perf_counter() - t0, 2)
     report["n_simulations"] = len(runs)
@@ -301,11 +303,11 @@ def _write_discharges(
         )
         for r in res:
             csv = out / f"discharge_{tag}_{r.transport}.csv"
-            r.to_csv(_tmp(csv))
-            os.replace(_tmp(csv), csv)
+            with atomic_path(csv) as tmp:
+                r.to_csv(tmp)
             salt = out / f"salt_{tag}_{r.transport}.csv"
-            r.salt_profile_to_csv(_tmp(salt))
-            os.replace(_tmp(salt), salt)
+            with atomic_path(salt) as tmp:
+                r.salt_profile_to_csv(tmp)
         numbers[tag] = {
             r.transport: {
                 "capacity_mah_per_g_nmc": r.specific_capacity_mah_per_g,
