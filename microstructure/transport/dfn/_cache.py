@@ -16,8 +16,8 @@ process loads them instead.
 * Key: SHA-256 of everything that determines the entry: the layout version, the versions of
   PyBaMM, CasADi, pybammsolvers, NumPy and SciPy, the source of the model modules
   (``_pybamm_common.py``, ``_pybamm_model.py``, ``_pybamm_compiled.py``,
-  ``_pybamm_reference.py`` and ``parameters.py``), every cell parameter, the mesh, and the
-  input and output names.
+  ``_pybamm_reference.py``, ``model.py``, ``parameter_set.py`` and ``parameters.py``),
+  every cell parameter, the mesh, and the input and output names.
   The full key is stored in the entry and compared on load, so a hit is never used for
   anything else.
 * Writes go to a temporary file in the same folder, then ``os.replace`` (atomic): a reader
@@ -67,6 +67,8 @@ _SOURCE_FILES = (
     "_pybamm_model.py",
     "_pybamm_compiled.py",
     "_pybamm_reference.py",
+    "model.py",
+    "parameter_set.py",
     "parameters.py",
 )
 _source_hash: str | None = None

@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 
 PYBAMM_MAJOR = 26
-INPUT_CURRENT = "Current density [A.m-2]"
-INPUT_M = "Electrode M-factor"
+#: Inputs of the compiled model (a 1 m2 electrode, so the current in A is the density in A/m2;
+#: the electrode-scale M-factor of either transport mode, see ``_pybamm_model.compiled_options``)
+INPUT_CURRENT = "Current function [A]"
+INPUT_M = "Positive electrode intergranular M-factor"
 #: Input parameters of the discretised model, in the order of the stacked input vector.
 INPUT_NAMES = (INPUT_CURRENT, INPUT_M)
 #: Model variables a :class:`DischargeSolver` returns (besides ``"Time [s]"``).
@@ -33,7 +35,7 @@ OUTPUT_NAMES = (
     "Electrolyte concentration [mol.m-3]",
 )
 #: Version of the :class:`CompiledModel` layout (part of the disk-cache key).
-COMPILED_FORMAT = 2
+COMPILED_FORMAT = 3
 
 
 class LazyPyBaMM:

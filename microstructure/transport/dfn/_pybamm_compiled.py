@@ -396,13 +396,16 @@ class DischargeSolver:
         m_electrode: float,
         t_end_s: float,
         n_out: int = 200,
+        keep_states: bool = False,
     ) -> dict[str, Any]:
         """One constant-current discharge until an event (cut-off) or ``t_end_s``.
 
         Returns ``{"Time [s]": t, <each of OUTPUT_NAMES>: values per output time (a 2D
         array (points, times) for the concentration profile), "termination": str}``;
         ``termination`` reads as PyBaMM's (``"event: Minimum voltage [V]"``, ``"final
-        time"``).
+        time"``). ``keep_states=True`` adds ``"y"``: every state at every output time,
+        shape (states, times), and ``"inputs"``: the input values by name (what a
+        ``pybamm.Solution`` of the discretised model needs).
         """
         c = self.compiled
         n, n_rhs = c.n_states, c.n_rhs
@@ -446,6 +449,9 @@ class DischargeSolver:
             )
         vals = self._out_a @ y.T + (self._out_b @ pv + self._out_c)[:, None]
         out: dict[str, Any] = {"Time [s]": t, "termination": termination}
+        if keep_states:
+            out["y"] = y.T.copy()
+            out["inputs"] = dict(zip(c.input_names, pv.tolist(), strict=True))
         start = 0
         for name, size in zip(c.output_names, c.output_sizes, strict=True):
             block = vals[start : start + size]

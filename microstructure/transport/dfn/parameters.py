@@ -9,7 +9,7 @@ assumption; :data:`PARAMETER_SOURCES` lists the source of each field and
 :meth:`CellParameters.sources` returns it with the values.
 
 No PyBaMM import here: this module is plain numbers; the PyBaMM expressions live in
-:mod:`microstructure.transport.dfn._pybamm_model`.
+:mod:`microstructure.transport.dfn.model` and :mod:`microstructure.transport.dfn.parameter_set`.
 
 References
 ----------
@@ -26,6 +26,7 @@ from microstructure.transport.formulas import BRUGGEMAN_EXPONENT, bruggeman, m_p
 from microstructure.transport.presets import ElectrodePreset, get_preset
 
 __all__ = [
+    "DEFAULT_MESH",
     "CellParameters",
     "MeshSettings",
     "PARAMETER_SOURCES",
@@ -134,6 +135,12 @@ class MeshSettings:
                 )
             },
         )
+
+
+#: Default mesh up to 3C (``simulate.HIGH_RATE_C``) while the salt does not deplete: capacity
+#: within 0.1 % of a 2x finer mesh (docs/validation_dfn.md); also the default ``var_pts`` of
+#: :class:`~microstructure.transport.dfn.model.HierarchicalDFN`.
+DEFAULT_MESH = MeshSettings(n_separator=4, n_electrode=12, n_secondary=5, n_primary=3)
 
 
 @dataclass(frozen=True)
