@@ -24,6 +24,7 @@ from microstructure.preprocess._destripe import (
     destripe,
     destripe_block,
     method_metrics,
+    metric_windows,
     sample_index,
 )
 from microstructure.preprocess._robust import DEFAULT_ITERATIONS
@@ -93,6 +94,8 @@ def destripe_lazy(
     nz = int(arr.shape[0])
     dtype = arr.dtype if options["keep_dtype"] else np.float32
     sample = sample_index(nz)
+    windows = metric_windows(nz)
+    union = windows[0]
     in_s = sample_slices(arr, sample)
     _, info = destripe(in_s, workers=1, method=method, **{**options, "keep_dtype": False})
     # the tilt is a global parameter: fixed on the sample slices before slabbing
@@ -102,15 +105,22 @@ def destripe_lazy(
     if not report and method != "auto":
         return graphs[method], None
     sums = centered_sums(arr.rechunk(graphs[candidates[0]].chunks))
-    metrics = dict(info["metrics"])
+    in_u = sample_slices(arr, union)
+    outs: dict[str, np.ndarray] = {}
     if "robust" in graphs:
-        parts, out_s = dask.compute(sums, graphs["robust"][sample])
-        a, b = in_s, np.asarray(out_s)
-        if options["direction"] == "horizontal":
-            a, b = np.swapaxes(a, 1, 2), np.swapaxes(b, 1, 2)
-        metrics["robust"] = method_metrics(a, b, info["angle_deg"])
+        parts, out_u = dask.compute(sums, graphs["robust"][union])
+        outs["robust"] = np.asarray(out_u, dtype=np.float32)
     else:
         (parts,) = dask.compute(sums)
+    if "wavelet-fft" in graphs:  # per slice: the neighbours of the samples alone suffice
+        opts = {**options, "keep_dtype": False}
+        outs["wavelet-fft"] = destripe(in_u, workers=1, method="wavelet-fft", **opts)[0]
+    metrics = {}
+    for name in candidates:
+        a, b = in_u, outs[name]
+        if options["direction"] == "horizontal":
+            a, b = np.swapaxes(a, 1, 2), np.swapaxes(b, 1, 2)
+        metrics[name] = method_metrics(a, b, info["angle_deg"], windows)
     chosen = min(candidates, key=lambda n: metrics[n]["damage_score"])
     info["method"] = chosen
     info["metrics"] = metrics

@@ -39,6 +39,9 @@ __all__ = [
     "wavelet_levels",
     "destripe",
     "destripe_block",
+    "METRIC_Z_HALF",
+    "metric_windows",
+    "window_means",
 ]
 
 #: PyWavelets wavelet of the wavelet-fft method
@@ -220,6 +223,34 @@ def sample_index(nz: int, n: int = 8) -> np.ndarray:
     return _sample_slices(nz, n)
 
 
+#: the stripe-wedge numbers judge each sample slice averaged with this many neighbours on
+#: each side (curtains persist from slice to slice, noise does not: a single slice of the
+#: realistic phantom, curtain rms 0.01 against noise 0.07, showed no curtain)
+METRIC_Z_HALF = 3
+
+
+def metric_windows(nz: int, half: int = METRIC_Z_HALF) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Slices the stripe-wedge numbers read and how they are grouped.
+
+    Returns ``(union, groups, own)``: the sorted slice indices needed; per sample slice of
+    :func:`sample_index`, the positions in ``union`` of its ``2 * half + 1`` slices (the
+    window is shifted inside the stack at its ends, so every window holds as many slices
+    and the end slices are not special); the positions of the sample slices themselves.
+    """
+    sample = _sample_slices(nz)
+    width = min(nz, 2 * int(half) + 1)
+    starts = np.clip(sample - width // 2, 0, nz - width)
+    wins = starts[:, None] + np.arange(width)[None, :]
+    union = np.unique(wins)
+    return union, np.searchsorted(union, wins), np.searchsorted(union, sample)
+
+
+def window_means(slices: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Mean over each group of :func:`metric_windows` of the ``union`` slices (float64)."""
+    arr = np.asarray(slices, dtype=np.float64)
+    return np.stack([arr[g].mean(axis=0) for g in groups])
+
+
 def check_options(
     *,
     method: str,
@@ -286,13 +317,23 @@ def wavelet_levels(
     return lev, wmax
 
 
-def method_metrics(in_s: np.ndarray, out_s: np.ndarray, angle_deg: float) -> dict[str, Any]:
-    """Numbers of one method on the sample slices (vertical-stripe slices): the
-    :func:`stripe_metrics` of the removed component with its damage score, and the stripe-wedge
-    numbers around the curtains' angle (:func:`._curtain_metrics.wedge_numbers`)."""
+def method_metrics(
+    in_u: np.ndarray,
+    out_u: np.ndarray,
+    angle_deg: float,
+    windows: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> dict[str, Any]:
+    """Numbers of one method (vertical-stripe slices ``union`` of :func:`metric_windows`, in
+    and out): the :func:`stripe_metrics` of the removed component of the sample slices
+    themselves with its damage score, and the stripe-wedge numbers around the curtains'
+    angle (:func:`._curtain_metrics.wedge_numbers`) of the sample slices averaged with
+    their neighbours (:func:`window_means`)."""
+    _, groups, own = windows
+    in_s, out_s = in_u[own], out_u[own]
     m: dict[str, Any] = dict(stripe_metrics(in_s - out_s, out_s))
     m["damage_score"] = m["stripe_energy_left"] + m["nonstripe_energy"]
-    m.update(wedge_numbers(in_s, out_s, angle_deg))
+    m.update(wedge_numbers(window_means(in_u, groups), window_means(out_u, groups), angle_deg))
+    m["metric_z_window"] = int(groups.shape[1])
     return m
 
 
@@ -392,14 +433,16 @@ def destripe(
     candidates = ["robust", "wavelet-fft"] if method == "auto" else [method]
     full: dict[str, np.ndarray] = {}
     sample = _sample_slices(nz)
+    windows = metric_windows(nz)
+    union = windows[0]
     for name in candidates:
+        in_u = work[union]
         if name == "robust":
             full[name] = run_robust(work)  # needs z neighbours: run on the whole stack
-            out_s, in_s = full[name][sample], work[sample]
+            out_u = full[name][union]
         else:
-            in_s = work[sample]
-            out_s = run_wavelet(in_s)
-        metrics[name] = method_metrics(in_s, out_s, angle)
+            out_u = run_wavelet(in_u)
+        metrics[name] = method_metrics(in_u, out_u, angle, windows)
     chosen = min(candidates, key=lambda n: metrics[n]["damage_score"])
     out = full[chosen] if chosen in full else run_wavelet(work, progress)
     if log_transform:

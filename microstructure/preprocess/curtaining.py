@@ -36,10 +36,12 @@ largest edits, on real vertical pores).
 
 Quality (``remove_curtaining_report``, :mod:`._curtain_metrics`): the stripe energy left in
 the stripe wedge of the 2D spectrum around the estimated angle (after / before, per sample
-slice and summed), the energy changed outside the wedge (over the stripe energy before),
-the fraction of the removed component that is stripe energy, and a quality block with
-checks that fail above ``STRIPE_LEFT_LIMIT`` (0.35), ``OUTSIDE_LIMIT`` (0.25) and below
-``STRIPE_LIKE_MIN`` (0.5).
+slice and summed; each sample slice averaged with its ``METRIC_Z_HALF`` neighbours on each
+side, before and after: curtains persist from slice to slice and noise does not, so faint
+curtains that no single slice shows are detected), the energy changed outside the wedge
+(over the stripe energy before), the fraction of the removed component that is stripe
+energy, and a quality block with checks that fail above ``STRIPE_LEFT_LIMIT`` (0.35),
+``OUTSIDE_LIMIT`` (0.25) and below ``STRIPE_LIKE_MIN`` (0.5).
 
 ``auto`` runs both and keeps the one with the lower *damage score*: stripe energy left in the
 output (power in a narrow wedge around the k_x axis in excess of what an isotropic image of
@@ -169,8 +171,9 @@ def remove_curtaining_report(
     the stripe-wedge numbers of :func:`._curtain_metrics.wedge_numbers`
     (``stripe_energy_left_fraction``, ``wedge_energy_overremoved``,
     ``energy_changed_outside_wedge``, ``removed_stripe_fraction``, ``curtains_detected``,
-    ...), ``quality`` (the shared quality block), per-method :func:`stripe_metrics` on up to
-    8 sample slices (``metrics``: removed energy, stripe-likeness, non-stripe energy,
+    ...; judged on the sample slices averaged with their neighbours, ``metric_z_window``
+    slices each), ``quality`` (the shared quality block), per-method :func:`stripe_metrics`
+    on up to 8 sample slices (``metrics``: removed energy, stripe-likeness, non-stripe energy,
     stripe energy left in a 14 deg wedge (absolute), damage score; the applied method's
     values are repeated at the top level), the parameters actually used (level, length),
     ``removed_fraction_of_variance`` (removed energy over the input's variance) and
