@@ -13,6 +13,11 @@ curtaining, denoise, align, segment) with the runner. Printed per seed:
   labels each slice really cuts), the difference (target: within 0.01 absolute);
 - Dice of the AM mask against the truth, after finding the in-plane offset the alignment left
   (the aligned stack keeps slice 0's frame, cropped), by FFT cross-correlation (target 0.95);
+  ``am_error`` is taken in that same frame (the truth cropped as the aligned stack);
+- ``dice_registered``: the same Dice with each truth slice moved by the registration error
+  the align stage left on it (its applied shift minus the true drift, ``shifts.csv`` against
+  ``drift_shifts.csv``, nearest voxel): the segmentation's own Dice, without the misregistration
+  of the slices that no segmentation can undo;
 - closed-pore fraction against the truth's closed porosity (target: within 10 %);
 - curtain residual: ``remove_curtaining`` (defaults) on the raw image, energy of (removed -
   true curtain field) over the true curtain energy (target <= 0.35);
@@ -21,7 +26,22 @@ curtaining, denoise, align, segment) with the runner. Printed per seed:
   the same registration on the artefact-free rendering with the same drift (the structure's
   own apparent slant, which no registration can tell from drift); ``drift_rms_vs_clean_px``:
   the pipeline's positions against that rendering's (what the artefacts cost);
-- the run's quality flags.
+- the run's quality flags, and the segment stage's shine-through self-report:
+  ``shine_asymmetry`` (median pore grey value 2 slices in front of particle fronts minus behind
+  particle backs, x contrast) and ``shine_check_passed`` (the ``shine_through_unhandled``
+  check: it must fail where pore backs bias the AM fraction).
+
+``--preset default`` runs the old phantom instead (the check must pass there).
+
+``--attribute [EFFECT ...]`` instead switches the realistic effects off one at a time (all of
+them without a list; drift off throughout, so the slices line up with the truth) and prints
+the AM error against the whole field, the registered Dice and the closed pores: where the
+segmentation error comes from.
+
+``--nanomesh`` also measures the real nanopore volume (``../shared/validation/``; a lattice
+of etched pores, periodic along its axis 1): the geometry step with its automatic shading
+correction, then the default segmentation; printed: the pore fraction per third along each
+axis (target along axis 1: within 0.03 of each other).
 """
 
 from __future__ import annotations
@@ -94,7 +114,9 @@ def _rms_about_mean(found: np.ndarray, ref: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.sum(err**2, axis=1))))
 
 
-def _drift_numbers(align_dir: Path, truth_csv: Path, seed: int, shape) -> dict:
+def _drift_numbers(
+    align_dir: Path, truth_csv: Path, seed: int, shape, preset: str = "realistic"
+) -> dict:
     """Align positions against the true drift, and against the artefact-free rendering.
 
     Both ``shifts.csv`` (align) and ``drift_shifts.csv`` (phantom) give the displacement of
@@ -114,7 +136,7 @@ def _drift_numbers(align_dir: Path, truth_csv: Path, seed: int, shape) -> dict:
 
     stage = next(s for s in tomllib.loads(RECIPE.read_text())["stage"] if s["name"] == "align")
     opts = {k: stage[k] for k in ("neighbors", "refine") if k in stage}
-    clean = generate_phantom(shape, seed=seed, preset="realistic", **_ARTEFACTS_OFF)
+    clean = generate_phantom(shape, seed=seed, preset=preset, **_ARTEFACTS_OFF)
     if not np.allclose(clean.shifts_px, true, atol=1e-5):
         raise RuntimeError("artefact-free rendering: drift differs from the realistic one")
     _, ref, _ = align_slices_report(clean.image.astype(np.float32), **opts)
@@ -125,8 +147,43 @@ def _drift_numbers(align_dir: Path, truth_csv: Path, seed: int, shape) -> dict:
     }
 
 
-def evaluate(seed: int, shape: tuple[int, int, int], work: Path) -> dict:
-    ph = generate_phantom(shape, seed=seed, preset="realistic")
+def _registered_truth(truth: np.ndarray, align_dir: Path, truth_csv: Path) -> np.ndarray:
+    """The truth slices moved by the registration error the align stage left on each (its
+    applied shift minus the true drift, common part removed; nearest voxel)."""
+    from scipy import ndimage
+
+    with open(truth_csv) as fh:
+        true = np.array([[float(r["dy_px"]), float(r["dx_px"])] for r in csv.DictReader(fh)])
+    with open(align_dir / "shifts.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    applied = np.array([[float(r["applied_dy_px"]), float(r["applied_dx_px"])] for r in rows])
+    err = true - applied
+    err -= err.mean(axis=0)
+    return np.stack(
+        [ndimage.shift(truth[z], err[z], order=0, mode="nearest") for z in range(len(truth))]
+    )
+
+
+def _frame_fraction(mask: np.ndarray, truth: np.ndarray, dy: int, dx: int) -> float:
+    """AM fraction of ``truth`` in the frame of ``mask`` at the offset (dy, dx)."""
+    nz, my, mx = mask.shape
+    y0, x0 = max(0, dy), max(0, dx)
+    return float(truth[:nz, y0 : y0 + my, x0 : x0 + mx].mean())
+
+
+def _shine_numbers(seg: dict) -> dict:
+    """The segment stage's shine-through self-report (front/back asymmetry and its check)."""
+    shine = seg.get("segmentation", {}).get("shine_through", {})
+    check = seg.get("quality", {}).get("checks", {}).get("shine_through_unhandled", {})
+    return {
+        "shine_asymmetry": shine.get("front_back_asymmetry"),
+        "shine_check_passed": check.get("passed"),
+        "pore_backs_removed": shine.get("removed"),
+    }
+
+
+def evaluate(seed: int, shape: tuple[int, int, int], work: Path, preset: str = "realistic") -> dict:
+    ph = generate_phantom(shape, seed=seed, preset=preset)
     src = work / f"phantom-{seed}"
     save_phantom(src, ph)
     out = work / f"run-{seed}"
@@ -135,6 +192,12 @@ def evaluate(seed: int, shape: tuple[int, int, int], work: Path) -> dict:
     truth_labels = ph.labels_sectioned if ph.labels_sectioned is not None else ph.labels
     truth = truth_labels == 1
     dy, dx = _best_offset(mask, truth)
+    # the default preset's files carry no drift table: no registered Dice or drift numbers
+    has_drift = (src / "drift_shifts.csv").exists()
+    reg = (
+        _registered_truth(truth, out / "04-align", src / "drift_shifts.csv") if has_drift else truth
+    )
+    ry, rx = _best_offset(mask, reg)
     seg = report["numbers"]["segment"]
     img = ph.image.astype(np.float32) / 255.0
     removed = img - remove_curtaining(img)
@@ -145,29 +208,150 @@ def evaluate(seed: int, shape: tuple[int, int, int], work: Path) -> dict:
     return {
         "seed": seed,
         "am_fraction": float(mask.mean()),
-        "am_fraction_truth": float(truth.mean()),
-        "am_error": float(mask.mean() - truth.mean()),
+        "am_fraction_truth": _frame_fraction(mask, truth, dy, dx),
+        "am_fraction_truth_field": float(truth.mean()),
+        "am_error": float(mask.mean() - _frame_fraction(mask, truth, dy, dx)),
         "dice": _dice_at_offset(mask, truth, dy, dx),
+        "dice_registered": _dice_at_offset(mask, reg, ry, rx),
         "offset_px": (dy, dx),
         "closed_fraction": closed_found,
         "closed_fraction_truth": closed_truth,
         "curtain_residual": residual,
-        **_drift_numbers(out / "04-align", src / "drift_shifts.csv", seed, shape),
+        **(
+            _drift_numbers(out / "04-align", src / "drift_shifts.csv", seed, shape, preset)
+            if has_drift
+            else {}
+        ),
+        **_shine_numbers(seg),
         "flags": report.get("quality", {}).get("flags", []),
+    }
+
+
+#: ``--attribute``: the realistic effects switched off one at a time (drift off throughout)
+_EFFECTS = {
+    "nothing": {},
+    "shine_through": {"shine_through": 0.0, "pore_back_brightness": 0.0},
+    "pore_back_brightness": {"pore_back_brightness": 0.0},
+    "rim_brightness": {"rim_brightness": 0.0},
+    "charging": {"charging_strength": 0.0},
+    "shading": {"shading_amplitude": 0.0, "depth_gradient": 0.0},
+    "dense_curtains": {"dense_curtain_strength": 0.0},
+    "noise_psf": {"noise_psf_px": 0.0},
+    "slice_jitter": {"slice_jitter": 0.0},
+}
+
+
+def attribute(seed: int, shape: tuple[int, int, int], work: Path, effect: str) -> dict:
+    """The segmentation's AM error (whole field), registered Dice and closed pores with one
+    realistic effect switched off (``_EFFECTS``) and no drift, through stages 1-5."""
+    over = {"drift_step_px": 0.0, "drift_jump_probability": 0.0, **_EFFECTS[effect]}
+    ph = generate_phantom(shape, seed=seed, preset="realistic", **over)
+    src, out = work / f"phantom-{seed}-{effect}", work / f"run-{seed}-{effect}"
+    save_phantom(src, ph)
+    report = run_pipeline(_recipe_first_stages(5), src / "fibsem.tif", out, progress=False)
+    mask = read_volume(out / "05-segment" / "volume.tif").data > 0
+    labels = ph.labels_sectioned if ph.labels_sectioned is not None else ph.labels
+    reg = _registered_truth(labels == 1, out / "04-align", src / "drift_shifts.csv")
+    ry, rx = _best_offset(mask, reg)
+    return {
+        "seed": seed,
+        "switched_off": effect,
+        "am_error_field": float(mask.mean() - (labels == 1).mean()),
+        "dice_registered": _dice_at_offset(mask, reg, ry, rx),
+        "closed_fraction": report["numbers"]["segment"].get("closed_pore_fraction"),
+        "closed_fraction_truth": float(ph.truth["closed_porosity"]),
+        **_shine_numbers(report["numbers"]["segment"]),
+    }
+
+
+def _thirds(pore: np.ndarray, axis: int) -> list[float]:
+    p = np.moveaxis(pore, axis, 0)
+    n = p.shape[0] // 3
+    return [round(float(p[i * n : (i + 1) * n].mean()), 4) for i in range(3)]
+
+
+def _nanomesh_figure(fixed: np.ndarray, plain: np.ndarray, pore: np.ndarray, path: Path) -> None:
+    """Before/after: a cut across the lattice (axis 2 fixed) with the pores of the global
+    threshold and of the default segmentation, and the pore fraction along axis 1."""
+    from microstructure.plot import new_figure, save_figure
+
+    fig = new_figure(figsize=(13.0, 4.2))
+    axes = fig.subplots(1, 3)
+    k = fixed.shape[2] // 2
+    for ax, mask, title in (
+        (axes[0], plain[:, :, k], "global Otsu (after shading correction)"),
+        (axes[1], pore[:, :, k], "default: local-means refinement"),
+    ):
+        ax.imshow(fixed[:, :, k], cmap="gray")
+        ax.contour(mask.astype(np.float32), levels=[0.5], colors="yellow", linewidths=0.6)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("axis 1 (voxels)")
+        ax.set_ylabel("axis 0 (voxels)")
+    y = np.arange(fixed.shape[1])
+    axes[2].plot(y, plain.mean(axis=(0, 2)), label="global Otsu")
+    axes[2].plot(y, pore.mean(axis=(0, 2)), label="default (refined)")
+    for b in (fixed.shape[1] // 3, 2 * fixed.shape[1] // 3):
+        axes[2].axvline(b, color="grey", lw=0.5)
+    axes[2].set_xlabel("axis 1 (voxels)")
+    axes[2].set_ylabel("pore fraction of the plane (1)")
+    axes[2].legend(fontsize=8)
+    axes[2].set_title("pore fraction along the lattice axis", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def nanomesh(figure: Path | None = None) -> dict:
+    """Pore fraction per third of the real nanopore volume: geometry (automatic shading
+    correction, no tilt) and the default segmentation (the recipe's ``segment`` method)."""
+    from microstructure.preprocess import correct_geometry
+    from microstructure.segment import segmentation
+
+    path = ROOT / ".." / "shared" / "validation" / "nanomesh_nanopores3d.npy"
+    if not path.is_file():
+        return {"skipped": f"{path} not found"}
+    raw = np.load(path, allow_pickle=False).astype(np.float32) / 255.0
+    fixed, info = correct_geometry(raw, angle_deg=None)
+    seg = segmentation(fixed)
+    pore = ~np.asarray(seg.am)
+    thirds = {f"axis{a}": _thirds(pore, a) for a in range(3)}
+    plain = ~np.asarray(segmentation(fixed, refine="none").am)
+    if figure is not None:
+        _nanomesh_figure(fixed, plain, pore, figure)
+    return {
+        "shading": info.get("shading", {}).get("relative"),
+        "refine": seg.info.get("refine", {}).get("method"),
+        "pore_fraction_per_third": thirds,
+        "spread_axis1": round(float(np.ptp(thirds["axis1"])), 4),
+        "without_refine_axis1": _thirds(plain, 1),
     }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
     p.add_argument("--shape", default="64,160,160")
+    p.add_argument("--preset", default="realistic", choices=["realistic", "default"])
+    p.add_argument("--nanomesh", action="store_true", help="also the real nanopore volume")
+    p.add_argument("--figure", type=Path, help="with --nanomesh: write the before/after figure")
+    p.add_argument(
+        "--attribute",
+        nargs="*",
+        choices=sorted(_EFFECTS),
+        help="instead: switch these realistic effects off one at a time (drift off)",
+    )
     args = p.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     load_recipe(RECIPE)  # the recipe as shipped must load
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            r = evaluate(seed, shape, Path(tmp))
+            if args.attribute is not None:
+                for effect in args.attribute or list(_EFFECTS):
+                    print(json.dumps(attribute(seed, shape, Path(tmp), effect), default=str))
+                continue
+            r = evaluate(seed, shape, Path(tmp), args.preset)
             print(json.dumps(r, default=str))
+    if args.nanomesh:
+        print(json.dumps({"nanomesh": nanomesh(args.figure)}, default=str))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Public entry points (see ``ARCHITECTURE.md``)::
     closed_pores(am_mask) -> bool ndarray                     # pores enclosed by AM
     ... pore_backs="auto"|"off"|"on"                           # shine-through (pore backs),
                                                               # see microstructure.segment.shine
+    ... refine="auto"|"none"|"local-means"                     # boundary at the local midpoint
+                                                              # (auto: blurred two-phase stacks)
     remove_specks(mask), fill_small_holes(am_mask), closed_pore_stats(closed)
 
 Each takes a numpy array (numpy result) or a Dask/Zarr array (lazy result with the same

@@ -16,6 +16,9 @@ The public functions of :mod:`microstructure.segment` (:func:`~microstructure.se
    between consecutive slices per slab (each slab reads one slice of the next), then per-voxel
    codes with a z halo of ``pore_back_slices + 1`` slices (Dask ``map_overlap``), counted as
    integers: the same detection, and the same voxels removed, as in memory.
+   **Local-means refinement** (``refine = "auto"`` on a two-phase stack): a fixed number of
+   purely local passes (:func:`~microstructure.segment.threshold.local_means_step`), each a
+   Dask ``map_overlap`` with the Gaussian's reach as z halo: the same voxels as in memory.
 4. **Connected components** across slabs (:func:`~microstructure.parallel.label.label_chunked`):
    hysteresis keeps the components (26-connected) of ``value > low`` holding a voxel above
    ``high``; speck removal drops AM components (6-connected) below ``min_speck_voxels``; the
@@ -242,9 +245,10 @@ def _pore_backs_chunked(
         slices=int(slices),
     )
     state = read_state(root, "shine_through") if root is not None else None
-    if state is None:
+    if state is None or "profile" not in state:  # (a work folder from before the profile)
         sums = dask.compute(*[((code & bit) > 0).sum() for bit in (1, 2, 4)])
-        state = {"counts": [int(v) for v in sums]}
+        profile = _front_back_chunked(arr, steps, t, info["grey_stats"])
+        state = {"counts": [int(v) for v in sums], "profile": profile.tolist()}
         if root is not None:
             write_state(root, "shine_through", state)
     shine = _shine.shine_through_info(
@@ -255,9 +259,104 @@ def _pore_backs_chunked(
         slices=int(slices),
         rise=rise,
         steps=steps,
+        profile=np.asarray(state["profile"], np.int64),
     )
     info["shine_through"] = shine
     return _shine.is_pore_back(code) if shine["removed"] else None
+
+
+def _front_back_chunked(arr: Any, steps: np.ndarray, t: float, stats: dict[str, Any]) -> np.ndarray:
+    """:func:`~microstructure.segment.shine.front_back_profile` slab by slab (each slab with
+    a halo of ``max(FRONT_BACK_OFFSET, FRONT_BACK_MIN_RUN)`` slices, counting the runs that
+    end in its own slices): the in-memory histograms as integer sums."""
+    import dask
+
+    nz = int(arr.shape[0])
+    trend = _shine.brightness_trend(steps)
+    lo = stats["class_medians"][0]
+    lo = float(t) if lo is None else float(lo)
+    halo = max(_shine.FRONT_BACK_OFFSET, _shine.FRONT_BACK_MIN_RUN)
+    bounds = np.cumsum((0,) + tuple(arr.chunks[0]))
+    parts = []
+    for z0, z1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        h0, h1 = max(0, z0 - halo), min(nz, z1 + halo)
+        parts.append(
+            dask.delayed(_shine.front_back_profile, pure=True)(
+                arr[h0:h1],
+                trend[h0:h1],
+                t=float(t),
+                lo=lo,
+                contrast=float(stats["contrast"]),
+                core=(z0 - h0, z1 - h0),
+            )
+        )
+    return np.sum(dask.compute(*parts), axis=0).astype(np.int64)
+
+
+def _refine_block(img: np.ndarray, m: np.ndarray, blur: np.ndarray, *, sigma_px: float):
+    return _threshold.local_means_step(img, m, blur, sigma_px)
+
+
+def _refine_chunked(
+    arr: Any, mask: Any, info: dict[str, Any], method: str, refine: str, sigma_px: float
+) -> Any:
+    """The in-memory refinement step (``am._refine``) slab by slab: ``refine = "auto"`` on a
+    two-phase stack runs :data:`~microstructure.segment.threshold.AUTO_REFINE_ITERATIONS`
+    local passes, each a ``map_overlap`` with the Gaussian's reach as z halo (the same voxels
+    as in memory). Returns the lazy refined mask (``mask`` when nothing is refined)."""
+    import dask.array as da
+
+    mode, why = _threshold.resolve_refine(refine, method, info)
+    if mode != "local-means":
+        if refine == "auto":
+            info["refine"] = {"method": "none", "requested": "auto", "reason": why}
+        return mask
+    s = float(sigma_px)
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f"sigma_px: expected a width > 0 voxels, got {sigma_px!r}")
+    nz = int(arr.shape[0])
+    halo = min(_threshold.refine_reach(s), max(0, nz - 1))
+    if halo and min(arr.chunks[0]) < halo:  # map_overlap needs slabs at least as deep
+        arr = arr.rechunk({0: max(halo, max(arr.chunks[0]))})
+        mask = mask.rechunk(arr.chunks)
+    n_am = int(mask.sum().compute())
+    info["am_fraction_before_refine"] = n_am / int(arr.size)
+    if n_am in (0, int(arr.size)):
+        rinfo = {"iterations": 0, "changed_fraction": 0.0, "sigma_px": s}
+        info["refine"] = {"method": "local-means", "requested": refine, "reason": why, **rinfo}
+        return mask
+    img = arr.astype(np.float32)
+    depth = {0: halo, 1: 0, 2: 0}
+    blur = img.map_overlap(_gaussian, depth=depth, boundary="none", dtype=np.float32, sigma_px=s)
+    prev = mask
+    for _ in range(_threshold.AUTO_REFINE_ITERATIONS):
+        prev, mask = (
+            mask,
+            da.map_overlap(
+                _refine_block,
+                img,
+                mask,
+                blur,
+                depth=depth,
+                boundary="none",
+                dtype=bool,
+                sigma_px=s,
+            ),
+        )
+    changed = int((mask != prev).sum().compute())
+    rinfo = {
+        "iterations": _threshold.AUTO_REFINE_ITERATIONS,
+        "changed_fraction": changed / int(arr.size),
+        "sigma_px": s,
+    }
+    info["refine"] = {"method": "local-means", "requested": refine, "reason": why, **rinfo}
+    return mask
+
+
+def _gaussian(block: np.ndarray, *, sigma_px: float) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(block, sigma_px, truncate=_threshold.REFINE_TRUNCATE)
 
 
 # ------------------------------------------------------------------ segmentation
@@ -379,6 +478,8 @@ def segmentation_chunked(
     pore_backs: str = _shine.DEFAULT_PORE_BACKS,
     pore_back_slices: int = _shine.DEFAULT_PORE_BACK_SLICES,
     pore_back_rise: float = _shine.DEFAULT_PORE_BACK_RISE,
+    refine: str = "none",
+    refine_sigma_px: float = _threshold.DEFAULT_REFINE_SIGMA_PX,
     resume_dir: str | os.PathLike[str] | None = None,
 ) -> ChunkedSegmentation:
     """Threshold, hysteresis, cleanup and closed pores of a stack, slab by slab.
@@ -399,6 +500,10 @@ def segmentation_chunked(
         a constant stack.
     """
     _check_method(method)
+    if refine not in ("auto", "none"):
+        raise ValueError(
+            f"refine: {refine!r} is in-memory only (or unknown); chunked: 'auto' or 'none'"
+        )
     shine = (pore_backs, pore_back_slices, pore_back_rise)
     _shine.check_pore_back_options(*shine)
     m_speck = _check_count(min_speck_voxels, "min_speck_voxels")
@@ -425,6 +530,7 @@ def segmentation_chunked(
         "closed_connectivity": int(closed_connectivity),
         "slices_per_chunk": int(slices_per_chunk),
         "pore_backs": [pore_backs, int(pore_back_slices), float(pore_back_rise)],
+        "refine": [refine, float(refine_sigma_px)],
     }
     root = _work_folder(resume_dir, manifest)
     labelled = partial(label_chunked, resume_dir=root)
@@ -433,6 +539,9 @@ def segmentation_chunked(
     pore_back = _pore_backs_chunked(arr, t, info, shine, root)
     if pore_back is not None:
         mask, raw = mask & ~pore_back, None  # counted again by the cleanup's labelling
+    refined = _refine_chunked(arr, mask, info, method, refine, refine_sigma_px)
+    if refined is not mask:
+        mask, raw = refined, None
     am, closed, raw, am_voxels, closed_sizes = _cleanup(
         mask,
         raw,

@@ -36,6 +36,7 @@ from microstructure.segment.shine import (
     brightness_trend,
     check_pore_back_options,
     code_counts,
+    front_back_profile,
     is_pore_back,
     pore_back_codes,
     segment_quality,
@@ -44,12 +45,16 @@ from microstructure.segment.shine import (
     steps_level,
 )
 from microstructure.segment.threshold import (
+    AUTO_REFINE_ITERATIONS,
     DEFAULT_BLOCK_SIZE_PX,
     DEFAULT_CLASSES,
     DEFAULT_OFFSET,
+    DEFAULT_REFINE,
     DEFAULT_REFINE_SIGMA_PX,
+    REFINE_MODES,
     THRESHOLD_METHODS,
     refine_local_means,
+    resolve_refine,
     threshold_am,
 )
 from microstructure.segment.trainable import TrainedSegmenter, segment_trainable
@@ -68,8 +73,9 @@ AM_CHUNKED_REFUSALS: dict[str, tuple[Any, str]] = {
         + ", ".join(_chunked.CHUNKED_SEGMENT_METHODS),
     ),
     "refine": (
-        lambda r: r != "none",
-        "in-memory only ('local-means' iterates over the whole stack); use 'none'",
+        lambda r: r == "local-means",
+        "in-memory only ('local-means' iterates until the whole stack converges); use 'auto' "
+        "(a fixed number of passes, chunked too) or 'none'",
     ),
     "hysteresis": (
         lambda h: h is not None,
@@ -140,9 +146,11 @@ def _remove_pore_backs(
     contrast = float(info["grey_stats"]["contrast"])
     t = float(info["threshold"])
     steps = slice_steps(arr, level=steps_level(info["grey_stats"], t))
-    code = pore_back_codes(
-        arr, brightness_trend(steps), t=t, delta=rise * contrast, slices=int(slices)
-    )
+    trend = brightness_trend(steps)
+    code = pore_back_codes(arr, trend, t=t, delta=rise * contrast, slices=int(slices))
+    lo = info["grey_stats"]["class_medians"][0]
+    lo = t if lo is None else float(lo)
+    profile = front_back_profile(arr, trend, t=t, lo=lo, contrast=contrast)
     shine = shine_through_info(
         code_counts(code),
         n_voxels=int(arr.size),
@@ -151,10 +159,39 @@ def _remove_pore_backs(
         slices=int(slices),
         rise=rise,
         steps=steps,
+        profile=profile,
     )
     info["shine_through"] = shine
     if shine["removed"]:
         mask = mask & ~is_pore_back(code)
+    return mask
+
+
+def _refine(
+    arr: np.ndarray,
+    mask: np.ndarray,
+    info: dict[str, Any],
+    method: str,
+    refine: str,
+    sigma_px: float,
+) -> np.ndarray:
+    """The local-means refinement ``refine`` asks for (``"auto"``:
+    :func:`~microstructure.segment.threshold.resolve_refine`, a fixed number of passes as on
+    the chunked path), recorded in ``info["refine"]``."""
+    mode, why = resolve_refine(refine, method, info)
+    if mode == "local-means":
+        info["am_fraction_before_refine"] = float(np.count_nonzero(mask)) / mask.size
+        auto = refine == "auto"
+        mask, rinfo = refine_local_means(
+            arr,
+            mask,
+            sigma_px=sigma_px,
+            max_iterations=AUTO_REFINE_ITERATIONS if auto else 10,
+            tol=0.0 if auto else 5e-4,
+        )
+        info["refine"] = {"method": "local-means", "requested": refine, "reason": why, **rinfo}
+    elif refine == "auto":
+        info["refine"] = {"method": "none", "requested": "auto", "reason": why}
     return mask
 
 
@@ -171,7 +208,7 @@ def segment_am_report(
     hysteresis_width: float | None = None,
     model: TrainedSegmenter | str | os.PathLike[str] | None = None,
     scribbles: Any = None,
-    refine: str = "none",
+    refine: str = DEFAULT_REFINE,
     refine_sigma_px: float = DEFAULT_REFINE_SIGMA_PX,
     pore_backs: str = DEFAULT_PORE_BACKS,
     pore_back_slices: int = DEFAULT_PORE_BACK_SLICES,
@@ -202,6 +239,8 @@ def segment_am_report(
             pore_backs=pore_backs,
             pore_back_slices=pore_back_slices,
             pore_back_rise=pore_back_rise,
+            refine=refine,
+            refine_sigma_px=refine_sigma_px,
             min_speck_voxels=min_speck_voxels,
             max_hole_voxels=max_hole_voxels,
             closed_connectivity=26,
@@ -223,13 +262,10 @@ def segment_am_report(
         scribbles=scribbles,
         workers=workers,
     )
-    if refine not in ("none", "local-means"):
-        raise ValueError(f"refine: expected 'none' or 'local-means', got {refine!r}")
+    if refine not in REFINE_MODES:
+        raise ValueError(f"refine: expected one of {', '.join(REFINE_MODES)}, got {refine!r}")
     mask = _remove_pore_backs(arr, mask, info, (pore_backs, pore_back_slices, pore_back_rise))
-    if refine == "local-means":
-        info["am_fraction_before_refine"] = float(np.count_nonzero(mask)) / mask.size
-        mask, rinfo = refine_local_means(arr, mask, sigma_px=refine_sigma_px)
-        info["refine"] = {"method": "local-means", **rinfo}
+    mask = _refine(arr, mask, info, method, refine, refine_sigma_px)
     raw = float(np.count_nonzero(mask)) / mask.size
     mask = remove_specks(mask, min_size_voxels=min_speck_voxels)
     mask = fill_small_holes(mask, max_size_voxels=max_hole_voxels)
@@ -256,7 +292,7 @@ def segment_am(
     hysteresis_width: float | None = None,
     model: TrainedSegmenter | str | os.PathLike[str] | None = None,
     scribbles: Any = None,
-    refine: str = "none",
+    refine: str = DEFAULT_REFINE,
     refine_sigma_px: float = DEFAULT_REFINE_SIGMA_PX,
     pore_backs: str = DEFAULT_PORE_BACKS,
     pore_back_slices: int = DEFAULT_PORE_BACK_SLICES,
@@ -296,8 +332,12 @@ def segment_am(
         scribble volume (0 unlabelled, 1 pore/rest, 2 AM) to train on this stack.
     refine, refine_sigma_px
         ``"local-means"``: move each voxel to the phase whose local mean grey value (over
-        ``refine_sigma_px`` voxels) is nearer (:func:`refine_local_means`); makes two-phase
-        results independent of the starting threshold. Default ``"none"``. In memory only.
+        ``refine_sigma_px`` voxels) is nearer (:func:`refine_local_means`, until converged; in
+        memory only); makes two-phase results independent of the starting threshold and of a
+        slow change of contrast across the stack. ``"auto"`` (default): the same with a fixed
+        10 passes when ``method="auto"`` finds a two-phase stack and no pore backs were
+        removed (:func:`~microstructure.segment.threshold.resolve_refine`; chunked too),
+        nothing otherwise. ``"none"``: no refinement.
     pore_backs, pore_back_slices, pore_back_rise
         Shine-through (:mod:`microstructure.segment.shine`): threshold-solid voxels whose
         grey value still rises by more than ``pore_back_rise`` x the contrast within the next

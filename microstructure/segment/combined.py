@@ -48,6 +48,7 @@ from microstructure.segment.threshold import (
     DEFAULT_BLOCK_SIZE_PX,
     DEFAULT_CLASSES,
     DEFAULT_OFFSET,
+    DEFAULT_REFINE,
     DEFAULT_REFINE_SIGMA_PX,
     DEFAULT_THRESHOLD_METHOD,
 )
@@ -225,7 +226,7 @@ def segmentation(
     model: TrainedSegmenter | str | os.PathLike[str] | None = None,
     scribbles: Any = None,
     n_estimators: int = DEFAULT_N_ESTIMATORS,
-    refine: str = "none",
+    refine: str = DEFAULT_REFINE,
     refine_sigma_px: float = DEFAULT_REFINE_SIGMA_PX,
     pore_backs: str = DEFAULT_PORE_BACKS,
     pore_back_slices: int = DEFAULT_PORE_BACK_SLICES,
@@ -287,6 +288,8 @@ max_hole_voxels, workers
         pore_backs=pore_backs,
         pore_back_slices=pore_back_slices,
         pore_back_rise=pore_back_rise,
+        refine=refine,
+        refine_sigma_px=refine_sigma_px,
         min_speck_voxels=min_speck_voxels,
         max_hole_voxels=max_hole_voxels,
     )
@@ -317,8 +320,6 @@ max_hole_voxels, workers
         hysteresis=hysteresis,
         model=model,
         scribbles=scribbles,
-        refine=refine,
-        refine_sigma_px=refine_sigma_px,
         workers=workers,
     )
     return _in_memory(

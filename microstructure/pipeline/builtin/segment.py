@@ -4,7 +4,8 @@ As in Beuse et al. (2021) the carbon-binder domain still counts as pore here; a 
 stage inserts it. Numbers: AM and pore fractions, how the threshold was chosen, whether
 shine-through (pore backs) was detected and removed (``segmentation.shine_through``), closed-pore
 fraction / count / sizes and, with ``separate_particles``, a particle-size table; ``quality``:
-threshold separability, voxels near the threshold, shine-through left
+threshold separability, voxels near the threshold, shine-through left (z-profile excess) and
+shine-through seen in front of the solid but not removed (front/back pore asymmetry)
 (:func:`microstructure.segment.shine.segment_quality`). Figure:
 ``segment_overlay.png`` (the segmentation over one slice of the input).
 
@@ -93,9 +94,10 @@ class SegmentParams(StageParams):
         _default("n_estimators"), ge=1, le=1000, description="trainable: number of trees"
     )
     save_model: bool = Field(False, description="write the model trained from scribbles")
-    refine: Literal["none", "local-means"] = Field(
+    refine: Literal["auto", "none", "local-means"] = Field(
         _default("refine"),
-        description="local-means: boundary at the local midpoint (two-phase images)",
+        description="local-means: boundary at the local midpoint (two-phase images); auto "
+        "(default): local-means, 10 passes, when method auto finds two phases",
     )
     refine_sigma_px: float = Field(
         _default("refine_sigma_px"), gt=0, description="window of the local means (voxels)"
