@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_NOISE_PAIRS",
     "pair_index",
     "robust_std",
+    "flat_mask",
     "noise_from_pairs",
     "denoise_quality_numbers",
 ]
@@ -60,15 +61,19 @@ _MAX_LAG = 16
 _MAX_SIDE = 1024
 
 
-def pair_index(nz: int, max_pairs: int = DEFAULT_NOISE_PAIRS) -> tuple[np.ndarray, np.ndarray]:
+def pair_index(
+    nz: int, max_pairs: int = DEFAULT_NOISE_PAIRS, lag: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """(slices to read, pairs as positions into them): up to ``max_pairs`` evenly spaced
-    neighbour pairs ``(k, k+1)``; a single slice gives no pair."""
-    if nz < 2:
+    pairs ``(k, k + lag)`` (neighbours for ``lag`` 1); a stack of ``lag`` slices or fewer
+    gives no pair."""
+    lag = int(lag)
+    if nz <= lag:
         return np.array([0]), np.zeros((0, 2), dtype=int)
-    starts = np.unique(np.linspace(0, nz - 2, min(nz - 1, max_pairs)).round().astype(int))
-    idx = np.unique(np.concatenate([starts, starts + 1]))
+    starts = np.unique(np.linspace(0, nz - 1 - lag, min(nz - lag, max_pairs)).round().astype(int))
+    idx = np.unique(np.concatenate([starts, starts + lag]))
     pos = {int(k): i for i, k in enumerate(idx)}
-    pairs = np.array([[pos[int(k)], pos[int(k) + 1]] for k in starts], dtype=int)
+    pairs = np.array([[pos[int(k)], pos[int(k) + lag]] for k in starts], dtype=int)
     return idx, pairs
 
 
@@ -101,7 +106,7 @@ def _gradient(img: np.ndarray) -> np.ndarray:
     return ndimage.gaussian_gradient_magnitude(img, _FLAT_SMOOTH_PX, mode="reflect")
 
 
-def _flat(*imgs: np.ndarray) -> np.ndarray:
+def flat_mask(*imgs: np.ndarray) -> np.ndarray:
     """Pixels flat in every image: smoothed gradient below its median in each."""
     mask = np.ones(imgs[0].shape, dtype=bool)
     for im in imgs:
@@ -148,7 +153,7 @@ def _correlation_length(d: np.ndarray, m: np.ndarray, var: float) -> float:
 def _pair_numbers(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(sigma, correlation length) from one pair of neighbouring slices."""
     a, b = _crop(a), _crop(b)
-    m = _flat(a, b)
+    m = flat_mask(a, b)
     d = b - a
     d = d - ndimage.gaussian_filter(d, _SLOW_PX, mode="reflect")
     s_d = robust_std(d[m])
@@ -158,7 +163,7 @@ def _pair_numbers(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def _in_plane(img: np.ndarray, lag: int) -> float:
     """Robust std of lag differences (y and x) in flat pixels of one slice, over sqrt(2)."""
     im = _crop(img)
-    m = _flat(im)
+    m = flat_mask(im)
     vals = []
     for axis in (0, 1):
         pr = _lag_pairs(im, m, lag, axis)
@@ -253,7 +258,7 @@ def denoise_quality_numbers(
     for i, j in pairs:
         a0, b0 = _crop(before[i]), _crop(before[j])
         a1, b1 = _crop(after[i]), _crop(after[j])
-        m = _flat(a0, b0)
+        m = flat_mask(a0, b0)
         d1 = b1 - a1
         d1 = d1 - ndimage.gaussian_filter(d1, _SLOW_PX, mode="reflect")
         sig_after.append(robust_std(d1[m]) / np.sqrt(2.0))

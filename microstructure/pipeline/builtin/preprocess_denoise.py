@@ -1,5 +1,7 @@
 """The ``denoise`` stage: non-local means set from a noise estimate valid for correlated
-noise, with the noise removed, over-smoothing and z-streaks judged in ``numbers["quality"]``.
+noise (on correlated noise followed by a z-guided average of neighbouring slices, mode
+``auto``), with the noise removed, over-smoothing, z-streaks and structure lost in z judged in
+``numbers["quality"]``.
 
 Wraps :func:`microstructure.preprocess.denoise_nl_means_report` (numpy in memory; Dask slabs of
 whole slices with the noise level fixed first; bit-identical) and writes an
@@ -33,6 +35,8 @@ from microstructure.preprocess.denoise import (
     DEFAULT_MODE,
     DEFAULT_PATCH_DISTANCE,
     DEFAULT_PATCH_SIZE,
+    DEFAULT_Z_DEPTH,
+    DEFAULT_Z_H_FACTOR,
     denoise_nl_means_report,
 )
 from microstructure.volume import Volume
@@ -43,7 +47,11 @@ _DEFAULTS = inspect.signature(denoise_nl_means_report).parameters
 
 
 class DenoiseParams(StageParams):
-    mode: Literal["slices", "3d"] = Field(DEFAULT_MODE, description="2D per slice or 3D chunks")
+    mode: Literal["auto", "slices", "slices_z", "3d"] = Field(
+        DEFAULT_MODE,
+        description="auto (slices_z on correlated noise, else slices), 2D per slice, "
+        "2D per slice + z-guided averaging, or 3D chunks",
+    )
     sigma: float | None = Field(
         _DEFAULTS["sigma"].default, ge=0.0, description="noise sigma (None = estimate)"
     )
@@ -58,13 +66,19 @@ class DenoiseParams(StageParams):
     )
     patch_distance: int = Field(DEFAULT_PATCH_DISTANCE, ge=1)
     chunk_slices: int = Field(DEFAULT_CHUNK_SLICES, ge=1, description="3d mode: slices per chunk")
+    z_depth: int = Field(
+        DEFAULT_Z_DEPTH, ge=1, description="slices_z: neighbouring slices averaged on each side"
+    )
+    z_h_factor: float = Field(
+        DEFAULT_Z_H_FACTOR, gt=0.0, description="slices_z: similarity scale, noise sigmas"
+    )
     chunks: int | None = CHUNKS_FIELD
 
 
 @register
 class DenoiseStage(Stage):
     name = "denoise"
-    summary = "non-local means (scikit-image kernels, threads over slices)"
+    summary = "non-local means per slice (+ z-guided averaging on correlated noise)"
     Params = DenoiseParams
     consumes = "grayscale"
     produces = "grayscale"
@@ -85,6 +99,8 @@ class DenoiseStage(Stage):
             patch_size=params.patch_size,
             patch_distance=params.patch_distance,
             chunk_slices=params.chunk_slices,
+            z_depth=params.z_depth,
+            z_h_factor=params.z_h_factor,
             chunks=slab,
         )
         if slab is not None:
@@ -97,7 +113,7 @@ class DenoiseStage(Stage):
             ctx,
             name="denoise",
             label="denoised",
-            title=f"denoise ({params.mode}): slice {{k}}, noise "
+            title=f"denoise ({info['mode']}): slice {{k}}, noise "
             f"{info['sigma_estimated_from_data']:.3g} -> {info['sigma_after']:.3g} "
             f"(x{info['noise_reduction_factor'] or 1:.2g} less), patch {info['patch_size']} px",
         )
