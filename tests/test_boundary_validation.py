@@ -313,8 +313,10 @@ def test_column_order_from_titles(tmp_path):
     [
         ("negative", "negative intruded volumes"),
         ("decreasing", "cumulative volume decreases"),
-        ("diameter_first", "cumulative volume decreases"),
-        ("constant_pressure", "pressure is constant"),
+        # untitled columns whose order the reader cannot tell are refused before any
+        # reading (issue 21): one line asking for pressure_column/volume_column
+        ("diameter_first", "cannot be told; give pressure_column and volume_column"),
+        ("constant_pressure", "order cannot be told"),
         ("huge_pressure", "exceeds the 1000 MPa"),
         ("flat_volume", "no volume is intruded"),
     ],
@@ -325,7 +327,7 @@ def test_bad_curve_files_are_refused(tmp_path, name, match):
     cols = {
         "negative": [psi, vol - 0.1],
         "decreasing": [psi, vol[::-1]],
-        "diameter_first": [diam, psi, vol],  # no titles: column 0 taken as the pressure
+        "diameter_first": [diam, psi, vol],  # no titles, three columns
         "constant_pressure": [np.full_like(psi, 100.0), vol],
         "huge_pressure": [psi * 1e300, vol],
         "flat_volume": [psi, np.full_like(vol, 0.1)],

@@ -28,7 +28,9 @@ from microstructure.cli._common import (
     _Parser,
     _read_labels,
 )
-from microstructure.porosimetry.measured import PRESSURE_UNITS
+from microstructure.porosimetry.measured import PRESSURE_UNITS, RUNS
+from microstructure.porosimetry.measured_analysis import CONE_HALF_ANGLE_DEG, PORE_SHAPES
+from microstructure.porosity.densities import SKELETAL_DENSITY_UNCERTAINTY_G_PER_CM3
 
 
 def _chunked_input(args: argparse.Namespace, labels: np.ndarray) -> Any:
@@ -119,15 +121,81 @@ def cmd_mip_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reading_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Options of :func:`~microstructure.porosimetry.measured.read_mip_export` from the CLI."""
+    return {
+        "pressure_unit": args.pressure_unit,
+        "volume_unit": args.volume_unit,
+        "sample_mass_g": args.sample_mass_g,
+        "pressure_column": _column(args.pressure_column),
+        "volume_column": _column(args.volume_column),
+        "runs": args.runs,
+        "decimal": args.decimal,
+    }
+
+
+def _column(text: str | None) -> int | str | None:
+    """A column option: an index (digits) or (part of) a title."""
+    if text is None:
+        return None
+    return int(text) if text.strip().isdigit() else text
+
+
+def _extrusion_table(exp: Any, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    from microstructure.porosimetry.washburn import washburn_diameter_nm
+
+    p = exp.extrusion_pressure_mpa
+    return {
+        "pressure_mpa": p,
+        "diameter_nm": washburn_diameter_nm(
+            p,
+            contact_angle_deg=args.contact_angle_deg,
+            surface_tension_n_per_m=args.surface_tension_n_per_m,
+        ),
+        "specific_volume_mm3_per_g": exp.extrusion_volume_mm3_per_g,
+    }
+
+
+def _analysis_numbers(args: argparse.Namespace, exp: Any) -> dict[str, Any]:
+    """SOLID-like analysis of ``mip read`` (densities, porosities, sigma_pore, modes)."""
+    from microstructure.porosimetry.measured import read_mip_export
+    from microstructure.porosimetry.measured_analysis import analyze_mip
+
+    blank = None
+    if args.blank:
+        blank = read_mip_export(args.blank, runs=args.runs, decimal=args.decimal)
+    res = analyze_mip(
+        exp,
+        crystal_density_g_per_cm3=args.crystal_density_g_per_cm3,
+        skeletal_density_g_per_cm3=args.skeletal_density_g_per_cm3,
+        skeletal_density_uncertainty_g_per_cm3=args.skeletal_density_uncertainty_g_per_cm3,
+        bulk_volume_mm3=args.bulk_volume_mm3,
+        pore_shape=args.pore_shape,
+        cone_half_angle_deg=args.cone_half_angle_deg,
+        min_pressure_mpa=args.min_pressure_mpa,
+        max_pressure_mpa=args.max_pressure_mpa,
+        blank=blank,
+        compressibility_per_mpa=args.compressibility_per_mpa,
+        contact_angle_deg=args.contact_angle_deg,
+        surface_tension_n_per_m=args.surface_tension_n_per_m,
+    )
+    out = res.to_dict()
+    out.pop("psd_diameter_nm")
+    out.pop("psd_dv_dlogd_mm3_per_g")
+    return out
+
+
 def cmd_mip_read(args: argparse.Namespace) -> int:
+    from microstructure.io.tables import write_csv
     from microstructure.plot import save_figure
     from microstructure.porosimetry import mip_curve_figure, read_mip_file
+    from microstructure.porosimetry.measured import read_mip_export
 
+    reading = _reading_kwargs(args)
+    exp = read_mip_export(args.measured, **reading)
     curve = read_mip_file(
         args.measured,
-        pressure_unit=args.pressure_unit,
-        volume_unit=args.volume_unit,
-        sample_mass_g=args.sample_mass_g,
+        **reading,
         min_pressure_mpa=args.min_pressure_mpa,
         max_pressure_mpa=args.max_pressure_mpa,
         bulk_density_g_per_cm3=args.bulk_density_g_per_cm3,
@@ -144,24 +212,65 @@ def cmd_mip_read(args: argparse.Namespace) -> int:
         "diameter_max_nm": float(curve.diameter_nm.max()),
         "intruded_porosity": curve.total_intruded_fraction,
         **d,
+        "export": exp.summary(),
+        "analysis": _analysis_numbers(args, exp),
     }
     if curve.specific_volume_mm3_per_g is not None:
         data["specific_volume_mm3_per_g"] = float(np.max(curve.specific_volume_mm3_per_g))
+    ext = exp.extrusion_pressure_mpa
+    data["extrusion"] = {
+        "n_points": 0 if ext is None else int(ext.size),
+        "hg_entrapment_fraction": exp.entrapment_fraction,
+    }
     if args.out:
         data["curve_csv"] = str(_write_curve(args.out, curve))
+    if args.extrusion_out:
+        if ext is None:
+            raise CliError(f"--extrusion-out: {args.measured} holds no extrusion branch")
+        data["extrusion"]["csv"] = str(write_csv(args.extrusion_out, _extrusion_table(exp, args)))
     if args.figure:
         fig = mip_curve_figure(curve, title=str(args.measured))
         data["figure"] = str(save_figure(fig, args.figure))
+    _emit(args, data, _read_text(args, data, d))
+    return 0
+
+
+def _read_text(args: argparse.Namespace, data: dict[str, Any], d: dict[str, float]) -> str:
+    an = data["analysis"]
     lines = [
-        f"{args.measured}: {len(curve)} points, {data['pressure_min_mpa']:.4g}-"
-        f"{data['pressure_max_mpa']:.4g} MPa = {data['diameter_max_nm']:.4g}-"
-        f"{data['diameter_min_nm']:.4g} nm",
-        f"  {_d_text(d)}",
+        f"{args.measured}: {data['n_points']} points ({data['export']['instrument']} export), "
+        f"{data['pressure_min_mpa']:.4g}-{data['pressure_max_mpa']:.4g} MPa = "
+        f"{data['diameter_max_nm']:.4g}-{data['diameter_min_nm']:.4g} nm",
+        f"  {_d_text(d)}; PSD modes {', '.join(f'{m:.4g}' for m in an['modes_nm'])} nm",
     ]
     if "specific_volume_mm3_per_g" in data:
         lines.append(f"  intruded {data['specific_volume_mm3_per_g']:.4g} mm3/g")
-    _emit(args, data, "\n".join(lines))
-    return 0
+    ex = data["export"]
+    if str(ex.get("unit_source", "")).startswith("assumed"):
+        lines.append(
+            f"  no header: units assumed {ex['pressure_unit']} and {ex['volume_unit']}"
+            + ("" if ex.get("sample_mass_g") else " per gram")
+            + " (give --pressure-unit/--volume-unit/--sample-mass-g)"
+        )
+    ent = data["extrusion"]["hg_entrapment_fraction"]
+    if ent is not None and np.isfinite(ent):
+        lines.append(f"  Hg entrapped after extrusion: {100 * ent:.1f} %")
+    lines.append(f"  sigma_pore ({an['pore_shape']}): {an['pore_surface_m2_per_g']:.3g} m2/g")
+    for key, name in (
+        ("porosity_xtal", "xtal"),
+        ("porosity_skel", "skel"),
+        ("porosity_app", "app"),
+    ):
+        if an.get(key) is not None:
+            lines.append(
+                f"  eps_{name}(Hg) = {100 * an[key]:.1f} +- {100 * an[key + '_uncertainty']:.1f} %"
+            )
+    if an.get("apparent_density_g_per_cm3") is not None:
+        lines.append(
+            f"  bulk density (Hg) {an['bulk_density_hg_g_per_cm3']:.3f}, apparent density "
+            f"{an['apparent_density_g_per_cm3']:.3f} g/cm3"
+        )
+    return "\n".join(lines)
 
 
 def compare_mip_files(
@@ -250,6 +359,14 @@ def cmd_granulometry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export_options(q: argparse.ArgumentParser) -> None:
+    """Options of an instrument export: columns, runs, decimal mark."""
+    q.add_argument("--pressure-column", help="pressure column: index or (part of) its title")
+    q.add_argument("--volume-column", help="cumulative volume column: index or title")
+    q.add_argument("--runs", default="merge", choices=list(RUNS), help="low/high-pressure runs")
+    q.add_argument("--decimal", default="auto", choices=["auto", ".", ","], help="decimal mark")
+
+
 def add_parsers(sub: Any) -> None:
     """Add the ``mip`` and ``granulometry`` commands to the subparsers ``sub``."""
     p = sub.add_parser("mip", help="simulated and measured mercury intrusion curves")
@@ -273,12 +390,35 @@ def add_parsers(sub: Any) -> None:
     _add_common(q)
     q.set_defaults(func=cmd_mip_simulate)
 
-    q = mip.add_parser("read", help="read a measured MIP export (pressure, cumulative volume)")
-    q.add_argument("measured", metavar="MEASURED", help="instrument text export")
+    q = mip.add_parser("read", help="read and analyse a measured MIP export")
+    q.add_argument("measured", metavar="MEASURED", help="instrument text export or CSV")
     q.add_argument("--pressure-unit", choices=sorted(PRESSURE_UNITS))
     _add_reading_options(q)
+    _add_export_options(q)
     _add_washburn(q)
+    q.add_argument("--crystal-density-g-per-cm3", type=float, help="rho_xtal (eq. 3 total)")
+    q.add_argument(
+        "--skeletal-density-g-per-cm3", type=float, help="He-pycnometry rho_skel (eq. 3)"
+    )
+    q.add_argument(
+        "--skeletal-density-uncertainty-g-per-cm3",
+        type=float,
+        default=SKELETAL_DENSITY_UNCERTAINTY_G_PER_CM3,
+        help="uncertainty of rho_skel",
+    )
+    q.add_argument(
+        "--bulk-volume-mm3",
+        type=float,
+        help="Hg bulk volume of the sample (eq. 2 apparent density)",
+    )
+    q.add_argument("--pore-shape", default="cylindrical", choices=list(PORE_SHAPES))
+    q.add_argument("--cone-half-angle-deg", type=float, default=CONE_HALF_ANGLE_DEG)
+    q.add_argument("--blank", metavar="FILE", help="empty-cell (blank) run to subtract")
+    q.add_argument(
+        "--compressibility-per-mpa", type=float, help="solid compressibility to remove (1/MPa)"
+    )
     q.add_argument("--out", metavar="CSV", help="write the curve CSV")
+    q.add_argument("--extrusion-out", metavar="CSV", help="write the extrusion branch CSV")
     q.add_argument("--figure", metavar="PNG", help="write cumulative curve + PSD figure")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.set_defaults(func=cmd_mip_read)

@@ -54,6 +54,12 @@ _MEMBERS = {
     "area_between_curves": "microstructure.porosimetry.compare",
     "plot_mip_curve": "microstructure.porosimetry.figures",
     "plot_mip_comparison": "microstructure.porosimetry.figures",
+    "read_mip_export": "microstructure.porosimetry.measured",
+    "MipExport": "microstructure.porosimetry.measured",
+    "analyze_mip": "microstructure.porosimetry.measured_analysis",
+    "MipAnalysis": "microstructure.porosimetry.measured_analysis",
+    "pore_surface_m2_per_g": "microstructure.porosimetry.measured_analysis",
+    "PORE_SHAPES": "microstructure.porosimetry.measured_analysis",
 }
 
 __all__ = list(_MEMBERS)

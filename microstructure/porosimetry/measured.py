@@ -1,17 +1,37 @@
 """Reading measured mercury intrusion curves (instrument exports) and curve CSVs.
 
-Instrument exports: text with two or more numeric columns (whitespace, comma, semicolon or
-tab separated), one of them the pressure and one the cumulative intruded volume, rows in
-increasing or decreasing pressure order. Leading header lines are skipped (and searched for
-units such as ``psia``, ``MPa``, ``mL/g``); a non-numeric row after the data started is an
-error. A file whose pressure rises then falls holds intrusion then extrusion: the intrusion
-branch (up to the maximum pressure) is used. Pressures become diameters by the Washburn
+Instrument exports are text: Micromeritics AutoPore report/text exports, Thermo Pascal
+140/440 + SOLID text exports, Quantachrome PoreMaster exports, or any CSV/TSV with a
+pressure and a cumulative volume column (named by the header, or given explicitly:
+``pressure_column=``/``volume_column=`` by index or title). What is read:
+
+- columns by their titles (``Pressure``, ``Cumulative volume``/``Intrusion``; incremental,
+  diameter, area columns are recognised and not taken for the volume);
+- units from each column's title, else the header (Pa, kPa, MPa, psi(a), atm, bar; mL, cm3,
+  cc, mm3, uL, L; per gram when the title says ``/g``, else absolute and divided by the
+  sample mass given or stated in the header);
+- decimal commas (tab-, semicolon- or whitespace-separated exports);
+- intrusion and extrusion: a table whose pressure rises then falls, or tables under
+  ``Intrusion``/``Extrusion`` headings; low- and high-pressure runs (headings ``Low
+  pressure``/``High pressure``, ``Pascal 140``/``Pascal 440``) merged (the high-pressure run
+  continued from the low-pressure volume at its first pressure) or one of them alone;
+- the sample mass, bulk density and bulk volume stated in the header.
+
+Refused with one line naming the file: binary files and Excel workbooks, gas sorption
+isotherms (Torr, mmHg, p/p0, STP, "adsorption"), pressures above ``MAX_PRESSURE_MPA`` or
+(unit not given) never above ``MIN_TOP_PRESSURE_MPA`` or spanning less than a decade,
+negative or decreasing cumulative volumes, specific volumes above
+``MAX_SPECIFIC_VOLUME_MM3_PER_G``, columns whose meaning or unit cannot be told from the
+header, and absolute volumes without a mass. Pressures become diameters by the Washburn
 equation (:mod:`~microstructure.porosimetry.washburn`).
 
 References
 ----------
 Washburn, E. W. (1921). The dynamics of capillary flow. Physical Review 17, 273-283.
 doi:10.1103/PhysRev.17.273
+
+Giesche, H. (2006). Mercury porosimetry: a general (practical) overview. Particle & Particle
+Systems Characterization 23, 9-19. doi:10.1002/ppsc.200601009
 """
 
 from __future__ import annotations
@@ -19,11 +39,27 @@ from __future__ import annotations
 import csv
 import math
 import os
-import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from microstructure.porosimetry import _measured_columns as _cols
+from microstructure.porosimetry._measured_columns import (
+    _branches,
+    _convert,
+    _merge_runs,
+    _split,
+    _table_columns,
+    _units,
+)
+from microstructure.porosimetry._measured_text import (
+    PRESSURE_UNITS,
+    VOLUME_UNITS,
+    header_value,
+    parse_text,
+)
 from microstructure.porosimetry.distribution import CURVE_COLUMNS, MipCurve
 from microstructure.porosimetry.washburn import (
     CONTACT_ANGLE_DEG,
@@ -33,150 +69,250 @@ from microstructure.porosimetry.washburn import (
 )
 
 __all__ = [
+    "MipExport",
+    "read_mip_export",
     "read_mip_file",
     "read_curve_csv",
     "load_mip_curve",
     "PRESSURE_UNITS",
     "VOLUME_UNITS",
     "MAX_PRESSURE_MPA",
+    "MIN_TOP_PRESSURE_MPA",
+    "MAX_SPECIFIC_VOLUME_MM3_PER_G",
     "VOLUME_DROP_TOLERANCE",
+    "RUNS",
 ]
 
-#: pressure unit -> MPa
-PRESSURE_UNITS = {
-    "psi": 0.00689475729,
-    "psia": 0.00689475729,
-    "mpa": 1.0,
-    "kpa": 1e-3,
-    "pa": 1e-6,
-    "bar": 0.1,
-    "atm": 0.101325,
-}
-#: volume unit -> mm3
-VOLUME_UNITS = {"ml": 1000.0, "cm3": 1000.0, "cc": 1000.0, "mm3": 1.0, "ul": 1.0, "l": 1e6}
 #: highest credible mercury pressure (MPa): porosimeters reach 414 MPa (60 000 psia); a
 #: larger value means a wrong unit or column (Washburn diameter below 1.3 nm)
-MAX_PRESSURE_MPA = 1000.0
+MAX_PRESSURE_MPA = _cols.MAX_PRESSURE_MPA
+#: a mercury intrusion export reaches above this pressure (MPa); a file that never does is
+#: a gas isotherm's range (<= 1 atm) or a wrong unit
+MIN_TOP_PRESSURE_MPA = 0.12
+#: largest credible specific intruded volume (mm3/g = 20 mL/g, beyond aerogels); more means
+#: a wrong volume unit, a missing mass or swapped columns
+MAX_SPECIFIC_VOLUME_MM3_PER_G = 20_000.0
 #: largest drop of the cumulative volume along the intrusion branch, relative to the total
 #: intruded volume, accepted as instrument noise (flattened by a running maximum)
 VOLUME_DROP_TOLERANCE = 0.05
+#: how low- and high-pressure runs are used
+RUNS = _cols.RUNS
 
-_SPLIT = re.compile(r"[\s,;]+")
+
+@dataclass
+class MipExport:
+    """A measured MIP export as read: intrusion and extrusion branches in MPa and mm3/g.
+
+    Attributes
+    ----------
+    path
+        The file.
+    instrument
+        ``autopore``, ``pascal``, ``poremaster`` or ``generic`` (from the header words).
+    intrusion_pressure_mpa, intrusion_volume_mm3_per_g
+        Intrusion branch by increasing pressure (runs merged or chosen), cumulative volume
+        per gram as read (not re-zeroed, not made monotonic).
+    extrusion_pressure_mpa, extrusion_volume_mm3_per_g
+        Extrusion branch by decreasing pressure (volume still in the sample), or None.
+    sample_mass_g, bulk_density_g_per_cm3, bulk_volume_mm3
+        Given or stated in the header (None when unknown).
+    units
+        ``pressure_unit``, ``volume_unit``, ``per_gram`` and where they came from.
+    runs
+        The runs found (``name``, pressure span in MPa, ``used``).
+    """
+
+    path: str
+    instrument: str
+    intrusion_pressure_mpa: np.ndarray
+    intrusion_volume_mm3_per_g: np.ndarray
+    extrusion_pressure_mpa: np.ndarray | None = None
+    extrusion_volume_mm3_per_g: np.ndarray | None = None
+    sample_mass_g: float | None = None
+    bulk_density_g_per_cm3: float | None = None
+    bulk_volume_mm3: float | None = None
+    units: dict[str, Any] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    decimal_comma: bool = False
+
+    @property
+    def total_intruded_mm3_per_g(self) -> float:
+        """Largest cumulative intruded volume minus the first value, mm3/g."""
+        v = self.intrusion_volume_mm3_per_g
+        return float(np.max(v) - v[0])
+
+    @property
+    def entrapment_fraction(self) -> float:
+        """Hg entrapped after extrusion / Hg intruded (0..1; NaN without extrusion).
+
+        The volume still in the sample at the end of extrusion (lowest pressure), above
+        the volume at the start of intrusion, over the total intruded volume.
+        """
+        if self.extrusion_volume_mm3_per_g is None or self.extrusion_volume_mm3_per_g.size < 2:
+            return float("nan")
+        total = self.total_intruded_mm3_per_g
+        if not total > 0:
+            return float("nan")
+        left = float(self.extrusion_volume_mm3_per_g[-1] - self.intrusion_volume_mm3_per_g[0])
+        return float(min(max(left / total, 0.0), 1.0))
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description of what was read."""
+        ext = self.extrusion_pressure_mpa
+        return {
+            "path": self.path,
+            "instrument": self.instrument,
+            "n_intrusion_points": int(self.intrusion_pressure_mpa.size),
+            "n_extrusion_points": 0 if ext is None else int(ext.size),
+            "sample_mass_g": self.sample_mass_g,
+            "bulk_density_g_per_cm3": self.bulk_density_g_per_cm3,
+            "bulk_volume_mm3": self.bulk_volume_mm3,
+            "decimal_comma": self.decimal_comma,
+            "runs": self.runs,
+            **self.units,
+        }
 
 
-def _detect_units(header: str) -> tuple[str | None, str | None, bool | None]:
+def _instrument(header: str) -> str:
     h = header.lower()
-    p = None
-    for key in ("psia", "psi", "mpa", "kpa", "pa", "atm", "bar"):
-        if re.search(rf"\b{key}\b", h):
-            p = "psi" if key == "psia" else key
-            break
-    v = None
-    for key, name in (
-        ("ml", "ml"),
-        ("cm3", "cm3"),
-        ("cm³", "cm3"),
-        ("cc", "cc"),
-        ("mm3", "mm3"),
-        ("mm³", "mm3"),
-        ("µl", "ul"),
-        ("ul", "ul"),
-    ):
-        if re.search(rf"{re.escape(key)}\b", h):
-            v = name
-            break
-    if v is None and re.search(r"\bl\b\s*(/|per\b|\))", h):  # litres: "(L/g)", "(L)"
-        v = "l"
-    per_gram = True if re.search(r"/\s*g\b|per\s+gram", h) else None
-    return p, v, per_gram
+    if "autopore" in h or "micromeritics" in h:
+        return "autopore"
+    if "pascal" in h or "solid" in h or "porotec" in h or "thermo" in h:
+        return "pascal"
+    if "poremaster" in h or "quantachrome" in h:
+        return "poremaster"
+    return "generic"
 
 
-_COLUMN_WORDS = {
-    "pressure": ("pressure", "press"),
-    "volume": ("volume", "intrusion", "intruded", "cumulative"),
-    "diameter": ("diameter", "radius", "size"),
-}
+def read_mip_export(
+    path: str | os.PathLike,
+    *,
+    pressure_unit: str | None = None,
+    volume_unit: str | None = None,
+    sample_mass_g: float | None = None,
+    pressure_column: int | str | None = None,
+    volume_column: int | str | None = None,
+    runs: str = "merge",
+    decimal: str = "auto",
+) -> MipExport:
+    """Read an instrument export into intrusion and extrusion branches (MPa, mm3/g).
 
+    Parameters
+    ----------
+    path
+        Text export (see the module notes for the layouts read).
+    pressure_unit, volume_unit
+        Override the units of the header (``psi``, ``mpa``, ``kpa``, ``pa``, ``bar``,
+        ``atm``; ``ml``/``cm3``/``cc``, ``mm3``, ``ul``, ``l``). An untitled two-column
+        file (pressure, cumulative volume) defaults to psi and mL; a titled column without
+        a unit is an error.
+    sample_mass_g
+        Sample mass (g): divides absolute volumes; default from the header. Per-gram
+        volumes (title ``.../g``) are not divided. An untitled file's volumes are per gram
+        unless a mass is given.
+    pressure_column, volume_column
+        Column index or (part of) its title, for a generic CSV (explicit column mapping).
+    runs
+        ``merge`` (low- and high-pressure runs joined), ``low`` or ``high`` (one run only;
+        Beuse et al. 2021, doi:10.3390/batteries7040070, used the high-pressure run).
+    decimal
+        ``auto`` (detect decimal commas), ``.`` or ``,``.
 
-def _header_columns(header: str, ncol: int) -> list[str] | None:
-    """The last header line split into ``ncol`` column titles (None when it does not fit)."""
-    lines = [ln for ln in header.splitlines() if ln.strip()]
-    if not lines:
-        return None
-    last = lines[-1]
-    sep = re.compile(r"[\t,;]") if re.search(r"[\t,;]", last) else re.compile(r"\s{2,}|\s+")
-    cells = [c.strip() for c in sep.split(last.strip()) if c.strip()]
-    return cells if len(cells) == ncol else None
+    Returns
+    -------
+    MipExport
 
-
-def _column_kind(title: str) -> str | None:
-    t = title.lower()
-    for kind, words in _COLUMN_WORDS.items():
-        if any(w in t for w in words):
-            return kind
-    return None
-
-
-def _columns_from_header(
-    p: Path, titles: list[str] | None, pressure_column: int | None, volume_column: int | None
-) -> tuple[int, int, str, str]:
-    """Pressure and volume column indices (given, else from the titles, else 0 and 1) and
-    the header text to search for each column's unit."""
-    kinds = [_column_kind(t) for t in titles] if titles else []
-    if pressure_column is None:
-        pressure_column = kinds.index("pressure") if "pressure" in kinds else 0
-    if volume_column is None:
-        volume_column = kinds.index("volume") if "volume" in kinds else 1
-    for name, col, want in (
-        ("pressure_column", pressure_column, "pressure"),
-        ("volume_column", volume_column, "volume"),
-    ):
-        if kinds and 0 <= col < len(kinds) and kinds[col] not in (None, want):
-            raise ValueError(
-                f"{p}: {name} {col} is titled {titles[col]!r} (a {kinds[col]}), not a {want}; "  # type: ignore[index]
-                "give pressure_column/volume_column"
-            )
-    p_text = titles[pressure_column] if titles and 0 <= pressure_column < len(titles) else ""
-    v_text = titles[volume_column] if titles and 0 <= volume_column < len(titles) else ""
-    return pressure_column, volume_column, p_text, v_text
-
-
-def _parse_rows(path: Path) -> tuple[np.ndarray, str]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read the file ({exc.strerror})") from None
-    rows: list[list[float]] = []
-    header: list[str] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
+    Raises
+    ------
+    ValueError
+        One line naming the file: see the module notes for what is refused.
+    """
+    p = Path(path)
+    parsed = parse_text(p, decimal=decimal)
+    header = parsed.header
+    used = _branches(p, parsed.tables)
+    run_data: dict[str, tuple] = {}
+    ext: tuple | None = None
+    ext_run = ""
+    units: dict = {}
+    for t, branch, run, _ in used:
+        cols = _table_columns(p, t, (pressure_column, volume_column))
+        units = _units(p, t, header, cols, (pressure_unit, volume_unit))
+        pr, vo = _convert(p, t, cols, units)
+        if branch == "extrusion":
+            ext, ext_run = (pr, vo), run
             continue
-        parts = [p for p in _SPLIT.split(line) if p]
-        try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            if rows:
-                raise ValueError(
-                    f"{path}: line {lineno} is not numeric ({line[:60]!r}) inside the data"
-                ) from None
-            header.append(line)
-            continue
-        if rows and len(values) != len(rows[0]):
-            raise ValueError(
-                f"{path}: line {lineno} has {len(values)} columns, expected {len(rows[0])}"
-            )
-        rows.append(values)
-    if not rows:
-        raise ValueError(f"{path}: no numeric rows found")
-    data = np.asarray(rows, dtype=float)
-    if data.shape[1] < 2:
+        intr, tail = _split(pr, vo)
+        if run in run_data:
+            raise ValueError(f"{p}: two intrusion tables of the {run} run; cannot tell them apart")
+        run_data[run] = intr
+        if tail is not None and (ext is None or run == "high"):
+            ext, ext_run = tail, run
+    if not run_data:
+        raise ValueError(f"{p}: only extrusion data; no intrusion branch found")
+    span = {k: [float(v[0].min()), float(v[0].max())] for k, v in run_data.items()}
+    pressure, volume, offset = _merge_runs(p, dict(run_data), runs)
+    if ext is not None and runs == "merge" and ext_run == "high":
+        ext = (ext[0], ext[1] + offset)
+    elif ext is not None and runs in ("low", "high") and ext_run not in (runs, "single"):
+        ext = None
+    mass = sample_mass_g if sample_mass_g is not None else header_value(header, "sample_mass_g")
+    per_gram = units.get("per_gram")
+    if mass is not None:
+        m = float(mass)
+        if not (math.isfinite(m) and m > 0):
+            raise ValueError(f"sample_mass_g: expected a positive mass, got {mass!r}")
+    if per_gram is False and mass is None:
         raise ValueError(
-            f"{path}: only one column; expected pressure and cumulative volume columns"
+            f"{p}: absolute volumes ({units['volume_unit']}) and no sample mass in the header; "
+            "give sample_mass_g"
         )
-    if not np.all(np.isfinite(data)):
-        raise ValueError(f"{path}: contains non-finite numbers")
-    return data, "\n".join(header)
+    divide = mass is not None and not per_gram
+    volume = volume / float(mass) if divide else volume
+    if ext is not None:
+        ext = (ext[0], ext[1] / float(mass) if divide else ext[1])
+    _check_ranges(p, pressure, volume, units)
+    units = {**units, "per_gram": bool(per_gram) if per_gram is not None else not divide}
+    return MipExport(
+        path=str(p),
+        instrument=_instrument(header),
+        intrusion_pressure_mpa=pressure,
+        intrusion_volume_mm3_per_g=volume,
+        extrusion_pressure_mpa=None if ext is None else ext[0],
+        extrusion_volume_mm3_per_g=None if ext is None else ext[1],
+        sample_mass_g=None if mass is None else float(mass),
+        bulk_density_g_per_cm3=header_value(header, "bulk_density_g_per_cm3"),
+        bulk_volume_mm3=header_value(header, "bulk_volume_mm3"),
+        units=units,
+        runs=[
+            {"name": k, "pressure_span_mpa": v, "used": runs in ("merge", k)}
+            for k, v in span.items()
+        ],
+        decimal_comma=parsed.decimal_comma,
+    )
+
+
+def _check_ranges(p: Path, pressure: np.ndarray, volume: np.ndarray, units: dict) -> None:
+    """Refuse pressures and volumes no mercury intrusion curve has."""
+    top = float(pressure.max())
+    if top < MIN_TOP_PRESSURE_MPA and units.get("unit_source") != "given":
+        raise ValueError(
+            f"{p}: the pressure never exceeds {top:.4g} MPa (read as {units['pressure_unit']}): "
+            "a gas isotherm's range or a wrong unit, not a mercury intrusion curve"
+        )
+    pos = pressure[pressure > 0]
+    guessed = units.get("unit_source") != "given"
+    if pos.size < 2 or (guessed and pos.max() < 10 * pos.min()):
+        raise ValueError(
+            f"{p}: the pressure spans {pos.min() if pos.size else 0:.4g}..{top:.4g} MPa, less "
+            "than a decade: not an intrusion curve (check pressure_column)"
+        )
+    if float(volume.max()) > MAX_SPECIFIC_VOLUME_MM3_PER_G:
+        raise ValueError(
+            f"{p}: specific volume {volume.max():.4g} mm3/g (read as {units['volume_unit']}"
+            f"{'/g' if units.get('per_gram') else ''}) exceeds {MAX_SPECIFIC_VOLUME_MM3_PER_G:g}"
+            " mm3/g; check volume_unit, sample_mass_g and the column order"
+        )
 
 
 def _intrusion_window(
@@ -220,56 +356,14 @@ def _intrusion_window(
     return pressure, running
 
 
-def _columns_in_mpa_mm3(
-    p: Path, data: np.ndarray, header: str, units: tuple, columns: tuple
-) -> tuple[np.ndarray, np.ndarray, str, str, int]:
-    """(pressure in MPa, volume in mm3, pressure unit, volume unit, volume column) of the
-    rows: columns and units as given, else from the header; impossible values refused."""
-    pressure_unit, volume_unit = units
-    pressure_column, volume_column = columns
-    titles = _header_columns(header, data.shape[1])
-    pressure_column, volume_column, p_title, v_title = _columns_from_header(
-        p, titles, pressure_column, volume_column
-    )
-    h_p, h_v, _per_gram = _detect_units(header)
-    if p_title:  # a column's own title beats the rest of the header
-        h_p = _detect_units(p_title)[0] or h_p
-    if v_title:
-        h_v = _detect_units(v_title)[1] or h_v
-    pu = str(pressure_unit or h_p or "psi").lower()
-    vu = str(volume_unit or h_v or "ml").lower()
-    if pu not in PRESSURE_UNITS:
-        raise ValueError(f"pressure_unit: expected one of {sorted(PRESSURE_UNITS)}, got {pu!r}")
-    if vu not in VOLUME_UNITS:
-        raise ValueError(f"volume_unit: expected one of {sorted(VOLUME_UNITS)}, got {vu!r}")
-    ncol = data.shape[1]
-    for name, col in (("pressure_column", pressure_column), ("volume_column", volume_column)):
-        if not (isinstance(col, int) and 0 <= col < ncol):
-            raise ValueError(f"{name}: expected a column index in 0..{ncol - 1}, got {col!r}")
-    if pressure_column == volume_column:
-        raise ValueError("pressure_column, volume_column: must be different columns")
-    pressure = data[:, pressure_column] * PRESSURE_UNITS[pu]
-    volume = data[:, volume_column] * VOLUME_UNITS[vu]
-    if np.any(pressure < 0):
-        raise ValueError(f"{p}: negative pressures in column {pressure_column}")
-    if np.any(volume < 0):
-        raise ValueError(f"{p}: negative intruded volumes in column {volume_column}")
-    if pressure.max() > MAX_PRESSURE_MPA:
-        raise ValueError(
-            f"{p}: pressure {pressure.max():.4g} MPa (read as {pu}) exceeds the "
-            f"{MAX_PRESSURE_MPA:g} MPa of any porosimeter; check pressure_unit/pressure_column"
-        )
-    return pressure, volume, pu, vu, volume_column
-
-
 def read_mip_file(
     path: str | os.PathLike,
     *,
     pressure_unit: str | None = None,
     volume_unit: str | None = None,
     sample_mass_g: float | None = None,
-    pressure_column: int | None = None,
-    volume_column: int | None = None,
+    pressure_column: int | str | None = None,
+    volume_column: int | str | None = None,
     min_pressure_mpa: float | None = None,
     max_pressure_mpa: float | None = None,
     rezero: bool = True,
@@ -277,25 +371,16 @@ def read_mip_file(
     contact_angle_deg: float = CONTACT_ANGLE_DEG,
     surface_tension_n_per_m: float = SURFACE_TENSION_N_PER_M,
     label: str | None = None,
+    runs: str = "merge",
+    decimal: str = "auto",
 ) -> MipCurve:
-    """Read a measured intrusion curve into a :class:`MipCurve` (diameter space).
+    """Read the intrusion branch of a measured export into a :class:`MipCurve`.
 
     Parameters
     ----------
-    path
-        Text export with at least two numeric columns.
-    pressure_unit
-        ``psi``, ``mpa``, ``kpa``, ``pa``, ``bar`` or ``atm``; default from the header (the
-        pressure column's title first), else ``psi``.
-    volume_unit
-        ``ml`` (= ``cm3``, ``cc``), ``mm3``, ``ul``, ``l``; default from the header (the
-        volume column's title first), else ``ml``.
-    sample_mass_g
-        Sample mass (g) when the volumes are absolute; ``None`` means per-gram volumes.
-    pressure_column, volume_column
-        Zero-based column indices; default from the column titles of the last header line
-        (``Pressure``, ``Volume``/``Intrusion``), else 0 and 1. A column titled as another
-        quantity (e.g. ``Diameter`` as the pressure column) is refused.
+    path, pressure_unit, volume_unit, sample_mass_g, pressure_column, volume_column, runs, \
+decimal
+        As in :func:`read_mip_export` (which reads the file).
     min_pressure_mpa, max_pressure_mpa
         Pressure window (MPa); Beuse et al. (2021, doi:10.3390/batteries7040070) used
         only the high-pressure run (0.1-400 MPa).
@@ -303,7 +388,8 @@ def read_mip_file(
         Subtract the volume at the window's lowest pressure (volume intruded below the window,
         e.g. between samples, is not pore volume).
     bulk_density_g_per_cm3
-        Sample bulk density, to report ``intruded_fraction`` (volume / sample volume).
+        Sample bulk density, to report ``intruded_fraction`` (volume / sample volume);
+        default: the bulk density stated in the header, if any.
     contact_angle_deg, surface_tension_n_per_m
         Washburn parameters for the pressure -> diameter conversion.
     label
@@ -313,38 +399,47 @@ def read_mip_file(
     -------
     MipCurve with rows by increasing pressure; ``saturation`` is relative to the total
     intruded volume in the window; cumulative volume made monotonic (running maximum).
+    ``metadata`` holds the units, runs, instrument and the extrusion summary.
 
     Raises
     ------
     ValueError
-        Unreadable file, one column, non-numeric rows inside the data, unknown units, bad
-        column indices, an empty pressure window, negative volumes, a pressure above
-        ``MAX_PRESSURE_MPA``, constant pressure, no intruded volume, or a cumulative volume
-        that drops by more than ``VOLUME_DROP_TOLERANCE`` of the intruded volume.
+        Everything :func:`read_mip_export` refuses, an empty pressure window, constant
+        pressure, no intruded volume, or a cumulative volume that drops by more than
+        ``VOLUME_DROP_TOLERANCE`` of the intruded volume.
     """
     p = Path(path)
     check_mercury_parameters(contact_angle_deg, surface_tension_n_per_m)
-    data, header = _parse_rows(p)
-    pressure, volume, pu, vu, volume_column = _columns_in_mpa_mm3(
-        p, data, header, (pressure_unit, volume_unit), (pressure_column, volume_column)
+    exp = read_mip_export(
+        p,
+        pressure_unit=pressure_unit,
+        volume_unit=volume_unit,
+        sample_mass_g=sample_mass_g,
+        pressure_column=pressure_column,
+        volume_column=volume_column,
+        runs=runs,
+        decimal=decimal,
     )
-    if sample_mass_g is not None:
-        m = float(sample_mass_g)
-        if not (math.isfinite(m) and m > 0):
-            raise ValueError(f"sample_mass_g: expected a positive mass, got {sample_mass_g!r}")
-        volume = volume / m
-    # else: per-gram volumes (documented)
-    pressure, volume = _intrusion_window(p, pressure, volume, min_pressure_mpa, max_pressure_mpa)
+    pressure, volume = _intrusion_window(
+        p,
+        exp.intrusion_pressure_mpa,
+        exp.intrusion_volume_mm3_per_g,
+        min_pressure_mpa,
+        max_pressure_mpa,
+    )
     if rezero:
         volume = volume - volume[0]
     if not float(volume[-1] - volume[0]) > 0:
         raise ValueError(
             f"{p}: no volume is intruded between {pressure[0]:.4g} and {pressure[-1]:.4g} MPa "
-            f"(column {volume_column} does not increase); check volume_column"
+            "(the volume column does not increase); check volume_column"
         )
     sat = volume / float(volume[-1])
-    if bulk_density_g_per_cm3 is not None:
-        rho = float(bulk_density_g_per_cm3)
+    rho = (
+        bulk_density_g_per_cm3 if bulk_density_g_per_cm3 is not None else exp.bulk_density_g_per_cm3
+    )
+    if rho is not None:
+        rho = float(rho)
         if not (math.isfinite(rho) and rho > 0):
             raise ValueError(f"bulk_density_g_per_cm3: expected a positive density, got {rho}")
         frac = volume * rho * 1e-3
@@ -365,12 +460,16 @@ def read_mip_file(
         label=label if label is not None else p.name,
         metadata={
             "source": str(p),
-            "pressure_unit": pu,
-            "volume_unit": vu,
-            "sample_mass_g": sample_mass_g,
+            **exp.units,
+            "instrument": exp.instrument,
+            "runs": exp.runs,
+            "sample_mass_g": exp.sample_mass_g,
+            "header_bulk_density_g_per_cm3": exp.bulk_density_g_per_cm3,
+            "header_bulk_volume_mm3": exp.bulk_volume_mm3,
             "contact_angle_deg": float(contact_angle_deg),
             "surface_tension_n_per_m": float(surface_tension_n_per_m),
             "pressure_window_mpa": [float(pressure[0]), float(pressure[-1])],
+            "hg_entrapment_fraction": exp.entrapment_fraction,
         },
     )
 

@@ -16,12 +16,15 @@ from microstructure.porosity.connectivity import (
     label_components,
 )
 from microstructure.porosity.densities import (
+    PorosityBudget,
     apparent_density,
     bulk_density_from_labels,
     bulk_density_from_loading,
     bulk_density_from_porosity,
     closed_porosity_from_skeletal_density,
     intruded_volume_from_porosity,
+    mip_porosities,
+    porosity_budget,
     porosity_from_densities,
     porosity_from_intruded_volume,
     theoretical_density_from_labels,
@@ -37,6 +40,9 @@ from microstructure.porosity.surface import (
 
 __all__ = [
     "ClosedPores",
+    "PorosityBudget",
+    "mip_porosities",
+    "porosity_budget",
     "accessible_porosity",
     "apparent_density",
     "bulk_density_from_labels",

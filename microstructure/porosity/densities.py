@@ -21,6 +21,7 @@ References
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from microstructure.porosity.fractions import check_fraction, phase_fractions
@@ -35,7 +36,17 @@ __all__ = [
     "closed_porosity_from_skeletal_density",
     "bulk_density_from_labels",
     "theoretical_density_from_labels",
+    "PorosityBudget",
+    "porosity_budget",
+    "mip_porosities",
+    "SKELETAL_DENSITY_UNCERTAINTY_G_PER_CM3",
+    "GAUGE_THICKNESS_UNCERTAINTY_UM",
 ]
+
+#: He-pycnometry uncertainty of the skeletal density (Beuse et al. 2021, sec. 3.3), g/cm^3
+SKELETAL_DENSITY_UNCERTAINTY_G_PER_CM3 = 0.01
+#: gauge thickness uncertainty (Beuse et al. 2021, sec. 3.1), um
+GAUGE_THICKNESS_UNCERTAINTY_UM = 1.0
 
 
 def _positive(value: Any, name: str) -> float:
@@ -274,3 +285,144 @@ def theoretical_density_from_labels(
     if solid <= 0:
         raise ValueError("labels: the volume holds no solid phase, its density is undefined")
     return mass / solid
+
+
+@dataclass
+class PorosityBudget:
+    """Total, closed and accessible porosity from gauge and He pycnometry (eq. 1, sec. 3.3
+    of Beuse et al. 2021, doi:10.3390/batteries7040070), each with its standard uncertainty
+    propagated to first order (independent inputs). Densities g/cm^3, porosities 0..1."""
+
+    bulk_density_g_per_cm3: float
+    bulk_density_uncertainty_g_per_cm3: float
+    crystal_density_g_per_cm3: float
+    total_porosity: float
+    total_porosity_uncertainty: float
+    skeletal_density_g_per_cm3: float = float("nan")
+    skeletal_density_uncertainty_g_per_cm3: float = float("nan")
+    accessible_porosity: float = float("nan")
+    accessible_porosity_uncertainty: float = float("nan")
+    closed_porosity: float = float("nan")
+    closed_porosity_uncertainty: float = float("nan")
+    closed_solid_fraction: float = float("nan")
+
+    def to_dict(self) -> dict[str, float | None]:
+        """JSON-ready numbers (NaN -> None)."""
+        return {k: (v if math.isfinite(v) else None) for k, v in asdict(self).items()}
+
+
+def _sigma(value: Any, name: str) -> float:
+    return 0.0 if value is None else _non_negative(value, name)
+
+
+def porosity_budget(
+    *,
+    crystal_density_g_per_cm3: float,
+    skeletal_density_g_per_cm3: float | None = None,
+    skeletal_density_uncertainty_g_per_cm3: float = SKELETAL_DENSITY_UNCERTAINTY_G_PER_CM3,
+    bulk_density_g_per_cm3: float | None = None,
+    bulk_density_uncertainty_g_per_cm3: float = 0.0,
+    mass_loading_mg_per_cm2: float | None = None,
+    mass_loading_uncertainty_mg_per_cm2: float = 0.0,
+    thickness_um: float | None = None,
+    thickness_uncertainty_um: float = GAUGE_THICKNESS_UNCERTAINTY_UM,
+    crystal_density_uncertainty_g_per_cm3: float = 0.0,
+) -> PorosityBudget:
+    """Total (eq. 1), accessible (eq. 1 with rho_skel) and closed porosity with uncertainty.
+
+    The bulk density is given, or the mass loading over the thickness (gauge); then
+    ``eps = 1 - rho_bulk / rho_xtal``, ``eps_acc = 1 - rho_bulk / rho_skel`` and
+    ``eps_inacc = eps - eps_acc = rho_bulk (1/rho_skel - 1/rho_xtal)`` (equal to
+    :func:`closed_porosity_from_skeletal_density`), ``closed_solid_fraction = 1 - rho_skel /
+    rho_xtal``. Uncertainties: ``sigma_f^2 = sum (df/dx_i sigma_i)^2``.
+
+    Parameters
+    ----------
+    crystal_density_g_per_cm3
+        rho_xtal of the recipe (4.436 for the NMC622 electrode of Beuse et al. 2021).
+    skeletal_density_g_per_cm3, skeletal_density_uncertainty_g_per_cm3
+        He-pycnometry density and its uncertainty (default +-0.01, sec. 3.3).
+    bulk_density_g_per_cm3, bulk_density_uncertainty_g_per_cm3
+        Coating bulk density (or give loading and thickness).
+    mass_loading_mg_per_cm2, mass_loading_uncertainty_mg_per_cm2
+        Coating mass per area and its uncertainty.
+    thickness_um, thickness_uncertainty_um
+        Coating thickness (gauge) and its uncertainty (default +-1 um, sec. 3.1).
+    crystal_density_uncertainty_g_per_cm3
+        Uncertainty of rho_xtal (default 0).
+
+    Raises
+    ------
+    ValueError
+        Neither a bulk density nor loading and thickness; both; impossible densities.
+    """
+    rx = _positive(crystal_density_g_per_cm3, "crystal_density_g_per_cm3")
+    srx = _sigma(crystal_density_uncertainty_g_per_cm3, "crystal_density_uncertainty_g_per_cm3")
+    gauge = mass_loading_mg_per_cm2 is not None or thickness_um is not None
+    if gauge == (bulk_density_g_per_cm3 is not None):
+        raise ValueError(
+            "bulk_density_g_per_cm3: give either the bulk density or the mass loading and "
+            "thickness (mass_loading_mg_per_cm2, thickness_um)"
+        )
+    if gauge:
+        if mass_loading_mg_per_cm2 is None or thickness_um is None:
+            raise ValueError("mass_loading_mg_per_cm2, thickness_um: both are needed")
+        rb = bulk_density_from_loading(mass_loading_mg_per_cm2, thickness_um)
+        rel_l = _sigma(mass_loading_uncertainty_mg_per_cm2, "mass_loading_uncertainty_mg_per_cm2")
+        rel_t = _sigma(thickness_uncertainty_um, "thickness_uncertainty_um")
+        srb = rb * math.hypot(rel_l / float(mass_loading_mg_per_cm2), rel_t / float(thickness_um))
+    else:
+        rb = _positive(bulk_density_g_per_cm3, "bulk_density_g_per_cm3")
+        srb = _sigma(bulk_density_uncertainty_g_per_cm3, "bulk_density_uncertainty_g_per_cm3")
+    eps = porosity_from_densities(rb, rx)
+    out = PorosityBudget(
+        bulk_density_g_per_cm3=rb,
+        bulk_density_uncertainty_g_per_cm3=srb,
+        crystal_density_g_per_cm3=rx,
+        total_porosity=eps,
+        total_porosity_uncertainty=math.hypot(srb / rx, rb * srx / rx**2),
+    )
+    if skeletal_density_g_per_cm3 is None:
+        return out
+    rs = _positive(skeletal_density_g_per_cm3, "skeletal_density_g_per_cm3")
+    srs = _sigma(skeletal_density_uncertainty_g_per_cm3, "skeletal_density_uncertainty_g_per_cm3")
+    if rs > rx:
+        raise ValueError(f"skeletal_density_g_per_cm3: {rs} exceeds the crystal density {rx}")
+    out.skeletal_density_g_per_cm3 = rs
+    out.skeletal_density_uncertainty_g_per_cm3 = srs
+    out.accessible_porosity = porosity_from_densities(rb, rs)
+    out.accessible_porosity_uncertainty = math.hypot(srb / rs, rb * srs / rs**2)
+    out.closed_porosity = rb * (1.0 / rs - 1.0 / rx)
+    out.closed_porosity_uncertainty = math.sqrt(
+        ((1.0 / rs - 1.0 / rx) * srb) ** 2 + (rb * srs / rs**2) ** 2 + (rb * srx / rx**2) ** 2
+    )
+    out.closed_solid_fraction = 1.0 - rs / rx
+    return out
+
+
+def mip_porosities(
+    intruded_volume_cm3_per_g: float,
+    *,
+    crystal_density_g_per_cm3: float | None = None,
+    skeletal_density_g_per_cm3: float | None = None,
+    apparent_density_g_per_cm3: float | None = None,
+) -> dict[str, float]:
+    """The eq. 3 porosities of one specific Hg volume (the columns of Beuse et al. 2021,
+    Table 2): ``porosity_xtal``, ``porosity_skel``, ``porosity_app`` for the densities given.
+
+    Parameters
+    ----------
+    intruded_volume_cm3_per_g
+        v_Hg, cm^3/g.
+    crystal_density_g_per_cm3, skeletal_density_g_per_cm3, apparent_density_g_per_cm3
+        rho_xtal, rho_skel (He pycnometry) and rho_app (eq. 2), g/cm^3.
+    """
+    out = {}
+    for key, rho in (
+        ("porosity_xtal", crystal_density_g_per_cm3),
+        ("porosity_skel", skeletal_density_g_per_cm3),
+        ("porosity_app", apparent_density_g_per_cm3),
+    ):
+        if rho is not None:
+            out[key] = porosity_from_intruded_volume(intruded_volume_cm3_per_g, rho)
+    return out

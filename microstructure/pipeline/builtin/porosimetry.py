@@ -30,6 +30,7 @@ from microstructure.pipeline.stages import (
     StageParams,
     above_size_threshold,
     in_memory,
+    param_default,
     register,
 )
 from microstructure.porosimetry._intrusion_chunked import DEFAULT_CHUNK
@@ -40,6 +41,7 @@ from microstructure.porosimetry.hybrid import (
     LOWEST_DIAMETER_NM,
     MAX_PRESSURE_MPA,
 )
+from microstructure.porosimetry.measured import read_mip_file
 from microstructure.porosimetry.washburn import CONTACT_ANGLE_DEG, SURFACE_TENSION_N_PER_M
 from microstructure.volume import Volume
 
@@ -54,11 +56,19 @@ class MeasuredCurveParams(StageParams):
     path: str = Field(
         ..., description="instrument export (2+ columns: pressure, cumulative volume) or curve CSV"
     )
-    pressure_unit: Literal["psi", "psia", "mpa", "kpa", "pa", "bar"] | None = Field(
+    pressure_unit: Literal["psi", "psia", "mpa", "kpa", "pa", "bar", "atm"] | None = Field(
         None, description="pressure unit of the export (default: from the header, else psi)"
     )
-    volume_unit: Literal["ml", "cm3", "cc", "mm3", "ul"] | None = Field(
+    volume_unit: Literal["ml", "cm3", "cc", "mm3", "ul", "l"] | None = Field(
         None, description="volume unit of the export (default: from the header, else mL)"
+    )
+    runs: Literal["merge", "low", "high"] = Field(
+        param_default(read_mip_file, "runs"),
+        description="low- and high-pressure runs of the export: merged, or one of them",
+    )
+    decimal: Literal["auto", ".", ","] = Field(
+        param_default(read_mip_file, "decimal"),
+        description="decimal separator of the export (auto: told from the numbers)",
     )
     sample_mass_g: Annotated[float, Field(gt=0)] | None = Field(
         None, description="sample mass (g) when the volumes are absolute, not per gram"
@@ -475,6 +485,8 @@ def _compare_measured(
         "min_pressure_mpa": m.min_pressure_mpa,
         "max_pressure_mpa": m.max_pressure_mpa,
         "bulk_density_g_per_cm3": m.bulk_density_g_per_cm3,
+        "runs": m.runs,
+        "decimal": m.decimal,
         "contact_angle_deg": params.contact_angle_deg,
         "surface_tension_n_per_m": params.surface_tension_n_per_m,
     }
