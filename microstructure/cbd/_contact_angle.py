@@ -416,6 +416,9 @@ def _contact_angle_fill(
     max_iter: int = 14,
     rel_tol: float = 0.01,
     coarse_min_voxels: int = COARSE_SEARCH_VOXELS,
+    max_void_diameter_nm: float | None = None,
+    distribution: str = "contact",
+    tick: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Boolean mask of ``n_add`` pore voxels forming the CBD at contact angle ``theta_deg``.
 
@@ -425,6 +428,10 @@ def _contact_angle_fill(
     same centre condition, evaluated with the full-resolution wall distance and curvature of
     those voxels; 1/8 of the cost) and the full-resolution search then starts from a bracket
     around that radius (typically 3-5 full-resolution transforms instead of 12-16).
+
+    With ``max_void_diameter_nm``, an equilibrium that needs gas balls wider than that keeps
+    balls of that diameter on a subset of the allowed centres, ordered by ``distribution``
+    (:func:`microstructure.cbd._void_fill.void_filling_gas`): the CBD fills the voids.
     """
     cos_t = math.cos(math.radians(theta_deg))
     s = _RadiusSearch(
@@ -438,6 +445,10 @@ def _contact_angle_fill(
         max_iter=max_iter,
         rel_tol=rel_tol,
     )
+    if max_void_diameter_nm is not None:
+        filled = _void_regime(s, 0.5 * float(max_void_diameter_nm), distribution, rng, tick)
+        if filled is not None:
+            return filled
     r_lo_scan = 0.5 * s.h
     bracket = None
     coarse_evaluations = 0
@@ -447,6 +458,50 @@ def _contact_angle_fill(
         # coarse geometric scan from half a voxel up to the last radius with centres
         bracket = s.search(s.amount, r_lo_scan, s.rho_top)
     mask, info = _select(s, bracket, r_lo_scan, rng)
+    info["void_filling"] = False
     info["evaluations"] = len(s.cache)
     info["coarse_evaluations"] = coarse_evaluations
+    return mask, info
+
+
+def _void_regime(
+    s: _RadiusSearch,
+    rho_cap: float,
+    distribution: str,
+    rng: np.random.Generator,
+    tick: Callable[[], None] | None = None,
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The void-filling CBD when the equilibrium needs balls wider than ``2 rho_cap``
+    (None when the equilibrium radius is at most ``rho_cap``: the usual search applies)."""
+    from microstructure.cbd._void_fill import void_filling_gas
+
+    n_cap = s.amount(rho_cap)
+    if n_cap < 0 or n_cap >= s.n_add:
+        return None
+    ok = _allowed(rho_cap, s.w_pore, s.kappa, s.cos_t)
+    gas_indices, vinfo = void_filling_gas(
+        s.pore,
+        s.vs,
+        flat_pore=s.flat_pore,
+        allowed=ok,
+        w_pore=s.w_pore,
+        rho_nm=rho_cap,
+        half_nm=s.half,
+        n_gas=s.flat_pore.size - s.n_add,
+        n_all=s.flat_pore.size - n_cap,
+        distribution=distribution,
+        rng=rng,
+        tick=tick,
+    )
+    mask = s.pore.copy()
+    mask.ravel()[gas_indices] = False
+    info = {
+        "ball_radius_nm": rho_cap,
+        "fallback": False,
+        "contact_angle_voxels": s.n_add,
+        "void_filling": True,
+        "evaluations": len(s.cache),
+        "coarse_evaluations": 0,
+        **vinfo,
+    }
     return mask, info

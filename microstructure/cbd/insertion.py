@@ -47,11 +47,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
 
 from microstructure.cbd._contact_angle import _contact_angle_fill
+from microstructure.cbd._void_fill import DISTRIBUTIONS
 from microstructure.cbd._voxels import _edt, _finite_float, _take_ranked
 from microstructure.cbd.defaults import DEFAULT_CBD_POROSITY, DEFAULT_CONTACT_ANGLE_DEG
 from microstructure.volume import Phase, check_labels, parse_voxel_size
@@ -61,6 +63,7 @@ __all__ = [
     "cbd_envelope_fraction",
     "insert_cbd",
     "INSERTION_METHODS",
+    "DISTRIBUTIONS",
 ]
 
 #: Names accepted by ``insert_cbd(method=...)``.
@@ -123,42 +126,50 @@ def insert_cbd(
     method: Literal["contact-angle", "bridge", "deposition"] = "contact-angle",
     seed: int = 0,
     morphology_w: float = 0.5,
+    max_void_diameter_nm: float | None = None,
+    distribution: Literal["contact", "random", "surface"] = "contact",
+    progress: Callable[[], None] | None = None,
     return_info: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
     """Distribute a non-porous CBD (label 2) in the pore space (label 0).
 
     Parameters
     ----------
-    labels
-        Labels volume (z, y, x): 0 pore, 1 AM, 2 CBD, 3 CBD pore. Voxels already labelled 2 or
-        3 count towards the target and act as solid.
-    voxel_size_nm
-        Voxel size (z, y, x) in nm (scalar for cubic voxels).
+    labels, voxel_size_nm
+        Labels (z, y, x): 0 pore, 1 AM, 2 CBD, 3 CBD pore (2 and 3 count towards the target
+        and act as solid); voxel size (z, y, x) in nm (scalar for cubic voxels).
     volume_fraction
         Target CBD envelope (labels 2 + 3) as a fraction of the whole volume, in (0, 1).
     contact_angle_deg
-        Contact angle between CBD and active material in degrees, in [0, 90) (method
-        ``"contact-angle"`` only; 40 deg in [1]_).
+        CBD/AM contact angle (deg) in [0, 90), ``"contact-angle"`` only (40 deg in [1]_).
     method
         ``"contact-angle"``, ``"bridge"`` or ``"deposition"`` (see the module docstring).
     seed
-        Seed of the random tie-breaking (and of the growth for ``"deposition"``).
+        Seed of the random tie-breaking and growth.
     morphology_w
-        Weight of CBD neighbours against AM neighbours for ``"deposition"`` (0..1).
+        ``"deposition"``: weight of CBD neighbours against AM neighbours (0..1).
+    max_void_diameter_nm
+        ``"contact-angle"``: largest gas ball (nm); when the equilibrium needs wider ones,
+        balls of this size open on a subset of the allowed centres and the CBD fills the
+        rest of the voids (:mod:`microstructure.cbd._void_fill`). None: plain equilibrium.
+    distribution
+        Where those balls open first: ``"contact"``, ``"random"`` or ``"surface"``, the three
+        CBD distributions named in [1]_ (:mod:`microstructure.cbd._void_fill`).
+    progress
+        Called once per distance transform of the void filling (e.g. a tqdm ``update``).
     return_info
-        Also return a JSON-ready dict: method used, ball radius, whether a fallback happened.
+        Also return a JSON-ready dict: method, ball radius, fallback, void filling.
 
     Returns
     -------
     numpy.ndarray or (numpy.ndarray, dict)
-        New uint8 labels volume (the input is not modified) with exactly
-        ``round(volume_fraction * labels.size)`` voxels labelled 2 or 3.
+        New uint8 labels (input unchanged), exactly ``round(volume_fraction * size)`` of 2 or 3.
 
     Raises
     ------
     ValueError
-        No pore space, a target larger than the pore space or smaller than the CBD already
-        present, an angle outside [0, 90), an unknown method.
+        No pore space, a target larger than the pore space or below the CBD present, an
+        angle outside [0, 90), an unknown method or distribution.
 
     Warns
     -----
@@ -168,19 +179,15 @@ def insert_cbd(
     """
     lab = check_labels(labels, name="labels")
     vs = parse_voxel_size(voxel_size_nm)
-    frac = _finite_float(volume_fraction, "volume_fraction")
-    if not 0.0 < frac < 1.0:
-        raise ValueError(f"volume_fraction: must be in (0, 1), got {frac}")
-    theta = _finite_float(contact_angle_deg, "contact_angle_deg")
-    if not 0.0 <= theta < 90.0:
-        raise ValueError(
-            f"contact_angle_deg: must be in [0, 90) degrees for a wetting CBD, got {theta}"
-        )
-    if method not in INSERTION_METHODS:
-        raise ValueError(f"method: expected one of {', '.join(INSERTION_METHODS)}, got {method!r}")
-    w = _finite_float(morphology_w, "morphology_w")
-    if not 0.0 <= w <= 1.0:
-        raise ValueError(f"morphology_w: must be in [0, 1], got {w}")
+    frac, theta, w, cap = _check_options(
+        vs,
+        volume_fraction,
+        contact_angle_deg,
+        method,
+        morphology_w,
+        max_void_diameter_nm,
+        distribution,
+    )
 
     pore, n_target, n_existing, n_add = _pore_budget(lab, frac, method)
     rng = np.random.default_rng(seed)
@@ -194,7 +201,18 @@ def insert_cbd(
     out = lab.copy()
     if n_add > 0:
         if method == "contact-angle":
-            add_mask, cinfo = _contact_angle_fill(pore, vs, n_add, theta, rng)
+            add_mask, cinfo = _contact_angle_fill(
+                pore,
+                vs,
+                n_add,
+                theta,
+                rng,
+                max_void_diameter_nm=cap,
+                distribution=distribution,
+                tick=progress,
+            )
+            cinfo["max_void_diameter_nm"] = cap
+            cinfo["distribution"] = distribution if cap is not None else "contact"
             info.update(cinfo)
             if cinfo["fallback"]:
                 out[add_mask] = Phase.CBD
@@ -219,6 +237,45 @@ def insert_cbd(
     if return_info:
         return out, info
     return out
+
+
+def _check_options(
+    vs: tuple[float, float, float],
+    volume_fraction: Any,
+    contact_angle_deg: Any,
+    method: str,
+    morphology_w: Any,
+    max_void_diameter_nm: Any,
+    distribution: str,
+) -> tuple[float, float, float, float | None]:
+    """Checked (fraction, angle, w, void cap) of :func:`insert_cbd`; one-line errors."""
+    frac = _finite_float(volume_fraction, "volume_fraction")
+    if not 0.0 < frac < 1.0:
+        raise ValueError(f"volume_fraction: must be in (0, 1), got {frac}")
+    theta = _finite_float(contact_angle_deg, "contact_angle_deg")
+    if not 0.0 <= theta < 90.0:
+        raise ValueError(
+            f"contact_angle_deg: must be in [0, 90) degrees for a wetting CBD, got {theta}"
+        )
+    if method not in INSERTION_METHODS:
+        raise ValueError(f"method: expected one of {', '.join(INSERTION_METHODS)}, got {method!r}")
+    w = _finite_float(morphology_w, "morphology_w")
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"morphology_w: must be in [0, 1], got {w}")
+
+    cap = None
+    if max_void_diameter_nm is not None:
+        cap = _finite_float(max_void_diameter_nm, "max_void_diameter_nm")
+        if cap < 2.0 * min(vs):
+            raise ValueError(
+                f"max_void_diameter_nm: must be at least two voxels ({2.0 * min(vs):g} nm), "
+                f"got {cap:g}"
+            )
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(
+            f"distribution: expected one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}"
+        )
+    return frac, theta, w, cap
 
 
 def _pore_budget(lab: np.ndarray, frac: float, method: str) -> tuple[np.ndarray, int, int, int]:

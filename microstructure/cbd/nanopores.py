@@ -104,6 +104,7 @@ def add_nanopores(
     seed: int = 0,
     min_diameter_nm: float | None = None,
     length_nm: float | None = None,
+    centres: str = "cbd",
     return_info: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
     """Carve fibrous nanopores (label 3) into the CBD (label 2).
@@ -124,6 +125,11 @@ def add_nanopores(
         Truncation of the Gaussian from below; default the largest voxel edge (the voxel length).
     length_nm
         Cylinder length; default ten mean diameters.
+    centres
+        ``"cbd"``: cylinder centres drawn among the CBD voxels. ``"volume"``: drawn uniformly
+        in the whole volume (a fixed random sequence of cylinders, carved where it meets the
+        CBD): the same seed then gives the same fibres whatever the CBD mask, so a small
+        change of the CBD changes the nanopores only a little (a fit needs that).
     return_info
         Also return a dict: cylinders carved, their diameters' mean/std, the set distribution.
 
@@ -145,6 +151,8 @@ def add_nanopores(
     length = 10.0 * mean if length_nm is None else _finite(length_nm, "length_nm")
     if length <= 0:
         raise ValueError(f"length_nm: must be > 0, got {length}")
+    if centres not in ("cbd", "volume"):
+        raise ValueError(f"centres: expected 'cbd' or 'volume', got {centres!r}")
     n_env = int(np.count_nonzero((lab == Phase.CBD) | (lab == Phase.CBD_PORE)))
     if n_env == 0:
         raise ValueError("labels: no CBD (phase 2) to make porous; insert the CBD first")
@@ -157,6 +165,7 @@ def add_nanopores(
         )
     out = lab.copy()
     rng = np.random.default_rng(seed)
+    streams = [np.random.default_rng([seed, k]) for k in range(3)]
     dist = _truncated_gaussian(mean, std, dmin)
     vs_arr = np.asarray(vs, dtype=np.float64)
     need = n_target - n_have
@@ -169,16 +178,11 @@ def add_nanopores(
         cbd_idx = np.flatnonzero(out == Phase.CBD)
         if cbd_idx.size == 0:
             break
-        centres = np.column_stack(np.unravel_index(rng.choice(cbd_idx, size=batch), out.shape))
-        centres = centres.astype(np.float64) + rng.uniform(-0.5, 0.5, size=(batch, 3))
-        dirs = rng.normal(size=(batch, 3))
-        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-        if dist is None:
-            diam = np.full(batch, max(mean, dmin))
-        else:
-            diam = dist.rvs(size=batch, random_state=rng)
+        pts, dirs, diam = _draw_fibres(
+            centres, batch, out.shape, cbd_idx, rng, streams, dist, max(mean, dmin)
+        )
         got, used = _carve_cylinders(
-            out, centres, dirs, 0.5 * diam, 0.5 * length, vs_arr, need - carved
+            out, pts, dirs, 0.5 * diam, 0.5 * length, vs_arr, need - carved
         )
         if got == 0:
             stalls += 1
@@ -201,6 +205,35 @@ def add_nanopores(
     return out, _nanopore_info(
         n_cyl, (n_have + carved) / n_env, diam_used, dist, mean, std, dmin, length
     )
+
+
+def _draw_fibres(
+    centres: str,
+    batch: int,
+    shape: tuple[int, ...],
+    cbd_idx: np.ndarray,
+    rng: np.random.Generator,
+    streams: list[np.random.Generator],
+    dist: Any,
+    fixed_diameter: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres (voxel units), unit directions and diameters (nm) of ``batch`` fibres."""
+    if centres == "volume":
+        # one stream per quantity: the fibre sequence does not depend on the batches
+        pts = streams[0].uniform(-0.5, np.asarray(shape) - 0.5, size=(batch, 3))
+        dirs = streams[1].normal(size=(batch, 3))
+        u = streams[2].random(batch)
+        diam = np.full(batch, fixed_diameter) if dist is None else dist.ppf(u)
+    else:
+        pts = np.column_stack(np.unravel_index(rng.choice(cbd_idx, size=batch), shape))
+        pts = pts.astype(np.float64) + rng.uniform(-0.5, 0.5, size=(batch, 3))
+        dirs = rng.normal(size=(batch, 3))
+        if dist is None:
+            diam = np.full(batch, fixed_diameter)
+        else:
+            diam = dist.rvs(size=batch, random_state=rng)
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    return pts, dirs, diam
 
 
 def _nanopore_info(

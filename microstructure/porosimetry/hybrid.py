@@ -12,6 +12,9 @@ down to half a voxel, the experiment down to 3.7 nm):
 :func:`resolution_correction`
     Adds the fraction of the measured intrusion that lies below a diameter limit (e.g. half a
     voxel), shaped like the measured curve and scaled to the simulated volume at that limit.
+:func:`bridge_to_limit`
+    Spreads the smallest resolved class (one-voxel channels, reported at the voxel length)
+    down to half a voxel, where the sub-voxel correction starts: no empty band between them.
 :func:`subvoxel_correction`
     The same correction when only the measured fraction below the limit is known (Beuse et al. 2021:
     3.7 % of the accessible porosity below 18.6 nm), spread log-uniformly in diameter down to
@@ -54,6 +57,7 @@ __all__ = [
     "hybrid_curve",
     "resolution_correction",
     "subvoxel_correction",
+    "bridge_to_limit",
 ]
 
 
@@ -290,6 +294,61 @@ def resolution_correction(
     )
 
 
+def bridge_to_limit(simulated: MipCurve, *, min_diameter_nm: float, n_points: int = 6) -> MipCurve:
+    """Spread the smallest resolved class down to the resolution limit (no empty band).
+
+    A voxel of edge ``h`` resolves throats down to ``h / 2`` (Beuse et al. 2021, section
+    3.5: at 37.2 nm voxels "pore throat diameters smaller than 18.6 nm were not covered"),
+    but the smallest intrusion step of a voxel model is reported at ``D = h`` (one-voxel
+    channels, invasion radius ``h / 2``). Those channels stand for throats between ``h`` and
+    ``h / 2``: their volume is spread linearly in log D from the last resolved diameter down to
+    ``min_diameter_nm``, so the resolved curve and a sub-voxel correction starting at
+    ``min_diameter_nm`` meet there. Curves that already reach ``min_diameter_nm`` are
+    returned unchanged.
+
+    Parameters
+    ----------
+    simulated
+        Simulated (resolved) curve, diameters descending.
+    min_diameter_nm
+        Resolution limit (nm), half the voxel edge.
+    n_points
+        Rows over the bridged band.
+    """
+    d = simulated.diameter_nm
+    if d.size < 2 or float(d.min()) <= min_diameter_nm * (1 + 1e-9):
+        return simulated
+    order = np.argsort(-d, kind="stable")
+    d = d[order]
+    x = np.log10(d[-1]) - np.log10(np.geomspace(d[-1], min_diameter_nm, n_points + 1))
+    frac = x / (math.log10(d[-1]) - math.log10(min_diameter_nm))
+    d_new = np.geomspace(d[-1], min_diameter_nm, n_points + 1)
+
+    def bridge(values: np.ndarray | None) -> np.ndarray | None:
+        if values is None:
+            return None
+        v = np.asarray(values, dtype=float)[order]
+        lo, hi = v[-2], v[-1]
+        return np.concatenate((v[:-1], lo + (hi - lo) * frac))
+
+    angle = simulated.metadata.get("contact_angle_deg", CONTACT_ANGLE_DEG)
+    tension = simulated.metadata.get("surface_tension_n_per_m", SURFACE_TENSION_N_PER_M)
+    return MipCurve(
+        diameter_nm=np.concatenate((d[:-1], d_new)),
+        pressure_mpa=washburn_pressure_mpa(
+            np.concatenate((d[:-1], d_new)),
+            contact_angle_deg=angle,
+            surface_tension_n_per_m=tension,
+        ),
+        saturation=bridge(simulated.saturation),
+        intruded_fraction=bridge(simulated.intruded_fraction),
+        specific_volume_mm3_per_g=bridge(simulated.specific_volume_mm3_per_g),
+        porosity=simulated.porosity,
+        label=simulated.label,
+        metadata={**simulated.metadata, "bridged_to_nm": float(min_diameter_nm)},
+    )
+
+
 def subvoxel_correction(
     simulated: MipCurve,
     *,
@@ -304,7 +363,9 @@ def subvoxel_correction(
     measured MIP had 3.7 % of the accessible porosity in smaller throats (down to 3.7 nm), so 0.6
     percentage points belong to the simulated 16.1 %. Given that fraction ``f`` (from a
     measurement of the same electrode), the simulated intruded volume ``V`` is taken as
-    ``1 - f`` of the total and ``f / (1 - f) x V`` is added below ``min_diameter_nm``,
+    ``1 - f`` of the total and ``f / (1 - f) x V`` is added below ``min_diameter_nm``
+    (the smallest resolved class is first spread down to ``min_diameter_nm`` by
+    :func:`bridge_to_limit`, so both parts meet there with no empty band),
     linearly in log D down to ``lowest_diameter_nm`` (the measured shape is unknown; with a
     measured curve use :func:`resolution_correction`, which follows its shape).
 
@@ -326,7 +387,8 @@ def subvoxel_correction(
     Returns
     -------
     MipCurve
-        The corrected curve (label ``... + f below D``); unchanged copy when ``f == 0``.
+        The corrected curve (label ``... + f below D``); with ``f == 0`` the curve bridged
+        down to ``min_diameter_nm`` only.
     """
     f = float(fraction_below)
     if not (math.isfinite(f) and 0.0 <= f < 1.0):
@@ -341,6 +403,7 @@ def subvoxel_correction(
         )
     if int(n_points) < 1:
         raise ValueError(f"n_points: expected >= 1, got {n_points}")
+    simulated = bridge_to_limit(simulated, min_diameter_nm=dmin)
     if f == 0.0:
         return simulated
     below = np.logspace(math.log10(dmin), math.log10(dlow), int(n_points) + 1)[1:]

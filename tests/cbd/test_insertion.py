@@ -248,7 +248,8 @@ def test_report_on_packing(packing):
         (None, {"contact_angle_deg": -1.0}, "contact_angle_deg"),
         (None, {"method": "magic"}, "method"),
         (None, {"volume_fraction": 0.0}, "volume_fraction"),
-        (np.zeros((8, 8, 8), bool), {}, "boolean"),
+        # a boolean volume is read as a pore mask (check_labels): all False = no pore
+        (np.zeros((8, 8, 8), bool), {}, "no pore space"),
         (np.zeros((8, 8), np.uint8), {}, "3D"),
     ],
 )

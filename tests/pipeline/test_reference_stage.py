@@ -43,7 +43,12 @@ def test_reference_stage_reports_values_ranges_and_relations(labels_file, tmp_pa
                 "unit": "%",
                 "label": "porosity",
             },
-            {"key": "porosity.closed_porosity", "high": -0.1, "label": "impossible"},
+            {
+                "key": "porosity.closed_porosity",
+                "high": -0.1,
+                "label": "impossible",
+                "origin": "recipe",
+            },
         ],
         "relations": [
             {"left": "porosity.total_porosity", "op": ">", "right": "porosity.closed_porosity"},
@@ -65,7 +70,11 @@ def test_reference_stage_reports_values_ranges_and_relations(labels_file, tmp_pa
         rows = list(csv.DictReader(fh))
     assert float(rows[0]["value"]) == pytest.approx(25.0)  # scaled to %
     md = (out / "02-reference" / "reference.md").read_text()
-    assert "| porosity | 25 % | 25 % | 20 .. 30 | within |" in md
+    assert "| porosity | 25 % | measured on the twin | 25 % | 20 .. 30 | within |" in md
+    assert "| impossible | 0 | set by the recipe |" in md
+    assert checks["impossible"]["origin"] == "recipe"
+    assert nums["n_results"] == 1 and nums["n_inputs"] == 1 and nums["n_results_within"] == 1
+    assert rows[1]["origin"] == "set by the recipe"
     assert (out / "figures" / "02-reference-reference.png").exists()
 
 

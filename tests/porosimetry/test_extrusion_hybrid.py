@@ -149,12 +149,49 @@ def test_subvoxel_correction_adds_the_seed_fraction():
     assert (total - 0.161) / total == pytest.approx(0.037, rel=1e-9)
     assert 0.005 < total - 0.161 < 0.007
     assert out.diameter_nm.min() == pytest.approx(3.7)
-    assert out.diameter_nm[3:].max() < 18.6  # the added rows are all below the limit
+    # the one-voxel class (reported at 37.2 nm) is spread down to 18.6 nm, then the
+    # sub-voxel rows follow: the curve reaches 18.6 nm before any added volume
+    at_limit = int(np.argmin(np.abs(out.diameter_nm - 18.6)))
+    assert out.diameter_nm[at_limit] == pytest.approx(18.6)
+    assert out.intruded_fraction[at_limit] == pytest.approx(0.161)
+    assert out.diameter_nm[at_limit + 1 :].max() < 18.6
     assert np.all(np.diff(out.intruded_fraction) >= 0)
     # the D50 moves to smaller sizes (more volume at the small end), never to larger
     assert out.d_values()["d50_nm"] <= sim.d_values()["d50_nm"]
-    assert subvoxel_correction(sim, fraction_below=0.0, min_diameter_nm=18.6) is sim
+    same = subvoxel_correction(sim, fraction_below=0.0, min_diameter_nm=18.6)
+    assert same.total_intruded_fraction == pytest.approx(0.161)
+    assert same.diameter_nm.min() == pytest.approx(18.6)
     with pytest.raises(ValueError, match="fraction_below"):
         subvoxel_correction(sim, fraction_below=1.0, min_diameter_nm=18.6)
     with pytest.raises(ValueError, match="lowest_diameter_nm"):
         subvoxel_correction(sim, fraction_below=0.03, min_diameter_nm=3.0)
+
+
+def test_resolved_curve_and_correction_meet_at_half_a_voxel():
+    """No empty band between the one-voxel class (37.2 nm) and the limit (18.6 nm)."""
+    from microstructure.porosimetry.hybrid import bridge_to_limit
+
+    d_sim = np.array([1000.0, 200.0, 74.4, 37.2])
+    sat = np.array([0.2, 0.6, 0.8, 1.0])
+    sim = MipCurve(
+        diameter_nm=d_sim,
+        pressure_mpa=washburn_pressure_mpa(d_sim),
+        saturation=sat,
+        intruded_fraction=sat * 0.16,
+        porosity=0.16,
+    )
+    out = bridge_to_limit(sim, min_diameter_nm=18.6)
+    assert out.diameter_nm.min() == pytest.approx(18.6)
+    assert out.total_intruded_fraction == pytest.approx(0.16)  # volume conserved
+    # the one-voxel class (0.2 of the volume) is spread evenly in log D over 37.2 -> 18.6 nm
+    psd = out.psd(quantity="saturation", edges_nm=np.geomspace(18.0, 40.0, 5))
+    band = psd.dv_dlogd[(psd.diameter_nm > 19.0) & (psd.diameter_nm < 36.0)]
+    assert band.size >= 2 and np.all(band > 0)
+    mid = float(
+        np.interp(
+            np.log10(np.sqrt(37.2 * 18.6)), np.log10(out.diameter_nm[::-1]), out.saturation[::-1]
+        )
+    )
+    assert mid == pytest.approx(0.9, abs=1e-6)
+    # a curve already reaching the limit is returned as it is
+    assert bridge_to_limit(out, min_diameter_nm=18.6) is out

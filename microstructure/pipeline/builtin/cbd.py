@@ -84,6 +84,17 @@ class CbdParams(StageParams):
         le=1.0,
         description="deposition: CBD vs AM weight",
     )
+    max_void_diameter_nm: float | None = Field(
+        param_default(insert_cbd, "max_void_diameter_nm"),
+        gt=0.0,
+        description="contact-angle: largest gas void (nm) the CBD leaves; wider voids are "
+        "filled by CBD around gas balls of this diameter (None: plain equilibrium)",
+    )
+    distribution: Literal["contact", "random", "surface"] = Field(
+        param_default(insert_cbd, "distribution"),
+        description="with max_void_diameter_nm: where the gas voids open first (contact: along "
+        "free particle surfaces; random: dispersed; surface: CBD film, gas in void centres)",
+    )
     seed: int = Field(param_default(insert_cbd, "seed"), ge=0, description="random seed")
     report: bool = Field(True, description="measure contacts, clusters and the contact angle")
     report_contacts: bool = Field(
@@ -175,6 +186,7 @@ class CbdStage(Stage):
                 # the closed pores take no CBD: hide them as solid during the insertion
                 domain = labels.copy()
                 domain[closed] = Phase.AM
+        bar = ctx.progress_bar(desc="cbd: void filling", unit="distance transform")
         out, info = insert_cbd(
             domain,
             voxel_size_nm=vs,
@@ -183,8 +195,12 @@ class CbdStage(Stage):
             method=params.method,
             seed=params.seed,
             morphology_w=params.morphology_w,
+            max_void_diameter_nm=params.max_void_diameter_nm,
+            distribution=params.distribution,
+            progress=bar.update,
             return_info=True,
         )
+        bar.close()
         if closed is not None and closed.any():
             out[closed] = Phase.PORE
         numbers["insertion"] = info
@@ -230,6 +246,11 @@ class NanoporesParams(StageParams):
         gt=0.0,
         description="fibre (cylinder) length, nm (default 10 mean diameters)",
     )
+    centres: Literal["cbd", "volume"] = Field(
+        param_default(add_nanopores, "centres"),
+        description="where fibre centres are drawn: among the CBD voxels, or uniformly in the "
+        "volume (the same fibres whatever the CBD mask, as in the CBD calibration)",
+    )
     seed: int = Field(param_default(add_nanopores, "seed"), ge=0, description="random seed")
     measure: bool = Field(True, description="measure the diameters back (local thickness)")
 
@@ -256,6 +277,7 @@ class NanoporesStage(Stage):
             min_diameter_nm=params.min_diameter_nm,
             length_nm=params.length_nm,
             seed=params.seed,
+            centres=params.centres,
             return_info=True,
         )
         n_cbd = int(((out == Phase.CBD) | (out == Phase.CBD_PORE)).sum())

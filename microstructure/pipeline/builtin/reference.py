@@ -65,6 +65,12 @@ class ReferenceValue(StageParams):
     scale: float = Field(1.0, gt=0.0, description="display factor, e.g. 100 for %")
     unit: str = Field("", description="display unit after scaling")
     note: str = Field("", description="where the reference comes from, why it may differ")
+    origin: Literal["twin", "recipe", "seed"] = Field(
+        "twin",
+        description="where the run's number comes from: measured on the twin (a result), set "
+        "by the recipe (an input: agreeing with the reference proves nothing) or taken from "
+        "the reference source itself",
+    )
 
     @model_validator(mode="after")
     def _range_ok(self) -> ReferenceValue:
@@ -163,6 +169,7 @@ class ReferenceStage(Stage):
                         dev / item.reference if dev is not None and item.reference else None
                     ),
                     "status": _status(value, item.low, item.high),
+                    "origin": item.origin,
                     "scale": item.scale,
                     "unit": item.unit,
                     "note": item.note,
@@ -200,6 +207,11 @@ class ReferenceStage(Stage):
             "source": params.source,
             "n_values": len(checks),
             "n_within": sum(c["status"] in ("within", "compared") for c in checks),
+            "n_results_within": sum(
+                c["status"] in ("within", "compared") and c["origin"] == "twin" for c in checks
+            ),
+            "n_results": sum(c["origin"] == "twin" for c in checks),
+            "n_inputs": sum(c["origin"] != "twin" for c in checks),
             "n_relations": len(relations),
             "n_relations_holding": sum(r["holds"] for r in relations),
             "all_within": not outside and not failed,
@@ -207,7 +219,11 @@ class ReferenceStage(Stage):
             "checks": checks,
             "relations": relations,
         }
-        (ctx.work_dir / "reference.md").write_text(_markdown(params.source, checks, relations))
+        from microstructure.io.tables import atomic_write_text
+
+        atomic_write_text(
+            ctx.work_dir / "reference.md", _markdown(params.source, checks, relations)
+        )
         figures = []
         if checks:
             _figure(ctx.work_dir / "reference.png", checks, params.source)
@@ -225,9 +241,17 @@ class ReferenceStage(Stage):
                 "high": [_nan(c["high"]) * c["scale"] for c in checks],
                 "unit": [c["unit"] for c in checks],
                 "status": [c["status"] for c in checks],
+                "origin": [_ORIGIN[c["origin"]] for c in checks],
             }
         }
         return StageOutput(volume=None, numbers=numbers, tables=tables, figures=figures)
+
+
+_ORIGIN = {
+    "twin": "measured on the twin",
+    "recipe": "set by the recipe",
+    "seed": "taken from the reference",
+}
 
 
 def _nan(v: float | None) -> float:
@@ -240,8 +264,13 @@ def _markdown(source: str, checks: list[dict[str, Any]], relations: list[dict[st
         lines += [f"Reference: {source}", ""]
     if checks:
         lines += [
-            "| quantity | this run | reference | accepted range | status | note |",
-            "|---|---|---|---|---|---|",
+            "Origin of each number of this run: *measured on the twin* (a result), *set by the "
+            "recipe* (an input; agreement with the reference is by construction) or *taken from "
+            "the reference* (the reference's own number used as an input). Reference values "
+            "and accepted ranges are the reference's.",
+            "",
+            "| quantity | this run | origin | reference | accepted range | status | note |",
+            "|---|---|---|---|---|---|---|",
         ]
         for c in checks:
             s, u = c["scale"], f" {c['unit']}" if c["unit"] else ""
@@ -250,7 +279,8 @@ def _markdown(source: str, checks: list[dict[str, Any]], relations: list[dict[st
             ref = _fmt(c["reference"], s)
             ref = ref + u if ref != "n/a" else ""
             lines.append(
-                f"| {c['label']} | {_fmt(c['value'], s)}{u} | {ref} | {rng.strip()} | "
+                f"| {c['label']} | {_fmt(c['value'], s)}{u} | {_ORIGIN[c['origin']]} | {ref} | "
+                f"{rng.strip()} | "
                 f"{c['status']} | {c['note']} |"
             )
         lines.append("")
