@@ -25,8 +25,6 @@ import logging
 import math
 import os
 import re
-import shutil
-import tempfile
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -38,7 +36,15 @@ import tifffile
 
 from microstructure.io.instrument import combine_slices, tiff_instrument
 from microstructure.io.labels import apply_label_map, parse_label_map
+from microstructure.io.ome import (
+    labels_imagej_metadata,
+    swap_in_store,
+    volume_attrs,
+    write_ome_tiff,
+    write_ome_zarr,
+)
 from microstructure.io.tables import atomic_open, atomic_path, write_error
+from microstructure.io.units import unit_to_nm as _unit_nm
 from microstructure.volume import Volume, check_volume, parse_voxel_size
 
 __all__ = [
@@ -48,6 +54,7 @@ __all__ = [
     "read_metadata_voxel_size",
     "natural_key",
     "VOXEL_SIZE_RTOL",
+    "WRITE_FORMATS",
 ]
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
@@ -56,40 +63,10 @@ _TIFF_SUFFIXES = (".tif", ".tiff")
 #: or x) is refused: one of the two is wrong and every length downstream would be off
 VOXEL_SIZE_RTOL = 0.01
 
-# Length units seen in ImageJ/OME metadata, to nanometres.
-_UNIT_TO_NM = {
-    "nm": 1.0,
-    "nanometer": 1.0,
-    "nanometre": 1.0,
-    "um": 1e3,
-    "µm": 1e3,
-    "μm": 1e3,
-    "\\u00b5m": 1e3,
-    "micron": 1e3,
-    "microns": 1e3,
-    "micrometer": 1e3,
-    "micrometre": 1e3,
-    "mm": 1e6,
-    "millimeter": 1e6,
-    "cm": 1e7,
-    "m": 1e9,
-    "meter": 1e9,
-    "a": 0.1,
-    "å": 0.1,
-    "angstrom": 0.1,
-}
-
 
 def natural_key(name: str) -> list[Any]:
     """Sort key that orders embedded numbers numerically (``s2`` < ``s10``)."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
-def _unit_nm(unit: Any) -> float | None:
-    if unit is None:
-        return None
-    key = str(unit).strip().lower()
-    return _UNIT_TO_NM.get(key)
 
 
 # --------------------------------------------------------------------------- metadata
@@ -409,7 +386,7 @@ def _read_zarr_node(path: Path) -> tuple[Any, tuple, dict]:
                     f"{path}: Zarr group holds {len(names)} arrays {names}; "
                     "expected one, one named 'data', or OME-NGFF multiscales"
                 )
-        attrs = {**attrs, **dict(arr.attrs)}
+        attrs = {**attrs, **(attrs.get("microstructure") or {}), **dict(arr.attrs)}
     if "voxel_size_nm" in attrs:
         vs = attrs["voxel_size_nm"]
         found = tuple(_metadata_number(v, "voxel_size_nm attribute") for v in vs)
@@ -558,65 +535,131 @@ def _imagej_compatible(data: np.ndarray) -> np.ndarray:
     return data.astype(np.float32)
 
 
+#: ``write_volume(format=...)`` names and the suffixes that select them by default
+WRITE_FORMATS = {
+    "tiff": (".tif", ".tiff"),
+    "ome-tiff": (".ome.tif", ".ome.tiff"),
+    "zarr": (".zarr",),
+    "ome-zarr": (".ome.zarr",),
+    "npy": (".npy",),
+}
+
+
+def _write_format(target: Path, fmt: str | None) -> str:
+    """The format named by ``fmt`` or, when ``None``, by the target's (double) suffix."""
+    if fmt is not None:
+        if fmt not in WRITE_FORMATS:
+            raise ValueError(
+                f"{target}: format {fmt!r} unknown; use one of {', '.join(WRITE_FORMATS)}"
+            )
+        return fmt
+    name = target.name.lower()
+    for key in ("ome-tiff", "ome-zarr", "tiff", "zarr", "npy"):
+        if name.endswith(WRITE_FORMATS[key]):
+            return key
+    raise ValueError(
+        f"{target}: unsupported output format {target.suffix!r}; use .tif, .ome.tif, .zarr, "
+        ".ome.zarr or .npy (or format=...)"
+    )
+
+
 def write_volume(
-    path: str | os.PathLike, volume: Volume, *, compression: str | None = None
+    path: str | os.PathLike,
+    volume: Volume,
+    *,
+    compression: str | None = None,
+    format: str | None = None,
 ) -> Path:
     """Write a volume atomically, keeping its voxel size.
 
-    ``.tif``/``.tiff``: an ImageJ hyperstack (uint8, uint16 or float32; bool and small
-    integers are stored losslessly as uint8/uint16, other types as float32) with the voxel
-    size as resolution and ``spacing`` in micrometres, plus our metadata as JSON in the
-    ImageJ ``info`` property. ``.zarr``: a chunked array with attribute ``voxel_size_nm``.
-    ``.npy``: the raw array (no voxel size).
+    Parameters
+    ----------
+    path
+        Target file or store.
+    volume
+        The volume (numpy or, for Zarr formats, Dask data written block by block).
+    compression
+        TIFF compression (``"zlib"``, ``"zstd"``, ...); ``None`` writes uncompressed.
+    format
+        One of :data:`WRITE_FORMATS`; default from the suffix (``.ome.tif`` before ``.tif``,
+        ``.ome.zarr`` before ``.zarr``):
 
-    The data go to a temporary file in the target folder that is then renamed over the
-    target, so an interrupted write never leaves a truncated file.
+        - ``"tiff"``: an ImageJ hyperstack (uint8, uint16 or float32; bool and small integers
+          stored losslessly as uint8/uint16, other types as float32) with the voxel size as
+          resolution and ``spacing`` in micrometres, our metadata as JSON in the ImageJ
+          ``info`` property; a phase-labels volume (integers 0-3) gets the phase LUT and the
+          display range 0-3 (:func:`microstructure.io.ome.labels_imagej_metadata`) so Fiji
+          shows the phases in colour;
+        - ``"ome-tiff"``: :func:`microstructure.io.ome.write_ome_tiff` (PhysicalSize in um);
+        - ``"zarr"``: a chunked array with attribute ``voxel_size_nm``;
+        - ``"ome-zarr"``: :func:`microstructure.io.ome.write_ome_zarr` (NGFF 0.4 multiscales,
+          axes z, y, x in micrometres, labels as image-label ``phases``);
+        - ``"npy"``: the raw array (no voxel size).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Notes
+    -----
+    The data go to a temporary file (or folder) beside the target that is then renamed over
+    it, so an interrupted write never leaves a truncated file.
     """
     target = Path(path)
     if not target.parent.exists():
         raise FileNotFoundError(f"{target.parent}: output folder does not exist")
+    fmt = _write_format(target, format)
+    if fmt == "ome-zarr":
+        return write_ome_zarr(target, volume)
+    if fmt == "ome-tiff":
+        return write_ome_tiff(target, volume, compression=compression)
     data = volume.data
-    if not isinstance(data, np.ndarray) and hasattr(data, "compute") and target.suffix != ".zarr":
+    if not isinstance(data, np.ndarray) and hasattr(data, "compute") and fmt != "zarr":
         data = data.compute()
-    suffix = target.suffix.lower()
     meta = volume_attrs(volume)
-
-    if suffix in _TIFF_SUFFIXES:
-        arr = _imagej_compatible(np.asarray(data))
-        if arr.ndim != 3:
-            raise ValueError(f"{target}: write_volume expects a 3D array, got shape {arr.shape}")
-        kwargs: dict[str, Any] = {
-            "imagej": True,
-            "metadata": {"axes": "ZYX", "unit": "um", "Info": json.dumps(meta)},
-        }
-        if volume.voxel_size_nm is not None:
-            vz, vy, vx = (v / 1000.0 for v in volume.voxel_size_nm)
-            kwargs["resolution"] = (1.0 / vx, 1.0 / vy)
-            kwargs["metadata"]["spacing"] = vz
-        if compression:
-            kwargs["compression"] = compression
-        with atomic_path(target) as tmp:
-            tifffile.imwrite(tmp, arr, **kwargs)
-    elif suffix == ".zarr":
+    if fmt == "tiff":
+        _write_imagej_tiff(target, np.asarray(data), volume.voxel_size_nm, meta, compression)
+    elif fmt == "zarr":
         try:
             _write_zarr_atomic(target, data, meta)
         except OSError as exc:
             raise write_error(target, exc) from exc
-    elif suffix == ".npy":
+    else:
         with atomic_open(target, "wb") as fh:
             np.save(fh, np.asarray(data), allow_pickle=False)
-    else:
-        raise ValueError(f"{target}: unsupported output format {suffix!r}; use .tif, .zarr or .npy")
     return target
 
 
+def _write_imagej_tiff(
+    target: Path, data: np.ndarray, vs: Any, meta: dict, compression: str | None
+) -> None:
+    """An ImageJ hyperstack with scale, our metadata and (for phase labels) the phase LUT."""
+    arr = _imagej_compatible(data)
+    if arr.ndim != 3:
+        raise ValueError(f"{target}: write_volume expects a 3D array, got shape {arr.shape}")
+    kwargs: dict[str, Any] = {
+        "imagej": True,
+        "metadata": {"axes": "ZYX", "unit": "um", "Info": json.dumps(meta)},
+    }
+    if vs is not None:
+        vz, vy, vx = (v / 1000.0 for v in vs)
+        kwargs["resolution"] = (1.0 / vx, 1.0 / vy)
+        kwargs["metadata"]["spacing"] = vz
+    is_labels = np.issubdtype(data.dtype, np.integer) and data.size and int(data.max()) <= 3
+    if is_labels and int(data.min()) >= 0:
+        kwargs["metadata"].update(labels_imagej_metadata())
+    if compression:
+        kwargs["compression"] = compression
+    with atomic_path(target) as tmp:
+        tifffile.imwrite(tmp, arr, **kwargs)
+
+
 def _write_zarr_atomic(target: Path, data: Any, meta: dict[str, Any]) -> None:
-    """Write a Zarr store into a temporary folder beside ``target``, then swap it in."""
+    """Write a plain Zarr array into a temporary folder beside ``target``, then swap it in."""
     import zarr
 
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        store = tmpdir / "store.zarr"
+    def write(store: Path) -> None:
         if hasattr(data, "to_zarr"):
             data.to_zarr(str(store))
             arr = zarr.open_array(str(store), mode="r+")
@@ -626,31 +669,5 @@ def _write_zarr_atomic(target: Path, data: Any, meta: dict[str, Any]) -> None:
             arr = zarr.create_array(str(store), shape=d.shape, dtype=d.dtype, chunks=chunks)
             arr[...] = d
         arr.attrs.update(meta)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(target, old)
-            os.replace(store, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(store, target)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
 
-
-def volume_attrs(volume: Volume) -> dict[str, Any]:
-    """The metadata :func:`write_volume` stores with a volume (JSON-safe entries of
-    ``volume.metadata`` plus ``voxel_size_nm``)."""
-    meta = {k: v for k, v in volume.metadata.items() if _json_ok(v)}
-    if volume.voxel_size_nm is not None:
-        meta["voxel_size_nm"] = list(volume.voxel_size_nm)
-    return meta
-
-
-def _json_ok(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+    swap_in_store(target, write)

@@ -8,15 +8,30 @@ CSVs, or from measured instrument exports.
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from microstructure.porosimetry import MipCurve, load_mip_curve
 
-__all__ = ["MipDock", "curve_from_columns"]
+if TYPE_CHECKING:
+    import napari.viewer
+
+__all__ = ["MipDock", "curve_from_columns", "CURVE_TABLES"]
+
+#: stage tables plotted by the dock, with their line style
+CURVE_TABLES = (("mip_curve", "-"), ("measured_curve", "--"), ("granulometry_curve", ":"))
 
 
 def curve_from_columns(columns: dict[str, Any], *, label: str) -> MipCurve:
@@ -38,7 +53,9 @@ def curve_from_columns(columns: dict[str, Any], *, label: str) -> MipCurve:
 class MipDock(QWidget):
     """Dock widget plotting any number of MIP-type curves."""
 
-    def __init__(self, napari_viewer: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, napari_viewer: napari.viewer.Viewer | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
@@ -47,6 +64,9 @@ class MipDock(QWidget):
         self.curves: list[tuple[MipCurve, str]] = []
         self.figure = Figure(figsize=(8, 3.4), tight_layout=True)
         self.canvas = FigureCanvasQTAgg(self.figure)
+        # small minimum: the dock never squeezes the napari canvas
+        self.canvas.setMinimumSize(240, 220)
+        self.canvas.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.ax_cum, self.ax_psd = self.figure.subplots(1, 2)
         add_csv = QPushButton("Add curve CSV / measured file...")
         add_csv.clicked.connect(self._ask_file)
@@ -80,16 +100,29 @@ class MipDock(QWidget):
     def add_stage_tables(self, stage: str, tables: dict[str, dict[str, Any]]) -> int:
         """Add the curves a ``mip`` or ``granulometry`` stage returned; returns how many."""
         n = 0
-        for name, style in (
-            ("mip_curve", "-"),
-            ("measured_curve", "--"),
-            ("granulometry_curve", ":"),
-        ):
+        for name, style in CURVE_TABLES:
             if name in tables:
                 self.add_curve(
                     curve_from_columns(tables[name], label=f"{stage}: {name}"), style=style
                 )
                 n += 1
+        return n
+
+    def add_run_folder(self, run: str | os.PathLike) -> int:
+        """Add the curves stored in a run folder (``NN-mip/mip_curve.csv``, measured and
+        granulometry curves), in stage order; returns how many."""
+        run = Path(run)
+        report = json.loads((run / "report.json").read_text())
+        n = 0
+        for stage in report.get("stages", []):
+            folder = run / str(stage.get("dir"))
+            for name, style in CURVE_TABLES:
+                csv = folder / f"{name}.csv"
+                if csv.is_file():
+                    curve = load_mip_curve(csv)
+                    curve.label = f"{stage.get('dir')}: {name}"
+                    self.add_curve(curve, style=style)
+                    n += 1
         return n
 
     def clear(self) -> None:
@@ -98,6 +131,21 @@ class MipDock(QWidget):
         self.redraw()
 
     # ------------------------------------------------------------------ drawing
+    def _arrange(self) -> None:
+        """Panels side by side in a wide dock, stacked in a narrow one (docked at the side)."""
+        w, h = self.canvas.width(), self.canvas.height()
+        rows, cols = (2, 1) if w < 1.4 * h else (1, 2)
+        if (rows, cols) != getattr(self, "_grid", None):
+            grid = self.figure.add_gridspec(rows, cols)
+            self.ax_cum.set_subplotspec(grid[0, 0])
+            self.ax_psd.set_subplotspec(grid[1, 0] if rows == 2 else grid[0, 1])
+            self._grid = (rows, cols)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._arrange()
+        self.canvas.draw_idle()
+
     def redraw(self) -> None:
         from microstructure.plot import mip_curves_axes
 

@@ -192,8 +192,12 @@ def test_check_labels_rejects_grayscale_and_foreign_codes():
         check_labels(np.full((2, 2, 2), 85, np.uint8))
     with pytest.raises(ValueError, match="grayscale"):
         check_labels(np.full((2, 2, 2), 0.5, np.float32))
-    with pytest.raises(ValueError, match="boolean"):
-        check_labels(np.ones((2, 2, 2), bool))
+    # a boolean array is a pore mask (True = pore, like PoreSpy's im): pore 0, solid AM 1
+    mask = np.zeros((2, 2, 2), bool)
+    mask[0] = True
+    labels = check_labels(mask)
+    assert labels.dtype == np.uint8
+    assert np.array_equal(labels, np.where(mask, 0, 1))
     assert check_labels(np.ones((2, 2, 2), np.int64)).dtype == np.uint8
     with pytest.raises(ValueError, match="numeric"):
         check_volume(np.array([[["a"]]]))

@@ -17,6 +17,7 @@ from microstructure.plot import PHASE_COLOURS  # noqa: E402
 from microstructure.volume import Phase, Volume  # noqa: E402
 
 VS = (40.0, 50.0, 50.0)
+VS_UM = tuple(v / 1000 for v in VS)  # layers carry the voxel size in micrometres
 
 
 def _packing(shape=(20, 32, 32), seed=0) -> np.ndarray:
@@ -46,9 +47,11 @@ def test_read_layers_of_a_run_dir_have_voxel_scale_and_phase_colours(run_dir) ->
     names = [meta["name"] for _, meta, _ in layers]
     assert names == ["input: labels.tif", "01-cbd"]
     for _data, meta, kind in layers:
-        assert kind == "labels" and meta["scale"] == VS
+        assert kind == "labels" and meta["scale"] == pytest.approx(VS_UM)
+        assert meta["units"] == ("um",) * 3 and meta["axis_labels"] == ("z", "y", "x")
         assert meta["colormap"]["direct"][1] == PHASE_COLOURS[1]
-    cbd = layers[1][0]
+    assert [meta["visible"] for _, meta, _ in layers] == [True, True]  # input, final labels
+    cbd = np.asarray(layers[1][0])
     assert round(float((cbd == Phase.CBD).mean()) * cbd.size) == round(0.08 * cbd.size)
 
 
@@ -57,7 +60,9 @@ def test_reader_contribution_opens_run_dir_in_a_viewer(make_napari_viewer, run_d
     viewer = make_napari_viewer()
     layers = viewer.open(str(run_dir), plugin="microstructure")
     assert [ly.name for ly in layers] == ["input: labels.tif", "01-cbd"]
-    assert tuple(viewer.layers["01-cbd"].scale) == VS
+    assert tuple(viewer.layers["01-cbd"].scale) == pytest.approx(VS_UM)
+    assert str(viewer.layers["01-cbd"].units[0]) == "micrometer"
+    assert hasattr(viewer.layers["01-cbd"].data, "dask")  # lazy: nothing read until shown
     assert isinstance(viewer.layers["01-cbd"], napari.layers.Labels)
     np.testing.assert_allclose(
         viewer.layers["01-cbd"].get_color(int(Phase.AM))[:3],
@@ -126,8 +131,8 @@ def test_mip_dock_shows_simulated_and_measured_curves(qtbot, tmp_path, validatio
     assert dock.curves == [] and not dock.ax_psd.get_lines()
 
 
-def test_view_opens_run_dir_with_both_docks(run_dir, qtbot) -> None:
-    from microstructure.cli import open_viewer
+def test_view_opens_run_dir_with_both_docks(run_dir, make_napari_viewer) -> None:
+    from microstructure.napari.viewer import open_viewer
 
     viewer, runner, dock = open_viewer(str(run_dir), show=False)
     try:
@@ -135,6 +140,8 @@ def test_view_opens_run_dir_with_both_docks(run_dir, qtbot) -> None:
         assert [ly.name for ly in viewer.layers] == ["input: labels.tif", "01-cbd"]
         docks = set(viewer.window.dock_widgets)  # names of the dock widgets
         assert {"Run stage", "MIP curves"} <= docks
+        assert viewer.dims.axis_labels == ("z", "y", "x") and viewer.dims.ndisplay == 3
+        assert runner.stage.value == "mip" and runner.layer.value == "01-cbd"
     finally:
         viewer.close()
 
