@@ -34,6 +34,9 @@ __all__ = [
     "labels_3d_figure",
     "profile_figure",
     "mip_curves_axes",
+    "plain_log_axis",
+    "plain_number",
+    "add_scale_bar",
 ]
 
 #: Colour of each phase in every labels figure (pore, AM, CBD solid, CBD nanopore).
@@ -114,11 +117,169 @@ def robust_limits(*images: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi if hi > lo else lo + 1.0)
 
 
+def plain_number(value: float) -> str:
+    """A tick label without powers of ten: ``0.05``, ``2``, ``300``, ``1000``, ``20000``."""
+    v = float(value)
+    if v == 0 or not np.isfinite(v):
+        return f"{v:g}"
+    if abs(v) >= 1:
+        return f"{v:.0f}" if abs(v - round(v)) < 1e-9 * abs(v) else f"{v:.6g}"
+    digits = max(0, int(np.ceil(-np.log10(abs(v)))) + 2)
+    return f"{v:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _plain_log_locator() -> Any:
+    """Major ticks of a log axis chosen when the axis is drawn: decades over more than four
+    decades, 1-3 over three to four, 1-2-5 over one to three, 1-1.5-2-3-4-6-8 within one and
+    finer below a factor of three (always a few labels, never crowded)."""
+    from matplotlib.ticker import LogLocator
+
+    class PlainLogLocator(LogLocator):
+        def tick_values(self, vmin: float, vmax: float) -> Any:
+            lo, hi = sorted((abs(vmin), abs(vmax)))
+            if lo > 0 and np.isfinite(hi):
+                span = hi / lo
+                if span > 1e4:
+                    subs: tuple[float, ...] = (1.0,)
+                elif span > 1e3:
+                    subs = (1.0, 3.0)
+                elif span > 10.0:
+                    subs = (1.0, 2.0, 5.0)
+                elif span > 3.0:
+                    subs = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+                else:
+                    subs = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
+                self.set_params(subs=subs)
+            ticks = np.asarray(super().tick_values(vmin, vmax))
+            return _thin_to_fit(ticks, self.axis, vmin, vmax)
+
+    return PlainLogLocator(base=10.0, subs=(1.0,), numticks=12)
+
+
+def _tick_label_points(axis: Any) -> float:
+    """Font size (pt) of an axis' tick labels, from its tick settings or the rcParams (never
+    by asking the axis for its labels, which would call the locator again)."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    size = getattr(axis, "_major_tick_kw", {}).get("labelsize")
+    if size is None:
+        size = rcParams[f"{axis.axis_name}tick.labelsize"]
+    return float(FontProperties(size=size).get_size_in_points())
+
+
+def _thin_to_fit(ticks: np.ndarray, axis: Any, vmin: float, vmax: float) -> np.ndarray:
+    """Keep every k-th visible tick (decades first) so that the plain-number labels fit the
+    axis' length in pixels (a narrow napari dock, a small panel): labels never overlap."""
+    if axis is None or ticks.size < 3:
+        return ticks
+    try:
+        bbox = axis.axes.get_window_extent()
+        horizontal = axis.axis_name == "x"
+        length_px = float(bbox.width if horizontal else bbox.height)
+        size_pt = _tick_label_points(axis)
+    except AttributeError:
+        return ticks
+    lo, hi = sorted((vmin, vmax))
+    visible = ticks[(ticks >= lo * (1 - 1e-9)) & (ticks <= hi * (1 + 1e-9))]
+    if visible.size < 3 or not np.isfinite(length_px) or length_px <= 0:
+        return ticks
+    dpi = float(axis.figure.dpi) if axis.figure is not None else 100.0
+    char_px = 0.62 * size_pt * dpi / 72.0
+    if horizontal:
+        widest = max(len(plain_number(v)) for v in visible)
+        per_label = (widest + 2) * char_px
+    else:
+        per_label = 2.0 * size_pt * dpi / 72.0
+    fits = max(2, int(length_px // per_label))
+    if visible.size <= fits:
+        return ticks
+    decades = visible[np.isclose(np.log10(visible), np.round(np.log10(visible)))]
+    pool = decades if decades.size >= 2 else visible
+    step = int(np.ceil(pool.size / fits))
+    return pool[::step]
+
+
+def plain_log_axis(ax: Any, which: str = "x") -> None:
+    """Logarithmic axis with plain-number labels (``100 200 500 1000``, never ``6x10^2``).
+
+    The major ticks are chosen when the axis is drawn (so later limit changes keep a few
+    readable labels); minor ticks stay unlabelled, so labels never overlap.
+
+    Parameters
+    ----------
+    ax
+        A matplotlib Axes.
+    which
+        ``"x"``, ``"y"`` or ``"both"``.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    if which not in ("x", "y", "both"):
+        raise ValueError(f"which: expected 'x', 'y' or 'both', got {which!r}")
+    if which in ("x", "both") and ax.get_xscale() != "log":
+        ax.set_xscale("log")
+    if which in ("y", "both") and ax.get_yscale() != "log":
+        ax.set_yscale("log")
+    axes = {"x": [ax.xaxis], "y": [ax.yaxis], "both": [ax.xaxis, ax.yaxis]}[which]
+    for axis in axes:
+        axis.set_major_locator(_plain_log_locator())
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: plain_number(v)))
+        axis.set_minor_locator(LogLocator(base=10.0, subs=np.arange(2, 10), numticks=12))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def add_scale_bar(ax: Any, width_um: float, *, pixel_units: bool = False) -> None:
+    """A scale bar in the lower left corner of an image axes drawn in micrometres.
+
+    Parameters
+    ----------
+    ax
+        Axes whose data coordinates are micrometres (an ``imshow`` with an extent in um).
+    width_um
+        Width of the field of view (um); the bar is a round length near a fifth of it.
+    pixel_units
+        Unused by the figures here (kept for images in pixels: nothing is drawn).
+    """
+    if pixel_units or not (np.isfinite(width_um) and width_um > 0):
+        return
+    from matplotlib.font_manager import FontProperties
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    target = width_um / 5.0
+    mag = 10.0 ** np.floor(np.log10(target))
+    length = max(m * mag for m in (1.0, 2.0, 5.0) if m * mag <= target)
+    label = f"{plain_number(length)} um"
+    height_um = abs(float(np.subtract(*ax.get_ylim()))) or width_um
+    bar = AnchoredSizeBar(
+        ax.transData, length, label, "lower left", pad=0.4, borderpad=0.6, sep=3,
+        color="white", frameon=True, size_vertical=min(width_um, height_um) / 120.0,
+        fontproperties=FontProperties(size=8),
+    )  # fmt: skip
+    bar.patch.set_facecolor((0, 0, 0, 0.55))
+    bar.patch.set_edgecolor("none")
+    ax.add_artist(bar)
+
+
+def _panel_pixel_sizes(pixel_size_nm: Any, n: int) -> list[tuple[float, float] | None]:
+    """``(dy, dx)`` per panel from one pair, one pair per panel, or None."""
+    if pixel_size_nm is None:
+        return [None] * n
+    arr = np.asarray(pixel_size_nm, dtype=float)
+    if arr.shape == (2,):
+        return [(float(arr[0]), float(arr[1]))] * n
+    if arr.shape == (n, 2):
+        return [(float(a), float(b)) for a, b in arr]
+    raise ValueError(
+        f"pixel_size_nm: expected (dy, dx) or one (dy, dx) per panel ({n}), got {pixel_size_nm!r}"
+    )
+
+
 def image_panels_figure(
     panels: Sequence[tuple[str, np.ndarray, bool]],
     title: str,
     *,
-    pixel_size_nm: tuple[float, float] | None = None,
+    pixel_size_nm: tuple[float, float] | Sequence[tuple[float, float]] | None = None,
     aspect: float = 1.0,
 ) -> Figure:
     """A row of grey-value image panels, e.g. input, output and what a filter removed.
@@ -128,31 +289,35 @@ def image_panels_figure(
     panels
         ``(title, image, own_limits)`` per panel, each image 2D (y, x). Panels with
         ``own_limits`` are drawn in a symmetric diverging map (``RdBu_r``, limits +-99.5th
-        percentile of ``|image|``) with a labelled colour bar; the others share robust grey
-        limits (0.5-99.5th percentile of all of them together).
+        percentile of ``|image|``) with a labelled colour bar of their own; the others share
+        robust grey limits (0.5-99.5th percentile of all of them together).
     title
         Figure title.
     pixel_size_nm
-        ``(dy, dx)`` in nm: the axes are in micrometres. Without it the axes count pixels.
+        ``(dy, dx)`` in nm, or one such pair per panel (e.g. before and after a resampling):
+        the axes are in micrometres and each panel has a scale bar. Without it the axes
+        count pixels.
     aspect
         Aspect ratio of the drawn image (y unit over x unit), as in ``imshow``.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure; write it with :func:`save_figure`.
+        The figure (constrained layout: titles and colour bars are never clipped); write it
+        with :func:`save_figure`.
     """
     if not panels:
         raise ValueError("panels: need at least one (title, image, own_limits) panel")
     shared = robust_limits(*[img for _, img, own in panels if not own] or [panels[0][1]])
-    fig = new_figure((4.2 * len(panels), 4.4))
+    fig = new_figure((4.3 * len(panels) + 0.6, 4.5), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (name, img, own) in zip(axes, panels, strict=True):
+    sizes = _panel_pixel_sizes(pixel_size_nm, len(panels))
+    for ax, (name, img, own), size in zip(axes, panels, sizes, strict=True):
         img = np.asarray(img)
         extent = None
         unit = "px"
-        if pixel_size_nm is not None:
-            dy, dx = (float(v) for v in pixel_size_nm)
+        if size is not None:
+            dy, dx = size
             extent = (0.0, img.shape[1] * dx / 1000.0, img.shape[0] * dy / 1000.0, 0.0)
             unit = "um"
         if own:
@@ -164,11 +329,12 @@ def image_panels_figure(
             ax.imshow(
                 img, cmap="gray", vmin=shared[0], vmax=shared[1], aspect=aspect, extent=extent
             )
+        if extent is not None:
+            add_scale_bar(ax, extent[1])
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(f"x ({unit})")
         ax.set_ylabel(f"y ({unit})")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -224,7 +390,7 @@ def labels_slice_figure(
     cmap = ListedColormap([PHASE_COLOURS[k] for k in range(4)])
     norm = BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], 4)
 
-    fig = new_figure((4.2 * len(panels), 4.4))
+    fig = new_figure((4.2 * len(panels), 4.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)
     present: set[int] = set()
     for ax, (caption, vol) in zip(axes[0], panels, strict=True):
@@ -240,9 +406,8 @@ def labels_slice_figure(
         ax.set_ylabel(f"{_AXES[rest[0]]} (um)")
     if present:
         handles = [Patch(color=PHASE_COLOURS[k], label=_PHASE_NAMES[k]) for k in sorted(present)]
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
     fig.suptitle(title or f"{axis} = {idx}", fontsize=11)
-    fig.tight_layout(rect=(0, 0.06 if present else 0, 1, 1))
     return save_figure(fig, path)
 
 
@@ -276,7 +441,7 @@ def profile_figure(
     x = np.asarray(position_um, dtype=float).ravel()
     if not curves:
         raise ValueError("curves: need at least one named profile")
-    fig = new_figure((6.0, 3.8))
+    fig = new_figure((7.0, 3.8), layout="constrained")
     ax = fig.add_subplot()
     for name, values in curves.items():
         y = np.asarray(values, dtype=float).ravel()
@@ -286,10 +451,9 @@ def profile_figure(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
+    fig.legend(loc="outside right upper", frameon=False)  # never over the curves
     if title:
         ax.set_title(title, fontsize=11)
-    fig.tight_layout()
     return save_figure(fig, path)
 
 
@@ -400,10 +564,11 @@ def mip_curves_axes(curves: Sequence[tuple[Any, str]], ax_cum: Any, ax_psd: Any)
         b.plot(psd.diameter_nm, y, style, color=colour, marker=".", label=curve.label)
     for ax in (a, b):
         ax.set_xscale("log")
+        plain_log_axis(ax, "x")
         ax.set_xlabel("throat diameter D (nm)")
         ax.grid(alpha=0.3, which="both")
         if curves:
             ax.invert_xaxis()
             ax.legend(fontsize=7, frameon=False)
-    a.set_ylabel("cumulative intrusion (normalised)")
-    b.set_ylabel("dV/dlogD (normalised)")
+    a.set_ylabel("cumulative intrusion / total (fraction)")
+    b.set_ylabel("dV/dlogD / total (1/decade)")

@@ -1,8 +1,9 @@
 """The ``microstructure`` command (see the command-line contract in the architecture notes).
 
 Every command prints human text by default and one JSON object with ``--json``. Errors go to
-stderr as one line naming the file or parameter, with a non-zero exit; ``--debug`` shows the
-traceback instead.
+stderr as one line naming the file or parameter, with a non-zero exit; with ``--json`` the same
+line is also printed on stdout as one JSON object ``{"error": "...", "exit_code": N}`` (usage
+errors, failures and interrupts alike); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from microstructure import __version__
-from microstructure.cli import commands, mip
-from microstructure.cli._common import PROG, CliError, _Parser
+from microstructure.cli import cbd_calibrate, commands, correlate, mip, sorption
+from microstructure.cli._common import JSON_ERRORS, PROG, CliError, _Parser, emit_error
 from microstructure.cli.commands import _phantom_params, open_viewer
 
 __all__ = ["main", "build_parser", "CliError", "open_viewer"]
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_stack_parsers(sub)
     commands.add_analysis_parsers(sub)
     mip.add_parsers(sub)
+    sorption.add_parsers(sub)
+    correlate.add_parsers(sub)
+    cbd_calibrate.add_parsers(sub)
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     return parser
@@ -100,7 +104,7 @@ def _report_interrupt(signum: int) -> int:
     what = "interrupted"
     if signum != signal.SIGINT:
         what += f" ({signal.Signals(signum).name})"
-    print(f"{PROG}: {what}", file=sys.stderr)
+    emit_error(what, exit_code=128 + int(signum), prefix=f"{PROG}: ")
     return 128 + int(signum)
 
 
@@ -111,19 +115,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGTERM (one line ``microstructure: interrupted``; every output file is written atomically,
     so none is left half-written).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
-    warnings.showwarning = _one_line_warning
-    state: dict[str, int] = {}
-    previous = _install_handlers(state)
+    words = list(sys.argv[1:] if argv is None else argv)
+    token = JSON_ERRORS.set("--json" in words)
     try:
-        return _run(args, state)
+        parser = build_parser()
+        args = parser.parse_args(words)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
+        warnings.showwarning = _one_line_warning
+        state: dict[str, int] = {}
+        previous = _install_handlers(state)
+        try:
+            return _run(args, state)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        JSON_ERRORS.reset(token)
 
 
 def _run(args: argparse.Namespace, state: dict[str, int]) -> int:
@@ -138,7 +147,7 @@ def _run(args: argparse.Namespace, state: dict[str, int]) -> int:
         if args.debug:
             raise
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        emit_error(msg, exit_code=1)
         return 1
     except Exception as exc:  # unexpected: still one line, with a hint
         signum = _interrupt_signal(exc, state)
@@ -146,9 +155,9 @@ def _run(args: argparse.Namespace, state: dict[str, int]) -> int:
             return _report_interrupt(signum)
         if args.debug:
             raise
-        print(
-            f"{PROG}: error: unexpected {type(exc).__name__}: {exc} (rerun with --debug "
-            "and report it)",
-            file=sys.stderr,
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        emit_error(
+            f"unexpected {type(exc).__name__}: {first} (rerun with --debug and report it)",
+            exit_code=1,
         )
         return 1

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
+import sys
 from typing import Any, NoReturn
 
 import numpy as np
@@ -15,9 +17,38 @@ class CliError(Exception):
     """An error with a one-line message for the user."""
 
 
+#: True while a command line that asked for ``--json`` is parsed and run: errors (usage errors
+#: included) are then also printed as one JSON object ``{"error": "..."}`` on stdout
+JSON_ERRORS: contextvars.ContextVar[bool] = contextvars.ContextVar("json_errors", default=False)
+
+
+def emit_error(
+    message: str, *, exit_code: int, prefix: str = f"{PROG}: error: ", as_json: bool | None = None
+) -> None:
+    """Print an error: one line on stderr and, with ``--json``, one JSON object on stdout.
+
+    Parameters
+    ----------
+    message
+        What went wrong, naming the file or parameter (only its first line is printed).
+    exit_code
+        The exit code that follows (in the JSON object as ``"exit_code"``).
+    prefix
+        Put before ``message`` on stderr (``"microstructure: error: "``).
+    as_json
+        Also print ``{"error": message, "exit_code": exit_code}`` on stdout; default: whether
+        the command line asked for ``--json`` (:data:`JSON_ERRORS`).
+    """
+    line = message.splitlines()[0] if message else "error"
+    print(f"{prefix}{line}", file=sys.stderr, flush=True)
+    if JSON_ERRORS.get() if as_json is None else as_json:
+        print(json.dumps({"error": line, "exit_code": int(exit_code)}), flush=True)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line instead of usage + message
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        emit_error(f"{message} (see --help)", exit_code=2, prefix=f"{self.prog}: error: ")
+        self.exit(2)
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -134,10 +135,19 @@ def cmd_phantom(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_line(line: str) -> None:
+    """Print a log line on stdout without garbling the progress bars on stderr (they are
+    cleared, the line printed, and the bars redrawn: ``tqdm.write``)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stdout)
+    sys.stdout.flush()
+
+
 def cmd_workflow(args: argparse.Namespace) -> int:
     from microstructure.workflows.seed003 import run_seed003
 
-    log = None if args.json else (lambda line: print(line, flush=True))
+    log = None if args.json else _log_line
     report = run_seed003(args.config, args.out, log=log, progress=not args.no_progress)
     text = f"finished: report in {Path(args.out) / 'report.json'}"
     _emit(args, report, text)
@@ -151,7 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from microstructure.pipeline.run_folder import run_folder_lock
     from microstructure.pipeline.runner import check_chunked_phantom
 
-    log = None if args.json else (lambda line: print(line, flush=True))
+    log = None if args.json else _log_line
     recipe = load_recipe(args.recipe)
     source = args.input
     if args.phantom_shape and recipe.phantom is None:
@@ -197,13 +207,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 log=log,
                 **extra,
             )
-    from microstructure.quality import console_summary
+    from microstructure.pipeline.summary import summary_lines
 
+    seconds = sum(float(st.get("seconds") or 0.0) for st in report["stages"])
+    computed = sum(st.get("status") == "computed" for st in report["stages"])
     text = "\n".join(
         [
-            f"finished: {len(report['stages'])} stage(s); "
-            f"report in {Path(args.out) / 'report.json'}",
-            *console_summary(report, out_dir=args.out),
+            f"finished: {len(report['stages'])} stage(s), {computed} computed in "
+            f"{seconds:.1f} s; numbers in {Path(args.out) / 'report.json'}",
+            *summary_lines(report, out_dir=args.out),
         ]
     )
     _emit(args, report, text)
@@ -357,11 +369,8 @@ def cmd_dfn_validate(args: argparse.Namespace) -> int:
 
 
 def open_viewer(path: str | None, *, show: bool = True) -> tuple[Any, Any, Any]:
-    """A napari viewer with ``path`` opened by our reader, the stage runner and the MIP dock.
-
-    Returns
-    -------
-    (viewer, stage runner widget, MIP dock widget)
+    """A napari viewer with ``path`` opened by our reader, the stage runner and the MIP dock
+    (see :func:`microstructure.napari.viewer.open_viewer`).
 
     Raises
     ------
@@ -369,29 +378,13 @@ def open_viewer(path: str | None, *, show: bool = True) -> tuple[Any, Any, Any]:
         When napari (the ``napari`` extra) is not installed.
     """
     try:
-        import napari
+        from microstructure.napari.viewer import open_viewer as _open_viewer
+
+        return _open_viewer(path, show=show)
     except ImportError:
         raise CliError(
             "napari is not installed: pip install 'microstructure[napari]' to use view"
         ) from None
-    from microstructure.napari.mip_dock import MipDock
-    from microstructure.napari.reader import read_layers
-    from microstructure.napari.widgets import StageRunner
-
-    viewer = napari.Viewer(show=show, title="microstructure")
-    if path is not None:
-        from napari.layers import Layer
-
-        from microstructure.napari.reader import _to_napari
-
-        for data, meta, kind in _to_napari(read_layers(path)):
-            viewer.add_layer(Layer.create(data, meta, kind))
-    runner = StageRunner(viewer)
-    dock = MipDock(viewer)
-    runner.mip_dock = dock
-    viewer.window.add_dock_widget(runner, name="Run stage", area="right")
-    viewer.window.add_dock_widget(dock, name="MIP curves", area="bottom")
-    return viewer, runner, dock
 
 
 def cmd_view(args: argparse.Namespace) -> int:

@@ -66,12 +66,19 @@ from typing import Any
 
 import numpy as np
 
-import microstructure
 from microstructure.io.stacks import read_volume, write_volume
 from microstructure.io.tables import to_jsonable, write_csv, write_json
+from microstructure.pipeline._run_parts import (
+    check_chain,
+    final_kind,
+    hash_volume,
+    new_report,
+    stage_quality_text,
+)
 from microstructure.pipeline.chunked_check import check_chunked_phantom, check_chunked_stages
 from microstructure.pipeline.html_report import write_html_report
-from microstructure.pipeline.memory import PeakMemory
+from microstructure.pipeline.memory import PeakMemory, check_run_memory, check_stage_memory
+from microstructure.pipeline.progress import StageProgress
 from microstructure.pipeline.recipe import Recipe, StageSpec, load_recipe
 from microstructure.pipeline.run_folder import (
     check_paths,
@@ -98,6 +105,7 @@ __all__ = [
     "check_chunked_stages",
     "check_chunked_phantom",
     "hash_volume",
+    "stage_metadata",
     "PARAMS_FILE",
     "VOLUME_FILE",
     "ZARR_THRESHOLD_BYTES",
@@ -145,27 +153,6 @@ def _drop_unused(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def hash_volume(volume: Volume) -> str:
-    """Content hash of a volume's data, dtype, shape and voxel size (blake2b, hex)."""
-    h = hashlib.blake2b(digest_size=20)
-    data = volume.data
-    if is_lazy(data):
-        # stream z-slabs in C order: the same bytes, hence the same hash, as in memory
-        h.update(f"{np.dtype(data.dtype).str}|{tuple(data.shape)}|{volume.voxel_size_nm}".encode())
-        slab = max(1, (1 << 26) // max(1, int(np.prod(data.shape[1:])) * data.dtype.itemsize))
-        for z0 in range(0, data.shape[0], slab):
-            part = np.ascontiguousarray(np.asarray(data[z0 : z0 + slab].compute()))
-            h.update(memoryview(part.reshape(-1).view(np.uint8)))
-        return h.hexdigest()
-    data = np.ascontiguousarray(np.asarray(data))
-    h.update(f"{data.dtype.str}|{data.shape}|{volume.voxel_size_nm}".encode())
-    flat = data.reshape(-1).view(np.uint8)
-    step = 1 << 26
-    for start in range(0, flat.size, step):
-        h.update(memoryview(flat[start : start + step]))
-    return h.hexdigest()
-
-
 def _stage_files(spec: StageSpec) -> list[tuple[str, str]]:
     """``(dotted key, path)`` of the files the stage reads besides its input volume."""
     return list(spec.stage().input_files(spec.params))
@@ -193,22 +180,6 @@ def _stage_key(previous: str, spec: StageSpec, recipe: Recipe) -> str:
     return h.hexdigest()
 
 
-def _check_chain(recipe: Recipe, kind: str) -> None:
-    """Fail before any work if a stage would receive the wrong kind of volume."""
-    source = "the input"
-    for spec in recipe.stages:
-        need = spec.stage.consumes
-        if need != "any" and need != kind:
-            raise ValueError(
-                f"{recipe.path}: stage {spec.index} {spec.name!r} needs a {need} volume but "
-                f"{source} is {kind}"
-                + (" (pass --labels to map label values)" if need == "labels" else "")
-            )
-        if spec.stage.produces in ("grayscale", "labels"):
-            kind = spec.stage.produces
-            source = f"the output of stage {spec.index} {spec.name!r}"
-
-
 def _load_finished(stage_dir: Path, key: str) -> dict[str, Any] | None:
     meta_path = stage_dir / PARAMS_FILE
     if not meta_path.is_file():
@@ -223,6 +194,15 @@ def _load_finished(stage_dir: Path, key: str) -> dict[str, Any] | None:
     if vol and not (stage_dir / vol).exists():
         return None
     return meta
+
+
+def _log(log: Callable[[str], None], line: str) -> None:
+    """Hand ``line`` to ``log`` with the progress bars cleared and redrawn after it, so a
+    ``print`` does not garble them (:meth:`tqdm.tqdm.external_write_mode`)."""
+    from tqdm.auto import tqdm
+
+    with tqdm.external_write_mode():
+        log(line)
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -279,26 +259,6 @@ def _open_input(
     )
 
 
-def _new_report(recipe: Recipe, src: Path, volume: Volume, input_key: str) -> dict[str, Any]:
-    return {
-        "microstructure_version": microstructure.__version__,
-        "recipe": {"path": str(recipe.path), "name": recipe.name, "sha256": recipe.sha256},
-        "input": {
-            "path": str(src),
-            "shape": list(volume.shape),
-            "dtype": str(volume.data.dtype),
-            "voxel_size_nm": list(volume.voxel_size_nm) if volume.voxel_size_nm else None,
-            "voxel_size_origin": volume.metadata.get("voxel_size_origin"),
-            "label_map": volume.metadata.get("label_map"),
-            "key": input_key,
-        },
-        "electrode": {"thickness_axis": recipe.thickness_axis, "top_at": recipe.top_at},
-        "stages": [],
-        "numbers": {},
-        "quality": quality_summary({}),
-    }
-
-
 def _lookup_cached(run: _Run, spec: StageSpec, key: str) -> dict[str, Any] | None:
     """The finished stage's metadata when its folder matches ``key`` (and hand its stored
     volume, loaded only when needed, to the next stage)."""
@@ -308,9 +268,10 @@ def _lookup_cached(run: _Run, spec: StageSpec, key: str) -> dict[str, Any] | Non
         damaged = verify_checksums(stage_dir, meta.get("checksums"))
         if damaged is not None:
             if run.log is not None:
-                run.log(
+                _log(
+                    run.log,
                     f"[{spec.index}/{len(run.recipe.stages)}] {spec.name}: cached result not "
-                    f"trusted ({stage_dir}: {damaged}); recomputing"
+                    f"trusted ({stage_dir}: {damaged}); recomputing",
                 )
             return None
     if meta is not None and meta.get("volume"):
@@ -324,22 +285,27 @@ def _execute(
 ) -> tuple[StageOutput, float, PeakMemory]:
     """Run one stage in its temporary folder; ``(result, seconds, peak memory)``."""
     vol_in = run.current_volume()
+    # refused before it allocates (or loads a stored volume) when the estimate does not fit
+    check_stage_memory(spec, vol_in, run.zarr_threshold_bytes)
     if not getattr(spec.stage, "supports_dask", False):
         vol_in = _in_memory(vol_in)
     run.current = vol_in
+    progress = StageProgress(
+        run.progress, desc=f"[{spec.index}/{len(run.recipe.stages)}] {spec.name}"
+    )
     ctx = StageContext(
         work_dir=tmp,
         thickness_axis=run.recipe.thickness_axis,
         top_at=run.recipe.top_at,
         input_volume=run.volume,
         results=run.results,
-        progress=run.progress,
+        progress=progress,
         chunk_dir=chunks,
         zarr_threshold_bytes=run.zarr_threshold_bytes,
     )
     t0 = time.perf_counter()
     try:
-        with PeakMemory() as pm:
+        with PeakMemory() as pm, progress:
             result = spec.stage().run(vol_in, spec.params, ctx)
     except (ValueError, FileNotFoundError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -361,7 +327,13 @@ def _write_volume(
         return None
     big = result.volume.data.nbytes > run.zarr_threshold_bytes
     vol_file = ZARR_VOLUME_FILE if big else VOLUME_FILE
-    result.volume.metadata.setdefault("stage", spec.name)
+    # the stored volume names the stage that wrote it (the metadata a stage copies from its
+    # input names the upstream stage); the stage's own object is not modified
+    result.volume = Volume(
+        result.volume.data,
+        result.volume.voxel_size_nm,
+        {**result.volume.metadata, **stage_metadata(spec)},
+    )
     if big and is_lazy(result.volume.data):
         # a chunked stage's lazy result: block by block through the chunk folder,
         # so an interrupted write resumes at the first unwritten block
@@ -372,6 +344,18 @@ def _write_volume(
         write_volume(tmp / vol_file, result.volume)
     run.current = result.volume
     return vol_file
+
+
+def stage_metadata(spec: StageSpec) -> dict[str, Any]:
+    """What a stage's stored volume says about the stage that wrote it: ``stage`` (its
+    recipe name), ``stage_index`` (1-based position in the recipe), ``stage_key`` (unique per
+    stage: ``NAME`` or ``NAME-2``) and ``stage_version``."""
+    return {
+        "stage": spec.name,
+        "stage_index": spec.index,
+        "stage_key": spec.key,
+        "stage_version": spec.stage.version,
+    }
 
 
 def _compute_stage(run: _Run, spec: StageSpec, key: str, previous_key: str) -> dict[str, Any]:
@@ -478,31 +462,12 @@ def _report_stage(
     run.report["quality"] = quality_summary(run.report["numbers"])
     write_json(run.out / "report.json", {**run.report, "status": "running"})
     if log is not None:
-        log(
+        _log(
+            log,
             f"[{spec.index}/{len(run.recipe.stages)}] {spec.name}: {status}"
             + (f" in {meta.get('seconds', 0):.2f} s" if status == "computed" else "")
-            + _stage_quality_text(spec.key, numbers)
+            + stage_quality_text(spec.key, numbers),
         )
-
-
-def _stage_quality_text(name: str, numbers: dict[str, Any]) -> str:
-    """``"; quality: 2/3 checks passed, 1 warning"`` for a stage with a quality block."""
-    q = quality_summary({name: numbers})
-    if not q["stages_checked"]:
-        return ""
-    total = q["checks_passed"] + q["checks_failed"]
-    n_flags = len(q["flags"])
-    return f"; quality: {q['checks_passed']}/{total} checks passed" + (
-        f", {n_flags} warning{'' if n_flags == 1 else 's'}" if n_flags else ""
-    )
-
-
-def _final_kind(recipe: Recipe, kind: str) -> str:
-    """The kind of the volume after the last stage, from the recipe (nothing is loaded)."""
-    for spec in recipe.stages:
-        if spec.stage.produces in ("grayscale", "labels"):
-            kind = spec.stage.produces
-    return kind
 
 
 def _finish_report(run: _Run) -> None:
@@ -580,7 +545,7 @@ def run_pipeline(
     out = Path(out_dir)
     volume = _open_input(recipe, src, out, voxel_size_nm, labels)
     kind = volume_kind(volume)
-    _check_chain(recipe, kind)
+    check_chain(recipe, kind)
     check_chunked_stages(
         recipe,
         tuple(volume.shape),
@@ -620,6 +585,25 @@ def run_pipeline(
         raise
 
 
+def _check_memory(run: _Run, input_key: str) -> None:
+    """Refuse the run before any stage runs when a stage that is not cached would not fit the
+    available memory (estimated from the input's shape; each stage checks its real input
+    again before it runs)."""
+    previous, todo = input_key, []
+    for spec in run.recipe.stages:
+        key = _stage_key(previous, spec, run.recipe)
+        if run.force or _load_finished(run.out / spec.dirname, key) is None:
+            todo.append(spec)
+        previous = key
+    check_run_memory(
+        todo,
+        tuple(run.volume.shape),
+        run.volume.data.dtype,
+        zarr_threshold_bytes=run.zarr_threshold_bytes,
+        source=str(run.recipe.path),
+    )
+
+
 def _remove_if_empty(out: Path) -> None:
     """Remove a run folder this run created when the run failed before any stage finished
     (and left no resumable chunk folder): a refused or failed run leaves no empty folders."""
@@ -649,14 +633,15 @@ def _run_stages(
         recipe=recipe,
         out=out,
         volume=volume,
-        report=_new_report(recipe, src, volume, input_key),
+        report=new_report(recipe, src, volume, input_key),
         force=force,
         progress=progress,
         zarr_threshold_bytes=zarr_threshold_bytes,
         current=volume,
         log=log,
-        final_kind=_final_kind(recipe, kind),
+        final_kind=final_kind(recipe, kind),
     )
+    _check_memory(run, input_key)
     write_json(out / "report.json", {**run.report, "status": "running"})
 
     from tqdm.auto import tqdm

@@ -19,12 +19,14 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from microstructure.pipeline.progress import StageProgress
 from microstructure.volume import Volume
 
 __all__ = [
     "StageParams",
     "StageOutput",
     "StageContext",
+    "StageProgress",
     "Stage",
     "register",
     "get_stage",
@@ -82,7 +84,10 @@ class StageContext:
     top_at: int = 0
     input_volume: Volume | None = None  #: the run's original input (e.g. raw stack)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  #: numbers so far
-    progress: bool = True  #: show progress bars
+    #: progress of the stage (:class:`~microstructure.pipeline.progress.StageProgress`):
+    #: truthy when progress is shown, and callable ``progress(done, total=None, message=None)``
+    #: (a fraction 0..1 without ``total``); a bool given here is wrapped into one
+    progress: StageProgress | bool = True
     #: resumable folder for chunked work (Zarr intermediates and per-chunk completion markers,
     #: e.g. ``resume_dir`` of :func:`microstructure.parallel.invasion_radius_chunked`): kept by
     #: the runner when the stage fails or is interrupted and given again to the rerun of the
@@ -90,6 +95,10 @@ class StageContext:
     chunk_dir: Path | None = None
     #: the runner's size threshold (bytes): stages that can run chunked do so above it
     zarr_threshold_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.progress, StageProgress):
+            self.progress = StageProgress(bool(self.progress))
 
     def progress_bar(self, iterable: Any = None, **kwargs: Any) -> Any:
         """A tqdm bar (silent when progress is off or stderr is not a terminal)."""
@@ -113,6 +122,11 @@ class Stage:
     #: runner then passes Zarr-stored volumes (a ``.zarr`` input, or an upstream output stored
     #: as ``volume.zarr``) without loading them; other stages always receive numpy arrays.
     supports_dask: ClassVar[bool] = False
+    #: peak memory of ``run`` in memory, bytes per voxel of its input (input excluded); None
+    #: uses the measured table :data:`microstructure.pipeline.memory.STAGE_BYTES_PER_VOXEL`.
+    #: The runner refuses the stage before it runs when the estimate does not fit the
+    #: available memory (:func:`microstructure.pipeline.memory.check_stage_memory`).
+    memory_bytes_per_voxel: ClassVar[float | None] = None
 
     def chunked_refusals(self, params: Any) -> list[str]:
         """``"key: reason"`` for every parameter value this stage cannot run chunked.

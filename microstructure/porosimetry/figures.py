@@ -42,7 +42,9 @@ PSD_LABEL = "normalized dV/dlog D (1/decade)"
 
 
 def _figure(n_panels: int) -> tuple[Figure, list[Any]]:
-    fig = Figure(figsize=(5.0 * n_panels, 4.0), layout="constrained")
+    from microstructure.plot import new_figure
+
+    fig = new_figure((5.0 * n_panels, 4.0), layout="constrained")
     return fig, [fig.add_subplot(1, n_panels, i + 1) for i in range(n_panels)]
 
 
@@ -78,20 +80,15 @@ def draw_curve_pair(
 
 
 def _decorate(ax_cum: Any, ax_psd: Any, xlabel: str = THROAT_DIAMETER_LABEL) -> None:
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    """Log diameter axes, reversed, with plain-number tick labels (``2000 1000 500 200``,
+    never ``6x10^2``; :func:`microstructure.plot.plain_log_axis`), units and legends."""
+    from microstructure.plot import plain_log_axis
 
     for ax in (ax_cum, ax_psd):
         ax.set_xscale("log")
+        plain_log_axis(ax, "x")
         ax.set_xlabel(xlabel)
         ax.invert_xaxis()
-        # no minor labels (on a short log range they overlap each other); on less than two
-        # decades the labelled ticks are at a few mantissas, written as plain numbers
-        lo, hi = sorted(abs(v) for v in ax.get_xlim())
-        if lo > 0 and hi / lo < 100.0:
-            subs = (1.0, 2.0, 5.0) if hi / lo > 10.0 else (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
-            ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=subs))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     ax_cum.set_ylabel(CUMULATIVE_LABEL)

@@ -118,7 +118,7 @@ def plot_m_factor_vs_porosity(
         m_intragranular=m_intragranular,
         bruggeman_exponent=bruggeman_exponent,
     )
-    fig = new_figure((5.0, 3.6))
+    fig = new_figure((5.0, 3.6), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     x = curve.intergranular_porosity
     ax.plot(x, curve.m_combined, color="C0", label=r"$M^{combi}$ (eq. 7)")
@@ -141,7 +141,6 @@ def plot_m_factor_vs_porosity(
     ax.set_xlim(0, x[-1])
     ax.set_ylim(0, None)
     ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
     return save_figure(fig, out, dpi=dpi)
 
 
@@ -175,9 +174,18 @@ def plot_m_factor_axes(
     if not per_axis:
         raise ValueError("per_axis: no axis to plot")
     ncol = 2 if concentration_slice is not None else 1
-    fig = new_figure((4.6 * ncol, 3.6))
+    fig = new_figure((5.0 * ncol + 0.4, 4.0), layout="constrained")
     ax = fig.add_subplot(1, ncol, 1)
     names = list(per_axis)
+    _m_factor_bars(ax, per_axis, names)
+    if concentration_slice is not None:
+        _concentration_map(fig, fig.add_subplot(1, ncol, 2), concentration_slice, voxel_size_nm)
+    return save_figure(fig, out, dpi=dpi)
+
+
+def _m_factor_bars(ax: Any, per_axis: Mapping[str, Mapping[str, Any]], names: list[str]) -> None:
+    """Bars of the image M-factor beside the formulas, one group per axis; the tortuosity
+    factor in the axis' tick label."""
     series = [
         ("image (diffusion)", [per_axis[a].get("m_factor") for a in names], "C0"),
         ("Bruggeman", [per_axis[a].get("m_bruggeman") for a in names], "C1"),
@@ -194,37 +202,52 @@ def plot_m_factor_axes(
     x = np.arange(len(names))
     for k, (label, vals, color) in enumerate(series):
         v = np.array([np.nan if u is None else float(u) for u in vals])
-        ax.bar(x + (k - (len(series) - 1) / 2) * width, v, width, label=label, color=color)
+        bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, v, width, label=label, color=color)
+        ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=1)
     top = max((float(u) for s in series for u in s[1] if u is not None), default=1.0)
-    ax.set_ylim(0, 1.45 * top if top > 0 else 1.0)
-    for i, a in enumerate(names):
+    ax.set_ylim(0, 1.5 * top if top > 0 else 1.0)
+    ticks = []
+    for a in names:
         tau = per_axis[a].get("tortuosity_factor")
-        ax.annotate(
-            "not percolating" if tau is None else f"tau {tau:.3g}",
-            (x[i], 0), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7,
-            rotation=90 if tau is None else 0,
-        )  # fmt: skip
-    ax.set_xticks(x, [f"{a}" for a in names])
-    ax.set_xlabel("transport axis")
+        ticks.append(f"{a}\n" + ("not percolating" if tau is None else f"tau = {tau:.3g}"))
+    ax.set_xticks(x, ticks)
+    ax.set_xlabel("transport axis (tortuosity factor of the image)")
     ax.set_ylabel("M-factor (D_eff / D)")
     eps = per_axis[names[0]].get("porosity")
     ax.set_title(f"porosity {eps:.3f}" if eps is not None else "M-factor", fontsize=9)
     ax.legend(fontsize=7, frameon=False, ncol=2, loc="upper center")
-    if concentration_slice is not None:
-        img, t_axis, cut = concentration_slice
-        rem = [a for a in range(3) if a != cut]  # the two axes of the slice, in (z, y, x) order
-        ax2 = fig.add_subplot(1, ncol, 2)
-        extent, unit = None, "voxels"
-        if voxel_size_nm is not None:
-            h, w = np.shape(img)
-            dy, dx = voxel_size_nm[rem[0]] / 1000.0, voxel_size_nm[rem[1]] / 1000.0
-            extent, unit = (0.0, w * dx, h * dy, 0.0), "um"
-        im = ax2.imshow(np.ma.masked_invalid(img), cmap="viridis", vmin=0, vmax=1,
-                        extent=extent, interpolation="nearest")  # fmt: skip
-        ax2.set_ylabel(f"{'zyx'[rem[0]]} ({unit})")
-        ax2.set_xlabel(f"{'zyx'[rem[1]]} ({unit})")
-        ax2.set_title(f"concentration, flow along {t_axis} (mid {'zyx'[cut]} slice)", fontsize=9)
-        cbar = fig.colorbar(im, ax=ax2, shrink=0.8)
-        cbar.set_label("normalised concentration c / c_outlet")
-    fig.tight_layout()
-    return save_figure(fig, out, dpi=dpi)
+
+
+def _concentration_map(
+    fig: Any,
+    ax: Any,
+    concentration_slice: tuple[np.ndarray, str, int],
+    voxel_size_nm: tuple[float, float, float] | None,
+) -> None:
+    """The normalised concentration on a slice through the transport axis, axes in um (with
+    a scale bar) when the voxel size is known, and a labelled colour bar."""
+    import matplotlib
+
+    from microstructure.plot import add_scale_bar
+
+    img, t_axis, cut = concentration_slice
+    rem = [a for a in range(3) if a != cut]  # the two axes of the slice, in (z, y, x) order
+    extent, unit = None, "voxels"
+    if voxel_size_nm is not None:
+        h, w = np.shape(img)
+        dy, dx = voxel_size_nm[rem[0]] / 1000.0, voxel_size_nm[rem[1]] / 1000.0
+        extent, unit = (0.0, w * dx, h * dy, 0.0), "um"
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
+    im = ax.imshow(np.ma.masked_invalid(img), cmap=cmap, vmin=0, vmax=1,
+                   extent=extent, interpolation="nearest")  # fmt: skip
+    if extent is not None:
+        add_scale_bar(ax, extent[1])
+    ax.set_ylabel(f"{'zyx'[rem[0]]} ({unit})")
+    ax.set_xlabel(f"{'zyx'[rem[1]]} ({unit})")
+    ax.set_title(
+        f"concentration, transport along {t_axis} (middle {'zyx'[cut]} slice);\n"
+        "grey: solid or not connected to both faces",
+        fontsize=8,
+    )
+    cbar = fig.colorbar(im, ax=ax, shrink=0.85)
+    cbar.set_label("normalised concentration c / c_outlet\n(0 at the inlet face, 1 at the outlet)")

@@ -173,7 +173,9 @@ def test_bad_input_errors():
         simulate_mip(open_, voxel_size_nm=10.0, inlet="sideways")
     with pytest.raises(ValueError, match="voxel_size_nm"):
         simulate_mip(open_, voxel_size_nm=-1)
-    with pytest.raises(ValueError, match="labels"):
-        simulate_mip(open_.astype(bool), voxel_size_nm=10.0)
+    # a boolean array is a pore mask (True = pore, issue 24): the same curve as the labels
+    as_mask = simulate_mip(open_ == 0, voxel_size_nm=10.0)
+    as_labels = simulate_mip(open_, voxel_size_nm=10.0)
+    np.testing.assert_array_equal(as_mask.invasion_radius_nm, as_labels.invasion_radius_nm)
     with pytest.raises(ValueError, match="radii_nm"):
         simulate_mip(open_, voxel_size_nm=10.0, radii_nm=[0.0, 1.0])

@@ -145,7 +145,7 @@ def save_panels(
     panels: list[tuple[str, np.ndarray, bool]],
     title: str,
     *,
-    pixel_size_nm: tuple[float, float] | None = None,
+    pixel_size_nm: tuple[float, float] | list[tuple[float, float]] | None = None,
     aspect: float = 1.0,
     vertical_axis: str = "y",
 ) -> str:

@@ -153,6 +153,7 @@ class AlignStage(Stage):
             slice_thickness_nm=params.slice_thickness_nm,
             tilt_deg=params.tilt_deg,
             tilt_corrected=params.tilt_corrected,
+            progress=ctx.progress.counter(total=int(data.shape[0]), message="slice pairs"),
             chunks=slab,
             resume_dir=None if ctx.chunk_dir is None else Path(ctx.chunk_dir) / "align",
         )

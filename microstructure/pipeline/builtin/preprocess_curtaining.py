@@ -143,6 +143,7 @@ class CurtainingStage(Stage):
             direction=params.direction,
             angle_deg=params.angle_deg,
             log_transform=params.log_transform,
+            progress=ctx.progress.counter(total=int(data.shape[0]), message="slices"),
             chunks=slab,
         )
         if slab is not None:

@@ -28,6 +28,7 @@ from microstructure.pipeline.builtin.preprocess import (
     mid_slice,
     refusals,
     save_panels,
+    slice_pixel_nm,
     stage_input,
 )
 from microstructure.pipeline.stages import (
@@ -238,5 +239,13 @@ class GeometryStage(Stage):
             ctx.work_dir / "geometry.png",
             [("input (rescaled for display)", before, False), ("output", after, False)],
             f"geometry: slice {k}, {tuple(data.shape)} -> {tuple(out.shape)}",
+            pixel_size_nm=_panel_pixels(volume.voxel_size_nm, vs),
         )
         return StageOutput(volume=Volume(out, vs, meta), numbers=numbers, figures=[fig])
+
+
+def _panel_pixels(voxel_in: Any, voxel_out: Any) -> list[tuple[float, float]] | None:
+    """(dy, dx) in nm of the input and output panels (the tilt stretch changes dy), or None
+    when either voxel size is unknown (the panels then stay in pixels)."""
+    a, b = slice_pixel_nm(voxel_in), slice_pixel_nm(voxel_out)
+    return None if a is None or b is None else [a, b]
