@@ -128,11 +128,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         previous = _install_handlers(state)
         try:
             return _run(args, state)
+        except KeyboardInterrupt:  # a signal whose handler ran only after _run returned
+            return 128 + int(state.get("signal") or signal.SIGINT)
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            _restore_handlers(previous, state)
     finally:
         JSON_ERRORS.reset(token)
+
+
+def _restore_handlers(previous: dict[int, Any], state: dict[str, int]) -> None:
+    """Put the previous handlers back; once a signal was received, a late duplicate delivered
+    while restoring is ignored instead of escaping as an unhandled ``KeyboardInterrupt``
+    (which would end the interpreter by SIGINT, exit -2, instead of 130)."""
+    for sig, handler in previous.items():
+        try:
+            signal.signal(sig, handler)
+        except KeyboardInterrupt:
+            if not state.get("signal"):
+                raise
+            signal.signal(sig, handler)
 
 
 def _run(args: argparse.Namespace, state: dict[str, int]) -> int:
