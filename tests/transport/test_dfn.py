@@ -14,6 +14,8 @@ import pytest
 
 pytest.importorskip("pybamm")
 
+from dfn_helpers import COARSE, max_dv_mv  # noqa: E402
+
 from microstructure.transport.dfn import (  # noqa: E402
     MeshSettings,
     cell_parameters,
@@ -21,21 +23,7 @@ from microstructure.transport.dfn import (  # noqa: E402
 )
 from microstructure.transport.dfn import _pybamm_model as pm  # noqa: E402
 
-COARSE = MeshSettings(n_separator=4, n_electrode=8, n_secondary=4, n_primary=6)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _private_model_cache(tmp_path_factory):
-    """Compiled models go to a temporary cache folder, not the user's ~/.cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MICROSTRUCTURE_CACHE_DIR", str(tmp_path_factory.mktemp("dfn-cache")))
-        yield
-
-
-def _max_dv_mv(q_a, v_a, q_b, v_b, lo=0.02, hi=0.90):
-    qmax = min(q_a[-1], q_b[-1])
-    qq = np.linspace(lo * qmax, hi * qmax, 300)
-    return 1e3 * float(np.max(np.abs(np.interp(qq, q_a, v_a) - np.interp(qq, q_b, v_b))))
+pytestmark = pytest.mark.usefixtures("private_dfn_cache")
 
 
 def _compare_with_pybamm(p, c_rates, mesh, m_el):
@@ -60,7 +48,7 @@ def _compare_with_pybamm(p, c_rates, mesh, m_el):
         )
         qa = a["Discharge capacity [A.h.m-2]"].entries
         qb = b["Discharge capacity [A.h]"].entries  # 1 m2 electrode in the reference
-        dv = _max_dv_mv(qa, a["Voltage [V]"].entries, qb, b["Voltage [V]"].entries)
+        dv = max_dv_mv(qa, a["Voltage [V]"].entries, qb, b["Voltage [V]"].entries)
         out.append((dv, qa[-1], qb[-1]))
     return out
 

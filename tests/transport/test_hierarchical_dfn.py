@@ -22,13 +22,7 @@ from microstructure.transport.dfn import (  # noqa: E402
 )
 from microstructure.transport.dfn.model import MODEL_OPTIONS, NAUMANN2024_BIBTEX  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _private_model_cache(tmp_path_factory):
-    """Compiled models go to a temporary cache folder, not the user's ~/.cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MICROSTRUCTURE_CACHE_DIR", str(tmp_path_factory.mktemp("dfn-cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("private_dfn_cache")
 
 
 def _discharge(values, c_rate=2.0, options=None):

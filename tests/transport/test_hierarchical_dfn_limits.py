@@ -15,11 +15,12 @@ import pytest
 
 pybamm = pytest.importorskip("pybamm")
 
+from dfn_helpers import COARSE, max_dv_mv  # noqa: E402
+
 from microstructure.transport.dfn import (  # noqa: E402
     DEFAULT_MESH,
     HierarchicalDFN,
     MeasuredDischarge,
-    MeshSettings,
     cell_parameters,
     fit_discharge_curves,
     parameter_values,
@@ -27,20 +28,7 @@ from microstructure.transport.dfn import (  # noqa: E402
 )
 from microstructure.transport.dfn import _pybamm_model as pm  # noqa: E402
 
-COARSE = MeshSettings(n_separator=4, n_electrode=8, n_secondary=4, n_primary=6)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _private_model_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MICROSTRUCTURE_CACHE_DIR", str(tmp_path_factory.mktemp("dfn-cache")))
-        yield
-
-
-def _max_dv_mv(q_a, v_a, q_b, v_b, lo=0.02, hi=0.90):
-    qmax = min(q_a[-1], q_b[-1])
-    qq = np.linspace(lo * qmax, hi * qmax, 300)
-    return 1e3 * float(np.max(np.abs(np.interp(qq, q_a, v_a) - np.interp(qq, q_b, v_b))))
+pytestmark = pytest.mark.usefixtures("private_dfn_cache")
 
 
 def _versus_pybamm_dfn(m_intragranular, c_rates):
@@ -74,7 +62,7 @@ def _versus_pybamm_dfn(m_intragranular, c_rates):
         ).solve()
         qa = ours["Discharge capacity [A.h]"].entries / 1e-4  # 1 cm2 -> per m2
         qb = ref["Discharge capacity [A.h]"].entries  # 1 m2
-        dv = _max_dv_mv(qa, ours["Voltage [V]"].entries, qb, ref["Voltage [V]"].entries)
+        dv = max_dv_mv(qa, ours["Voltage [V]"].entries, qb, ref["Voltage [V]"].entries)
         out.append((dv, qa[-1], qb[-1]))
     return out
 
