@@ -5,13 +5,12 @@ console summary), and (when Chromium is installed) the page loads without errors
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium_helpers import chromium, screenshot
 
 from microstructure.io import write_volume
 from microstructure.pipeline import (
@@ -195,27 +194,9 @@ def test_scalar_numbers_flattens_nested_dicts_and_skips_lists() -> None:
     assert len(scalar_numbers({str(i): i for i in range(50)}, max_items=7)) == 7
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium not installed")
+@pytest.mark.skipif(chromium() is None, reason="Chromium not installed")
 def test_page_renders_in_headless_chromium(run_dir, tmp_path) -> None:
     shot = tmp_path / "page.png"
-    proc = subprocess.run(
-        [
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1200,1600",
-            (run_dir / "report.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = screenshot(run_dir / "report.html", shot, width=1200, height=1600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium_helpers import chromium, screenshot
 
 from microstructure.io import write_volume
 from microstructure.phantom import generate_phantom
@@ -192,35 +191,12 @@ def test_summary_of_a_run_without_results_is_empty() -> None:
     assert summary_lines(report) == ["quality: 0/0 checks passed", "report: report.html"]
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(_chromium() is None, reason="Chromium not installed")
+@pytest.mark.skipif(chromium() is None, reason="Chromium not installed")
 def test_chromium_screenshot_shows_the_card_first(full_run, tmp_path) -> None:
     from PIL import Image
 
     shot = tmp_path / "report.png"
-    proc = subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1280,800",
-            (full_run / "report.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = screenshot(full_run / "report.html", shot, width=1280, height=800, hide_scrollbars=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     assert img.shape[:2] == (800, 1280)
