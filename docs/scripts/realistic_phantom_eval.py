@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from microstructure.io import read_volume
-from microstructure.phantom import generate_phantom, save_phantom
+from microstructure.phantom import ARTEFACTS_OFF, generate_phantom, save_phantom
 from microstructure.pipeline import load_recipe, parse_recipe, run_pipeline
 from microstructure.preprocess import remove_curtaining
 
@@ -94,20 +94,6 @@ def _dice_at_offset(mask: np.ndarray, truth: np.ndarray, dy: int, dx: int) -> fl
     return float(2 * np.count_nonzero(m & t) / max(1, np.count_nonzero(m) + np.count_nonzero(t)))
 
 
-#: realistic acquisition effects and noise off; drift, slice positions and structure kept
-_ARTEFACTS_OFF = dict(
-    shine_through=0.0,
-    pore_back_brightness=0.0,
-    rim_brightness=0.0,
-    shading_amplitude=0.0,
-    depth_gradient=0.0,
-    dense_curtain_strength=0.0,
-    charging_strength=0.0,
-    noise_psf_px=0.0,
-    noise_sigma=0.0,
-)
-
-
 def _rms_about_mean(found: np.ndarray, ref: np.ndarray) -> float:
     err = np.asarray(found, dtype=np.float64) - ref
     err -= err.mean(axis=0)
@@ -136,7 +122,7 @@ def _drift_numbers(
 
     stage = next(s for s in tomllib.loads(RECIPE.read_text())["stage"] if s["name"] == "align")
     opts = {k: stage[k] for k in ("neighbors", "refine") if k in stage}
-    clean = generate_phantom(shape, seed=seed, preset=preset, **_ARTEFACTS_OFF)
+    clean = generate_phantom(shape, seed=seed, preset=preset, **ARTEFACTS_OFF)
     if not np.allclose(clean.shifts_px, true, atol=1e-5):
         raise RuntimeError("artefact-free rendering: drift differs from the realistic one")
     _, ref, _ = align_slices_report(clean.image.astype(np.float32), **opts)

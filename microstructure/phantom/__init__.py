@@ -62,6 +62,7 @@ References
 
 from microstructure.phantom.generate import generate_phantom
 from microstructure.phantom.params import (
+    ARTEFACTS_OFF,
     DEFAULT_SHAPE,
     DEFAULT_VOXEL_SIZE_NM,
     PHANTOM_FORMAT_VERSION,
@@ -77,6 +78,7 @@ __all__ = [
     "save_phantom",
     "PHANTOM_FORMAT_VERSION",
     "PRESETS",
+    "ARTEFACTS_OFF",
     "DEFAULT_SHAPE",
     "DEFAULT_VOXEL_SIZE_NM",
 ]

@@ -482,6 +482,22 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Overrides that switch every acquisition effect and the noise off while the structure,
+#: the drift and the slice positions stay: with ``preset="realistic"`` the artefact-free
+#: rendering of the same phantom (the reference that tells what the structure alone does to
+#: registration or segmentation).
+ARTEFACTS_OFF: dict[str, float] = {
+    "shine_through": 0.0,
+    "pore_back_brightness": 0.0,
+    "rim_brightness": 0.0,
+    "shading_amplitude": 0.0,
+    "depth_gradient": 0.0,
+    "dense_curtain_strength": 0.0,
+    "charging_strength": 0.0,
+    "noise_psf_px": 0.0,
+    "noise_sigma": 0.0,
+}
+
 
 def _pair(name: str, value: Any) -> tuple[float, float]:
     try:

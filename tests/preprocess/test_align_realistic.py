@@ -19,23 +19,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from microstructure.phantom import generate_phantom
+from microstructure.phantom import ARTEFACTS_OFF, generate_phantom
 from microstructure.preprocess import align_slices_report
 from microstructure.preprocess.align import shift_slice
 
 SHAPE = (32, 128, 128)
-#: every realistic acquisition effect off (and the noise), drift and slice positions kept
-ARTEFACTS_OFF = dict(
-    shine_through=0.0,
-    pore_back_brightness=0.0,
-    rim_brightness=0.0,
-    shading_amplitude=0.0,
-    depth_gradient=0.0,
-    dense_curtain_strength=0.0,
-    charging_strength=0.0,
-    noise_psf_px=0.0,
-    noise_sigma=0.0,
-)
 
 
 def _rms_about_mean(found: np.ndarray, truth: np.ndarray) -> float:
