@@ -3,8 +3,9 @@
 Layout of an output folder::
 
     OUT/01-porosity/params.json   parameters, hash key, timing, peak memory, numbers
-    OUT/01-porosity/volume.tif    the stage's output volume (when it produces one; volume.zarr
-                                  above ``zarr_threshold_bytes``)
+    OUT/01-porosity/volume.tif    the stage's output volume (when it produces one; above
+                                  ``zarr_threshold_bytes`` volume.zarr, an OME-Zarr image
+                                  with a resolution pyramid that napari and Fiji open)
     OUT/01-porosity/*.csv         the stage's tables
     OUT/.01-porosity.chunks/      resumable chunked work of a stage that failed or was
                                   interrupted (``StageContext.chunk_dir``; removed on success)
@@ -113,7 +114,8 @@ __all__ = [
 
 PARAMS_FILE = "params.json"
 VOLUME_FILE = "volume.tif"
-ZARR_VOLUME_FILE = "volume.zarr"
+ZARR_VOLUME_FILE = "volume.zarr"  #: an OME-Zarr image (NGFF 0.4, with a pyramid)
+LEVEL0_FILE = ".level0.zarr"  #: a lazy result's resumable store before its OME-Zarr copy
 SNAPSHOT_FIGURE = "3d_labels.png"
 CHUNKS_SUFFIX = ".chunks"
 CHUNK_KEY_FILE = "stage_key.txt"
@@ -336,12 +338,21 @@ def _write_volume(
     )
     if big and is_lazy(result.volume.data):
         # a chunked stage's lazy result: block by block through the chunk folder,
-        # so an interrupted write resumes at the first unwritten block
+        # so an interrupted write resumes at the first unwritten block; then the
+        # OME-Zarr image (level 0 and its pyramid) from that store
+        import dask.array as da
+
         from microstructure.parallel.store import write_volume_resumable
 
-        write_volume_resumable(tmp / vol_file, result.volume, resume_dir=chunks / "output")
+        level0 = tmp / LEVEL0_FILE
+        write_volume_resumable(level0, result.volume, resume_dir=chunks / "output")
+        stored = Volume(
+            da.from_zarr(str(level0)), result.volume.voxel_size_nm, result.volume.metadata
+        )
+        write_volume(tmp / vol_file, stored, format="ome-zarr")
+        shutil.rmtree(level0)
     else:
-        write_volume(tmp / vol_file, result.volume)
+        write_volume(tmp / vol_file, result.volume, format="ome-zarr" if big else None)
     run.current = result.volume
     return vol_file
 

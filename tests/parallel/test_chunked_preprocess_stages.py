@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from microstructure.io import read_volume, write_volume
+from microstructure.io.ome import is_ome_zarr, read_ome_zarr
 from microstructure.pipeline import parse_recipe
 from microstructure.pipeline.runner import run_pipeline
 from microstructure.volume import Volume
@@ -98,6 +99,10 @@ def test_chunked_preprocess_stages_equal_in_memory_on_a_cluster(
         a, b = read_volume(chk / "volume.zarr").data, read_volume(mem / "volume.tif").data
         assert a.dtype == b.dtype == np.float32, stage
         np.testing.assert_array_equal(np.asarray(a), b, err_msg=stage)
+        # a chunked stage's stored volume is an OME-Zarr image with the voxel size as scale
+        assert is_ome_zarr(chk / "volume.zarr"), stage
+        ome = read_ome_zarr(chk / "volume.zarr")
+        assert ome.scales_nm[0] == pytest.approx(read_volume(mem / "volume.tif").voxel_size_nm)
         figs = sorted(p.name for p in mem.glob("*.png"))
         assert figs == sorted(p.name for p in chk.glob("*.png")) and figs, stage
     # the chain did something: the stack was stretched by the tilt and denoised

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from microstructure.io import read_volume, write_volume
+from microstructure.io.ome import read_ome_zarr
 from microstructure.phantom import generate_phantom
 from microstructure.pipeline import parse_recipe as _parse_doc
 from microstructure.pipeline import run_pipeline
@@ -117,6 +118,9 @@ def test_large_outputs_are_stored_as_zarr_and_resume(labels_file, tmp_path) -> N
     assert (out / "01-cbd" / "volume.zarr").is_dir() and first["stages"][0]["status"] == "computed"
     vol = read_volume(out / "01-cbd" / "volume.zarr")
     assert vol.voxel_size_nm == (VOX, VOX, VOX)
+    # an OME-Zarr image whose phases are also stored as the image-label napari shows
+    ome = read_ome_zarr(out / "01-cbd" / "volume.zarr")
+    assert ome.scales_nm[0] == (VOX, VOX, VOX) and list(ome.labels) == ["phases"]
     assert abs(float(((vol.data == 2) | (vol.data == 3)).mean()) - 0.12) <= 1 / vol.data.size
     again = run_pipeline(
         parse_recipe(text), labels_file, out, progress=False, zarr_threshold_bytes=0
