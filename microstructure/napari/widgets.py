@@ -14,7 +14,9 @@ to later stages (the ``reference`` stage compares them).
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,6 +116,7 @@ class StageRunner(QScrollArea):
         self.last_output: StageOutput | None = None
         self.last_error: str | None = None
         self._worker: Any = None
+        self._work_dir: Path | None = None  # the last run's figures and tables
         known = available_stages()
         self._stages = {n: known[n] for n in (stages or known) if n in known}
         names = list(self._stages) if stages else sorted(self._stages)
@@ -229,7 +232,7 @@ class StageRunner(QScrollArea):
         data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
         data = np.asarray(data.compute() if hasattr(data, "compute") else data)
         volume = Volume(data, vs, {"source": f"napari layer {layer.name}"})
-        work = Path(tempfile.mkdtemp(prefix=f"microstructure-{cls.name}-"))
+        work = self._new_work_dir(cls.name)
         if self.trainable and self.scribbles.value not in (None, "none"):
             values.update(self._scribbles_file(work, volume))
         try:
@@ -239,6 +242,15 @@ class StageRunner(QScrollArea):
         results = _RESULTS.setdefault(_viewer_key(self.viewer), {})
         ctx = StageContext(work_dir=work, input_volume=volume, progress=False, results=results)
         return cls, volume, params, ctx
+
+    def _new_work_dir(self, name: str) -> Path:
+        """A fresh work folder for this run; the previous run's folder is removed (its
+        layers and numbers are in the viewer), the last one when Python exits."""
+        if self._work_dir is not None:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+        self._work_dir = Path(tempfile.mkdtemp(prefix=f"microstructure-{name}-"))
+        atexit.register(shutil.rmtree, self._work_dir, ignore_errors=True)
+        return self._work_dir
 
     def _scribbles_file(self, work: Path, volume: Volume) -> dict[str, Any]:
         from microstructure.io import write_volume

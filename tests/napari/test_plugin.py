@@ -89,11 +89,15 @@ def test_stage_runner_runs_cbd_then_nanopores_and_adds_layers(make_napari_viewer
     numbers = json.loads(w.result.value)
     assert numbers["cbd_envelope_fraction"] == pytest.approx(0.1, abs=1 / out.data.size)
 
+    first_work = w._work_dir
+    assert first_work is not None and first_work.is_dir()
     w.stage.value = "nanopores"
     w.layer.value = "cbd output"
     w.set_params(porosity=0.5, mean_diameter_nm=120.0, std_diameter_nm=20.0, measure=False)
     w.run(blocking=True)
     assert w.last_error is None, w.last_error
+    # only the last run's work folder is kept (no /tmp folder per run left behind)
+    assert not first_work.exists() and w._work_dir.is_dir()
     nano = viewer.layers["nanopores output"].data
     n_cbd = int(((nano == 2) | (nano == 3)).sum())
     assert int((nano == 3).sum()) == round(0.5 * n_cbd)
