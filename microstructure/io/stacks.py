@@ -554,9 +554,11 @@ def _write_format(target: Path, fmt: str | None) -> str:
             )
         return fmt
     name = target.name.lower()
-    for key in ("ome-tiff", "ome-zarr", "tiff", "zarr", "npy"):
+    for key in ("ome-tiff", "tiff", "npy"):
         if name.endswith(WRITE_FORMATS[key]):
             return key
+    if name.endswith(".zarr"):  # .zarr and .ome.zarr: an OME-Zarr image (format="zarr": plain)
+        return "ome-zarr"
     raise ValueError(
         f"{target}: unsupported output format {target.suffix!r}; use .tif, .ome.tif, .zarr, "
         ".ome.zarr or .npy (or format=...)"
@@ -581,8 +583,9 @@ def write_volume(
     compression
         TIFF compression (``"zlib"``, ``"zstd"``, ...); ``None`` writes uncompressed.
     format
-        One of :data:`WRITE_FORMATS`; default from the suffix (``.ome.tif`` before ``.tif``,
-        ``.ome.zarr`` before ``.zarr``):
+        One of :data:`WRITE_FORMATS`; default from the suffix (``.ome.tif`` before ``.tif``;
+        ``.zarr`` and ``.ome.zarr`` both write OME-Zarr, plain Zarr only with
+        ``format="zarr"``):
 
         - ``"tiff"``: an ImageJ hyperstack (uint8, uint16 or float32; bool and small integers
           stored losslessly as uint8/uint16, other types as float32) with the voxel size as
@@ -591,7 +594,7 @@ def write_volume(
           display range 0-3 (:func:`microstructure.io.ome.labels_imagej_metadata`) so Fiji
           shows the phases in colour;
         - ``"ome-tiff"``: :func:`microstructure.io.ome.write_ome_tiff` (PhysicalSize in um);
-        - ``"zarr"``: a chunked array with attribute ``voxel_size_nm``;
+        - ``"zarr"``: a plain chunked array with attribute ``voxel_size_nm``;
         - ``"ome-zarr"``: :func:`microstructure.io.ome.write_ome_zarr` (NGFF 0.4 multiscales,
           axes z, y, x in micrometres, labels as image-label ``phases``);
         - ``"npy"``: the raw array (no voxel size).

@@ -65,6 +65,19 @@ def test_ome_zarr_round_trip_through_our_readers_and_zarr(tmp_path) -> None:
     assert hasattr(lazy.data, "dask") and lazy.voxel_size_nm == pytest.approx(VS)
 
 
+def test_dot_zarr_is_ome_zarr_and_plain_zarr_only_when_asked(tmp_path) -> None:
+    import zarr
+
+    ome = write_volume(tmp_path / "c.zarr", Volume(IMAGE, VS))
+    plain = write_volume(tmp_path / "d.zarr", Volume(IMAGE, VS), format="zarr")
+    assert is_ome_zarr(ome) and not is_ome_zarr(plain)
+    assert isinstance(zarr.open(str(plain), mode="r"), zarr.Array)
+    for path in (ome, plain):
+        vol = read_volume(path)
+        assert np.array_equal(np.asarray(vol.data), IMAGE), path
+        assert vol.voxel_size_nm == pytest.approx(VS), path
+
+
 def test_labels_volume_is_also_an_image_label_with_phase_colours(tmp_path) -> None:
     path = write_ome_zarr(tmp_path / "l.ome.zarr", Volume(LABELS, VS), levels=2)
     label_attrs = json.loads((path / "labels" / "phases" / ".zattrs").read_text())
