@@ -131,6 +131,7 @@ def _reading_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "volume_column": _column(args.volume_column),
         "runs": args.runs,
         "decimal": args.decimal,
+        "sheet": _column(getattr(args, "sheet", None)),
     }
 
 
@@ -365,6 +366,9 @@ def _add_export_options(q: argparse.ArgumentParser) -> None:
     q.add_argument("--volume-column", help="cumulative volume column: index or title")
     q.add_argument("--runs", default="merge", choices=list(RUNS), help="low/high-pressure runs")
     q.add_argument("--decimal", default="auto", choices=["auto", ".", ","], help="decimal mark")
+    q.add_argument(
+        "--sheet", help="workbook sheet to read: name or 0-based index (default: intrusion table)"
+    )
 
 
 def add_parsers(sub: Any) -> None:
@@ -391,7 +395,9 @@ def add_parsers(sub: Any) -> None:
     q.set_defaults(func=cmd_mip_simulate)
 
     q = mip.add_parser("read", help="read and analyse a measured MIP export")
-    q.add_argument("measured", metavar="MEASURED", help="instrument text export or CSV")
+    q.add_argument(
+        "measured", metavar="MEASURED", help="instrument export: text, CSV, .xls/.xlsx workbook"
+    )
     q.add_argument("--pressure-unit", choices=sorted(PRESSURE_UNITS))
     _add_reading_options(q)
     _add_export_options(q)

@@ -188,8 +188,18 @@ def _branches(p: Path, tables: list[TextTable]) -> list[tuple[TextTable, str, st
 
 
 def _convert(p: Path, t: TextTable, cols: tuple[int, int], units: dict) -> tuple:
-    pressure = t.rows[:, cols[0]] * PRESSURE_UNITS[units["pressure_unit"]]
-    volume = t.rows[:, cols[1]] * VOLUME_UNITS[units["volume_unit"]]
+    rows = t.rows
+    if t.sparse:  # workbook cells: rows with a blank or text pressure/volume cell are skipped
+        keep = np.isfinite(rows[:, cols[0]]) & np.isfinite(rows[:, cols[1]])
+        t.skipped = int(rows.shape[0] - np.count_nonzero(keep))
+        rows = rows[keep]
+        if rows.shape[0] < 2:
+            raise ValueError(
+                f"{p}: {t.where or 'the table'} has fewer than two rows with both a pressure "
+                "and a cumulative volume number"
+            )
+    pressure = rows[:, cols[0]] * PRESSURE_UNITS[units["pressure_unit"]]
+    volume = rows[:, cols[1]] * VOLUME_UNITS[units["volume_unit"]]
     if not (np.all(np.isfinite(pressure)) and np.all(np.isfinite(volume))):
         raise ValueError(f"{p}: contains non-finite numbers")
     if np.any(pressure < 0):
@@ -240,3 +250,27 @@ def _merge_runs(p: Path, runs: dict[str, tuple], mode: str) -> tuple[np.ndarray,
         keep = pl < ph[0]
         return np.concatenate([pl[keep], ph]), np.concatenate([vl[keep], vh + offset]), offset
     raise ValueError(f"{p}: runs {sorted(runs)}: expected one run or a low and a high run")
+
+
+def _extrusion_in_sample(p: Path, ext: tuple, run: tuple, tolerance: float) -> tuple[tuple, str]:
+    """The extrusion branch as the volume still in the sample (as the intrusion branch).
+
+    A column that grows while the pressure falls holds the extruded volume (e.g. titled
+    ``Cumulative Extrusion``): it becomes the intruded volume at the top pressure of its run
+    minus the extruded volume. A column that grows beyond the intruded volume is refused.
+    """
+    pr, vo = ext
+    if vo.size < 2:
+        return ext, "in sample"
+    top = float(run[1][np.argmax(run[0])])
+    start, end = float(vo[np.argmax(pr)]), float(vo[np.argmin(pr)])
+    span = max(top - float(np.min(run[1])), 0.0)
+    if not end - start > tolerance * span:
+        return ext, "in sample"
+    if float(np.max(vo)) - start > (1 + tolerance) * span:
+        raise ValueError(
+            f"{p}: the extrusion volume grows to {np.max(vo):.4g} while the pressure falls, more "
+            f"than the {span:.4g} intruded: neither the volume in the sample nor the extruded "
+            "volume (check the extrusion table)"
+        )
+    return (pr, top - (vo - start)), "extruded (converted to the volume in the sample)"

@@ -16,7 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TextTable", "ParsedText", "parse_text", "column_units", "header_value"]
+__all__ = [
+    "TextTable",
+    "ParsedText",
+    "parse_text",
+    "column_units",
+    "header_value",
+    "gas_isotherm_reason",
+    "table_roles",
+    "washburn_header_values",
+]
 
 #: pressure unit -> MPa (``torr`` and ``mmhg`` are recognised only to refuse gas isotherms)
 PRESSURE_UNITS = {
@@ -71,6 +80,12 @@ class TextTable:
     first_line: int
     last_line: int = 0
     roles: set[str] = field(default_factory=set)
+    #: rows may hold blanks (NaN) in the pressure or volume column: such rows are skipped
+    #: (workbook cells), and ``skipped`` counts them; a text table must be complete
+    sparse: bool = False
+    skipped: int = 0
+    #: where the table is, for messages (``sheet 'Data' rows 12-80``); empty for text
+    where: str = ""
 
 
 @dataclass
@@ -80,6 +95,9 @@ class ParsedText:
     tables: list[TextTable]
     header: str
     decimal_comma: bool
+    #: how the file was read: ``format`` (``text``, ``xls``, ``xlsx``, ``html``) and, for
+    #: workbooks, the ``sheet`` read and the tables used
+    source: dict = field(default_factory=lambda: {"format": "text"})
 
 
 def _read_text(path: Path) -> str:
@@ -246,10 +264,14 @@ def parse_text(path: Path, *, decimal: str = "auto") -> ParsedText:
     if not tables:
         raise ValueError(f"{path}: no numeric rows found")
     for t in tables:
-        for role, words in _SECTION_WORDS.items():
-            if any(w in t.section for w in words):
-                t.roles.add(role)
+        t.roles = table_roles(t.section)
     return ParsedText(tables=tables, header=head, decimal_comma=comma)
+
+
+def table_roles(section: str) -> set[str]:
+    """Branch and run words (``intrusion``, ``extrusion``, ``low``, ``high``) of a heading."""
+    low = section.lower()
+    return {role for role, words in _SECTION_WORDS.items() if any(w in low for w in words)}
 
 
 _P_UNIT_RE = (
@@ -301,6 +323,34 @@ _BULK_VOLUME_RE = re.compile(
     rf"|bulk\s+volume\s*[\[(]\s*(mm3|mm³|cm3|cm³|ml|cc)\s*[\])]\s*[:=]?\s*({_NUMBER})",
     re.IGNORECASE,
 )
+
+
+#: the advancing angle when the header names both (AutoPore: "Adv. Contact Angle")
+_ANGLE_RE = (
+    re.compile(
+        rf"adv(?:ancing|\.)?\s*(?:contact\s*)?angle[^0-9\n]{{0,12}}?({_NUMBER})\s*(deg|°)",
+        re.IGNORECASE,
+    ),
+    re.compile(rf"contact\s*angle[^0-9\n]{{0,12}}?({_NUMBER})\s*(deg|°)", re.IGNORECASE),
+)
+_TENSION_RE = re.compile(
+    rf"surface\s*tension[^0-9\n]{{0,12}}?({_NUMBER})\s*(dynes?/cm|mn/m|n/m)", re.IGNORECASE
+)
+
+
+def washburn_header_values(header: str) -> dict[str, float]:
+    """Contact angle (deg) and surface tension (N/m) stated in the header, if any."""
+    out: dict[str, float] = {}
+    for rx in _ANGLE_RE:
+        m = rx.search(header)
+        if m:
+            out["contact_angle_deg"] = _num(m.group(1))
+            break
+    m = _TENSION_RE.search(header)
+    if m:
+        scale = 1.0 if m.group(2).lower() == "n/m" else 1e-3  # dyn/cm = mN/m
+        out["surface_tension_n_per_m"] = _num(m.group(1)) * scale
+    return out
 
 
 def _value_unit(m: re.Match) -> tuple[str, str]:

@@ -15,9 +15,18 @@ pressure and a cumulative volume column (named by the header, or given explicitl
   ``Intrusion``/``Extrusion`` headings; low- and high-pressure runs (headings ``Low
   pressure``/``High pressure``, ``Pascal 140``/``Pascal 440``) merged (the high-pressure run
   continued from the low-pressure volume at its first pressure) or one of them alone;
-- the sample mass, bulk density and bulk volume stated in the header.
+- an extrusion column that grows while the pressure falls (extruded volume, e.g.
+  ``Cumulative Extrusion``) is turned into the volume still in the sample;
+- the sample mass, bulk density and bulk volume stated in the header, and the instrument's
+  contact angle and surface tension (reported in ``header_washburn``, not applied).
 
-Refused with one line naming the file: binary files and Excel workbooks, gas sorption
+Excel workbooks (AutoPore IV/V ``.xls`` exports read with ``xlrd``, ``.xlsx`` with
+``openpyxl``) and HTML tables saved as ``.xls`` are turned into the same tables
+(:mod:`~microstructure.porosimetry._measured_xls`): the sheet with the intrusion table is
+read (or the one given by ``sheet=``), blank or text cells in the pressure or volume column
+skip their row, merged title cells cover their columns, the sheet used is in ``source``.
+
+Refused with one line naming the file: binary files and corrupt workbooks, gas sorption
 isotherms (Torr, mmHg, p/p0, STP, "adsorption"), pressures above ``MAX_PRESSURE_MPA`` or
 (unit not given) never above ``MIN_TOP_PRESSURE_MPA`` or spanning less than a decade,
 negative or decreasing cumulative volumes, specific volumes above
@@ -49,6 +58,7 @@ from microstructure.porosimetry import _measured_columns as _cols
 from microstructure.porosimetry._measured_columns import (
     _branches,
     _convert,
+    _extrusion_in_sample,
     _merge_runs,
     _split,
     _table_columns,
@@ -57,9 +67,12 @@ from microstructure.porosimetry._measured_columns import (
 from microstructure.porosimetry._measured_text import (
     PRESSURE_UNITS,
     VOLUME_UNITS,
+    ParsedText,
     header_value,
     parse_text,
+    washburn_header_values,
 )
+from microstructure.porosimetry._measured_xls import parse_workbook, workbook_format
 from microstructure.porosimetry.distribution import CURVE_COLUMNS, MipCurve
 from microstructure.porosimetry.washburn import (
     CONTACT_ANGLE_DEG,
@@ -120,6 +133,14 @@ class MipExport:
         ``pressure_unit``, ``volume_unit``, ``per_gram`` and where they came from.
     runs
         The runs found (``name``, pressure span in MPa, ``used``).
+    header_washburn
+        ``contact_angle_deg`` and ``surface_tension_n_per_m`` stated in the header (the
+        instrument's Washburn parameters, e.g. AutoPore's 140 deg / 485 dyn/cm); reported,
+        not applied: :func:`read_mip_file` uses the values it is given.
+    source
+        How the file was read: ``format`` (``text``, ``xls``, ``xlsx``, ``html``); for
+        workbooks the ``sheet`` read, all ``sheets`` and the ``tables`` used (sheet, rows)
+        and ``skipped_rows`` (rows with a blank or text pressure/volume cell).
     """
 
     path: str
@@ -134,6 +155,8 @@ class MipExport:
     units: dict[str, Any] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
     decimal_comma: bool = False
+    source: dict[str, Any] = field(default_factory=lambda: {"format": "text"})
+    header_washburn: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_intruded_mm3_per_g(self) -> float:
@@ -169,6 +192,8 @@ class MipExport:
             "bulk_volume_mm3": self.bulk_volume_mm3,
             "decimal_comma": self.decimal_comma,
             "runs": self.runs,
+            "source": self.source,
+            "header_washburn": self.header_washburn,
             **self.units,
         }
 
@@ -194,6 +219,7 @@ def read_mip_export(
     volume_column: int | str | None = None,
     runs: str = "merge",
     decimal: str = "auto",
+    sheet: str | int | None = None,
 ) -> MipExport:
     """Read an instrument export into intrusion and extrusion branches (MPa, mm3/g).
 
@@ -216,7 +242,11 @@ def read_mip_export(
         ``merge`` (low- and high-pressure runs joined), ``low`` or ``high`` (one run only;
         Beuse et al. 2021, doi:10.3390/batteries7040070, used the high-pressure run).
     decimal
-        ``auto`` (detect decimal commas), ``.`` or ``,``.
+        ``auto`` (detect decimal commas), ``.`` or ``,`` (in a workbook: of numbers stored
+        as text cells).
+    sheet
+        Workbooks only: the sheet to read (name or 0-based index); default the first sheet
+        with an intrusion table.
 
     Returns
     -------
@@ -228,7 +258,7 @@ def read_mip_export(
         One line naming the file: see the module notes for what is refused.
     """
     p = Path(path)
-    parsed = parse_text(p, decimal=decimal)
+    parsed = _parse(p, decimal, sheet)
     header = parsed.header
     used = _branches(p, parsed.tables)
     run_data: dict[str, tuple] = {}
@@ -252,6 +282,9 @@ def read_mip_export(
         raise ValueError(f"{p}: only extrusion data; no intrusion branch found")
     span = {k: [float(v[0].min()), float(v[0].max())] for k, v in run_data.items()}
     pressure, volume, offset = _merge_runs(p, dict(run_data), runs)
+    if ext is not None:
+        base = run_data.get(ext_run) or next(iter(run_data.values()))
+        ext, units["extrusion_volume"] = _extrusion_in_sample(p, ext, base, VOLUME_DROP_TOLERANCE)
     if ext is not None and runs == "merge" and ext_run == "high":
         ext = (ext[0], ext[1] + offset)
     elif ext is not None and runs in ("low", "high") and ext_run not in (runs, "single"):
@@ -289,7 +322,27 @@ def read_mip_export(
             for k, v in span.items()
         ],
         decimal_comma=parsed.decimal_comma,
+        source=_source(parsed, used),
+        header_washburn=washburn_header_values(header),
     )
+
+
+def _parse(p: Path, decimal: str, sheet: str | int | None) -> ParsedText:
+    """The tables of a text export or of a workbook (recognised by its bytes)."""
+    fmt = workbook_format(p)
+    if fmt is None:
+        if sheet is not None:
+            raise ValueError(f"sheet: {p.name} is a text export, not a workbook")
+        return parse_text(p, decimal=decimal)
+    return parse_workbook(p, fmt, decimal=decimal, sheet=sheet)
+
+
+def _source(parsed: ParsedText, used: list) -> dict[str, Any]:
+    """How the file was read, with the rows skipped for blank or text cells (workbooks)."""
+    src = dict(parsed.source)
+    if src.get("format", "text") != "text":
+        src["skipped_rows"] = int(sum(t.skipped for t, *_ in used))
+    return src
 
 
 def _check_ranges(p: Path, pressure: np.ndarray, volume: np.ndarray, units: dict) -> None:
@@ -373,13 +426,14 @@ def read_mip_file(
     label: str | None = None,
     runs: str = "merge",
     decimal: str = "auto",
+    sheet: str | int | None = None,
 ) -> MipCurve:
     """Read the intrusion branch of a measured export into a :class:`MipCurve`.
 
     Parameters
     ----------
     path, pressure_unit, volume_unit, sample_mass_g, pressure_column, volume_column, runs, \
-decimal
+decimal, sheet
         As in :func:`read_mip_export` (which reads the file).
     min_pressure_mpa, max_pressure_mpa
         Pressure window (MPa); Beuse et al. (2021, doi:10.3390/batteries7040070) used
@@ -419,6 +473,7 @@ decimal
         volume_column=volume_column,
         runs=runs,
         decimal=decimal,
+        sheet=sheet,
     )
     pressure, volume = _intrusion_window(
         p,
@@ -463,6 +518,8 @@ decimal
             **exp.units,
             "instrument": exp.instrument,
             "runs": exp.runs,
+            "source_file": exp.source,
+            "header_washburn": exp.header_washburn,
             "sample_mass_g": exp.sample_mass_g,
             "header_bulk_density_g_per_cm3": exp.bulk_density_g_per_cm3,
             "header_bulk_volume_mm3": exp.bulk_volume_mm3,
@@ -570,6 +627,8 @@ def load_mip_curve(path: str | os.PathLike, **kwargs) -> MipCurve:
     Keyword arguments go to :func:`read_mip_file` for raw exports.
     """
     p = Path(path)
+    if workbook_format(p) is not None:
+        return read_mip_file(p, **kwargs)
     try:
         with open(p, encoding="utf-8", errors="replace") as fh:
             first = fh.readline()
