@@ -7,7 +7,9 @@ Public entry points (see ``ARCHITECTURE.md``)::
                                                               # closed pores, particles
     closed_pores(am_mask) -> bool ndarray                     # pores enclosed by AM
     ... pore_backs="auto"|"off"|"on"                           # shine-through (pore backs),
-                                                              # see microstructure.segment.shine
+                                                              # see microstructure.segment.shine;
+                                                              # closed pores lit by their back
+                                                              # wall: ...segment.closed_backs
     ... refine="auto"|"none"|"local-means"                     # boundary at the local midpoint
                                                               # (auto: blurred two-phase stacks)
     remove_specks(mask), fill_small_holes(am_mask), closed_pore_stats(closed)

@@ -60,6 +60,9 @@ from microstructure.parallel.label import ChunkedLabels, label_chunked
 
 #: threshold methods available chunked (``local`` and ``trainable`` need the whole stack)
 CHUNKED_SEGMENT_METHODS: tuple[str, ...] = ("auto", "otsu", "multiotsu", "manual", "li")
+#: bytes per voxel of the whole-volume closed-pore completion on a chunked segmentation
+#: (float32 stack, masks, the two closed-pore labellings' int32 labels)
+CLOSED_BACKS_BYTES_PER_VOXEL = 24
 
 
 # ------------------------------------------------------------------ dispatch helpers
@@ -550,6 +553,9 @@ def segmentation_chunked(
         closed_connectivity=int(closed_connectivity),
         labelled=labelled,
     )
+    am, closed, am_voxels, closed_sizes = _closed_backs_whole(
+        arr, am, closed, (am_voxels, closed_sizes), info, int(closed_connectivity)
+    )
     info.update(
         am_fraction_before_cleanup=float(raw) / n,
         am_fraction=float(am_voxels) / n,
@@ -564,6 +570,50 @@ def segmentation_chunked(
         am_voxels=am_voxels,
         closed_pore_voxels=closed_sizes,
         n_voxels=n,
+    )
+
+
+def _closed_backs_whole(
+    arr: Any, am: Any, closed: Any, counts: tuple[int, np.ndarray], info: dict, conn: int
+) -> tuple[Any, Any, int, np.ndarray]:
+    """The in-memory step :func:`~microstructure.segment.closed_backs.complete_closed_pores`
+    (each closed pore continued along +z through the whole stack) on a chunked segmentation
+    when shine-through asks for it: run on the whole volume when it fits the memory budget
+    (then equal to in memory), else recorded as not applied (closed pores undercounted)."""
+    import dask.array as da
+    from scipy import ndimage
+
+    from microstructure.parallel.support import memory_budget_bytes
+    from microstructure.segment.cleanup import closed_pores
+    from microstructure.segment.closed_backs import complete_closed_pores
+
+    shine = info.get("shine_through") or {}
+    if "grey_stats" not in info or not _shine.closed_pore_backs_wanted(shine):
+        return am, closed, *counts
+    need, budget = int(arr.size) * CLOSED_BACKS_BYTES_PER_VOXEL, memory_budget_bytes()
+    if need > budget:
+        shine["closed_pore_backs"] = {
+            "applied": False,
+            "note": f"closed pores' lit backs not completed: the whole-volume step needs about "
+            f"{need / 2**30:.2f} GiB, {budget / 2**30:.2f} GiB available; closed pores are "
+            "undercounted",
+        }
+        return am, closed, *counts
+    img = np.asarray(arr.compute(), dtype=np.float32)
+    new, shine["closed_pore_backs"] = complete_closed_pores(
+        img, np.asarray(am.compute(), dtype=bool), contrast=float(info["grey_stats"]["contrast"])
+    )
+    del img
+    shut = closed_pores(new, connectivity=conn)
+    structure = ndimage.generate_binary_structure(3, {6: 1, 18: 2, 26: 3}[conn])
+    lab, _ = ndimage.label(shut, structure=structure)
+    sizes = np.bincount(lab.ravel())[1:]
+    chunks = arr.chunks
+    return (
+        da.from_array(new, chunks=chunks),
+        da.from_array(shut, chunks=chunks),
+        int(np.count_nonzero(new)),
+        np.sort(sizes)[::-1],
     )
 
 

@@ -29,12 +29,14 @@ from microstructure.segment.cleanup import (
     fill_small_holes,
     remove_specks,
 )
+from microstructure.segment.closed_backs import complete_closed_pores
 from microstructure.segment.shine import (
     DEFAULT_PORE_BACK_RISE,
     DEFAULT_PORE_BACK_SLICES,
     DEFAULT_PORE_BACKS,
     brightness_trend,
     check_pore_back_options,
+    closed_pore_backs_wanted,
     code_counts,
     front_back_profile,
     is_pore_back,
@@ -167,6 +169,19 @@ def _remove_pore_backs(
     return mask
 
 
+def _closed_pore_backs(arr: np.ndarray, mask: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    """The mask with the lit backs of its closed pores relabelled pore
+    (:func:`~microstructure.segment.closed_backs.complete_closed_pores`) when shine-through
+    is seen in front of the solid; recorded in ``info["shine_through"]["closed_pore_backs"]``."""
+    shine = info.get("shine_through") or {}
+    if "grey_stats" not in info or not closed_pore_backs_wanted(shine):
+        return mask
+    mask, shine["closed_pore_backs"] = complete_closed_pores(
+        arr, mask, contrast=float(info["grey_stats"]["contrast"])
+    )
+    return mask
+
+
 def _refine(
     arr: np.ndarray,
     mask: np.ndarray,
@@ -269,6 +284,7 @@ def segment_am_report(
     raw = float(np.count_nonzero(mask)) / mask.size
     mask = remove_specks(mask, min_size_voxels=min_speck_voxels)
     mask = fill_small_holes(mask, max_size_voxels=max_hole_voxels)
+    mask = _closed_pore_backs(arr, mask, info)
     info.update(
         am_fraction_before_cleanup=raw,
         am_fraction=float(np.count_nonzero(mask)) / mask.size,

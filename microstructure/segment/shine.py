@@ -78,6 +78,7 @@ __all__ = [
     "front_back_profile",
     "front_back_info",
     "FRONT_BACK_LIMIT",
+    "closed_pore_backs_wanted",
 ]
 
 #: values of the ``pore_backs`` option
@@ -303,6 +304,18 @@ def front_back_info(profile: np.ndarray) -> dict[str, Any]:
     }
 
 
+def closed_pore_backs_wanted(shine: dict[str, Any]) -> bool:
+    """Whether the lit backs of the closed pores are completed
+    (:mod:`microstructure.segment.closed_backs`) for a segmentation's ``shine_through``
+    description: pore backs not switched off, shine-through seen in front of the solid and
+    not removed by the z-profile rule (whose rise criterion already takes the lit backs)."""
+    return (
+        shine.get("pore_backs") != "off"
+        and bool(shine.get("seen_in_front"))
+        and not shine.get("removed")
+    )
+
+
 def code_counts(code: np.ndarray) -> tuple[int, int, int]:
     """(threshold-solid, forward-rising, backward-rising) voxel counts of a code block."""
     return (
@@ -467,6 +480,21 @@ def segment_quality(info: dict[str, Any]) -> dict[str, Any]:
                 f"{shine['forward_rising_fraction']:.0%} of the solid voxels brighten towards "
                 "+z: a brightness trend along z, not shine-through (pore backs not removed)"
             )
+        notes.extend(_closed_back_notes(shine.get("closed_pore_backs")))
     elif "note" in shine:
         notes.append(shine["note"])
     return quality_block(checks, notes)
+
+
+def _closed_back_notes(closed: dict[str, Any] | None) -> list[str]:
+    """The report's note on the completion of the closed pores' lit backs."""
+    if not closed:
+        return []
+    if not closed.get("applied"):
+        return [str(closed.get("note", "closed pores' lit backs not completed"))]
+    return [
+        f"closed pores completed through their lit backs: {closed['relabelled_voxels']} "
+        f"voxels ({closed['relabelled_fraction']:.2%} of the volume) relabelled pore "
+        f"(closed-pore voxels before: {closed['closed_pore_voxels_before']}); the pore backs "
+        "in front of the particles stay labelled solid"
+    ]

@@ -6,7 +6,10 @@ shine-through (pore backs) was detected and removed (``segmentation.shine_throug
 fraction / count / sizes and, with ``separate_particles``, a particle-size table; ``quality``:
 threshold separability, voxels near the threshold, shine-through left (z-profile excess) and
 shine-through seen in front of the solid but not removed (front/back pore asymmetry)
-(:func:`microstructure.segment.shine.segment_quality`). Figure:
+(:func:`microstructure.segment.shine.segment_quality`). When shine-through is seen there but
+the z-profile rule does not remove it, the lit backs of the closed pores are given back to the
+closed pores (``segmentation.shine_through.closed_pore_backs``, in memory only;
+:mod:`microstructure.segment.closed_backs`). Figure:
 ``segment_overlay.png`` (the segmentation over one slice of the input).
 
 The stage is one call of :func:`microstructure.segment.segmentation`; its options and defaults
@@ -105,7 +108,9 @@ class SegmentParams(StageParams):
     pore_backs: Literal["auto", "off", "on"] = Field(
         _default("pore_backs"),
         description="shine-through: relabel pore backs (solid seen through a pore, cut only "
-        "in later slices) as pore; auto = when detected (global thresholds)",
+        "in later slices) as pore; auto = when detected (global thresholds); auto and on "
+        "also complete closed pores lit by their back wall when shine-through is seen in "
+        "front of the solid but not removed",
     )
     pore_back_slices: int = Field(
         _default("pore_back_slices"),
