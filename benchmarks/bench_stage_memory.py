@@ -9,7 +9,10 @@ Usage::
 
     microstructure run pipelines/fibsem_nmc622.toml --input data_samples/phantom/fibsem.tif \
         --out RUN
-    python benchmarks/bench_stage_memory.py RUN STAGE_INDEX FRAC
+    python benchmarks/bench_stage_memory.py RUN STAGE_INDEX FRAC [KEY=VALUE ...]
+
+``KEY=VALUE`` overrides a parameter of the stage (JSON values), e.g. the M-factor with a
+conducting CBD (face-conductance operator): ``... RUN 11 1.0 cbd_relative_diffusivity=0.1``.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ from microstructure.volume import Volume
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main(run: Path, idx: int, frac: float) -> dict:
+def main(run: Path, idx: int, frac: float, overrides: dict | None = None) -> dict:
     recipe = load_recipe(ROOT / "pipelines" / "fibsem_nmc622.toml")
     spec = recipe.stages[idx - 1]
+    params = spec.params
+    if overrides:
+        params = type(params).model_validate({**params.model_dump(), **overrides})
     src = ROOT / "data_samples" / "phantom" / "fibsem.tif"
     for j in range(idx - 1, 0, -1):  # the latest volume written before this stage
         d = run / recipe.stages[j - 1].dirname
@@ -53,7 +59,7 @@ def main(run: Path, idx: int, frac: float) -> dict:
         gc.collect()
         tracemalloc.start()
         with PeakMemory(interval_s=0.005) as pm:
-            stage.run(vol, spec.params, ctx)
+            stage.run(vol, params, ctx)
         _, tm_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     return {
@@ -66,4 +72,6 @@ def main(run: Path, idx: int, frac: float) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))))
+    sets = dict(a.split("=", 1) for a in sys.argv[4:])
+    sets = {k: json.loads(v) for k, v in sets.items()}
+    print(json.dumps(main(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sets)))

@@ -109,7 +109,10 @@ STAGE_BYTES_PER_VOXEL: dict[str, float] = {
     "porosity": 4.0,  # 3.2, 2.0
     "mip": 36.0,  # 16.5, 28.6 (with extrusion)
     "granulometry": 11.0,  # 3.9, 8.1
-    "mfactor": 159.0,  # 126.8, 118.1 (float64 fields and the sparse operator)
+    # 44.3, 42.8 with cbd_relative_diffusivity (float32 face conductances); pore space only
+    # (one-byte operator) 25.6, 28.5. Before the lean solver and geodesic search: 159 (126.8,
+    # 118.1; the descriptors' skimage MCP needed ~109 B/voxel, the solve ~57)
+    "mfactor": 56.0,
 }
 #: a stage is refused when its estimate exceeds this share of the available memory
 STAGE_MEMORY_SHARE = 0.9

@@ -18,7 +18,8 @@ Two operator representations:
   (``g1``, ``g2`` likewise), ghost faces included; the diagonal is their sum.
 
 Red-black Gauss-Seidel half sweeps compute a whole row into a buffer (vectorised) and then
-store only the cells of the active colour.
+store only the cells of the active colour. The residual kernels (fused with the restriction,
+and the float64 true residual) are in :mod:`microstructure.transport._kernels_fused`.
 """
 
 from __future__ import annotations
@@ -120,35 +121,6 @@ def sweep_const(u, b, m, w0, w1, w2, color, from_zero):  # pragma: no cover - nu
                 start = 1 + ((i + j + 1 + color) & 1)
                 for k in range(start, n2 + 1, 2):
                     uc[k] = buf[k]
-
-
-@_both
-def residual_const(u, b, r, m, w0, w1, w2):  # pragma: no cover - numba
-    """r = b - A u (0 on inactive cells)."""
-    n0 = m.shape[0] - 2
-    n1 = m.shape[1] - 2
-    n2 = m.shape[2] - 2
-    zero = np.float32(0.0)
-    for i in prange(1, n0 + 1):
-        for j in range(1, n1 + 1):
-            uc, un, us, uu, ud = u[i, j], u[i, j + 1], u[i, j - 1], u[i - 1, j], u[i + 1, j]
-            mc, mn, ms, mu, md = m[i, j], m[i, j + 1], m[i, j - 1], m[i - 1, j], m[i + 1, j]
-            bc = b[i, j]
-            rc = r[i, j]
-            for k in range(1, n2 + 1):
-                d = (
-                    w0 * np.float32(mu[k] + md[k])
-                    + w1 * np.float32(ms[k] + mn[k])
-                    + w2 * np.float32(mc[k - 1] + mc[k + 1])
-                )
-                s = (
-                    bc[k]
-                    - d * uc[k]
-                    + w0 * (uu[k] + ud[k])
-                    + w1 * (us[k] + un[k])
-                    + w2 * (uc[k - 1] + uc[k + 1])
-                )
-                rc[k] = s if mc[k] == 1 else zero
 
 
 @_both
@@ -297,37 +269,6 @@ def sweep_var(u, b, g0, g1, g2, color, from_zero):  # pragma: no cover - numba
 
 
 @_both
-def residual_var(u, b, r, g0, g1, g2):  # pragma: no cover - numba
-    n0 = g0.shape[0] - 2
-    n1 = g0.shape[1] - 2
-    n2 = g0.shape[2] - 2
-    for i in prange(1, n0 + 1):
-        for j in range(1, n1 + 1):
-            a0r, a1r, a2r, a3r, a45 = g0[i - 1, j], g0[i, j], g1[i, j - 1], g1[i, j], g2[i, j]
-            uc, un, us, uu, ud = u[i, j], u[i, j + 1], u[i, j - 1], u[i - 1, j], u[i + 1, j]
-            bc = b[i, j]
-            rc = r[i, j]
-            for k in range(1, n2 + 1):
-                a0 = a0r[k]
-                a1 = a1r[k]
-                a2 = a2r[k]
-                a3 = a3r[k]
-                a4 = a45[k - 1]
-                a5 = a45[k]
-                d = a0 + a1 + a2 + a3 + a4 + a5
-                rc[k] = (
-                    bc[k]
-                    - d * uc[k]
-                    + a0 * uu[k]
-                    + a1 * ud[k]
-                    + a2 * us[k]
-                    + a3 * un[k]
-                    + a4 * uc[k - 1]
-                    + a5 * uc[k + 1]
-                )
-
-
-@_both
 def matvec_var(p, ap, g0, g1, g2):  # pragma: no cover - numba
     n0 = g0.shape[0] - 2
     n1 = g0.shape[1] - 2
@@ -451,29 +392,8 @@ def flux_var(x, g0, out):  # pragma: no cover - numba
 
 
 # ------------------------------------------------------------------------------------------
-# transfers: sum restriction, piecewise-constant prolongation (masked); f_axis in {1, 2}
+# transfer: piecewise-constant prolongation (masked); f_axis in {1, 2}
 # ------------------------------------------------------------------------------------------
-@_both
-def restrict_sum(r, rc, f0, f1, f2):  # pragma: no cover - numba
-    n0 = r.shape[0] - 2
-    n1 = r.shape[1] - 2
-    n2 = r.shape[2] - 2
-    m0 = rc.shape[0] - 2
-    m2 = rc.shape[2] - 2
-    for ci in prange(1, m0 + 1):
-        rc[ci] = 0.0
-        for i in range(f0 * (ci - 1) + 1, min(f0 * ci, n0) + 1):
-            for j in range(1, n1 + 1):
-                crow = rc[ci, (j - 1) // f1 + 1]
-                frow = r[i, j]
-                if f2 == 2:
-                    for ck in range(1, m2 + 1):
-                        crow[ck] += frow[2 * ck - 1] + frow[2 * ck]
-                else:
-                    for k in range(1, n2 + 1):
-                        crow[k] += frow[k]
-
-
 @_both
 def prolong_add(u, uc, act, f0, f1, f2):  # pragma: no cover - numba
     """u += P uc on the cells where act == 1 (act is 0 on the ghost cells)."""

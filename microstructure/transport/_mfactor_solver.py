@@ -14,6 +14,14 @@ drops below ``flux_tol``: it is a direct measure of the error of ``M``. The CG o
 evaluated in flux form (a sum of face fluxes, so the plane balance holds to round-off whatever
 the diffusivities), and the float32 recursive residual is replaced by the float64 ``b - A x``
 every ``_REPLACE_EVERY`` iterations.
+
+Memory: no sparse matrix except on the coarsest level (at most ``coarsest_cells`` = 4096
+cells); the fine-level residual of the V-cycle is restricted row by row (no fine residual
+array), the true residual is computed in one pass with an implicit right-hand side (no float64
+``A x`` buffer, no ``b`` array), and one float32 buffer holds ``z`` and then ``A p``. Per voxel
+of the padded grid: the float64 iterate (8 bytes), ``r``, ``p``, ``z``/``A p`` and the float32
+best iterate (16), the operator (1 byte ``const``, 12 bytes of float32 face conductances
+``var``) and the coarse levels (about 3).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from microstructure.transport import _kernels as K
+from microstructure.transport import _kernels_fused  # noqa: F401 (registers the fused kernels)
 
 __all__ = ["SERIAL_CELLS", "FineOp", "solve_cg"]
 
@@ -53,26 +62,7 @@ class FineOp:
             self.w = tuple(np.float32(wa * dv) for wa in w)
         else:
             self.kind = "var"
-            d = np.zeros(self.shape, np.float32)
-            d[1:-1, 1:-1, 1:-1] = dvals.astype(np.float32)[code]
-            self.g = []
-            for ax in range(3):
-                lo = [slice(1, -1)] * 3
-                hi = [slice(1, -1)] * 3
-                lo[ax] = slice(0, -1)
-                hi[ax] = slice(1, None)
-                a = d[tuple(lo)]
-                b = d[tuple(hi)]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    h = np.where((a > 0) & (b > 0), 2 * a * b / (a + b), 0.0).astype(np.float32)
-                if ax == 0:  # Dirichlet half cells on the ghost planes
-                    h[0] = 2 * b[0]
-                    h[-1] = 2 * a[-1]
-                g = np.zeros(self.shape, np.float32)
-                gs = [slice(1, -1)] * 3
-                gs[ax] = slice(0, -1)
-                g[tuple(gs)] = h * np.float32(w[ax])
-                self.g.append(g)
+            self.g = list(K.SERIAL.var_faces(code, dvals.astype(np.float64), *w))
             self.act = np.zeros(self.shape, np.uint8)
             self.act[1:-1, 1:-1, 1:-1] = code > 0
 
@@ -82,11 +72,25 @@ class FineOp:
         else:
             self.k.sweep_var(u, b, *self.g, color, from_zero)
 
-    def residual(self, u, b, r):
+    def residual_restrict(self, u, b, rc, f) -> None:
+        """rc = R (b - A u) (float32 multigrid residual, restricted row by row)."""
         if self.kind == "const":
-            self.k.residual_const(u, b, r, self.m, *self.w)
+            self.k.residual_restrict_const(u, b, rc, self.m, *self.w, *f)
         else:
-            self.k.residual_var(u, b, r, *self.g)
+            self.k.residual_restrict_var(u, b, rc, *self.g, *f)
+
+    def true_residual(self, x, r) -> None:
+        """r = b - A x from the float64 iterate, in float64 (stored as float32)."""
+        if self.kind == "const":
+            self.k.true_residual_const(x, r, self.m, *self.w)
+        else:
+            self.k.true_residual_var(x, r, *self.g)
+
+    def outlet_conductance(self) -> float:
+        """Total conductance of the outlet half cells (the flux of the zero field)."""
+        if self.kind == "const":
+            return 2.0 * float(self.w[0]) * int(np.count_nonzero(self.m[-2] == 1))
+        return float(self.g[0][-2].sum(dtype=np.float64))
 
     def matvec(self, p, ap) -> float:
         if self.kind == "const":
@@ -114,14 +118,13 @@ class _CoarseOp:
         self.act = K.active_var(*g)
         self.u = np.zeros(self.shape, np.float32)
         self.b = np.zeros(self.shape, np.float32)
-        self.r = np.zeros(self.shape, np.float32)
         self.direct = None
 
     def sweep(self, u, b, color, from_zero):
         self.k.sweep_var(u, b, *self.g, color, from_zero)
 
-    def residual(self, u, b, r):
-        self.k.residual_var(u, b, r, *self.g)
+    def residual_restrict(self, u, b, rc, f) -> None:
+        self.k.residual_restrict_var(u, b, rc, *self.g, *f)
 
     def coarsen(self, f):
         return self.k.coarsen_var(*self.g, *f)
@@ -176,7 +179,6 @@ class _Multigrid:
     def __init__(self, fine: FineOp, *, coarsest_cells: int = 4096, smoothing_steps: int = 2):
         self.fine = fine
         self.nu = smoothing_steps
-        self.fine_r = np.zeros(fine.shape, np.float32)
         self.levels: list[_CoarseOp] = []
         op: Any = fine
         shape = tuple(n - 2 for n in fine.shape)
@@ -206,9 +208,8 @@ class _Multigrid:
         fine = self.fine
         self._smooth_pre(fine, u, b)
         if self.levels:
-            fine.residual(u, b, self.fine_r)
             lev = self.levels[0]
-            fine.k.restrict_sum(self.fine_r, lev.b, *lev.f)
+            fine.residual_restrict(u, b, lev.b, lev.f)
             self._coarse(0)
             fine.k.prolong_add(u, lev.u, fine.act, *lev.f)
         self._smooth_post(fine, u, b)
@@ -222,9 +223,8 @@ class _Multigrid:
                 lev.u[sel] = lev.direct.solve(lev.b[sel].astype(np.float64))
             return
         self._smooth_pre(lev, lev.u, lev.b)
-        lev.residual(lev.u, lev.b, lev.r)
         nxt = self.levels[li + 1]
-        lev.k.restrict_sum(lev.r, nxt.b, *nxt.f)
+        lev.residual_restrict(lev.u, lev.b, nxt.b, nxt.f)
         self._coarse(li + 1)
         lev.k.prolong_add(lev.u, nxt.u, lev.act, *nxt.f)
         self._smooth_post(lev, lev.u, lev.b)
@@ -234,42 +234,38 @@ class _Multigrid:
 _REPLACE_EVERY = 10
 
 
+def _initial_guess(fine: FineOp) -> np.ndarray:
+    """The linear profile of a straight channel on the active cells (float64, padded)."""
+    shape = fine.shape
+    n0 = shape[0] - 2
+    x = np.zeros(shape, np.float64)
+    for i in range(1, n0 + 1):  # plane by plane: no whole-volume temporaries
+        x[i, 1:-1, 1:-1] = (fine.act[i, 1:-1, 1:-1] == 1) * ((i - 0.5) / n0)
+    return x
+
+
 def solve_cg(
     fine: FineOp, *, flux_tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
-    """Preconditioned CG; returns (padded field, layer flux, iterations, spread, converged)."""
+    """Preconditioned CG; returns (padded field, layer flux, iterations, spread, converged).
+
+    Whole-volume state: the float64 iterate ``x``, the float32 residual ``r``, search
+    direction ``p``, one float32 buffer that holds the preconditioned residual ``z`` and then
+    ``A p`` (``z`` is dead once ``p`` is updated), and a float32 copy of the best iterate
+    (about 24 bytes per voxel, plus the operator and the multigrid levels).
+    """
     shape = fine.shape
     n0 = shape[0] - 2
-    active = fine.act[1:-1, 1:-1, 1:-1] == 1
-    # initial guess: the linear profile of a straight channel
-    x = np.zeros(shape, np.float64)
-    prof = ((np.arange(n0, dtype=np.float64) + 0.5) / n0)[:, None, None]
-    x[1:-1, 1:-1, 1:-1] = np.where(active, prof, 0.0)
-    # right-hand side: outlet value 1 times the half-cell conductance
-    b = np.zeros(shape, np.float32)
+    x = _initial_guess(fine)
     flux = np.zeros(n0 + 1, np.float64)
-    fine.flux(np.zeros(shape, np.float64), flux)  # zero field: flux[-1] = outlet conductance
-    outlet_total = flux[-1]
-    if fine.kind == "const":
-        b[-2, 1:-1, 1:-1] = np.where(active[-1], 2.0 * fine.w[0], 0.0)
-    else:
-        b[-2] = fine.g[0][-2]
-    # The residual is computed from the float64 iterate with a float64 matvec: the float32
-    # residual of a rounded copy of x differs from the true one by A (x32 - x), which on large
-    # volumes with a small M is as large as the residual the flux criterion needs, and CG then
-    # stalls and diverges. The recursively updated float32 residual drifts the same way, so it
-    # is replaced by the true one every ``_REPLACE_EVERY`` iterations (reliable updating).
-    ax64 = np.zeros(shape, np.float64)
-
-    def true_residual(out: np.ndarray) -> None:
-        fine.matvec(x, ax64)
-        np.subtract(b, ax64, out=ax64)
-        out[...] = ax64
-
+    outlet_total = fine.outlet_conductance()
+    # The residual is computed from the float64 iterate in float64: the float32 residual of a
+    # rounded copy of x differs from the true one by A (x32 - x), which on large volumes with
+    # a small M is as large as the residual the flux criterion needs, and CG then stalls and
+    # diverges. The recursively updated float32 residual drifts the same way, so it is
+    # replaced by the true one every ``_REPLACE_EVERY`` iterations (reliable updating).
     r = np.zeros(shape, np.float32)
-    true_residual(r)
-    z = np.zeros(shape, np.float32)
-    mg = _Multigrid(fine)
+    fine.true_residual(x, r)
 
     def spread() -> float:
         fine.flux(x, flux)
@@ -279,22 +275,23 @@ def solve_cg(
     s = spread()
     if s <= flux_tol or outlet_total <= 0:
         return x, flux, 0, s, True
-    mg.vcycle(r, z)
-    p = z.copy()
-    ap = np.zeros(shape, np.float32)
-    rz = fine.k.dot(r, z)
+    mg = _Multigrid(fine)
+    zap = np.zeros(shape, np.float32)  # z = M^-1 r, then A p
+    mg.vcycle(r, zap)
+    p = zap.copy()
+    rz = fine.k.dot(r, zap)
     it = 0
     converged = False
     # best iterate so far (by flux spread): returned if CG breaks down (float32 multigrid with
     # strongly contrasting diffusivities can lose positivity and diverge)
-    best_s, best_x, best_flux = s, x.copy(), flux.copy()
+    best_s, best_x = s, x.astype(np.float32)
     while it < max_iter:
         it += 1
-        pap = fine.matvec(p, ap)
+        pap = fine.matvec(p, zap)
         if not pap > 0:
             break
         alpha = rz / pap
-        fine.k.cg_update(x, r, p, ap, alpha)
+        fine.k.cg_update(x, r, p, zap, alpha)
         s = spread()
         if s <= flux_tol:
             converged = True
@@ -302,17 +299,18 @@ def solve_cg(
         if s < best_s:
             best_s = s
             best_x[...] = x
-            best_flux[...] = flux
         elif not math.isfinite(s) or s > 100.0 * best_s:
             break  # diverging: fall back to the best iterate below
         if it % _REPLACE_EVERY == 0:
-            true_residual(r)
-
-        mg.vcycle(r, z)
-        rz_new = fine.k.dot(r, z)
+            fine.true_residual(x, r)
+        mg.vcycle(r, zap)
+        rz_new = fine.k.dot(r, zap)
         beta = rz_new / rz
         rz = rz_new
-        fine.k.cg_direction(p, z, beta)
+        fine.k.cg_direction(p, zap, beta)
     if not converged and not (math.isfinite(s) and s <= best_s):
-        return best_x, best_flux, it, best_s, False
+        del r, p, zap, mg
+        x[...] = best_x  # the float32 copy (relative rounding 6e-8 of a field in [0, 1])
+        del best_x
+        return x, flux, it, spread(), False
     return x, flux, it, s, converged

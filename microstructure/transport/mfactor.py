@@ -297,11 +297,12 @@ def m_factor(
 
     Notes
     -----
-    Peak memory is about 45-60 bytes per voxel (the float64 solution, its best copy and the
-    float64 true residual, float32 CG and multigrid vectors, the int32 cluster labelling during
-    set-up) plus the input. Threads: numba's (``NUMBA_NUM_THREADS``) on grids of at least
-    ``_mfactor_solver.SERIAL_CELLS`` (2**18) cells; smaller grids (small volumes, coarse
-    multigrid levels) run serial kernels.
+    Peak memory is about 30 bytes per voxel with one conducting diffusivity (the float64
+    solution, four float32 CG vectors including a copy of the best iterate, the one-byte
+    operator and the multigrid levels; the int32 cluster labelling during set-up is freed
+    before) and about 42 with several (float32 face conductances), plus the input. Threads:
+    numba's (``NUMBA_NUM_THREADS``) on grids of at least ``_mfactor_solver.SERIAL_CELLS``
+    (2**18) cells; smaller grids (small volumes, coarse multigrid levels) run serial kernels.
 
     Examples
     --------
@@ -357,10 +358,10 @@ def m_factor(
     # conductances normalised by A0 / h0 (the flux is in units of A0 / h0 * D * dc)
     dvals = np.array([0.0] + [diff[c] for c in classes])
     w = (1.0, (h[0] / h[1]) ** 2, (h[0] / h[2]) ** 2)
+    fine = FineOp(code, dvals, w)
+    del code, arr_t  # the operator holds what the solve needs
     return _solve_percolating(
-        code,
-        dvals,
-        w,
+        fine,
         base,
         t_start,
         flux_tol=flux_tol,
@@ -395,9 +396,7 @@ def _not_percolating(
 
 
 def _solve_percolating(
-    code: np.ndarray,
-    dvals: np.ndarray,
-    w: tuple[float, float, float],
+    fine: FineOp,
     base: dict[str, Any],
     t_start: float,
     *,
@@ -405,11 +404,9 @@ def _solve_percolating(
     max_iter: int,
     return_field: bool,
 ) -> MFactorResult:
-    """Solve on the percolating cluster (``code``, transport axis first) and wrap the result."""
-    n0, n1, n2 = code.shape
+    """Solve on the percolating cluster (``fine``, transport axis first) and wrap the result."""
+    n0, n1, n2 = (n - 2 for n in fine.shape)
     ax = AXES.index(base["axis"])
-    fine = FineOp(code, dvals, w)
-    del code
     x, flux, iters, spread, converged = solve_cg(fine, flux_tol=flux_tol, max_iter=max_iter)
     m = float(flux.mean() * n0 / (n1 * n2))
     msg = ""
@@ -421,8 +418,9 @@ def _solve_percolating(
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
     fld = None
     if return_field:
-        inner = x[1:-1, 1:-1, 1:-1]
-        f32 = np.where(fine.act[1:-1, 1:-1, 1:-1] == 1, inner, np.nan).astype(np.float32)
+        f32 = x[1:-1, 1:-1, 1:-1].astype(np.float32)
+        del x
+        f32[fine.act[1:-1, 1:-1, 1:-1] != 1] = np.nan
         fld = np.ascontiguousarray(np.moveaxis(f32, 0, ax))
     return MFactorResult(
         m_factor=m,

@@ -58,7 +58,8 @@ def test_every_volume_stage_has_a_measured_factor() -> None:
         factor = stage_bytes_per_voxel(available_stages()[name])
         # at least the input and output arrays, at most a few hundred bytes per voxel
         assert factor is not None and 2.0 <= factor <= 400.0, (name, factor)
-    # the M-factor solve (float64 fields, sparse operator) needs far more than a threshold
+    # the M-factor solve (float64 iterate and reductions, face conductances) needs far more
+    # than a threshold
     assert STAGE_BYTES_PER_VOXEL["mfactor"] > 10 * STAGE_BYTES_PER_VOXEL["porosity"]
 
 

@@ -7,13 +7,14 @@ the pore space (0 and 3). ``cbd_relative_diffusivity`` lets the CBD solid (label
 ``D_cbd / D`` of its own (unresolved nanoporosity). Only measures: the volume passes on
 unchanged.
 
-Peak memory (measured): about 33 bytes per voxel above the input for the diffusion solve (one
-axis at a time; 4.1 GB for the 650 x 395 x 481 seed-size volume) plus 4 bytes per voxel for the
-concentration slice of the figure. The descriptors cost more: the geodesic tortuosity
-(skimage's MCP) about 107 bytes per voxel, the simulated MIP 29, the local thickness 22, and
-about twice the solve time per axis (128^3: solve 0.66 s, geodesic 1.2 s, MIP 0.3 s, local
-thickness 0.2 s). ``descriptors = "auto"`` (default) therefore computes them only up to
-``DESCRIPTORS_AUTO_MAX_VOXELS`` (2**25, ~3.6 GB for the geodesic step) and says so otherwise.
+Peak memory (measured, ``benchmarks/bench_stage_memory.py``): about 30 bytes per voxel for
+the diffusion solve of the pore space (one axis at a time; about 42 with
+``cbd_relative_diffusivity``; 2.85 GB process peak for the 88 M-voxel seed-size twin) plus 4
+bytes per voxel for the concentration slice of the figure. The descriptors: the geodesic
+tortuosity (a numba Dijkstra) about 13 bytes per voxel, the simulated MIP 29, the local
+thickness 22, together about twice the solve time per axis. ``descriptors = "auto"``
+(default) computes them only up to ``DESCRIPTORS_AUTO_MAX_VOXELS`` (2**25 voxels) and says so
+otherwise.
 
 The defaults of ``phases`` and ``flux_tol`` are those of
 :func:`microstructure.transport.m_factor`, the Bruggeman exponent that of
@@ -51,7 +52,8 @@ from microstructure.volume import Volume
 
 _AXES = ("z", "y", "x")
 
-#: ``descriptors = "auto"`` computes them up to this many voxels (geodesic step ~107 B/voxel).
+#: ``descriptors = "auto"`` computes them up to this many voxels (the stage with them
+#: ~30 B/voxel).
 DESCRIPTORS_AUTO_MAX_VOXELS = 1 << 25
 
 
@@ -102,7 +104,7 @@ class MFactorParams(StageParams):
         "auto",
         description="also geodesic tortuosity, constrictivity (simulated MIP and local "
         "thickness) and the Stenzel et al. 2016 M-factor prediction; auto: up to "
-        f"{DESCRIPTORS_AUTO_MAX_VOXELS} voxels (the geodesic step needs ~107 bytes per voxel)",
+        f"{DESCRIPTORS_AUTO_MAX_VOXELS} voxels (the stage with them ~30 bytes per voxel)",
     )
 
     @field_validator("axes")
@@ -204,7 +206,7 @@ def _descriptors_wanted(setting: bool | str, n_voxels: int) -> tuple[bool, str |
         return True, None
     return False, (
         f"descriptors skipped: {n_voxels} voxels > {DESCRIPTORS_AUTO_MAX_VOXELS} "
-        "(descriptors = true forces them; ~140 bytes per voxel)"
+        "(descriptors = true forces them; ~30 bytes per voxel)"
     )
 
 
