@@ -581,10 +581,9 @@ def _closed_backs_whole(
     when shine-through asks for it: run on the whole volume when it fits the memory budget
     (then equal to in memory), else recorded as not applied (closed pores undercounted)."""
     import dask.array as da
-    from scipy import ndimage
 
     from microstructure.parallel.support import memory_budget_bytes
-    from microstructure.segment.cleanup import closed_pores
+    from microstructure.segment._components import enclosed_pores
     from microstructure.segment.closed_backs import complete_closed_pores
 
     shine = info.get("shine_through") or {}
@@ -604,10 +603,7 @@ def _closed_backs_whole(
         img, np.asarray(am.compute(), dtype=bool), contrast=float(info["grey_stats"]["contrast"])
     )
     del img
-    shut = closed_pores(new, connectivity=conn)
-    structure = ndimage.generate_binary_structure(3, {6: 1, 18: 2, 26: 3}[conn])
-    lab, _ = ndimage.label(shut, structure=structure)
-    sizes = np.bincount(lab.ravel())[1:]
+    shut, sizes = enclosed_pores(new, connectivity=conn)
     chunks = arr.chunks
     return (
         da.from_array(new, chunks=chunks),

@@ -38,6 +38,7 @@ from scipy import ndimage
 
 from microstructure.parallel.support import chunked_support
 from microstructure.segment import _chunked
+from microstructure.segment._components import face_labels, label_components, structure
 from microstructure.volume import check_volume, parse_voxel_size
 
 __all__ = [
@@ -54,18 +55,9 @@ __all__ = [
     "label_components",
 ]
 
-_FULL = np.ones((3, 3, 3), dtype=bool)
-_FACE = ndimage.generate_binary_structure(3, 1)
-
-
-def _structure(connectivity: int) -> np.ndarray:
-    if connectivity == 26:
-        return _FULL
-    if connectivity == 18:
-        return ndimage.generate_binary_structure(3, 2)
-    if connectivity == 6:
-        return _FACE
-    raise ValueError(f"connectivity: expected 6, 18 or 26, got {connectivity!r}")
+_FULL = structure(26)
+_structure = structure  # the element of a connectivity (6, 18 or 26)
+_face_labels = face_labels
 
 
 def _check_mask(mask: Any, name: str) -> np.ndarray:
@@ -77,17 +69,6 @@ def _check_mask(mask: Any, name: str) -> np.ndarray:
             )
         arr = arr.astype(bool)
     return arr
-
-
-def label_components(mask: np.ndarray, *, connectivity: int = 26) -> tuple[np.ndarray, int]:
-    """Connected components of a boolean mask (int32 labels, 0 = background) and their count."""
-    lab, n = ndimage.label(mask, structure=_structure(connectivity), output=np.int32)
-    return lab, int(n)
-
-
-def _face_labels(lab: np.ndarray) -> np.ndarray:
-    faces = (lab[0], lab[-1], lab[:, 0], lab[:, -1], lab[:, :, 0], lab[:, :, -1])
-    return np.unique(np.concatenate([f.ravel() for f in faces]))
 
 
 _PARTICLES_REFUSED = (

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from microstructure.segment.cleanup import closed_pores
+from microstructure.segment._components import enclosed_pores
 
 __all__ = [
     "complete_closed_pores",
@@ -165,7 +165,7 @@ def complete_closed_pores(
         raise ValueError(
             f"depth_slices, radius_px: expected integers >= 1, got {depth_slices!r}, {radius_px!r}"
         )
-    closed = closed_pores(m, connectivity=connectivity)
+    closed, _ = enclosed_pores(m, connectivity=connectivity)
     out = m.copy()
     footprint = _disk(int(radius_px))
     level = float(dip) * float(contrast)
@@ -183,7 +183,7 @@ def complete_closed_pores(
     added = m & ~out
     if added.any():
         # keep only what completes a closed pore (a continuation into open pores is undone)
-        out = m & ~(added & closed_pores(out, connectivity=connectivity))
+        out = m & ~(added & enclosed_pores(out, connectivity=connectivity)[0])
     n_rel = int(np.count_nonzero(m & ~out))
     return out, {
         "applied": True,
