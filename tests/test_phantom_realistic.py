@@ -337,3 +337,36 @@ def test_recipe_file_is_the_realistic_preset() -> None:
     params = load_phantom_params(path)
     gen = {k: v for k, v in params.items() if k not in ("shape", "voxel_size_nm", "seed")}
     assert PhantomParams(**gen) == PhantomParams.realistic()
+
+
+# --------------------------------------------------------------------------- fiducial cap
+
+
+def test_fiducial_cap_moves_with_the_sample_and_does_not_change_with_depth() -> None:
+    from microstructure.phantom.acquisition import FIDUCIAL_CAP, with_fiducial
+
+    p = make(seed=16, shape=(16, 96, 96), preset="realistic", canvas_margin_px=40)
+    rows = 20 + math.ceil(max(0.0, -float(p.shifts_px[:, 0].min())))
+    cap = with_fiducial(p, rows, seed=2)
+    assert np.array_equal(cap.labels, p.labels) and cap.truth["fiducial"]["rows"] == rows
+    assert len(cap.truth["fiducial"]["marks"]) == 2  # max(2, 96 // 40)
+    assert not np.array_equal(cap.image, p.image)
+    # moved back by the true drift, the cap face is the same in every slice (marks, edges;
+    # only the Pt grains change), the structure below it is not
+    back = [ndimage.shift(cap.stripe_free[z], -p.shifts_px[z], order=1) for z in range(16)]
+    face = [b[rows - 18 : rows - 2, 8:-8] for b in back]
+    below = [b[rows + 4 : rows + 40, 8:-8] for b in back]
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    assert min(corr(face[0], f) for f in face[1:]) > 0.9
+    assert corr(below[0], below[-1]) < 0.7
+    # the interface lies at ``rows`` in the cap's frame: cap grey above, structure below
+    z = int(np.argmax(p.shifts_px[:, 0]))
+    edge = rows + p.shifts_px[z, 0]
+    assert abs(float(np.median(cap.stripe_free[z, math.floor(edge) - 3])) - FIDUCIAL_CAP) < 0.1
+    with pytest.raises(ValueError, match="^rows:"):
+        with_fiducial(p, 60)
+    with pytest.raises(ValueError, match="^rows:"):
+        with_fiducial(p, 2.5)

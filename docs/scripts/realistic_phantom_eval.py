@@ -33,6 +33,12 @@ curtaining, denoise, align, segment) with the runner. Printed per seed:
 
 ``--preset default`` runs the old phantom instead (the check must pass there).
 
+``--drift-only`` prints only the drift numbers (stages 1-4, no segmentation), with the align
+stage's own ``drift_uncertainty_px`` and whether its check passed; ``--fiducial ROWS``
+(implies ``--drift-only``) gives the phantom a protective cap with milled marks
+(:func:`microstructure.phantom.acquisition.with_fiducial`) seen over ROWS rows by every
+slice and aligns with ``roi = "auto"`` (the artefact-free floor gets the same cap).
+
 ``--attribute [EFFECT ...]`` instead switches the realistic effects off one at a time (all of
 them without a list; drift off throughout, so the slices line up with the truth) and prints
 the AM error against the whole field, the registered Dice and the closed pores: where the
@@ -63,11 +69,14 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "pipelines" / "fibsem_nmc622.toml"
 
 
-def _recipe_first_stages(n: int):
+def _recipe_first_stages(n: int, align: dict | None = None):
     import tomllib
 
     doc = tomllib.loads(RECIPE.read_text())
     doc["stage"] = doc["stage"][:n]
+    for st in doc["stage"]:
+        if st["name"] == "align":
+            st.update(align or {})
     doc["recipe"]["name"] = "realistic-eval"
     return parse_recipe(doc, path=str(RECIPE))
 
@@ -101,7 +110,12 @@ def _rms_about_mean(found: np.ndarray, ref: np.ndarray) -> float:
 
 
 def _drift_numbers(
-    align_dir: Path, truth_csv: Path, seed: int, shape, preset: str = "realistic"
+    align_dir: Path,
+    truth_csv: Path,
+    seed: int,
+    shape,
+    preset: str = "realistic",
+    fiducial: int | None = None,
 ) -> dict:
     """Align positions against the true drift, and against the artefact-free rendering.
 
@@ -121,15 +135,57 @@ def _drift_numbers(
     from microstructure.preprocess import align_slices_report
 
     stage = next(s for s in tomllib.loads(RECIPE.read_text())["stage"] if s["name"] == "align")
-    opts = {k: stage[k] for k in ("neighbors", "refine") if k in stage}
+    opts = {k: stage[k] for k in ("neighbors", "refine", "roi") if k in stage}
     clean = generate_phantom(shape, seed=seed, preset=preset, **ARTEFACTS_OFF)
+    if fiducial is not None:
+        clean = _with_cap(clean, fiducial, seed)
+        opts["roi"] = "auto"
     if not np.allclose(clean.shifts_px, true, atol=1e-5):
         raise RuntimeError("artefact-free rendering: drift differs from the realistic one")
     _, ref, _ = align_slices_report(clean.image.astype(np.float32), **opts)
+    align = json.loads((align_dir.parent / "report.json").read_text())["numbers"]["align"]
+    check = align.get("quality", {}).get("checks", {}).get("drift_uncertainty_px", {})
+    found_ref = align.get("reference_region", {})
     return {
         "drift_rms_px": _rms_about_mean(found, true),
         "drift_floor_px": _rms_about_mean(ref, true),
         "drift_rms_vs_clean_px": _rms_about_mean(found, ref),
+        "drift_uncertainty_px": align.get("drift_uncertainty_px"),
+        "drift_uncertainty_check_passed": check.get("passed"),
+        "reference_region": found_ref.get("region") if found_ref.get("found") else None,
+    }
+
+
+def _with_cap(ph, rows: int, seed: int):
+    """The phantom with a fiducial cap seen over ``rows`` rows by every slice (the cap's
+    interface lies ``rows`` below the top of the slice that drifted furthest up)."""
+    import math
+
+    from microstructure.phantom.acquisition import with_fiducial
+
+    up = max(0.0, -float(np.asarray(ph.shifts_px)[:, 0].min()))
+    return with_fiducial(ph, rows + math.ceil(up), seed=seed)
+
+
+def drift_only(
+    seed: int, shape: tuple[int, int, int], work: Path, fiducial: int | None = None
+) -> dict:
+    """Drift numbers only: stages 1-4 of the recipe (geometry, curtaining, denoise, align;
+    with ``fiducial`` a cap over that many rows and ``roi = "auto"`` in the align stage)."""
+    ph = generate_phantom(shape, seed=seed, preset="realistic")
+    if fiducial is not None:
+        ph = _with_cap(ph, fiducial, seed)
+    tag = f"{seed}-drift" + ("" if fiducial is None else f"-cap{fiducial}")
+    src, out = work / f"phantom-{tag}", work / f"run-{tag}"
+    save_phantom(src, ph)
+    align = None if fiducial is None else {"roi": "auto"}
+    run_pipeline(_recipe_first_stages(4, align), src / "fibsem.tif", out, progress=False)
+    return {
+        "seed": seed,
+        "fiducial_rows": fiducial,
+        **_drift_numbers(
+            out / "04-align", src / "drift_shifts.csv", seed, shape, "realistic", fiducial
+        ),
     }
 
 
@@ -320,6 +376,18 @@ def main() -> None:
     p.add_argument("--nanomesh", action="store_true", help="also the real nanopore volume")
     p.add_argument("--figure", type=Path, help="with --nanomesh: write the before/after figure")
     p.add_argument(
+        "--drift-only",
+        action="store_true",
+        help="instead: only the drift numbers (stages 1-4, no segmentation)",
+    )
+    p.add_argument(
+        "--fiducial",
+        type=int,
+        metavar="ROWS",
+        help="with --drift-only: a fiducial cap seen over ROWS rows by every slice, align "
+        "with roi = 'auto'",
+    )
+    p.add_argument(
         "--attribute",
         nargs="*",
         choices=sorted(_EFFECTS),
@@ -330,6 +398,9 @@ def main() -> None:
     load_recipe(RECIPE)  # the recipe as shipped must load
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
+            if args.drift_only or args.fiducial is not None:
+                print(json.dumps(drift_only(seed, shape, Path(tmp), args.fiducial), default=str))
+                continue
             if args.attribute is not None:
                 for effect in args.attribute or list(_EFFECTS):
                     print(json.dumps(attribute(seed, shape, Path(tmp), effect), default=str))

@@ -1,17 +1,28 @@
-"""Acquisition of the ideal rendering: per-slice drift, tilt foreshortening, curtaining, noise.
+"""Acquisition of the ideal rendering: per-slice drift, tilt foreshortening, curtaining, noise;
+optionally a fiducial (the protective cap with milled marks) at the top of the field
+(:func:`with_fiducial`).
 
 Everything here works in the acquired frame (z, y', x) and draws from its own random streams.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage, special
 
 from microstructure.phantom.params import PhantomParams
+
+if TYPE_CHECKING:
+    from microstructure.phantom.result import Phantom
+
+#: grey value of the protective (Pt) cap, of the milled marks and of their bright rims
+FIDUCIAL_CAP, FIDUCIAL_MARK, FIDUCIAL_RIM = 0.62, 0.12, 0.85
+#: grey value of the cap's top surface, seen at the tilt above its cross-section face
+FIDUCIAL_TOP = 0.40
 
 
 def drift_shifts(nz: int, p: PhantomParams, rng: np.random.Generator) -> np.ndarray:
@@ -182,3 +193,89 @@ def band_limit(noise: np.ndarray, sigma_px: float) -> np.ndarray:
     out = ndimage.gaussian_filter(noise, (0, sigma_px, sigma_px))
     out /= gain
     return out
+
+
+def fiducial_cap(
+    shifts: np.ndarray, ny: int, nx: int, rows: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, float]]]:
+    """The protective cap over the first ``rows`` rows, moved by each slice's drift.
+
+    In slice-and-view the region of interest lies under a deposited Pt cap; lines milled into
+    the cap along the slicing direction cut every cross-section at the same place, so they do
+    not change with depth (the fiducial). Modelled, all moved by the slice's drift: the cap's
+    top surface seen at the tilt (grey ``FIDUCIAL_TOP``) down to row ``top = max(4, rows -
+    16)``, its cross-section face (grey ``FIDUCIAL_CAP``) from there to the straight
+    cap/electrode interface at ``rows``; ``max(2, nx // 40)`` milled marks (dark notches 3-8 px
+    wide reaching 40-80 % of the face down, a bright rim on one side as the SE edge effect
+    gives), the same in every slice up to a 0.2 px wobble of their edges; Pt grain texture
+    (std 0.03, 1 px) drawn anew for every slice (the grains are smaller than a slice).
+    Returns the cap values and its coverage (0..1, sub-pixel lower edge) per slice (nz, ny, nx)
+    and the mark list.
+    """
+    nz = shifts.shape[0]
+    top = max(4.0, rows - 16.0)
+    n_marks = max(2, nx // 40)
+    x0 = np.sort(rng.uniform(0.05 * nx, 0.95 * nx, n_marks))
+    width = rng.uniform(3.0, 8.0, n_marks)
+    depth = top + rng.uniform(0.4, 0.8, n_marks) * (rows - top)
+    marks = [
+        {"x_px": round(float(a), 3), "width_px": round(float(w), 3), "depth_px": round(float(d), 3)}
+        for a, w, d in zip(x0, width, depth, strict=True)
+    ]
+    yy = np.arange(ny, dtype=np.float64)[:, None]
+    xx = np.arange(nx, dtype=np.float64)[None, :]
+    values = np.zeros((nz, ny, nx), np.float32)
+    cover = np.zeros((nz, ny, nx), np.float32)
+    for z in range(nz):
+        dy, dx = (float(v) for v in shifts[z])
+        y, x = yy - dy, xx - dx  # cap coordinates of each pixel
+        # the cap's top surface (seen at the tilt) above its cross-section face
+        img = FIDUCIAL_TOP + (FIDUCIAL_CAP - FIDUCIAL_TOP) * np.clip(y - top + 0.5, 0.0, 1.0)
+        wob = rng.normal(0.0, 0.2, (n_marks, 2))
+        for k in range(n_marks):
+            lo, hi = x0[k] - width[k] / 2 + wob[k, 0], x0[k] + width[k] / 2 + wob[k, 1]
+            across = np.clip(np.minimum(x - lo, hi - x) + 0.5, 0.0, 1.0)
+            down = np.clip(depth[k] - y + 0.5, 0.0, 1.0)
+            img = img + (FIDUCIAL_MARK - img) * across * down
+            rim = np.clip(1.5 - np.abs(x - hi - 0.75), 0.0, 1.0) * down
+            img = img + (FIDUCIAL_RIM - img) * rim * 0.6
+        grain = ndimage.gaussian_filter(rng.normal(0.0, 1.0, (ny, nx)), 1.0)
+        img = img + 0.03 * grain / max(float(grain.std()), 1e-12)
+        values[z] = img
+        cover[z] = np.clip(rows - y + 0.5, 0.0, 1.0) * np.ones((1, nx))
+    return values, cover, marks
+
+
+def with_fiducial(phantom: Phantom, rows: int = 24, *, seed: int = 0) -> Phantom:
+    """The phantom acquired with a fiducial cap over its first ``rows`` acquired rows.
+
+    The cap (:func:`fiducial_cap`, moved by the phantom's drift, under its shading when the
+    shading is on) covers the structure in those rows; the curtains are kept and the noise is
+    drawn anew (stream ``seed``) with the phantom's noise parameters. The truth volumes are
+    unchanged (the covered rows are not imaged); ``truth["fiducial"]`` records the cap.
+    The cap is seen in every slice only where the drift leaves it in the field: to see it
+    over ``r`` rows in every slice, give ``rows = r + max(0, -min(dy))``.
+
+    References
+    ----------
+    Beuse, T. et al. (2021). Batteries 7, 70 (the FIB/SEM acquisition this phantom follows).
+    doi:10.3390/batteries7040070
+    """
+    ok = isinstance(rows, int | np.integer) and not isinstance(rows, bool)
+    if not ok or not (4 <= int(rows) <= phantom.image.shape[1] // 2):
+        raise ValueError(
+            f"rows: expected an integer from 4 to half the image height "
+            f"({phantom.image.shape[1] // 2}), got {rows!r}"
+        )
+    rows = int(rows)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xF1D]))
+    nz, ny, nx = phantom.image.shape
+    values, cover, marks = fiducial_cap(np.asarray(phantom.shifts_px), ny, nx, rows, rng)
+    if phantom.shading is not None:
+        values *= phantom.shading[None]
+    stripe_free = phantom.stripe_free + cover * (values - phantom.stripe_free)
+    np.clip(stripe_free, 0.0, 1.0, out=stripe_free)
+    noisy_in = np.clip(stripe_free + phantom.curtain, 0.0, 1.0)
+    image = _add_noise(noisy_in, phantom.params, rng)
+    truth = {**phantom.truth, "fiducial": {"rows": rows, "marks": marks, "seed": int(seed)}}
+    return dataclasses.replace(phantom, image=image, stripe_free=stripe_free, truth=truth)

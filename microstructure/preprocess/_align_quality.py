@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from microstructure.preprocess._align_uncertainty import MAX_DRIFT_UNCERTAINTY_PX
 from microstructure.quality import check, quality_block
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "residual_index",
     "residual_shifts",
     "drift_numbers",
+    "expected_trend",
+    "add_quality",
 ]
 
 #: largest residual shift between aligned neighbours (re-measured on the output), px
@@ -141,8 +144,11 @@ def drift_numbers(
     expected_nm: tuple[float, float] | None,
     expected_source: str | None,
     pixel_nm: tuple[float, float] | None,
+    uncertainty_px: float | None = None,
 ) -> dict[str, Any]:
-    """The drift removed and kept, the residual and the ``quality`` block (JSON-ready)."""
+    """The drift removed and kept, the residual and the ``quality`` block (JSON-ready);
+    ``uncertainty_px`` (the tile-spread estimate of :mod:`._align_uncertainty`, None when it
+    could not be made) is checked against ``MAX_DRIFT_UNCERTAINTY_PX``."""
     applied = positions - trend
     mag = np.sqrt(np.sum(applied**2, axis=1))
     nz = positions.shape[0]
@@ -188,6 +194,20 @@ def drift_numbers(
             meaning="largest shift between aligned neighbours beyond the kept trend, "
             "re-measured by phase correlation",
         )
+    if uncertainty_px is not None:
+        checks["drift_uncertainty_px"] = check(
+            float(uncertainty_px),
+            MAX_DRIFT_UNCERTAINTY_PX,
+            meaning="RMS uncertainty of the slice positions (spread of independent "
+            "registrations of disjoint tiles): error the changing structure puts into the drift",
+        )
+        if pixel_nm is not None:
+            out["drift_uncertainty_nm"] = float(uncertainty_px) * float(np.mean(pixel_nm))
+    elif nz > 2:
+        notes.append(
+            "drift uncertainty not estimated: the registration region holds fewer than 2 tiles "
+            "of >= 16 px"
+        )
     if keep_trend:
         unexplained = _unexplained(trend, expected_px, keep_trend)
         out["kept_trend_unexplained_px"] = unexplained
@@ -204,3 +224,73 @@ def drift_numbers(
             )
     out["quality"] = quality_block(checks, notes)
     return out
+
+
+def expected_trend(
+    expected_nm: Any, thickness_nm: float | None, tilt_deg: float | None, corrected: bool
+) -> tuple[tuple[float, float], str] | None:
+    """The trend geometry explains, (dy, dx) nm per slice, and where it came from."""
+    if expected_nm is not None:
+        try:
+            dy, dx = (float(v) for v in expected_nm)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"expected_trend_nm_per_slice: expected (dy, dx) numbers, got {expected_nm!r}"
+            ) from None
+        return (dy, dx), "expected_trend_nm_per_slice"
+    if thickness_nm is None and tilt_deg is None:
+        return None
+    if thickness_nm is None or tilt_deg is None:
+        raise ValueError(
+            "slice_thickness_nm/tilt_deg: give both for the face-recession trend, got "
+            f"{thickness_nm!r}, {tilt_deg!r}"
+        )
+    dy = face_recession_nm_per_slice(thickness_nm, tilt_deg, tilt_corrected=corrected)
+    return (dy, 0.0), (
+        f"face recession: {thickness_nm:g} nm slices at {tilt_deg:g} deg"
+        f"{' (y tilt-corrected)' if corrected else ''}"
+    )
+
+
+def add_quality(
+    aligned: Any,
+    positions: np.ndarray,
+    info: dict[str, Any],
+    keep_trend: bool,
+    expected: tuple[tuple[float, float], str] | None,
+    voxel_size_nm: Any,
+    region: Any = None,
+) -> None:
+    """Re-measure neighbours of the output (on ``region``, the registration region in slice
+    0's frame, when one was given or found) and add the drift numbers and ``quality``."""
+    ks = residual_index(int(aligned.shape[0]))
+    take = np.ravel(np.column_stack([ks, ks + 1])) if len(ks) else np.zeros(0, dtype=int)
+    sub = aligned[take] if len(take) else np.zeros((0,) + tuple(aligned.shape[1:]))
+    if region is not None and len(take):
+        (cy, _), (cx, _) = info["crop"]["y"], info["crop"]["x"]
+        y0, y1 = max(0, math.ceil(region[0]) - cy), math.floor(region[1]) - cy
+        x0, x1 = max(0, math.ceil(region[2]) - cx), math.floor(region[3]) - cx
+        if min(y1 - y0, x1 - x0) >= 16:  # else the whole output
+            sub = sub[:, y0:y1, x0:x1]
+    sub = np.asarray(sub.compute() if hasattr(sub, "compute") else sub)
+    pixel = None
+    if voxel_size_nm is not None:
+        from microstructure.volume import parse_voxel_size
+
+        vs = parse_voxel_size(voxel_size_nm)
+        pixel = (float(vs[1]), float(vs[2]))
+    plain, phase = residual_shifts(sub)
+    info.update(
+        drift_numbers(
+            positions,
+            np.asarray(info["trend_px"], dtype=np.float64).reshape(-1, 2),
+            plain,
+            ks,
+            residual_phase=phase,
+            keep_trend=keep_trend,
+            expected_nm=None if expected is None else expected[0],
+            expected_source=None if expected is None else expected[1],
+            pixel_nm=pixel,
+            uncertainty_px=info.get("drift_uncertainty_px"),
+        )
+    )

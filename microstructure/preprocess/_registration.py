@@ -471,13 +471,14 @@ def estimate_positions(
     roi: tuple[float, float, float, float] | None,
     refine: int,
     refine_tol_px: float,
+    initial: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Slice positions from ``1 + refine`` registration passes (``measure(prior)`` returns
-    the pair measurements of one pass), damped from the third pass on; returns the positions
-    and the pass report (``passes``, ``last_change_px``, ``registration_roi`` and the
-    solver's numbers)."""
+    the pair measurements of one pass), damped from the third pass on, starting from the
+    positions ``initial`` when given (else from none); returns the positions and the pass
+    report (``passes``, ``last_change_px``, ``registration_roi`` and the solver's numbers)."""
     ny, nx = shape
-    positions = None
+    positions = None if initial is None else np.asarray(initial, dtype=np.float64).copy()
     passes = 0
     change = math.inf
     used_roi: list[float] = [0.0, float(ny), 0.0, float(nx)]

@@ -83,7 +83,11 @@ class AlignParams(StageParams):
     crop: bool = Field(
         _DEFAULTS["crop"].default, description="crop to the region valid in every slice"
     )
-    roi: list[float] | None = Field(None, description="[y0, y1, x0, x1] in slice 0's frame")
+    roi: list[float] | Literal["auto"] | None = Field(
+        _DEFAULTS["roi"].default,
+        description="[y0, y1, x0, x1] in slice 0's frame (e.g. a fiducial cap), or 'auto': "
+        "find a band that does not change with depth",
+    )
     chunks: int | None = CHUNKS_FIELD
 
     @field_validator("bandpass_px")
@@ -141,7 +145,7 @@ class AlignStage(Stage):
             neighbors=params.neighbors,
             upsample_factor=params.upsample_factor,
             bandpass_px=(params.bandpass_px[0], params.bandpass_px[1]),
-            roi=None if params.roi is None else tuple(params.roi),
+            roi=params.roi if params.roi is None or params.roi == "auto" else tuple(params.roi),
             refine=params.refine,
             refine_tol_px=params.refine_tol_px,
             order=params.order,

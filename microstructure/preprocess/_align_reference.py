@@ -1,0 +1,166 @@
+"""A static reference region for slice alignment (``roi="auto"`` of
+:func:`microstructure.preprocess.align_slices_report`).
+
+In slice-and-view the sectioned structure changes from slice to slice, so registering on it
+makes errors of its own that accumulate along the stack; practice registers on something that
+does not change with depth: the protective cap deposited over the region of interest, lines
+milled into it along the slicing direction, the trench edges. Such a region keeps its
+correlation between slices far apart, the structure loses it. After a first registration on
+the whole field, the slices moved back by the positions found are band-passed and compared at
+distance 1 and at distance ``REFERENCE_DISTANCE`` (up to ``REFERENCE_PAIRS`` evenly spaced
+pairs each; band-pass ``REFERENCE_BANDPASS_PX``, coarser than the registration's, so the error
+of the first positions does not hide the static band); per band of ``REFERENCE_BAND_PX``
+rows (and of columns) the normalised correlation at the long distance must be at least
+``REFERENCE_MIN_CORR`` and at least ``REFERENCE_KEEP`` of the one at distance 1. The
+largest run of such rows or columns (at least ``REFERENCE_MIN_RUN_PX``, widened by half a
+band on each side so the edge that bounds it is kept, inside the region every slice
+covers) becomes the registration region, and the slices are registered on it again
+starting from the first positions; none found, the whole field is used and the report
+says so.
+
+References
+----------
+Guizar-Sicairos, M., Thurman, S. T. and Fienup, J. R. (2008). Efficient subpixel image
+registration algorithms. Opt. Lett. 33, 156-158. doi:10.1364/OL.33.000156
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from microstructure.preprocess._registration import _dog_transfer, common_region
+
+__all__ = [
+    "REFERENCE_DISTANCE",
+    "REFERENCE_PAIRS",
+    "REFERENCE_BAND_PX",
+    "REFERENCE_BANDPASS_PX",
+    "REFERENCE_MIN_CORR",
+    "REFERENCE_KEEP",
+    "REFERENCE_MIN_RUN_PX",
+    "static_region",
+]
+
+#: slice distance at which a static region must still correlate
+REFERENCE_DISTANCE = 8
+#: evenly spaced slice pairs per distance
+REFERENCE_PAIRS = 6
+#: rows (columns) averaged into one correlation value
+REFERENCE_BAND_PX = 8
+#: (fine, coarse) band-pass sigmas (px) of the comparison: coarser than the registration's,
+#: so the first positions' error (a few px, from the structure) does not hide a static band
+REFERENCE_BANDPASS_PX = (2.0, 10.0)
+#: smallest correlation at ``REFERENCE_DISTANCE``
+REFERENCE_MIN_CORR = 0.5
+#: shortest run of static rows (columns) accepted, before widening by half a band per side
+REFERENCE_MIN_RUN_PX = 12
+#: smallest ratio of the correlation at ``REFERENCE_DISTANCE`` to that at distance 1
+REFERENCE_KEEP = 0.8
+
+
+def _moved_back(sl: Any, shift: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    """Band-passed slice moved back by ``shift`` (Fourier shift, periodic)."""
+    img = np.asarray(sl.compute() if hasattr(sl, "compute") else sl, dtype=np.float32)
+    ny, nx = img.shape
+    f = np.fft.rfft2(img) * _dog_transfer((ny, nx), float(band[0]), float(band[1]))
+    ky = np.fft.fftfreq(ny)[:, None]
+    kx = np.fft.rfftfreq(nx)[None, :]
+    f = f * np.exp(2j * np.pi * (ky * float(shift[0]))).astype(np.complex64)
+    f = f * np.exp(2j * np.pi * (kx * float(shift[1]))).astype(np.complex64)
+    return np.fft.irfft2(f, s=(ny, nx))
+
+
+def _profiles(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised correlation of ``a`` and ``b`` per band of rows and per band of columns."""
+    out = []
+    for axis in (1, 0):  # sum along x -> a value per row; along y -> per column
+        ab = ndimage.uniform_filter1d((a * b).sum(axis=axis), REFERENCE_BAND_PX)
+        aa = ndimage.uniform_filter1d((a * a).sum(axis=axis), REFERENCE_BAND_PX)
+        bb = ndimage.uniform_filter1d((b * b).sum(axis=axis), REFERENCE_BAND_PX)
+        out.append(ab / np.sqrt(np.maximum(aa * bb, 1e-30)))
+    return out[0], out[1]
+
+
+def _longest_run(ok: np.ndarray) -> tuple[int, int]:
+    """Half-open (start, stop) of the longest run of True in ``ok`` ((0, 0) when none)."""
+    best, start = (0, 0), None
+    for i, v in enumerate(np.append(ok, False)):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            if i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    return best
+
+
+def static_region(
+    arr: Any, positions: np.ndarray, band: tuple[float, float]
+) -> tuple[tuple[float, float, float, float] | None, dict[str, Any]]:
+    """The static band of rows or columns to register on (y0, y1, x0, x1 in slice 0's frame,
+    None when there is none) and the detection report; ``band`` is the registration's
+    band-pass, widened to at least ``REFERENCE_BANDPASS_PX`` for the comparison."""
+    band = (
+        max(float(band[0]), REFERENCE_BANDPASS_PX[0]),
+        max(float(band[1]), REFERENCE_BANDPASS_PX[1]),
+    )
+    nz, ny, nx = (int(s) for s in arr.shape)
+    info: dict[str, Any] = {"requested": "auto", "found": False}
+    dist = min(REFERENCE_DISTANCE, nz - 1)
+    if dist < 2:
+        info["note"] = "fewer than 3 slices: no static region can be told from the structure"
+        return None, info
+    r = common_region(positions, (ny, nx))
+    y0, y1 = max(0, math.ceil(r[0])), min(ny, math.floor(r[0] + r[1]) + 1)
+    x0, x1 = max(0, math.ceil(r[2])), min(nx, math.floor(r[2] + r[3]) + 1)
+    if min(y1 - y0, x1 - x0) < 16:
+        info["note"] = "the region every slice covers is under 16 px"
+        return None, info
+    starts = np.unique(np.linspace(0, nz - 1 - dist, min(REFERENCE_PAIRS, nz - dist)).round())
+    cache: dict[int, np.ndarray] = {}
+
+    def get(k: int) -> np.ndarray:
+        if k not in cache:
+            cache[k] = _moved_back(arr[k], positions[k], band)[y0:y1, x0:x1]
+        return cache[k]
+
+    prof = {1: [np.zeros(y1 - y0), np.zeros(x1 - x0)], dist: [np.zeros(y1 - y0), np.zeros(x1 - x0)]}
+    for i in starts.astype(int):
+        for d in (1, dist):
+            row, col = _profiles(get(i), get(i + d))
+            prof[d][0] += row / len(starts)
+            prof[d][1] += col / len(starts)
+    best: tuple[float, float, float, float] | None = None
+    for axis, off, name in ((0, y0, "rows"), (1, x0, "columns")):
+        c1, cd = prof[1][axis], prof[dist][axis]
+        ok = (cd >= REFERENCE_MIN_CORR) & (cd >= REFERENCE_KEEP * c1)
+        a, b = _longest_run(ok)
+        info[f"correlation_{name}_median"] = [float(np.median(c1)), float(np.median(cd))]
+        if b - a < REFERENCE_MIN_RUN_PX:
+            continue
+        # the band filter blurs the run's ends by half a band: keep the edge that bounds it
+        # (e.g. the cap/structure interface, the only y information of vertical marks)
+        hi = (y1, x1)[axis] - off
+        a, b = max(0, a - REFERENCE_BAND_PX // 2), min(hi, b + REFERENCE_BAND_PX // 2)
+        cand = (off + a, off + b, x0, x1) if axis == 0 else (y0, y1, off + a, off + b)
+        area = (cand[1] - cand[0]) * (cand[3] - cand[2])
+        if best is None or area > (best[1] - best[0]) * (best[3] - best[2]):
+            best = tuple(float(v) for v in cand)  # type: ignore[assignment]
+            info.update(
+                found=True,
+                axis=name,
+                region=[float(v) for v in cand],
+                correlation_at_distance=[float(c1[a:b].mean()), float(cd[a:b].mean())],
+            )
+    info["distance"] = int(dist)
+    if best is None:
+        info["note"] = (
+            f"no band of >= {REFERENCE_MIN_RUN_PX} rows or columns keeps a correlation >= "
+            f"{REFERENCE_MIN_CORR} over {dist} slices: registered on the whole field (the "
+            "structure)"
+        )
+    return best, info

@@ -1,0 +1,141 @@
+"""Drift accuracy: the tile-spread uncertainty of the slice positions (it must fail where the
+changing structure leaves pixels of error, pass where the registration is good) and the
+registration on a static reference region (a fiducial cap, ``roi="auto"``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from microstructure.phantom import generate_phantom
+from microstructure.phantom.acquisition import with_fiducial
+from microstructure.preprocess import align_slices_report
+from microstructure.preprocess._align_reference import static_region
+from microstructure.preprocess._align_uncertainty import (
+    MAX_DRIFT_UNCERTAINTY_PX,
+    drift_uncertainty,
+    tile_layout,
+)
+
+
+def _rms_about_mean(found: np.ndarray, truth: np.ndarray) -> float:
+    e = np.asarray(found) - truth
+    e = e - e.mean(axis=0)
+    return float(np.sqrt(np.mean(np.sum(e**2, axis=1))))
+
+
+@pytest.fixture(scope="module")
+def realistic() -> object:
+    return generate_phantom((32, 160, 160), seed=1, preset="realistic")
+
+
+def test_tile_layout() -> None:
+    assert len(tile_layout((0.0, 130.0, 0.0, 136.0))) == 4  # 2 x 2 tiles of >= 64 px
+    assert len(tile_layout((0.0, 320.0, 0.0, 320.0))) == 16  # at most 4 per axis
+    band = tile_layout((3.2, 30.0, 1.0, 137.0))  # a cap band: two halves along it
+    assert band == [(4, 30, 1, 69), (4, 30, 69, 137)]
+    assert len(tile_layout((0.0, 40.0, 0.0, 40.0))) == 1  # too small: no estimate
+
+
+def test_uncertainty_is_the_standard_error_of_the_tile_mean() -> None:
+    # two tiles, one slice apart: tile 0 sees +1 px in y at slice 1, tile 1 sees -1 px
+    rows = [(0, 1, 0, 1.0, 0.0), (1, 1, 0, -1.0, 0.0)]
+    got = drift_uncertainty(rows, 2, 2)
+    # trajectories about their mean over z: +-0.5 px; deviation from the tile mean 0.5 px
+    # for each tile at each slice: u = sqrt(2 * 0.25 / (2 * 1)) = 0.5
+    assert got["drift_uncertainty_px"] == pytest.approx(0.5)
+    # a false peak (beyond 4 px from the global positions) is dropped, not averaged in
+    bad = drift_uncertainty([*rows[:1], (1, 1, 0, 40.0, 0.0)], 2, 2)
+    assert bad["drift_uncertainty_px"] is None and bad["drift_uncertainty_false_peaks"] == 1
+    assert drift_uncertainty([], 1, 5)["drift_uncertainty_px"] is None
+
+
+def test_rigid_drift_has_a_small_uncertainty() -> None:
+    rng = np.random.default_rng(3)
+    base = ndimage.gaussian_filter(rng.standard_normal((220, 220)), 2.0)
+    truth = np.cumsum(rng.normal(0.0, 1.0, (16, 2)), axis=0)
+    truth -= truth[0]
+    f = np.fft.fft2(base)
+    stack = np.stack(
+        [np.fft.ifft2(ndimage.fourier_shift(f, tuple(s))).real[20:-20, 20:-20] for s in truth]
+    ).astype(np.float32)
+    _, found, info = align_slices_report(stack)
+    assert _rms_about_mean(found, truth) < 0.05
+    assert info["drift_uncertainty_tiles_used"] == 4
+    assert info["drift_uncertainty_px"] < 0.05
+    assert info["quality"]["checks"]["drift_uncertainty_px"]["passed"]
+
+
+def test_uncertainty_fails_where_the_structure_drives_the_error(realistic) -> None:
+    ph = realistic
+    _, found, info = align_slices_report(ph.image.astype(np.float32) / 255.0)
+    err = _rms_about_mean(found, ph.shifts_px)
+    assert err > 1.0  # measured 1.95: the sectioned particles move from slice to slice
+    u = info["drift_uncertainty_px"]
+    assert 0.4 * err < u < 1.5 * err
+    check = info["quality"]["checks"]["drift_uncertainty_px"]
+    assert not check["passed"] and check["limit"] == MAX_DRIFT_UNCERTAINTY_PX
+    assert not info["quality"]["ok"]
+    # nothing in the field stays the same over depth: "auto" keeps the whole field
+    _, again, auto = align_slices_report(ph.image.astype(np.float32) / 255.0, roi="auto")
+    assert auto["reference_region"]["found"] is False and "note" in auto["reference_region"]
+    np.testing.assert_array_equal(again, found)
+
+
+def test_fiducial_cap_found_and_registered_on(realistic) -> None:
+    ph = realistic
+    up = max(0.0, -float(ph.shifts_px[:, 0].min()))
+    cap = with_fiducial(ph, 24 + math.ceil(up), seed=1)
+    stack = cap.image.astype(np.float32) / 255.0
+    _, found, info = align_slices_report(stack, roi="auto")
+    ref = info["reference_region"]
+    assert ref["found"] and ref["axis"] == "rows"
+    y0, y1 = ref["region"][:2]
+    assert y1 <= 24 + math.ceil(up) + 8  # the cap, not the structure below it
+    assert _rms_about_mean(found, ph.shifts_px) < 0.5  # measured 0.19
+    assert info["drift_uncertainty_px"] < MAX_DRIFT_UNCERTAINTY_PX
+    assert info["quality"]["ok"], info["quality"]["flags"]
+    # the same cap without "auto": the structure below pulls (0.88 px, measured), and the
+    # report says so
+    _, plain, pinfo = align_slices_report(stack)
+    assert _rms_about_mean(plain, ph.shifts_px) > 2 * _rms_about_mean(found, ph.shifts_px)
+    assert not pinfo["quality"]["checks"]["drift_uncertainty_px"]["passed"]
+
+
+def test_static_region_needs_three_slices() -> None:
+    stack = np.random.default_rng(0).random((2, 64, 64)).astype(np.float32)
+    found, info = static_region(stack, np.zeros((2, 2)), (1.0, 10.0))
+    assert found is None and not info["found"] and "3 slices" in info["note"]
+
+
+def test_auto_roi_chunked_equals_in_memory(realistic) -> None:
+    da = pytest.importorskip("dask.array")
+    up = max(0.0, -float(realistic.shifts_px[:, 0].min()))
+    cap = with_fiducial(realistic, 24 + math.ceil(up), seed=1)
+    stack = cap.image[:16].astype(np.float32) / 255.0
+    _, ref_pos, ref = align_slices_report(stack, roi="auto", refine=1)
+    lazy = da.from_array(stack, chunks=(5, -1, -1))
+    _, pos, got = align_slices_report(lazy, roi="auto", refine=1)
+    np.testing.assert_array_equal(pos, ref_pos)
+    for key in ("drift_uncertainty_px", "reference_region", "quality", "registration_roi"):
+        assert got[key] == ref[key], key
+
+
+def test_bad_roi_string() -> None:
+    with pytest.raises(ValueError, match="^roi: .*'auto'"):
+        align_slices_report(np.zeros((3, 32, 32), np.float32), roi="cap")
+
+
+def test_stage_takes_auto_roi() -> None:
+    from pydantic import ValidationError
+
+    from microstructure.pipeline.builtin.preprocess_align import AlignParams
+
+    assert AlignParams(roi="auto").roi == "auto"
+    assert AlignParams(roi=[0, 24, 0, 100]).roi == [0, 24, 0, 100]
+    assert AlignParams().roi is None
+    with pytest.raises(ValidationError):
+        AlignParams(roi="cap")
