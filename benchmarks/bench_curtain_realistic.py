@@ -40,20 +40,20 @@ def _split(removed: np.ndarray, curtain: np.ndarray) -> dict[str, float]:
     }
 
 
-def run(seed: int, shape: tuple[int, int, int]) -> dict:
+def run(seed: int, shape: tuple[int, int, int], **kw: object) -> dict:
     ph = generate_phantom(shape, seed=seed, preset="realistic")
     img = ph.image.astype(np.float32) / 255.0
     curtain = np.asarray(ph.curtain, dtype=np.float32)
     t0 = time.perf_counter()
-    out, info = remove_curtaining_report(img)
+    out, info = remove_curtaining_report(img, **kw)
     seconds = time.perf_counter() - t0
     q = info["quality"]
     clean = np.asarray(ph.stripe_free, dtype=np.float32) + curtain
     return {
         "seed": seed,
         **_split(img - out, curtain),
-        "true_tilt": _split(img - remove_curtaining(img, angle_deg=2.0), curtain),
-        "without_noise": _split(clean - remove_curtaining(clean, angle_deg=2.0), curtain),
+        "true_tilt": _split(img - remove_curtaining(img, angle_deg=2.0, **kw), curtain),
+        "without_noise": _split(clean - remove_curtaining(clean, angle_deg=2.0, **kw), curtain),
         "angle_deg": info["angle_deg"],
         "curtains_detected": info["curtains_detected"],
         "stripe_energy_left": round(info["stripe_energy_left_fraction"], 3),
@@ -70,10 +70,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--shape", default="64,160,160")
+    ap.add_argument("--method", default=None, help="curtaining method (default: the default)")
     args = ap.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
+    kw = {} if args.method is None else {"method": args.method}
     for seed in args.seeds:
-        print(json.dumps(run(seed, shape)), flush=True)
+        print(
+            json.dumps({"method": args.method or "default", **run(seed, shape, **kw)}), flush=True
+        )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ import numpy as np
 
 from microstructure.parallel.chunked import map_slices
 from microstructure.preprocess._chunks import centered_sums, sample_slices, slabs, var_from_sums
+from microstructure.preprocess._curtain_fade import fade_noise_pairs, fade_shape_window
 from microstructure.preprocess._destripe import (
     destripe,
     destripe_block,
+    fade_noise,
     method_metrics,
     metric_windows,
     sample_index,
@@ -32,16 +34,30 @@ from microstructure.preprocess._robust import DEFAULT_ITERATIONS
 __all__ = ["curtaining_z_halo", "destripe_lazy"]
 
 
-def curtaining_z_halo(z_window: int, iterations: int = DEFAULT_ITERATIONS) -> int:
-    """Slices of overlap that make chunked robust curtaining removal exact.
+def _z_half(z_window: int, method: str) -> int:
+    """Half-width of the widest z window one pass of ``method`` reads."""
+    if method == "fade":
+        return fade_shape_window(z_window) // 2
+    return int(z_window) // 2 if method in ("robust", "auto") else 0
+
+
+def curtaining_z_halo(
+    z_window: int, iterations: int = DEFAULT_ITERATIONS, method: str = "robust"
+) -> int:
+    """Slices of overlap that make chunked curtaining removal exact.
 
     Each of the robust method's ``iterations`` passes takes a running median of the band
     profiles over ``z_window`` slices, so a slice's result depends on up to
-    ``iterations * (z_window // 2)`` slices on each side.
+    ``iterations * (z_window // 2)`` slices on each side; the fade method's passes read
+    the long shape window (:func:`._curtain_fade.fade_shape_window`, ``3 * z_window``
+    slices), after one robust pass: ``iterations * (3 * z_window // 2) + z_window // 2``;
+    wavelet-fft works per slice (0).
     """
     if int(z_window) < 1 or int(iterations) < 1:
         raise ValueError(f"z_window, iterations: expected >= 1, got {z_window}, {iterations}")
-    return int(iterations) * (int(z_window) // 2)
+    halo = int(iterations) * _z_half(z_window, method)
+    # the fade method starts from one pass of the robust estimate (z_window // 2 more)
+    return halo + int(z_window) // 2 if method == "fade" else halo
 
 
 def _slab_size(nz: int, per: int, half: int) -> int:
@@ -59,11 +75,10 @@ def _slab_size(nz: int, per: int, half: int) -> int:
 
 def _graph(arr: Any, method: str, options: dict[str, Any], dtype: Any) -> Any:
     """The lazy result of one method (slabs of at least the halo; regular chunks for Zarr)."""
-    halo = curtaining_z_halo(options["z_window"], options["iterations"])
-    halo = halo if method == "robust" else 0
+    halo = curtaining_z_halo(options["z_window"], options["iterations"], method)
     per = max(int(arr.chunks[0][0]), halo)
     if halo:
-        per = _slab_size(int(arr.shape[0]), per, int(options["z_window"]) // 2)
+        per = _slab_size(int(arr.shape[0]), per, _z_half(options["z_window"], method))
     out = map_slices(
         destripe_block,
         arr,
@@ -100,6 +115,14 @@ def destripe_lazy(
     _, info = destripe(in_s, workers=1, method=method, **{**options, "keep_dtype": False})
     # the tilt is a global parameter: fixed on the sample slices before slabbing
     options = {**options, "angle_deg": info["angle_deg"]}
+    if method == "fade":  # and so is the noise, measured on pairs of neighbouring slices
+        pairs = sample_slices(arr, fade_noise_pairs(nz)).astype(np.float32)
+        if options["direction"] == "horizontal":
+            pairs = np.swapaxes(pairs, 1, 2)
+        options["noise"] = fade_noise(
+            pairs, info["angle_deg"], options["stripe_width_px"], options["edge_gamma"]
+        )
+        info["fade_noise"] = [float(v) for v in options["noise"]]
     candidates = ["robust", "wavelet-fft"] if method == "auto" else [method]
     graphs = {name: _graph(arr, name, options, dtype) for name in candidates}
     if not report and method != "auto":
@@ -107,9 +130,10 @@ def destripe_lazy(
     sums = centered_sums(arr.rechunk(graphs[candidates[0]].chunks))
     in_u = sample_slices(arr, union)
     outs: dict[str, np.ndarray] = {}
-    if "robust" in graphs:
-        parts, out_u = dask.compute(sums, graphs["robust"][union])
-        outs["robust"] = np.asarray(out_u, dtype=np.float32)
+    zdep = [n for n in ("robust", "fade") if n in graphs]  # need z neighbours: real output
+    if zdep:
+        parts, out_u = dask.compute(sums, graphs[zdep[0]][union])
+        outs[zdep[0]] = np.asarray(out_u, dtype=np.float32)
     else:
         (parts,) = dask.compute(sums)
     if "wavelet-fft" in graphs:  # per slice: the neighbours of the samples alone suffice

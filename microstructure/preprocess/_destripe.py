@@ -25,6 +25,11 @@ from microstructure.preprocess._curtain_angle import (
     estimate_curtain_angle,
     shear_rows,
 )
+from microstructure.preprocess._curtain_fade import (
+    fade_noise_levels,
+    fade_noise_pairs,
+    fade_stripe_estimate,
+)
 from microstructure.preprocess._curtain_metrics import wedge_numbers
 from microstructure.preprocess._robust import robust_stripe_estimate
 from microstructure.volume import check_volume
@@ -39,11 +44,15 @@ __all__ = [
     "wavelet_levels",
     "destripe",
     "destripe_block",
+    "METHODS",
+    "fade_noise",
     "METRIC_Z_HALF",
     "metric_windows",
     "window_means",
 ]
 
+#: the curtaining methods (``auto`` chooses between robust and wavelet-fft)
+METHODS = ("fade", "robust", "wavelet-fft", "auto")
 #: PyWavelets wavelet of the wavelet-fft method
 DEFAULT_WAVELET = "db5"
 #: width (frequency-index units) of the wavelet-fft method's Fourier damping
@@ -273,8 +282,10 @@ def check_options(
             f"angle_deg: expected None (estimate) or a tilt within +-{MAX_ANGLE_DEG} deg, "
             f"got {angle_deg!r}"
         )
-    if method not in ("robust", "wavelet-fft", "auto"):
-        raise ValueError(f"method: expected 'robust', 'wavelet-fft' or 'auto', got {method!r}")
+    if method not in METHODS:
+        raise ValueError(
+            f"method: expected one of {', '.join(repr(m) for m in METHODS)}, got {method!r}"
+        )
     if direction not in ("vertical", "horizontal"):
         raise ValueError(f"direction: expected 'vertical' or 'horizontal', got {direction!r}")
     if not stripe_width_px >= 1:
@@ -345,6 +356,19 @@ def resolve_angle(work: np.ndarray, angle_deg: float | None, stripe_width_px: fl
     return estimate_curtain_angle(work[_sample_slices(work.shape[0])], stripe_width_px)[0]
 
 
+def fade_noise(
+    pair_slices: np.ndarray, angle: float, stripe_width_px: float, edge_gamma: float
+) -> tuple[float, float]:
+    """:func:`._curtain_fade.fade_noise_levels` of the (vertical-stripe) slices of
+    :func:`._curtain_fade.fade_noise_pairs`, row-sheared by ``angle`` as the fade method
+    sees them."""
+    arr = np.asarray(pair_slices, dtype=np.float32)
+    if arr.shape[0] < 2:
+        return 0.0, 0.0
+    sh = shear_rows(arr, angle) if angle != 0.0 else arr
+    return fade_noise_levels(sh, stripe_width_px, edge_gamma)
+
+
 def _sheared(func: Callable[[np.ndarray], np.ndarray], sub: np.ndarray, angle: float) -> np.ndarray:
     """``func`` (a destriper of vertical stripes) applied along curtains tilted by ``angle``:
     the removed component is found on the row-sheared stack and sheared back."""
@@ -353,6 +377,28 @@ def _sheared(func: Callable[[np.ndarray], np.ndarray], sub: np.ndarray, angle: f
     sh = shear_rows(sub, angle)
     removed = shear_rows(sh - func(sh), angle, inverse=True, nx=sub.shape[2])
     return (sub - removed).astype(np.float32)
+
+
+def _run_z_method(
+    name: str,
+    work: np.ndarray,
+    angle: float,
+    length: int,
+    noise: tuple[float, float] | None,
+    zopts: dict[str, Any],
+) -> np.ndarray:
+    """Destriped stack by a method that reads z neighbours (``robust`` or ``fade``), along
+    curtains tilted by ``angle``."""
+
+    def one(sub: np.ndarray) -> np.ndarray:
+        if name == "robust":
+            est = robust_stripe_estimate(sub, length_px=length, **zopts)
+        else:
+            assert noise is not None
+            est = fade_stripe_estimate(sub, noise=noise, **zopts)
+        return (sub - est).astype(np.float32)
+
+    return _sheared(one, work, angle)
 
 
 def destripe(
@@ -374,6 +420,7 @@ def destripe(
     angle_deg: float | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    noise: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Destripe a whole stack in memory; the report of
     :func:`~microstructure.preprocess.remove_curtaining_report` (without the variance
@@ -408,20 +455,15 @@ def destripe(
     length = int(min(ny, int(length_px)))
     angle = resolve_angle(work, angle_deg, stripe_width_px)
 
-    def robust(sub: np.ndarray) -> np.ndarray:
-        est = robust_stripe_estimate(
-            sub,
-            stripe_width_px=stripe_width_px,
-            length_px=length,
-            z_window=int(z_window),
-            threshold=float(threshold),
-            iterations=int(iterations),
-            edge_gamma=float(edge_gamma),
-        )
-        return (sub - est).astype(np.float32)
-
-    def run_robust(sub: np.ndarray) -> np.ndarray:
-        return _sheared(robust, sub, angle)
+    if method == "fade" and noise is None:
+        noise = fade_noise(work[fade_noise_pairs(nz)], angle, stripe_width_px, edge_gamma)
+    zopts = dict(
+        stripe_width_px=float(stripe_width_px),
+        z_window=int(z_window),
+        threshold=float(threshold),
+        iterations=int(iterations),
+        edge_gamma=float(edge_gamma),
+    )
 
     def run_wavelet(sub: np.ndarray, prog: Callable[[int], None] | None = None) -> np.ndarray:
         def one(sl: np.ndarray) -> np.ndarray:
@@ -437,8 +479,9 @@ def destripe(
     union = windows[0]
     for name in candidates:
         in_u = work[union]
-        if name == "robust":
-            full[name] = run_robust(work)  # needs z neighbours: run on the whole stack
+        if name in ("robust", "fade"):
+            # needs z neighbours: run on the whole stack
+            full[name] = _run_z_method(name, work, angle, length, noise, zopts)
             out_u = full[name][union]
         else:
             out_u = run_wavelet(in_u)
@@ -465,6 +508,7 @@ def destripe(
         "max_level": wmax,
         "sigma": float(sigma),
         "angle_requested": None if angle_deg is None else float(angle_deg),
+        "fade_noise": None if noise is None else [float(noise[0]), float(noise[1])],
         "metrics": metrics,
         "sample_slices": sample.tolist(),
         **dict(metrics[chosen].items()),

@@ -26,7 +26,13 @@ KEYS = (
 
 @pytest.mark.parametrize(
     ("method", "direction"),
-    [("robust", "vertical"), ("wavelet-fft", "vertical"), ("auto", "horizontal")],
+    [
+        ("robust", "vertical"),
+        ("wavelet-fft", "vertical"),
+        ("auto", "horizontal"),
+        ("fade", "vertical"),
+        ("fade", "horizontal"),
+    ],
 )
 def test_chunked_report_equals_in_memory(method, direction):
     stack = synthetic_curtains((20, 96, 96), angle_deg=2.0, seed=3).image
@@ -40,3 +46,5 @@ def test_chunked_report_equals_in_memory(method, direction):
     for key in KEYS:
         assert cinfo[key] == pytest.approx(info[key], rel=1e-9, abs=1e-12), key
     assert cinfo["quality"]["ok"] == info["quality"]["ok"]
+    if method == "fade":  # the noise levels are measured once, on the same slice pairs
+        assert cinfo["fade_noise"] == info["fade_noise"]

@@ -52,9 +52,10 @@ _DEFAULTS = inspect.signature(remove_curtaining_report).parameters
 
 
 class CurtainingParams(StageParams):
-    method: Literal["robust", "wavelet-fft", "auto"] = Field(
+    method: Literal["fade", "robust", "wavelet-fft", "auto"] = Field(
         DEFAULT_METHOD,
-        description="robust (finite curtains), wavelet-fft (Muench 2009) or auto",
+        description="robust (finite curtains), fade (per-column start and fade, structure "
+        "masked; slower), wavelet-fft (Muench 2009) or auto",
     )
     stripe_width_px: float = Field(
         DEFAULT_STRIPE_WIDTH_PX, ge=1.0, description="widest stripe to remove (px)"
@@ -115,15 +116,15 @@ class CurtainingStage(Stage):
         return refusals(remove_curtaining_report, {"log_transform": params.log_transform})
 
     def run(self, volume: Volume, params: CurtainingParams, ctx: StageContext) -> StageOutput:
-        robust_halo = curtaining_z_halo(params.z_window, params.iterations)
-        halo = 0 if params.method == "wavelet-fft" else robust_halo
-        # measured: robust ~8 float32 copies of the slices of a task, wavelet-fft ~10
+        halo = curtaining_z_halo(params.z_window, params.iterations, params.method)
+        # measured: robust ~8 float32 copies of the slices of a task, wavelet-fft ~10;
+        # fade (float64 and int64 window sums of two arrays, estimate, mask): ~24 (estimated)
         slab = chunked_slices(
             volume,
             params.chunks,
             ctx,
             stage="curtaining",
-            copies=8.0 if params.method == "robust" else 10.0,
+            copies={"robust": 8.0, "fade": 24.0}.get(params.method, 10.0),
             halo=halo,
             min_slab=halo,
         )
@@ -149,7 +150,7 @@ class CurtainingStage(Stage):
         if slab is not None:
             info["chunked"] = {
                 "slices_per_chunk": int(out.chunks[0][0]),
-                "z_halo": robust_halo if info["method"] == "robust" else 0,
+                "z_halo": curtaining_z_halo(params.z_window, params.iterations, info["method"]),
             }
         return filter_output(
             volume,
