@@ -3,30 +3,36 @@
 Beuse et al. 2021 [1]_ "simulated the CBD on the basis of the PSD from the MIP experiment":
 the CBD model (contact angle, largest gas void, CBD porosity, nanopore diameters) was
 adjusted until the simulated intrusion matched the measured one. :func:`calibrate_cbd` does
-that with a bounded derivative-free optimiser (Powell, scipy) over a few parameters, with the
-whole forward model in the loop (:func:`cbd_mip_curve`: CBD insertion into the AM/pore
-labels, fibrous nanopores, simulated MIP at discrete radii).
+that over a few parameters within bands, with the whole forward model in the loop
+(:func:`cbd_mip_curve`: CBD insertion into the AM/pore labels, fibrous nanopores, simulated
+MIP at the discrete radii of the MIP stage), every evaluation with the same seed (common
+random numbers): a Latin hypercube of the bands, then bounded Nelder-Mead [2]_ in
+band-scaled parameters (:mod:`microstructure.cbd._calibrate_search` says why).
 
 The curves are compared in the *resolved range* only, from the smallest diameter the voxels
 resolve up to the largest simulated step (or the measured curve's range where it is
 narrower): each curve is re-normalised to the volume it intrudes inside that range, so the
-misfit is a shape misfit of the PSD the model can represent. The misfit is the RMS difference
-of those cumulative curves on a log-uniform grid (64 points); reported with it are the largest
-difference, the area between the curves (decades) and the D50 of both inside the range.
+misfit is a shape misfit of the PSD the model can represent. The objective is the area
+between the cumulative curves (per decade of the range) plus a PSD term (the fraction of the
+volume the binned PSDs put in different bins); reported with it are the largest difference,
+the RMS, the area (decades) and the D50 of both inside the range.
 
-Sensitivity of a fitted parameter: the change that moves the simulated curve by ``tolerance``
-(0.02 saturation) at some diameter, from one-sided finite differences around the optimum.
-A parameter with a large sensitivity (compared with its band) is not determined by the
-curve.
+Sensitivity of a fitted parameter: the change whose systematic effect moves the simulated
+curve by ``tolerance`` (0.02 saturation) at some diameter with the other free parameters
+re-fitted: the larger of a linearised profile at 3-12 % of the band (largest difference
+fitted as jump + slope x change, so the jumps of the voxelised model are not taken for
+sensitivity; widened by the variance inflation of correlated effects, e.g. nanopore mean and
+std) and the spread of all simulated parameter sets whose curve lies within the tolerance of
+the fitted one. A parameter whose sensitivity is larger than half its band is not
+determined by the curve (quality block).
 
 References
 ----------
 .. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
    Electrodes: A Comparative Study on Positive Electrodes Based on LiNi0.6Mn0.2Co0.2O2
    (NMC622). Batteries 2021, 7, 70. https://doi.org/10.3390/batteries7040070
-.. [2] Powell, M. J. D. An efficient method for finding the minimum of a function of several
-   variables without calculating derivatives. Comput. J. 1964, 7, 155-162.
-   https://doi.org/10.1093/comjnl/7.2.155
+.. [2] Nelder, J. A.; Mead, R. A Simplex Method for Function Minimization. Comput. J. 1965,
+   7, 308-313. https://doi.org/10.1093/comjnl/7.4.308
 """
 
 from __future__ import annotations
@@ -34,23 +40,31 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from microstructure.cbd.defaults import (
-    DEFAULT_CBD_POROSITY,
-    DEFAULT_CONTACT_ANGLE_DEG,
-    DEFAULT_NANOPORE_MEAN_NM,
-    DEFAULT_NANOPORE_STD_NM,
+from microstructure.cbd._calibrate_model import (
+    CALIBRATION_PARAMETERS,
+    DEFAULT_BOUNDS,
+    DEFAULT_FREE,
+    DEFAULT_MAX_DIAMETER_NM,
+    DEFAULT_MAX_VOID_DIAMETER_NM,
+    DEFAULT_PSD_WEIGHT,
+    _check_fits,
+    _prepare_labels,
+    cbd_mip_curve,
+    default_radii_nm,
+    resolved_misfit,
+    resolved_range,
 )
-from microstructure.cbd.insertion import cbd_envelope_fraction, insert_cbd
-from microstructure.cbd.nanopores import add_nanopores
-from microstructure.volume import Phase, check_labels, parse_voxel_size
+from microstructure.cbd._calibrate_result import CbdCalibration
+from microstructure.volume import Phase, parse_voxel_size
 
 __all__ = [
     "CALIBRATION_PARAMETERS",
+    "DEFAULT_MAX_DIAMETER_NM",
+    "DEFAULT_PSD_WEIGHT",
     "DEFAULT_BOUNDS",
     "DEFAULT_FREE",
     "DEFAULT_MAX_VOID_DIAMETER_NM",
@@ -61,269 +75,8 @@ __all__ = [
     "resolved_misfit",
 ]
 
-#: Largest gas void (nm) of the void-filling CBD used when none is given.
-DEFAULT_MAX_VOID_DIAMETER_NM = 500.0
-#: The parameters the fit can vary, with their starting values.
-CALIBRATION_PARAMETERS: dict[str, float] = {
-    "contact_angle_deg": DEFAULT_CONTACT_ANGLE_DEG,
-    "max_void_diameter_nm": DEFAULT_MAX_VOID_DIAMETER_NM,
-    "cbd_porosity": DEFAULT_CBD_POROSITY,
-    "nanopore_mean_nm": DEFAULT_NANOPORE_MEAN_NM,
-    "nanopore_std_nm": DEFAULT_NANOPORE_STD_NM,
-}
-#: Default bands (low, high); the CBD porosity band is the user's to set (literature: 47-58 %).
-DEFAULT_BOUNDS: dict[str, tuple[float, float]] = {
-    "contact_angle_deg": (10.0, 70.0),
-    "max_void_diameter_nm": (200.0, 1500.0),
-    "cbd_porosity": (0.45, 0.58),
-    "nanopore_mean_nm": (60.0, 300.0),
-    "nanopore_std_nm": (10.0, 120.0),
-}
-#: Parameters fitted unless ``free`` says otherwise.
-DEFAULT_FREE: tuple[str, ...] = (
-    "max_void_diameter_nm",
-    "cbd_porosity",
-    "nanopore_mean_nm",
-    "nanopore_std_nm",
-)
-_GRID_POINTS = 64
-
-
-def _prepare_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """AM/pore labels without CBD, the closed pores (kept empty) and the AM fraction."""
-    from microstructure.segment import closed_pores
-
-    lab = check_labels(labels, name="labels").copy()
-    lab[(lab == Phase.CBD) | (lab == Phase.CBD_PORE)] = Phase.PORE
-    am = lab == Phase.AM
-    if not am.any():
-        raise ValueError("labels: no active material (phase 1); the CBD volume comes from it")
-    closed = np.asarray(closed_pores(am)) & (lab == Phase.PORE)
-    return lab, closed, float(am.mean())
-
-
-def _check_fits(am_fraction: float, open_pore: float, ratio: float, porosity: float) -> float:
-    """The CBD envelope fraction; a one-line error when it exceeds the open pore space."""
-    env = cbd_envelope_fraction(am_fraction, cbd_to_am_volume_ratio=ratio, cbd_porosity=porosity)
-    if env >= open_pore:
-        raise ValueError(
-            f"cbd_porosity: at {porosity:.3f} the recipe's CBD envelope ({env:.4f} of the volume; "
-            f"solid CBD / AM = {ratio:.4f}) is larger than the open pore space ({open_pore:.4f}); "
-            "lower the CBD porosity band or check the recipe and the segmentation"
-        )
-    return env
-
-
-def cbd_mip_curve(
-    labels: np.ndarray,
-    *,
-    voxel_size_nm: Any,
-    cbd_to_am_volume_ratio: float,
-    parameters: Mapping[str, float] | None = None,
-    distribution: str = "contact",
-    inlet: str = "all-but-bottom",
-    thickness_axis: str = "y",
-    top_at: int = 0,
-    radii_nm: Sequence[float] | None = None,
-    seed: int = 0,
-    _prepared: tuple[np.ndarray, np.ndarray, float] | None = None,
-) -> Any:
-    """Simulated MIP curve of a labels volume after CBD insertion and nanopores.
-
-    Parameters
-    ----------
-    labels
-        Labels (z, y, x) with AM (1) and pore (0); CBD already present is removed first.
-    voxel_size_nm
-        Voxel size (z, y, x) in nm.
-    cbd_to_am_volume_ratio
-        Solid CBD volume per AM volume from the recipe (Table 1 of [1]_: 11.46 / 88.54).
-    parameters
-        Values of :data:`CALIBRATION_PARAMETERS` (missing ones take their defaults).
-    distribution
-        CBD distribution mode of :func:`~microstructure.cbd.insert_cbd`.
-    inlet, thickness_axis, top_at
-        Mercury inlet faces and electrode orientation (``simulate_mip``).
-    radii_nm
-        Discrete intrusion radii (nm); default 20 per decade from half a voxel to 1.5 um.
-    seed
-        Seed of the insertion and of the nanopores (common random numbers in a fit).
-
-    Returns
-    -------
-    MipCurve
-        The resolved intrusion curve (saturation of the resolved pore space).
-    """
-    from microstructure.porosimetry import simulate_mip
-
-    vs = parse_voxel_size(voxel_size_nm)
-    p = {**CALIBRATION_PARAMETERS, **dict(parameters or {})}
-    unknown = set(p) - set(CALIBRATION_PARAMETERS)
-    if unknown:
-        raise ValueError(
-            f"parameters: unknown {sorted(unknown)}; known {list(CALIBRATION_PARAMETERS)}"
-        )
-    lab, closed, am = _prepared if _prepared is not None else _prepare_labels(labels)
-    open_pore = float(np.count_nonzero(lab == Phase.PORE) - np.count_nonzero(closed)) / lab.size
-    env = _check_fits(am, open_pore, cbd_to_am_volume_ratio, p["cbd_porosity"])
-    dom = lab.copy()
-    dom[closed] = Phase.AM
-    out = insert_cbd(
-        dom,
-        voxel_size_nm=vs,
-        volume_fraction=env,
-        contact_angle_deg=p["contact_angle_deg"],
-        max_void_diameter_nm=p["max_void_diameter_nm"],
-        distribution=distribution,  # type: ignore[arg-type]
-        seed=seed,
-    )
-    out[closed] = Phase.PORE
-    out = add_nanopores(
-        out,
-        voxel_size_nm=vs,
-        porosity=p["cbd_porosity"],
-        mean_diameter_nm=p["nanopore_mean_nm"],
-        std_diameter_nm=p["nanopore_std_nm"],
-        seed=seed,
-        centres="volume",
-    )
-    if radii_nm is None:
-        radii_nm = default_radii_nm(vs)
-    res = simulate_mip(
-        out,
-        voxel_size_nm=vs,
-        inlet=inlet,
-        thickness_axis=thickness_axis,
-        top_at=top_at,
-        radii_nm=radii_nm,
-    )
-    return res.curve
-
-
-def default_radii_nm(vs: tuple[float, float, float], max_diameter_nm: float = 1500.0):
-    """20 radii per decade from half the smallest voxel edge to ``max_diameter_nm / 2``."""
-    lo = 0.5 * min(vs)
-    hi = 0.5 * max_diameter_nm
-    n = int(round(20 * math.log10(hi / lo))) + 1
-    return np.geomspace(lo, hi, n)
-
-
-def _cumulative(curve: Any, d_nm: np.ndarray) -> np.ndarray:
-    """Saturation intruded at the Washburn diameters ``d_nm`` (log-linear between steps)."""
-    d = np.asarray(curve.diameter_nm, dtype=float)
-    order = np.argsort(d)
-    x = np.log10(d[order])
-    y = np.maximum.accumulate(np.asarray(curve.saturation, dtype=float)[order][::-1])[::-1]
-    return np.interp(np.log10(d_nm), x, y, left=float(y[0]), right=0.0)
-
-
-def resolved_misfit(
-    simulated: Any, measured: Any, *, d_low_nm: float, d_high_nm: float
-) -> dict[str, Any]:
-    """Shape misfit of two intrusion curves inside ``[d_low_nm, d_high_nm]``.
-
-    Each curve is re-normalised to the volume it intrudes between ``d_high_nm`` and
-    ``d_low_nm`` (0 at ``d_high_nm``, 1 at ``d_low_nm``).
-
-    Returns
-    -------
-    dict
-        ``rms``, ``max_abs`` (saturation), ``area_decades`` (area between the curves over
-        log10 D), ``d50_simulated_nm``, ``d50_measured_nm``, ``d50_difference_nm``, the grid
-        ``diameter_nm`` and both re-normalised curves (``simulated``, ``measured``).
-    """
-    grid = np.geomspace(d_high_nm, d_low_nm, _GRID_POINTS)
-    curves = []
-    for c in (simulated, measured):
-        v = _cumulative(c, np.array([d_high_nm, d_low_nm]))
-        span = float(v[1] - v[0])
-        if not span > 0:
-            raise ValueError(
-                f"{c.label or 'curve'}: intrudes no volume between {d_low_nm:.4g} and "
-                f"{d_high_nm:.4g} nm (the resolved range)"
-            )
-        curves.append(np.clip((_cumulative(c, grid) - v[0]) / span, 0.0, 1.0))
-    diff = curves[0] - curves[1]
-    logd = np.log10(grid)
-    area = float(np.sum(0.5 * (np.abs(diff[1:]) + np.abs(diff[:-1])) * np.abs(np.diff(logd))))
-
-    def d50(y: np.ndarray) -> float:
-        return float(10 ** np.interp(0.5, y, logd)) if y[-1] >= 0.5 else float("nan")
-
-    d50_s, d50_m = d50(curves[0]), d50(curves[1])
-    return {
-        "rms": float(np.sqrt(np.mean(diff**2))),
-        "max_abs": float(np.max(np.abs(diff))),
-        "area_decades": area,
-        "d50_simulated_nm": d50_s,
-        "d50_measured_nm": d50_m,
-        "d50_difference_nm": d50_s - d50_m,
-        "diameter_nm": grid,
-        "simulated": curves[0],
-        "measured": curves[1],
-    }
-
-
-def resolved_range(
-    measured: Any, vs: tuple[float, float, float], radii_nm: Sequence[float]
-) -> tuple[float, float]:
-    """Common diameter range (nm) of the resolved simulation and the measured curve.
-
-    Raises a one-line ``ValueError`` naming both ranges when they overlap by less than a
-    quarter of a decade.
-    """
-    sim_lo, sim_hi = 2.0 * float(np.min(radii_nm)), 2.0 * float(np.max(radii_nm))
-    d = np.asarray(measured.diameter_nm, dtype=float)
-    if d.size < 2:
-        raise ValueError("measured: fewer than two points")
-    m_lo, m_hi = float(d.min()), float(d.max())
-    lo, hi = max(sim_lo, m_lo), min(sim_hi, m_hi)
-    if not hi > lo * 10**0.25:
-        raise ValueError(
-            f"measured: its diameters {m_lo:.4g}-{m_hi:.4g} nm do not overlap the resolved "
-            f"range of the simulation {sim_lo:.4g}-{sim_hi:.4g} nm (voxel {min(vs):.4g} nm) "
-            "by a quarter decade; nothing to fit"
-        )
-    return lo, hi
-
-
-@dataclass
-class CbdCalibration:
-    """Result of :func:`calibrate_cbd` (values in the units of their names)."""
-
-    parameters: dict[str, float]
-    free: tuple[str, ...]
-    bounds: dict[str, tuple[float, float]]
-    sensitivity: dict[str, float]
-    misfit: dict[str, Any]
-    start_misfit: dict[str, Any]
-    evaluations: int
-    seconds: float
-    range_nm: tuple[float, float]
-    simulated: Any = field(repr=False)
-    measured: Any = field(repr=False)
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready numbers (curves left out; see the overlay figure and the CSV)."""
-
-        def clean(m: dict[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in m.items() if not isinstance(v, np.ndarray)}
-
-        return {
-            "parameters": self.parameters,
-            "free": list(self.free),
-            "bounds": {k: list(v) for k, v in self.bounds.items()},
-            "sensitivity": self.sensitivity,
-            "sensitivity_meaning": "parameter change that moves the simulated curve by the "
-            "tolerance (saturation) at some diameter of the resolved range",
-            "misfit": clean(self.misfit),
-            "start_misfit": clean(self.start_misfit),
-            "evaluations": self.evaluations,
-            "seconds": self.seconds,
-            "resolved_range_nm": list(self.range_nm),
-            "settings": self.settings,
-        }
+#: Local searches started from the best distinct points of the global stage.
+N_LOCAL_STARTS = 3
 
 
 def _check_free_bounds(
@@ -345,9 +98,23 @@ def _check_free_bounds(
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"bounds: {name} needs low < high, got {lo}..{hi}")
         b[name] = (lo, hi)
-    if not 0.0 <= b["cbd_porosity"][0] and b["cbd_porosity"][1] < 1.0:
+    if not (0.0 <= b["cbd_porosity"][0] and b["cbd_porosity"][1] < 1.0):
         raise ValueError(f"bounds: cbd_porosity must lie in [0, 1), got {b['cbd_porosity']}")
     return b
+
+
+def _check_budget(
+    max_evaluations: int, global_samples: int | None, max_voxels: int | None, tolerance: float
+) -> None:
+    """One-line errors for a negative budget, a crop below 4096 voxels, a bad tolerance."""
+    if int(max_evaluations) < 0:
+        raise ValueError(f"max_evaluations: must be >= 0, got {max_evaluations}")
+    if global_samples is not None and int(global_samples) < 0:
+        raise ValueError(f"global_samples: must be >= 0, got {global_samples}")
+    if max_voxels is not None and int(max_voxels) < 4096:
+        raise ValueError(f"max_voxels: must be at least 4096 (16^3), got {max_voxels}")
+    if not (math.isfinite(tolerance) and 0.0 < tolerance < 1.0):
+        raise ValueError(f"tolerance: must be in (0, 1) saturation, got {tolerance}")
 
 
 def _check_band(
@@ -367,6 +134,42 @@ def _check_band(
     _check_fits(am, open_pore, ratio, float(top))
 
 
+class _Problem:
+    """The forward model on one volume with common random numbers, cached per parameter set."""
+
+    def __init__(self, labels, common, measured, range_nm, psd_weight, progress) -> None:
+        self.labels = labels
+        self.prepared = _prepare_labels(labels)
+        self.common = common
+        self.measured = measured
+        self.range_nm = range_nm
+        self.psd_weight = psd_weight
+        self.progress = progress
+        self.cache: dict[tuple[float, ...], tuple[dict[str, Any], Any]] = {}
+        self.best = math.inf
+
+    def curve(self, p: Mapping[str, float], seed: int | None = None) -> Any:
+        kw = dict(self.common)
+        if seed is not None:
+            kw["seed"] = seed
+        return cbd_mip_curve(self.labels, parameters=p, _prepared=self.prepared, **kw)
+
+    def misfit(self, curve: Any, other: Any) -> dict[str, Any]:
+        lo, hi = self.range_nm
+        return resolved_misfit(curve, other, d_low_nm=lo, d_high_nm=hi, psd_weight=self.psd_weight)
+
+    def evaluate(self, p: Mapping[str, float]) -> tuple[dict[str, Any], Any]:
+        key = tuple(round(float(p[n]), 9) for n in CALIBRATION_PARAMETERS)
+        if key not in self.cache:
+            curve = self.curve(p)
+            m = self.misfit(curve, self.measured)
+            self.cache[key] = (m, curve)
+            self.best = min(self.best, m["objective"])
+            if self.progress is not None:
+                self.progress(len(self.cache), self.best)
+        return self.cache[key]
+
+
 def calibrate_cbd(
     labels: np.ndarray,
     measured: Any,
@@ -383,10 +186,19 @@ def calibrate_cbd(
     radii_nm: Sequence[float] | None = None,
     seed: int = 0,
     max_evaluations: int = 80,
+    global_samples: int | None = None,
+    max_voxels: int | None = None,
+    psd_weight: float = DEFAULT_PSD_WEIGHT,
     tolerance: float = 0.02,
     progress: Callable[[int, float], None] | None = None,
 ) -> CbdCalibration:
     """Fit CBD parameters so the simulated MIP matches a measured curve in the resolved range.
+
+    A Latin hypercube of the free parameters' bands (the global stage), then bounded
+    Nelder-Mead in band-scaled parameters (the local stage), all with one seed (common random
+    numbers), minimising the objective of :func:`resolved_misfit`; then the sensitivity of
+    each parameter from a profile (:mod:`microstructure.cbd._calibrate_search`) and one
+    realisation with another seed (the floor of the misfit).
 
     Parameters
     ----------
@@ -400,10 +212,16 @@ def calibrate_cbd(
         over :data:`DEFAULT_BOUNDS` (set the CBD porosity band), starting values.
     distribution, inlet, thickness_axis, top_at, radii_nm, seed
         Forward model settings (:func:`cbd_mip_curve`).
-    max_evaluations, tolerance
-        Budget of Powell [2]_ (the void size is scanned besides); sensitivity saturation.
+    max_evaluations, global_samples
+        Budget of the local stage; size of the Latin hypercube (default ``10 * len(free)``).
+    max_voxels
+        Search on a crop of at most this many voxels (whole electrode thickness, placed
+        where its pore fraction is closest to the whole volume's); the fitted parameters are
+        then simulated once on the whole volume (``misfit``).
+    psd_weight, tolerance
+        Weight of the PSD term of the objective; saturation of the sensitivity.
     progress
-        Called after every forward simulation with (evaluations, best RMS misfit).
+        Called after every forward simulation with (evaluations, best objective).
 
     Returns
     -------
@@ -415,14 +233,17 @@ def calibrate_cbd(
         No overlap with the resolved range (both ranges named); a CBD envelope at the top of
         the porosity band larger than the open pore space; bad names or bounds.
     """
+    from microstructure.cbd._calibrate_search import representative_crop
+    from microstructure.faces import axis_index
+
     t0 = time.perf_counter()
     vs = parse_voxel_size(voxel_size_nm)
     b = _check_free_bounds(free, bounds)
+    _check_budget(max_evaluations, global_samples, max_voxels, tolerance)
     free = tuple(free)
     radii = np.asarray(default_radii_nm(vs) if radii_nm is None else radii_nm, dtype=float)
-    lo_nm, hi_nm = resolved_range(measured, vs, radii)
-    prepared = _prepare_labels(labels)
-    _check_band(prepared, cbd_to_am_volume_ratio, b, free, start)
+    range_nm = resolved_range(measured, vs, radii)
+    _check_band(_prepare_labels(labels), cbd_to_am_volume_ratio, b, free, start)
     base = {**CALIBRATION_PARAMETERS, **dict(start or {})}
     for name in free:
         base[name] = float(np.clip(base[name], *b[name]))
@@ -435,135 +256,186 @@ def calibrate_cbd(
         "top_at": top_at,
         "radii_nm": radii,
         "seed": seed,
-        "_prepared": prepared,
     }
-    cache: dict[tuple[float, ...], tuple[float, dict[str, Any], Any]] = {}
-    best = [math.inf]
-
-    def params_of(x: np.ndarray) -> dict[str, float]:
-        p = dict(base)
-        for name, xi in zip(free, x, strict=True):
-            lo, hi = b[name]
-            p[name] = lo + float(np.clip(xi, 0.0, 1.0)) * (hi - lo)
-        return p
-
-    def evaluate(p: dict[str, float]) -> tuple[float, dict[str, Any], Any]:
-        key = tuple(round(p[n], 6) for n in free)
-        if key not in cache:
-            curve = cbd_mip_curve(labels, parameters=p, **common)
-            m = resolved_misfit(curve, measured, d_low_nm=lo_nm, d_high_nm=hi_nm)
-            cache[key] = (m["rms"], m, curve)
-            best[0] = min(best[0], m["rms"])
-            if progress is not None:
-                progress(len(cache), best[0])
-        return cache[key]
-
-    x0 = np.array([(base[n] - b[n][0]) / (b[n][1] - b[n][0]) for n in free])
-    start_misfit = evaluate(params_of(x0))[1]
-    lo_v, hi_v = b["max_void_diameter_nm"]
-    quantum = 0.25 * min(vs) / (hi_v - lo_v)  # a quarter voxel of void size, box units
-    x_opt = _optimise(x0, free, params_of, evaluate, max_evaluations, quantum)
-    fitted = params_of(x_opt)
-    rms, misfit, curve = evaluate(fitted)
-    sens = _sensitivity(fitted, free, b, curve, evaluate, tolerance, lo_nm, hi_nm)
+    crop = representative_crop(labels, max_voxels, axis_index(thickness_axis))
+    work = np.asarray(labels)[crop]
+    prob = _Problem(work, common, measured, range_nm, psd_weight, progress)
+    fitted, stages = _search(prob, free, b, base, max_evaluations, global_samples, seed)
+    fit_misfit, fit_curve = prob.evaluate(fitted)
+    realisation = prob.misfit(prob.curve(fitted, seed=seed + 1), fit_curve)
+    sens, profile = _sensitivity(prob, fitted, free, b, fit_curve, tolerance)
+    _realisation_limited(profile, realisation["max_abs"], tolerance)
+    misfit, curve = fit_misfit, fit_curve
+    if work.shape != np.shape(labels):
+        whole = _Problem(labels, common, measured, range_nm, psd_weight, None)
+        misfit, curve = whole.evaluate(fitted)
     return CbdCalibration(
         parameters=fitted,
         free=free,
         bounds={n: b[n] for n in free},
         sensitivity=sens,
         misfit=misfit,
-        start_misfit=start_misfit,
-        evaluations=len(cache),
+        start_misfit=prob.evaluate(base)[0],
+        evaluations=len(prob.cache),
         seconds=time.perf_counter() - t0,
-        range_nm=(lo_nm, hi_nm),
+        range_nm=range_nm,
         simulated=curve,
         measured=measured,
-        settings={
-            **{k: common[k] for k in ("distribution", "inlet", "seed", "cbd_to_am_volume_ratio")},
-            "tolerance": tolerance,
-            "voxel_size_nm": list(vs),
-            "shape": list(np.shape(labels)),
-            "optimizer": "Powell (scipy.optimize.minimize, bounded)",
-        },
+        settings=_settings(common, tolerance, psd_weight, vs, labels, crop),
+        fit_misfit=fit_misfit,
+        realisation_misfit=realisation,
+        profile=profile,
+        stages=stages,
     )
 
 
-def _optimise(
-    x0: np.ndarray,
+def _settings(
+    common: dict[str, Any],
+    tolerance: float,
+    psd_weight: float,
+    vs: tuple[float, float, float],
+    labels: np.ndarray,
+    crop: tuple[slice, slice, slice],
+) -> dict[str, Any]:
+    """The settings block of the result (JSON-ready), with the search crop."""
+    work = np.asarray(labels)[crop]
+    return {
+        **{k: common[k] for k in ("distribution", "inlet", "seed", "cbd_to_am_volume_ratio")},
+        "tolerance": tolerance,
+        "psd_weight": psd_weight,
+        "voxel_size_nm": list(vs),
+        "shape": list(np.shape(labels)),
+        "search_shape": list(work.shape),
+        "search_offset": [int(s.start or 0) for s in crop],
+        "pore_fraction": float(np.count_nonzero(np.asarray(labels) == Phase.PORE))
+        / float(np.size(labels)),
+        "search_pore_fraction": float(np.count_nonzero(work == Phase.PORE)) / float(work.size),
+        "optimizer": "Latin hypercube + bounded Nelder-Mead in band-scaled parameters (scipy), "
+        "common random numbers",
+    }
+
+
+def _distinct_starts(
+    ranked: list[tuple[float, np.ndarray]], n: int, min_distance: float
+) -> list[np.ndarray]:
+    """Up to ``n`` of the best points, each at least ``min_distance`` (unit box, max norm)
+    from the ones taken before."""
+    out: list[np.ndarray] = []
+    for _, x in ranked:
+        if all(np.max(np.abs(x - y)) >= min_distance for y in out):
+            out.append(x)
+        if len(out) == n:
+            break
+    return out
+
+
+def _to_unit(name: str, value: float, band: tuple[float, float]) -> float:
+    """Band-scaled value in [0, 1]: logarithmic for the diameters (names ending in ``_nm``,
+    a relative scale), linear otherwise."""
+    lo, hi = band
+    if name.endswith("_nm") and lo > 0:
+        return math.log(value / lo) / math.log(hi / lo)
+    return (value - lo) / (hi - lo)
+
+
+def _from_unit(name: str, u: float, band: tuple[float, float]) -> float:
+    """Inverse of :func:`_to_unit`."""
+    lo, hi = band
+    if name.endswith("_nm") and lo > 0:
+        return lo * (hi / lo) ** u
+    return lo + u * (hi - lo)
+
+
+def _search(
+    prob: _Problem,
     free: tuple[str, ...],
-    params_of: Callable[[np.ndarray], dict[str, float]],
-    evaluate: Callable[[dict[str, float]], tuple[float, dict[str, Any], Any]],
+    b: dict[str, tuple[float, float]],
+    base: dict[str, float],
     max_evaluations: int,
-    quantum: float = 0.0,
-) -> np.ndarray:
-    """Fit in the unit box. The void size changes the voxelised gas balls in jumps (a
-    piecewise-constant direction): it is scanned on nested grids down to ``quantum`` (a
-    quarter voxel, in box units); Powell [2]_ fits the other free parameters with it fixed;
-    a last fine scan of the void size follows."""
-    from scipy.optimize import minimize
+    global_samples: int | None,
+    seed: int,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Global Latin hypercube, then local Nelder-Mead; the fitted parameters and a summary."""
+    from microstructure.cbd._calibrate_search import global_stage, local_stage
 
-    x = x0.copy()
+    def params_of(x: np.ndarray) -> dict[str, float]:
+        p = dict(base)
+        for name, xi in zip(free, x, strict=True):
+            p[name] = _from_unit(name, float(np.clip(xi, 0.0, 1.0)), b[name])
+        return p
 
-    def score(xv: np.ndarray) -> float:
-        return evaluate(params_of(xv))[0]
+    def score(x: np.ndarray) -> float:
+        return float(prob.evaluate(params_of(x))[0]["objective"])
 
-    iv = free.index("max_void_diameter_nm") if "max_void_diameter_nm" in free else None
-
-    def scan(values: np.ndarray) -> None:
-        best = min((score(np.where(np.arange(x.size) == iv, v, x)), v) for v in values)
-        x[iv] = best[1]
-
-    if iv is not None:
-        # coarse (1/6 of the band), medium (1/18), then quarter voxels over +- a medium step
-        scan(np.linspace(0.0, 1.0, 7))
-        scan(np.clip(x[iv] + np.arange(-3, 4) / 18.0, 0.0, 1.0))
-        q = max(quantum, 1e-3)
-        scan(np.clip(x[iv] + 2 * q * np.arange(-4, 5), 0.0, 1.0))
-    others = [i for i in range(x.size) if i != iv]
-
-    def sub(y: np.ndarray) -> float:
-        xv = x.copy()
-        xv[others] = y
-        return score(xv)
-
-    # coordinate descent: the others with the void fixed, then the void on quarter voxels
-    for _ in range(2 if iv is not None else 1):
-        if others:
-            opt = minimize(
-                sub,
-                x[others],
-                method="Powell",
-                bounds=[(0.0, 1.0)] * len(others),
-                options={"maxfev": int(max_evaluations), "xtol": 1e-3, "ftol": 1e-5},
-            )
-            x[others] = np.asarray(opt.x)
-        if iv is not None:
-            scan(np.clip(x[iv] + max(quantum, 1e-3) * np.arange(-5, 6), 0.0, 1.0))
-    return x
+    x0 = np.array([_to_unit(n, base[n], b[n]) for n in free])
+    n_global = 10 * len(free) if global_samples is None else int(global_samples)
+    ranked = global_stage(score, x0, n_global, seed)
+    n_after_global = len(prob.cache)
+    step = 0.5 / max(n_global, 1) ** (1.0 / len(free)) if n_global else 0.15
+    # local stage from the best global points that lie apart (a jagged objective has
+    # several basins; the budget is shared), then the best of them
+    starts = _distinct_starts(ranked, N_LOCAL_STARTS, 2.0 * step)
+    share = max_evaluations // (len(starts) + 1)
+    ends = []
+    for x_s in starts:
+        x_e = local_stage(score, x_s, max(step, 0.05), share)
+        ends.append((score(x_e), x_e))
+    x = min(ends, key=lambda t: t[0])[1]
+    # polish the best with the rest of the budget and a smaller simplex
+    x = local_stage(score, x, max(step, 0.05) / 3.0, max_evaluations - len(starts) * share)
+    stages = {
+        "global_samples": n_global,
+        "global_best_objective": float(ranked[0][0]),
+        "global_best": params_of(ranked[0][1]),
+        "local_evaluations": len(prob.cache) - n_after_global,
+        "objective": score(x),
+    }
+    return params_of(x), stages
 
 
 def _sensitivity(
+    prob: _Problem,
     fitted: dict[str, float],
     free: tuple[str, ...],
     b: dict[str, tuple[float, float]],
-    curve: Any,
-    evaluate: Callable[[dict[str, float]], tuple[float, dict[str, Any], Any]],
+    fit_curve: Any,
     tolerance: float,
-    lo_nm: float,
-    hi_nm: float,
-) -> dict[str, float]:
-    """Parameter change moving the curve by ``tolerance`` somewhere (finite differences of
-    5 % of the band, towards the band's interior)."""
-    out: dict[str, float] = {}
+) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """Sensitivity: the larger of the linearised profile
+    (:func:`~microstructure.cbd._calibrate_search.profile_sensitivity`) and the spread of the
+    simulated parameter sets the curve cannot tell from the fit
+    (:func:`~microstructure.cbd._calibrate_search.spread_of_equivalent`)."""
+    from microstructure.cbd._calibrate_search import profile_sensitivity, spread_of_equivalent
+
+    def difference(p: dict[str, float]) -> np.ndarray:
+        m = prob.misfit(prob.evaluate(p)[1], fit_curve)
+        return m["simulated"] - m["measured"]
+
+    sens, detail = profile_sensitivity(fitted, free, b, difference, tolerance)
+    samples = [
+        (dict(zip(CALIBRATION_PARAMETERS, key, strict=True)), _max_diff(prob, c, fit_curve))
+        for key, (_, c) in prob.cache.items()
+    ]
+    spread = spread_of_equivalent(fitted, free, samples, tolerance)
     for name in free:
-        lo, hi = b[name]
-        step = 0.05 * (hi - lo)
-        p = dict(fitted)
-        p[name] = fitted[name] + step if fitted[name] + step <= hi else fitted[name] - step
-        other = evaluate(p)[2]
-        moved = resolved_misfit(other, curve, d_low_nm=lo_nm, d_high_nm=hi_nm)["max_abs"]
-        out[name] = float(tolerance * step / moved) if moved > 0 else float("inf")
-    return out
+        detail[name]["linearised"] = sens[name]
+        detail[name]["equivalent_spread"] = spread[name]
+        sens[name] = max(sens[name], spread[name])
+    return sens, detail
+
+
+def _realisation_limited(
+    profile: dict[str, dict[str, Any]], spread: float, tolerance: float
+) -> None:
+    """Add to each profile the change whose systematic effect equals the spread of two
+    realisations: what a curve that is not this model's own realisation (a measurement) can
+    determine."""
+    for detail in profile.values():
+        detail["realisation_limited"] = detail["linearised"] * spread / tolerance
+
+
+def _max_diff(prob: _Problem, curve: Any, fit_curve: Any) -> float:
+    return float(prob.misfit(curve, fit_curve)["max_abs"])
 
 
 def calibration_figure(result: CbdCalibration) -> Any:
@@ -586,17 +458,19 @@ def calibration_figure(result: CbdCalibration) -> Any:
         dv = np.diff(y) / np.abs(np.diff(logd))
         ax2.semilogx(np.sqrt(d[1:] * d[:-1]), dv, style, lw=2, label=label)
     ax2.set_xlabel("Washburn throat diameter (nm)")
-    ax2.set_ylabel("dV/dlogD (fraction of the resolved volume per decade)")
+    ax2.set_ylabel("dV/dlogD (resolved volume fraction per decade)")
     ax2.invert_xaxis()
     ax2.legend(fontsize=8)
-    vals = ", ".join(
-        f"{n} {result.parameters[n]:.4g} +- {result.sensitivity.get(n, float('nan')):.2g}"
-        for n in result.free
-    )
+
+    def pm(n: str) -> str:
+        v = result.sensitivity.get(n, float("nan"))
+        return f"+- {v:.2g}" if math.isfinite(v) else "(not determined)"
+
+    vals = ", ".join(f"{n} {result.parameters[n]:.4g} {pm(n)}" for n in result.free)
     fig.suptitle(
-        f"CBD calibration: {vals}\nRMS {m['rms']:.4f}, max {m['max_abs']:.4f}, area "
-        f"{m['area_decades']:.4f} decades, D50 {m['d50_simulated_nm']:.0f} vs "
-        f"{m['d50_measured_nm']:.0f} nm",
+        f"CBD calibration: {vals}\nmax difference {m['max_abs']:.4f}, RMS {m['rms']:.4f}, "
+        f"area {m['area_decades']:.4f} decades, PSD {m['psd_difference']:.3f}, D50 "
+        f"{m['d50_simulated_nm']:.0f} vs {m['d50_measured_nm']:.0f} nm",
         fontsize=8,
     )
     return fig

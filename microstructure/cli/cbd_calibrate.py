@@ -41,7 +41,7 @@ def _run(args: Any) -> int:
 
     def tick(n: int, best: float) -> None:
         if not args.json:
-            print(f"  evaluation {n}: best RMS misfit {best:.4f}", file=sys.stderr, flush=True)
+            print(f"  simulation {n}: best objective {best:.4f}", file=sys.stderr, flush=True)
 
     try:
         res = _calibrate(args, vol, vs, measured, free, tick)
@@ -66,6 +66,9 @@ def _calibrate(args: Any, vol: Any, vs: Any, measured: Any, free: Any, tick: Any
         distribution=args.distribution,
         inlet=args.inlet,
         max_evaluations=args.max_evaluations,
+        global_samples=args.global_samples,
+        max_voxels=args.max_voxels,
+        **({} if args.psd_weight is None else {"psd_weight": args.psd_weight}),
         seed=args.seed,
         progress=tick,
     )
@@ -73,7 +76,7 @@ def _calibrate(args: Any, vol: Any, vs: Any, measured: Any, free: Any, tick: Any
 
 def _write(args: Any, out: Path, res: Any) -> None:
     from microstructure.cbd.calibrate import calibration_figure
-    from microstructure.io.tables import write_csv, write_json
+    from microstructure.io.tables import to_jsonable, write_csv, write_json
     from microstructure.plot import save_figure
 
     out.mkdir(parents=True, exist_ok=True)
@@ -92,18 +95,21 @@ def _write(args: Any, out: Path, res: Any) -> None:
     )
     save_figure(calibration_figure(res), out / "calibration_overlay.png")
     if args.json:
-        print(json.dumps(numbers, default=float))
+        print(json.dumps(to_jsonable(numbers)))
     else:
         for name in res.free:
-            print(
-                f"{name}: {res.parameters[name]:.4g} (sensitivity +- {res.sensitivity[name]:.2g})"
-            )
+            v = res.sensitivity[name]
+            sens = f"sensitivity +- {v:.2g}" if v < float("inf") else "not determined"
+            print(f"{name}: {res.parameters[name]:.4g} ({sens})")
         print(
-            f"misfit: RMS {m['rms']:.4f}, max {m['max_abs']:.4f}, area "
-            f"{m['area_decades']:.4f} decades, D50 {m['d50_simulated_nm']:.4g} vs "
-            f"{m['d50_measured_nm']:.4g} nm; {res.evaluations} simulations in "
-            f"{res.seconds:.0f} s -> {out}"
+            f"misfit: max {m['max_abs']:.4f}, RMS {m['rms']:.4f}, area "
+            f"{m['area_decades']:.4f} decades, PSD {m['psd_difference']:.3f}, D50 "
+            f"{m['d50_simulated_nm']:.4g} vs {m['d50_measured_nm']:.4g} nm; two realisations "
+            f"differ by {res.realisation_misfit['max_abs']:.4f}; {res.evaluations} "
+            f"simulations in {res.seconds:.0f} s -> {out}"
         )
+        for flag in numbers["quality"]["flags"]:
+            print(f"  quality: {flag}")
 
 
 def add_parsers(sub: Any) -> None:
@@ -113,7 +119,8 @@ def add_parsers(sub: Any) -> None:
     c = csub.add_parser(
         "calibrate",
         help="fit the CBD model (void size, CBD porosity, nanopore diameters, contact angle) "
-        "to a measured MIP curve",
+        "to a measured MIP curve: Latin hypercube + bounded Nelder-Mead, common random "
+        "numbers; writes calibration.json, calibration_curves.csv, calibration_overlay.png",
     )
     c.add_argument("labels", help="AM/pore labels volume (e.g. the segment stage's volume.tif)")
     c.add_argument("measured", help="measured MIP curve (curve CSV or instrument export)")
@@ -129,7 +136,29 @@ def add_parsers(sub: Any) -> None:
     c.add_argument("--bounds", default=None, help="NAME=LOW:HIGH,... e.g. cbd_porosity=0.45:0.55")
     c.add_argument("--distribution", default="contact", choices=("contact", "random", "surface"))
     c.add_argument("--inlet", default="all-but-bottom", help="mercury inlet faces")
-    c.add_argument("--max-evaluations", type=int, default=80, help="forward simulations")
+    c.add_argument("--max-evaluations", type=int, default=80, help="simulations of the local stage")
+    c.add_argument(
+        "--global-samples",
+        type=int,
+        default=None,
+        help="Latin hypercube points of the global stage (default 10 per free parameter)",
+    )
+    c.add_argument(
+        "--max-voxels",
+        type=int,
+        default=None,
+        help="search on a crop of at most this many voxels (whole thickness, pore fraction "
+        "closest to the whole volume's); the "
+        "fitted values are then simulated once on the whole volume",
+    )
+    c.add_argument(
+        "--psd-weight",
+        type=float,
+        default=None,
+        help="weight of the PSD term (volume in other 0.1-decade bins) beside the area "
+        "between the cumulative curves (default: DEFAULT_PSD_WEIGHT of "
+        "microstructure.cbd.calibrate, 0.5)",
+    )
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--voxel-size-nm", type=float, default=None)
     c.add_argument("--json", action="store_true", help="print one JSON object")
