@@ -126,3 +126,56 @@ def test_sigterm_during_phantom_keeps_previous_output(tmp_path: Path) -> None:
     assert res.returncode == 143, res.stderr
     assert res.stderr.strip().splitlines() == ["microstructure: interrupted (SIGTERM)"]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing half-written
+
+
+_DEFERRED_SCRIPT = r"""
+import os, signal, sys, time
+import microstructure.cli as cli
+
+state = {}
+cli._install_handlers(state)
+# a function "inside numba's compiler": the signal it receives must not raise there
+compiler = {"__name__": "numba.core.fake_compiler", "os": os, "signal": signal, "time": time}
+exec(
+    "def compile_step():\n"
+    "    os.kill(os.getpid(), signal.SIGTERM)\n"
+    "    t = time.monotonic()\n"
+    "    while time.monotonic() - t < 0.3:\n"
+    "        pass\n"
+    "    return 'compiled'\n",
+    compiler,
+)
+print(compiler["compile_step"](), state.get("deferred"), flush=True)
+try:
+    time.sleep(2.0)  # outside the compiler: the signal, delivered again, raises here
+    print("not interrupted", flush=True)
+except cli.Terminated:
+    print("interrupted after the compiler", flush=True)
+"""
+
+
+def test_signal_inside_numbas_compiler_is_delivered_once_out_of_it() -> None:
+    """An exception raised inside numba's compiler (or llvmlite's ctypes callbacks) is
+    swallowed or leaves LLVM half-built (seen: exit 0 after SIGTERM, once a segfault); the
+    handler defers the signal there and delivers it again once the code is out of it."""
+    res = subprocess.run(
+        [sys.executable, "-c", _DEFERRED_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert res.stdout.splitlines() == [
+        f"compiled {int(signal.SIGTERM)}",
+        "interrupted after the compiler",
+    ], res.stderr
+
+
+def test_a_signal_swallowed_during_the_command_still_ends_it_as_interrupted(
+    monkeypatch, capsys
+) -> None:
+    import microstructure.cli as cli
+
+    def run_swallowing(args, state):  # noqa: ANN001
+        state["signal"] = int(signal.SIGTERM)  # the handler ran; a C callback ate the exception
+        return 0
+
+    monkeypatch.setattr(cli, "_run", run_swallowing)
+    assert main(["info", "whatever.tif"]) == 143
+    assert capsys.readouterr().err.strip() == "microstructure: interrupted (SIGTERM)"

@@ -9,8 +9,10 @@ errors, failures and interrupts alike); ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -56,12 +58,36 @@ class Terminated(KeyboardInterrupt):
     """Raised in the main thread when the process receives SIGTERM."""
 
 
-def _interrupt_handler(state: dict[str, int]) -> Callable[[int, Any], None]:
-    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+#: packages whose Python code must not be interrupted by an exception: numba's compiler and
+#: llvmlite's ctypes callbacks (an exception raised there is swallowed by the callback, or
+#: leaves LLVM half-built and the process may crash, numba/numba#2324)
+_DEFER_IN = ("numba", "llvmlite")
+_REDELIVER_S = 0.05
+
+
+def _in_compiler(frame: Any) -> bool:
+    """True when ``frame`` or a caller belongs to :data:`_DEFER_IN`."""
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).split(".")[0] in _DEFER_IN:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt_handler(state: dict[str, Any]) -> Callable[[int, Any], None]:
+    def handler(signum: int, frame: Any) -> None:
         if state.get("signal"):
             # already unwinding: let the cleanup (temporary files) finish; one more signal of
             # this kind then ends the process the default way
             signal.signal(signum, signal.SIG_DFL)
+            return
+        if _in_compiler(frame):
+            # inside numba's compiler: deliver the signal again shortly, once out of it
+            state["deferred"] = signum
+            timer = threading.Timer(_REDELIVER_S, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            state["timer"] = timer
+            timer.start()
             return
         state["signal"] = signum
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
@@ -69,7 +95,7 @@ def _interrupt_handler(state: dict[str, int]) -> Callable[[int, Any], None]:
     return handler
 
 
-def _install_handlers(state: dict[str, int]) -> dict[int, Any]:
+def _install_handlers(state: dict[str, Any]) -> dict[int, Any]:
     """SIGINT and SIGTERM raise in the main thread; returns the previous handlers."""
     previous = {}
     handler = _interrupt_handler(state)
@@ -81,7 +107,7 @@ def _install_handlers(state: dict[str, int]) -> dict[int, Any]:
     return previous
 
 
-def _interrupt_signal(exc: BaseException, state: dict[str, int]) -> int | None:
+def _interrupt_signal(exc: BaseException, state: dict[str, Any]) -> int | None:
     """The signal number when ``exc`` is (or wraps) an interrupt, else None.
 
     C extensions (numba, SciPy) may turn a ``KeyboardInterrupt`` raised inside them into a
@@ -124,19 +150,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         warnings.showwarning = _one_line_warning
-        state: dict[str, int] = {}
+        state: dict[str, Any] = {}
         previous = _install_handlers(state)
         try:
-            return _run(args, state)
+            code = _run(args, state)
+            missed = state.get("signal") or state.get("deferred")
+            if missed and code != 128 + int(missed):
+                # a signal received while the command finished (deferred out of the compiler,
+                # or swallowed by a C callback): the command still ends as interrupted
+                state["signal"] = missed
+                return _report_interrupt(int(missed))
+            return code
         except KeyboardInterrupt:  # a signal whose handler ran only after _run returned
             return 128 + int(state.get("signal") or signal.SIGINT)
         finally:
+            if state.get("timer") is not None:
+                state["timer"].cancel()
             _restore_handlers(previous, state)
     finally:
         JSON_ERRORS.reset(token)
 
 
-def _restore_handlers(previous: dict[int, Any], state: dict[str, int]) -> None:
+def _restore_handlers(previous: dict[int, Any], state: dict[str, Any]) -> None:
     """Put the previous handlers back; once a signal was received, a late duplicate delivered
     while restoring is ignored instead of escaping as an unhandled ``KeyboardInterrupt``
     (which would end the interpreter by SIGINT, exit -2, instead of 130)."""
@@ -149,7 +184,7 @@ def _restore_handlers(previous: dict[int, Any], state: dict[str, int]) -> None:
             signal.signal(sig, handler)
 
 
-def _run(args: argparse.Namespace, state: dict[str, int]) -> int:
+def _run(args: argparse.Namespace, state: dict[str, Any]) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
