@@ -43,6 +43,8 @@ __all__ = [
     "REFERENCE_KEEP",
     "REFERENCE_MIN_RUN_PX",
     "static_region",
+    "reference_crop",
+    "drop_reference_band",
 ]
 
 #: slice distance at which a static region must still correlate
@@ -164,3 +166,55 @@ def static_region(
             "structure)"
         )
     return best, info
+
+
+def reference_crop(
+    found: dict[str, Any], positions: np.ndarray, applied: np.ndarray, crop: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The output ``crop`` without the static reference band when it lies at an edge.
+
+    A cap found by ``roi="auto"`` is not sample: it lies at the top (or another edge) of
+    every slice, and a segmentation would take the Pt for solid. ``found`` is the
+    ``reference_region`` report (``axis`` and ``region`` in slice 0's frame); a band that
+    starts within ``REFERENCE_BAND_PX`` of an edge of the kept output (in every slice) is cut
+    off together with the rows it was widened by. Returns the new crop (the input crop when
+    nothing is dropped) and what was done (``dropped`` rows/columns, or a note why not).
+    """
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    app = np.asarray(applied, dtype=np.float64).reshape(-1, 2)
+    axis = 0 if found.get("axis") == "rows" else 1
+    name = ("y", "x")[axis]
+    lo_r, hi_r = (float(v) for v in found["region"][2 * axis : 2 * axis + 2])
+    # output coordinate of a slice-0 frame coordinate in slice i: c - p_i + applied_i
+    off = app[:, axis] - pos[:, axis]
+    lo, hi = (int(v) for v in crop[name])
+    start, stop = lo_r + float(off.min()), hi_r + float(off.max())
+    new = (lo, hi)
+    if start <= lo + REFERENCE_BAND_PX:
+        new = (max(lo, math.ceil(stop - 1e-6)), hi)
+    elif stop >= hi - REFERENCE_BAND_PX:
+        new = (lo, min(hi, math.floor(start + 1e-6)))
+    else:
+        return crop, {"dropped": 0, "note": "the reference band is inside the field: kept"}
+    if new[1] - new[0] < max(2, (hi - lo) // 4):
+        return crop, {"dropped": 0, "note": "the reference band covers most of the field: kept"}
+    out = {**crop, name: [int(new[0]), int(new[1])]}
+    return out, {"dropped": int((hi - lo) - (new[1] - new[0])), "dropped_axis": name}
+
+
+def drop_reference_band(aligned: Any, positions: np.ndarray, info: dict[str, Any]) -> Any:
+    """``aligned`` (numpy or lazy) without the reference band found at its edge
+    (:func:`reference_crop`); ``info["crop"]`` and ``info["reference_region"]`` updated."""
+    ref = info.get("reference_region") or {}
+    if not ref.get("found") or not info["crop"].get("cropped"):
+        return aligned
+    old = info["crop"]
+    new, what = reference_crop(ref, positions, info["applied_shifts_px"], old)
+    ref.update(what)
+    if new is old:
+        return aligned
+    (y0, y1), (x0, x1) = new["y"], new["x"]
+    (oy, _), (ox, _) = old["y"], old["x"]
+    info["crop"] = {**new, "before_reference_drop": {"y": old["y"], "x": old["x"]}}
+    cut = aligned[:, y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+    return cut if hasattr(cut, "compute") else np.ascontiguousarray(cut)

@@ -74,7 +74,7 @@ from microstructure.preprocess._align_quality import (
     expected_trend,
     face_recession_nm_per_slice,
 )
-from microstructure.preprocess._align_reference import static_region
+from microstructure.preprocess._align_reference import drop_reference_band, static_region
 from microstructure.preprocess._align_uncertainty import position_uncertainty
 from microstructure.preprocess._chunks import finish, lazy_input, runs_chunked, slabs
 from microstructure.preprocess._registration import (
@@ -421,6 +421,7 @@ def align_slices_report(
     refine_tol_px: float = DEFAULT_REFINE_TOL_PX,
     order: int = DEFAULT_ORDER,
     crop: bool = True,
+    drop_reference: bool = True,
     voxel_size_nm: Any = None,
     expected_trend_nm_per_slice: tuple[float, float] | None = None,
     slice_thickness_nm: float | None = None,
@@ -522,6 +523,7 @@ def align_slices_report(
     found = info.get("reference_region", {}).get("found")
     used = region if roi_t is not None and (not isinstance(roi_t, str) or found) else None
     add_quality(aligned, positions, info, keep_trend, expected, voxel_size_nm, used)
+    aligned = drop_reference_band(aligned, positions, info) if drop_reference else aligned
     if not chunked:
         return aligned, positions, info
     return finish(aligned, stack), positions, info
@@ -542,6 +544,7 @@ def align_slices(
     refine_tol_px: float = DEFAULT_REFINE_TOL_PX,
     order: int = DEFAULT_ORDER,
     crop: bool = True,
+    drop_reference: bool = True,
     workers: int | None = None,
     chunks: int | None = None,
     resume_dir: str | os.PathLike | None = None,
@@ -597,6 +600,10 @@ def align_slices(
     crop
         Crop the output to the region valid in every slice (see
         :func:`align_slices_report` for the recorded ranges).
+    drop_reference
+        With ``crop`` and ``roi="auto"``: cut a reference band found at an edge of the
+        field (a protective cap: Pt, not sample) off the output (default True); the report's
+        ``reference_region`` says how many rows or columns were dropped.
     workers
         Threads of the in-memory path (default: all cores; the chunked path runs on the
         active Dask scheduler).
@@ -636,6 +643,7 @@ def align_slices(
         refine_tol_px=refine_tol_px,
         order=order,
         crop=crop,
+        drop_reference=drop_reference,
         workers=workers,
         chunks=chunks,
         resume_dir=resume_dir,

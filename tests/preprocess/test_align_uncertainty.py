@@ -105,6 +105,37 @@ def test_fiducial_cap_found_and_registered_on(realistic) -> None:
     assert not pinfo["quality"]["checks"]["drift_uncertainty_px"]["passed"]
 
 
+def test_cap_is_dropped_from_the_aligned_stack(realistic) -> None:
+    """The cap found by ``roi="auto"`` is Pt, not sample: the aligned stack starts below it
+    (every output row lies in the structure of every slice), unless told to keep it."""
+    ph = realistic
+    up = max(0.0, -float(ph.shifts_px[:, 0].min()))
+    rows = 24 + math.ceil(up)
+    cap = with_fiducial(ph, rows, seed=1)
+    stack = cap.image.astype(np.float32) / 255.0
+    out, _, info = align_slices_report(stack, roi="auto")
+    ref, crop = info["reference_region"], info["crop"]
+    assert ref["dropped_axis"] == "y" and ref["dropped"] > 0
+    # output row 0 is input row crop_y0 + applied_dy of each slice: below the cap interface
+    # (at rows + dy in slice i) in every slice
+    applied = np.asarray(info["applied_shifts_px"])
+    first_row_in_input = crop["y"][0] + applied[:, 0]
+    assert np.all(first_row_in_input >= rows + ph.shifts_px[:, 0] - 0.5)
+    # and not much below it: at most the widened band plus the drift spread
+    assert np.all(first_row_in_input <= rows + ph.shifts_px[:, 0] + 8 + np.ptp(applied[:, 0]))
+    assert out.shape[1] == crop["y"][1] - crop["y"][0]
+    kept, _, kinfo = align_slices_report(stack, roi="auto", drop_reference=False)
+    assert "dropped" not in kinfo["reference_region"]
+    assert kept.shape[1] - out.shape[1] == ref["dropped"]
+    assert kinfo["crop"]["y"] == crop["before_reference_drop"]["y"]
+    # a band in the middle of the field is not cut (it cannot be cropped away)
+    from microstructure.preprocess._align_reference import reference_crop
+
+    mid = {"axis": "rows", "region": [60.0, 80.0, 0.0, 150.0]}
+    same, what = reference_crop(mid, np.zeros((3, 2)), np.zeros((3, 2)), crop)
+    assert same is crop and what["dropped"] == 0 and "inside" in what["note"]
+
+
 def test_static_region_needs_three_slices() -> None:
     stack = np.random.default_rng(0).random((2, 64, 64)).astype(np.float32)
     found, info = static_region(stack, np.zeros((2, 2)), (1.0, 10.0))
@@ -116,12 +147,14 @@ def test_auto_roi_chunked_equals_in_memory(realistic) -> None:
     up = max(0.0, -float(realistic.shifts_px[:, 0].min()))
     cap = with_fiducial(realistic, 24 + math.ceil(up), seed=1)
     stack = cap.image[:16].astype(np.float32) / 255.0
-    _, ref_pos, ref = align_slices_report(stack, roi="auto", refine=1)
+    ref_out, ref_pos, ref = align_slices_report(stack, roi="auto", refine=1)
     lazy = da.from_array(stack, chunks=(5, -1, -1))
-    _, pos, got = align_slices_report(lazy, roi="auto", refine=1)
+    out, pos, got = align_slices_report(lazy, roi="auto", refine=1)
+    np.testing.assert_allclose(np.asarray(out), ref_out, atol=1e-6)  # the cap cut alike
     np.testing.assert_array_equal(pos, ref_pos)
     for key in ("drift_uncertainty_px", "reference_region", "quality", "registration_roi"):
         assert got[key] == ref[key], key
+    assert got["crop"] == ref["crop"] and "before_reference_drop" in ref["crop"]
 
 
 def test_bad_roi_string() -> None:

@@ -88,6 +88,10 @@ class AlignParams(StageParams):
         description="[y0, y1, x0, x1] in slice 0's frame (e.g. a fiducial cap), or 'auto': "
         "find a band that does not change with depth",
     )
+    drop_reference: bool = Field(
+        _DEFAULTS["drop_reference"].default,
+        description="with roi 'auto': cut a reference band found at an edge (a cap) off the output",
+    )
     chunks: int | None = CHUNKS_FIELD
 
     @field_validator("bandpass_px")
@@ -150,6 +154,7 @@ class AlignStage(Stage):
             refine_tol_px=params.refine_tol_px,
             order=params.order,
             crop=params.crop,
+            drop_reference=params.drop_reference,
             voxel_size_nm=volume.voxel_size_nm,
             expected_trend_nm_per_slice=None
             if params.expected_trend_nm_per_slice is None
