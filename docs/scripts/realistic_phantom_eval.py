@@ -7,7 +7,8 @@ Run from the repository root::
 
 For each seed: ``generate_phantom(shape, seed=s, preset="realistic")`` is written to a
 temporary folder and run through stages 1-5 of ``pipelines/fibsem_nmc622.toml`` (geometry,
-curtaining, denoise, align, segment) with the runner. Printed per seed:
+curtaining, denoise, align, segment; ``--align-first``: geometry, align, curtaining, denoise,
+segment) with the runner. Printed per seed:
 
 - AM volume fraction of the segmentation against the truth (``labels_sectioned == 1``: the
   labels each slice really cuts), the difference (target: within 0.01 absolute);
@@ -33,7 +34,7 @@ curtaining, denoise, align, segment) with the runner. Printed per seed:
 
 ``--preset default`` runs the old phantom instead (the check must pass there).
 
-``--drift-only`` prints only the drift numbers (stages 1-4, no segmentation), with the align
+``--drift-only`` prints only the drift numbers (the stages up to the alignment), with the align
 stage's own ``drift_uncertainty_px`` and whether its check passed; ``--fiducial ROWS``
 (with or without ``--drift-only``) gives the phantom a protective cap with milled marks
 (:func:`microstructure.phantom.acquisition.with_fiducial`) seen over ROWS rows by every
@@ -46,6 +47,8 @@ them without a list; drift off throughout, so the slices line up with the truth)
 the AM error against the whole field, the registered Dice and the closed pores: where the
 segmentation error comes from.
 
+``--align-first`` runs the same stages with the alignment moved right after the geometry
+stage (an experiment on the stage order; the phantom's curtains stay in the image frame).
 ``--nanomesh`` also measures the real nanopore volume (``../shared/validation/``; a lattice
 of etched pores, periodic along its axis 1): the geometry step with its automatic shading
 correction, then the default segmentation; printed: the pore fraction per third along each
@@ -71,11 +74,37 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "pipelines" / "fibsem_nmc622.toml"
 
 
+def _stage_dir(out: Path, name: str) -> Path:
+    """The run folder ``NN-name`` of a stage (its number follows the recipe's order)."""
+    return next(out.glob(f"[0-9][0-9]-{name}"))
+
+
+#: ``--align-first``: the alignment moved right after the geometry stage (an experiment: the
+#: recipe destripes and denoises before aligning)
+ALIGN_FIRST = {"on": False}
+
+
+def _stages() -> list[dict]:
+    import tomllib
+
+    stages = tomllib.loads(RECIPE.read_text())["stage"]
+    if ALIGN_FIRST["on"]:
+        align = next(s for s in stages if s["name"] == "align")
+        stages = [s for s in stages if s["name"] != "align"]
+        stages.insert(1, align)
+    return stages
+
+
+def _align_position() -> int:
+    """1-based position of the align stage in the recipe."""
+    return [s["name"] for s in _stages()].index("align") + 1
+
+
 def _recipe_first_stages(n: int, align: dict | None = None):
     import tomllib
 
     doc = tomllib.loads(RECIPE.read_text())
-    doc["stage"] = doc["stage"][:n]
+    doc["stage"] = _stages()[:n]
     for st in doc["stage"]:
         if st["name"] == "align":
             st.update(align or {})
@@ -179,8 +208,8 @@ def _with_cap(ph, rows: int, seed: int):
 def drift_only(
     seed: int, shape: tuple[int, int, int], work: Path, fiducial: int | None = None
 ) -> dict:
-    """Drift numbers only: stages 1-4 of the recipe (geometry, curtaining, denoise, align;
-    with ``fiducial`` a cap over that many rows and ``roi = "auto"`` in the align stage)."""
+    """Drift numbers only: the recipe's stages up to the alignment (with ``fiducial`` a cap
+    over that many rows and ``roi = "auto"`` in the align stage)."""
     ph = generate_phantom(shape, seed=seed, preset="realistic")
     if fiducial is not None:
         ph = _with_cap(ph, fiducial, seed)
@@ -188,12 +217,14 @@ def drift_only(
     src, out = work / f"phantom-{tag}", work / f"run-{tag}"
     save_phantom(src, ph)
     align = None if fiducial is None else {"roi": "auto"}
-    run_pipeline(_recipe_first_stages(4, align), src / "fibsem.tif", out, progress=False)
+    run_pipeline(
+        _recipe_first_stages(_align_position(), align), src / "fibsem.tif", out, progress=False
+    )
     return {
         "seed": seed,
         "fiducial_rows": fiducial,
         **_drift_numbers(
-            out / "04-align", src / "drift_shifts.csv", seed, shape, "realistic", fiducial
+            _stage_dir(out, "align"), src / "drift_shifts.csv", seed, shape, "realistic", fiducial
         ),
     }
 
@@ -249,14 +280,16 @@ def evaluate(
     out = work / f"run-{tag}"
     align = None if fiducial is None else {"roi": "auto"}
     report = run_pipeline(_recipe_first_stages(5, align), src / "fibsem.tif", out, progress=False)
-    mask = read_volume(out / "05-segment" / "volume.tif").data > 0
+    mask = read_volume(_stage_dir(out, "segment") / "volume.tif").data > 0
     truth_labels = ph.labels_sectioned if ph.labels_sectioned is not None else ph.labels
     truth = truth_labels == 1
     dy, dx = _best_offset(mask, truth)
     # the default preset's files carry no drift table: no registered Dice or drift numbers
     has_drift = (src / "drift_shifts.csv").exists()
     reg = (
-        _registered_truth(truth, out / "04-align", src / "drift_shifts.csv") if has_drift else truth
+        _registered_truth(truth, _stage_dir(out, "align"), src / "drift_shifts.csv")
+        if has_drift
+        else truth
     )
     ry, rx = _best_offset(mask, reg)
     seg = report["numbers"]["segment"]
@@ -284,7 +317,7 @@ def evaluate(
         "curtain_residual": residual,
         **(
             _drift_numbers(
-                out / "04-align", src / "drift_shifts.csv", seed, shape, preset, fiducial
+                _stage_dir(out, "align"), src / "drift_shifts.csv", seed, shape, preset, fiducial
             )
             if has_drift
             else {}
@@ -316,9 +349,9 @@ def attribute(seed: int, shape: tuple[int, int, int], work: Path, effect: str) -
     src, out = work / f"phantom-{seed}-{effect}", work / f"run-{seed}-{effect}"
     save_phantom(src, ph)
     report = run_pipeline(_recipe_first_stages(5), src / "fibsem.tif", out, progress=False)
-    mask = read_volume(out / "05-segment" / "volume.tif").data > 0
+    mask = read_volume(_stage_dir(out, "segment") / "volume.tif").data > 0
     labels = ph.labels_sectioned if ph.labels_sectioned is not None else ph.labels
-    reg = _registered_truth(labels == 1, out / "04-align", src / "drift_shifts.csv")
+    reg = _registered_truth(labels == 1, _stage_dir(out, "align"), src / "drift_shifts.csv")
     ry, rx = _best_offset(mask, reg)
     return {
         "seed": seed,
@@ -403,7 +436,7 @@ def main() -> None:
     p.add_argument(
         "--drift-only",
         action="store_true",
-        help="instead: only the drift numbers (stages 1-4, no segmentation)",
+        help="instead: only the drift numbers (the stages up to the alignment)",
     )
     p.add_argument(
         "--fiducial",
@@ -418,7 +451,13 @@ def main() -> None:
         choices=sorted(_EFFECTS),
         help="instead: switch these realistic effects off one at a time (drift off)",
     )
+    p.add_argument(
+        "--align-first",
+        action="store_true",
+        help="move the align stage right after geometry (before curtaining and denoising)",
+    )
     args = p.parse_args()
+    ALIGN_FIRST["on"] = args.align_first
     shape = tuple(int(v) for v in args.shape.split(","))
     load_recipe(RECIPE)  # the recipe as shipped must load
     with tempfile.TemporaryDirectory() as tmp:
