@@ -74,6 +74,24 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "pipelines" / "fibsem_nmc622.toml"
 
 
+def _aligned_curtain_residual(ph, img: np.ndarray, curtain: np.ndarray) -> float:
+    """The curtain residual of the default destriper on the slices moved back by the true
+    drift (an ideal alignment), scored inside the region every slice covers."""
+    from scipy import ndimage
+
+    sh = np.asarray(ph.shifts_px, dtype=np.float64)
+    sh = sh - sh.mean(axis=0)
+    m = int(np.ceil(np.abs(sh).max())) + 2
+
+    def back(v: np.ndarray) -> np.ndarray:
+        moved = [ndimage.shift(v[k], -sh[k], order=3, mode="nearest") for k in range(len(v))]
+        return np.stack(moved)[:, m:-m, m:-m].astype(np.float32)
+
+    a, c = back(img), back(curtain)
+    removed = a - remove_curtaining(a)
+    return float(np.mean((removed - c) ** 2) / max(float(np.mean(c**2)), 1e-30))
+
+
 def _stage_dir(out: Path, name: str) -> Path:
     """The run folder ``NN-name`` of a stage (its number follows the recipe's order)."""
     return next(out.glob(f"[0-9][0-9]-{name}"))
@@ -82,6 +100,8 @@ def _stage_dir(out: Path, name: str) -> Path:
 #: ``--align-first``: the alignment moved right after the geometry stage (an experiment: the
 #: recipe destripes and denoises before aligning)
 ALIGN_FIRST = {"on": False}
+#: phantom overrides for every phantom of a run (``--curtains-with-sample``)
+EXTRA: dict = {}
 
 
 def _stages() -> list[dict]:
@@ -167,7 +187,7 @@ def _drift_numbers(
 
     stage = next(s for s in tomllib.loads(RECIPE.read_text())["stage"] if s["name"] == "align")
     opts = {k: stage[k] for k in ("neighbors", "refine", "roi") if k in stage}
-    clean = generate_phantom(shape, seed=seed, preset=preset, **ARTEFACTS_OFF)
+    clean = generate_phantom(shape, seed=seed, preset=preset, **{**ARTEFACTS_OFF, **EXTRA})
     if fiducial is not None:
         clean = _with_cap(clean, fiducial, seed)
         opts["roi"] = "auto"
@@ -210,7 +230,7 @@ def drift_only(
 ) -> dict:
     """Drift numbers only: the recipe's stages up to the alignment (with ``fiducial`` a cap
     over that many rows and ``roi = "auto"`` in the align stage)."""
-    ph = generate_phantom(shape, seed=seed, preset="realistic")
+    ph = generate_phantom(shape, seed=seed, preset="realistic", **EXTRA)
     if fiducial is not None:
         ph = _with_cap(ph, fiducial, seed)
     tag = f"{seed}-drift" + ("" if fiducial is None else f"-cap{fiducial}")
@@ -271,7 +291,7 @@ def evaluate(
     preset: str = "realistic",
     fiducial: int | None = None,
 ) -> dict:
-    ph = generate_phantom(shape, seed=seed, preset=preset)
+    ph = generate_phantom(shape, seed=seed, preset=preset, **EXTRA)
     if fiducial is not None:
         ph = _with_cap(ph, fiducial, seed)
     tag = f"{seed}" + ("" if fiducial is None else f"-cap{fiducial}")
@@ -294,8 +314,9 @@ def evaluate(
     ry, rx = _best_offset(mask, reg)
     seg = report["numbers"]["segment"]
     img = ph.image.astype(np.float32) / 255.0
-    removed = img - remove_curtaining(img)
     curtain = np.asarray(ph.curtain, dtype=np.float32)
+    aligned_residual = _aligned_curtain_residual(ph, img, curtain) if has_drift else None
+    removed = img - remove_curtaining(img)
     # under a cap the curtains are scored on the structure only (the rows below the cap
     # interface in every slice): the cap's marks are no curtains of the sample
     r0 = 0 if fiducial is None else ph.truth["fiducial"]["rows"] + _drift_reach(ph)
@@ -315,6 +336,7 @@ def evaluate(
         "closed_fraction": closed_found,
         "closed_fraction_truth": closed_truth,
         "curtain_residual": residual,
+        "curtain_residual_aligned": aligned_residual,
         **(
             _drift_numbers(
                 _stage_dir(out, "align"), src / "drift_shifts.csv", seed, shape, preset, fiducial
@@ -345,7 +367,7 @@ def attribute(seed: int, shape: tuple[int, int, int], work: Path, effect: str) -
     """The segmentation's AM error (whole field), registered Dice and closed pores with one
     realistic effect switched off (``_EFFECTS``) and no drift, through stages 1-5."""
     over = {"drift_step_px": 0.0, "drift_jump_probability": 0.0, **_EFFECTS[effect]}
-    ph = generate_phantom(shape, seed=seed, preset="realistic", **over)
+    ph = generate_phantom(shape, seed=seed, preset="realistic", **{**over, **EXTRA})
     src, out = work / f"phantom-{seed}-{effect}", work / f"run-{seed}-{effect}"
     save_phantom(src, ph)
     report = run_pipeline(_recipe_first_stages(5), src / "fibsem.tif", out, progress=False)
@@ -456,8 +478,15 @@ def main() -> None:
         action="store_true",
         help="move the align stage right after geometry (before curtaining and denoising)",
     )
+    p.add_argument(
+        "--curtains-with-sample",
+        action="store_true",
+        help="render the curtains in the sample frame (they drift with the structure)",
+    )
     args = p.parse_args()
     ALIGN_FIRST["on"] = args.align_first
+    if args.curtains_with_sample:
+        EXTRA["curtain_frame"] = "sample"
     shape = tuple(int(v) for v in args.shape.split(","))
     load_recipe(RECIPE)  # the recipe as shipped must load
     with tempfile.TemporaryDirectory() as tmp:

@@ -290,6 +290,8 @@ def _acquisition(
         field_, dense = dense_curtain_field(stripe_free[nz // 2], nz, p, rngs["dcurt"])
         curtain += field_
         del field_
+    if p.curtain_frame == "sample":
+        curtain = _with_the_sample(curtain, shifts, nz // 2)
     noisy_in = stripe_free + curtain
     np.clip(noisy_in, 0.0, 1.0, out=noisy_in)
     image = _add_noise(noisy_in, p, rngs["noise"])
@@ -304,6 +306,18 @@ def _acquisition(
         "positions": positions,
         "outside": outside,
     }
+
+
+def _with_the_sample(curtain: np.ndarray, shifts: np.ndarray, ref: int) -> np.ndarray:
+    """The curtain field moved slice by slice with the drift (relative to slice ``ref``, on
+    whose content the dense curtains' origins were placed): curtains cut into the face."""
+    from scipy import ndimage
+
+    out = np.empty_like(curtain)
+    for k in range(curtain.shape[0]):
+        d = np.asarray(shifts[k], dtype=np.float64) - np.asarray(shifts[ref], dtype=np.float64)
+        out[k] = ndimage.shift(curtain[k], d, order=3, mode="nearest")
+    return out
 
 
 def _realistic_truth(

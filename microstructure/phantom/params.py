@@ -150,6 +150,10 @@ class PhantomParams:
     drift_jump_probability, drift_jump_px
         Per-slice probability of a sudden drift jump and its mean length (pixels), on top of
         the random walk.
+    curtain_frame
+        ``"image"`` (curtains stay put in the acquired frame while the structure drifts) or
+        ``"sample"`` (curtains are grooves of the milled face and drift with it, as the column
+        pattern of the real Helios slices does: ``docs/scripts/curtain_frame_check.py``).
     """
 
     # geometry
@@ -209,6 +213,7 @@ class PhantomParams:
     slice_jitter: float = 0.0
     drift_jump_probability: float = 0.0
     drift_jump_px: float = 6.0
+    curtain_frame: str = "image"
 
     def __post_init__(self) -> None:
         self._check_geometry()
@@ -384,6 +389,10 @@ class PhantomParams:
         }
         for name, (lo, hi) in ranges.items():
             s(self, name, _check_range(name, getattr(self, name), lo, hi))
+        if self.curtain_frame not in ("image", "sample"):
+            raise ValueError(
+                f"curtain_frame: expected 'image' or 'sample', got {self.curtain_frame!r}"
+            )
         w = _pair("dense_curtain_width_px", self.dense_curtain_width_px)
         if not (0 < w[0] <= w[1] <= 1000):
             raise ValueError(
