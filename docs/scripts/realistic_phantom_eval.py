@@ -315,7 +315,9 @@ def evaluate(
     seg = report["numbers"]["segment"]
     img = ph.image.astype(np.float32) / 255.0
     curtain = np.asarray(ph.curtain, dtype=np.float32)
-    aligned_residual = _aligned_curtain_residual(ph, img, curtain) if has_drift else None
+    # (not under a cap: its rows are in the aligned slices)
+    aligned = has_drift and fiducial is None
+    aligned_residual = _aligned_curtain_residual(ph, img, curtain) if aligned else None
     removed = img - remove_curtaining(img)
     # under a cap the curtains are scored on the structure only (the rows below the cap
     # interface in every slice): the cap's marks are no curtains of the sample

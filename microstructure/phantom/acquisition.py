@@ -19,10 +19,15 @@ from microstructure.phantom.params import PhantomParams
 if TYPE_CHECKING:
     from microstructure.phantom.result import Phantom
 
-#: grey value of the protective (Pt) cap, of the milled marks and of their bright rims
-FIDUCIAL_CAP, FIDUCIAL_MARK, FIDUCIAL_RIM = 0.62, 0.12, 0.85
-#: grey value of the cap's top surface, seen at the tilt above its cross-section face
-FIDUCIAL_TOP = 0.40
+#: grey value of the protective (Pt) cap, of the milled marks and of their bright rims.
+#: Calibrated on the real Helios slice (``helios_slices/..._001.tif``, columns 500-1100):
+#: the cap face's row means are 191-201 (of 255) against the electrode's mean 96 and 95th
+#: percentile 126, i.e. the cap is brighter than any phase of the sample; the phantom's
+#: brightest phase (AM) renders at about 0.8, so the cap face sits near white
+FIDUCIAL_CAP, FIDUCIAL_MARK, FIDUCIAL_RIM = 0.97, 0.12, 1.0
+#: grey value of the cap's top surface, seen at the tilt above its cross-section face (the
+#: Helios rows above the face: 144-177, 1.5-1.8x the electrode's mean)
+FIDUCIAL_TOP = 0.80
 
 
 def drift_shifts(nz: int, p: PhantomParams, rng: np.random.Generator) -> np.ndarray:

@@ -12,8 +12,10 @@ pairs each; band-pass ``REFERENCE_BANDPASS_PX``, coarser than the registration's
 of the first positions does not hide the static band); per band of ``REFERENCE_BAND_PX``
 rows (and of columns) the normalised correlation at the long distance must be at least
 ``REFERENCE_MIN_CORR`` and at least ``REFERENCE_KEEP`` of the one at distance 1. The
-largest run of such rows or columns (at least ``REFERENCE_MIN_RUN_PX``, widened by half a
-band on each side so the edge that bounds it is kept, inside the region every slice
+largest run of such rows or columns that reaches an edge of the field (a cap, a trench
+wall; inside the field a large particle can pass the test), at least
+``REFERENCE_MIN_RUN_PX`` long and widened by half a band on each side so the edge that
+bounds it is kept, inside the region every slice
 covers) becomes the registration region, and the slices are registered on it again
 starting from the first positions; none found, the whole field is used and the report
 says so.
@@ -88,13 +90,18 @@ def _profiles(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _longest_run(ok: np.ndarray) -> tuple[int, int]:
-    """Half-open (start, stop) of the longest run of True in ``ok`` ((0, 0) when none)."""
-    best, start = (0, 0), None
+    """Half-open (start, stop) of the longest run of True in ``ok`` that reaches to within
+    ``REFERENCE_BAND_PX`` of either end ((0, 0) when none): a cap or a trench wall lies at an
+    edge of the field, while a band inside it is a persistent piece of structure (a large
+    particle stays correlated over 8 slices; a 42-column band at 0.79 on the realistic
+    phantom with a bright cap outscored the cap)."""
+    best, start, n = (0, 0), None, len(ok)
     for i, v in enumerate(np.append(ok, False)):
         if v and start is None:
             start = i
         elif not v and start is not None:
-            if i - start > best[1] - best[0]:
+            edge = start <= REFERENCE_BAND_PX or i >= n - REFERENCE_BAND_PX
+            if edge and i - start > best[1] - best[0]:
                 best = (start, i)
             start = None
     return best
