@@ -136,6 +136,24 @@ def test_cap_is_dropped_from_the_aligned_stack(realistic) -> None:
     assert same is crop and what["dropped"] == 0 and "inside" in what["note"]
 
 
+@pytest.mark.parametrize("where, found", [("edge", True), ("middle", False)])
+def test_static_band_must_reach_an_edge(where, found) -> None:
+    """A band that stays the same over the stack is a reference at an edge of the field (a
+    cap, a trench wall); inside the field it is taken for persistent structure."""
+    rng = np.random.default_rng(4)
+    nz, n = 16, 128
+    stack = np.stack(
+        [ndimage.gaussian_filter(rng.standard_normal((n, n)), 3.0) for _ in range(nz)]
+    ).astype(np.float32)
+    static = ndimage.gaussian_filter(rng.standard_normal((n, 32)), 3.0).astype(np.float32)
+    x0 = 0 if where == "edge" else 48
+    stack[:, :, x0 : x0 + 32] = static
+    region, info = static_region(stack, np.zeros((nz, 2)), (1.0, 10.0))
+    assert info["found"] is found
+    if found:
+        assert info["axis"] == "columns" and region[2] <= 1 and 28 <= region[3] <= 40
+
+
 def test_static_region_needs_three_slices() -> None:
     stack = np.random.default_rng(0).random((2, 64, 64)).astype(np.float32)
     found, info = static_region(stack, np.zeros((2, 2)), (1.0, 10.0))
