@@ -2,14 +2,18 @@
 
     python benchmarks/bench_cbd_calibrate.py                 # 96^3 recovery run
     python benchmarks/bench_cbd_calibrate.py --size 64       # the test's volume
+    python benchmarks/bench_cbd_calibrate.py --size 64 --free-angle --free-void \\
+        --max-evaluations 300                                # the issue's full set free
     python benchmarks/bench_cbd_calibrate.py --labels seg.tif --measured curve.csv \\
         --max-voxels 4000000 --global-samples 16 --max-evaluations 40
 
 Synthetic mode: AM of overlapping balls (radius 14 voxels of 37.2 nm, 27 % pore), CBD with
-hidden porosity and nanopore mean/std (void 330 nm and contact angle known); its simulated
-curve is the "measurement"; the fit starts at the defaults. Printed: wall time, simulations
-and seconds per simulation, the fitted values against the hidden ones with the sensitivity,
-the misfit, the load average before and after (the machine is shared) and the peak RSS.
+hidden porosity and nanopore mean/std (void 330 nm and contact angle 40 deg known, or hidden
+at 330 nm and 37 deg with ``--free-void`` / ``--free-angle``); its simulated curve is the
+"measurement"; the fit starts at the defaults (the angle at 25 deg). Printed: wall time,
+simulations and seconds per simulation, the fitted values against the hidden ones with the
+sensitivity, the misfit, the load average before and after (the machine is shared) and the
+peak RSS.
 
 Labels mode: the same numbers for a real labels volume and a measured curve file.
 """
@@ -29,8 +33,10 @@ from microstructure.cbd.calibrate import DEFAULT_FREE, calibrate_cbd, cbd_mip_cu
 
 VOXEL_NM = 37.2
 RATIO = 11.46 / 88.54  # solid CBD / AM, Table 1 of doi:10.3390/batteries7040070
-KNOWN = {"max_void_diameter_nm": 330.0}
+KNOWN = {"max_void_diameter_nm": 330.0, "contact_angle_deg": 40.0}
 HIDDEN = {"cbd_porosity": 0.53, "nanopore_mean_nm": 140.0, "nanopore_std_nm": 45.0}
+#: Hidden values of the gas parameters when they are free (the angle off the profile grid).
+FREE_HIDDEN = {"contact_angle_deg": 37.0, "max_void_diameter_nm": 330.0}
 
 
 def boolean_am(n: int, radius_vox: float = 14.0, pore_target: float = 0.27, seed: int = 7):
@@ -81,6 +87,8 @@ def main() -> None:
     ap.add_argument("--max-voxels", type=int, default=None)
     ap.add_argument("--global-samples", type=int, default=None)
     ap.add_argument("--max-evaluations", type=int, default=160)
+    ap.add_argument("--free-angle", action="store_true", help="contact angle hidden too")
+    ap.add_argument("--free-void", action="store_true", help="largest gas void hidden too")
     ap.add_argument("--out", default=None, help="also write calibration.json and the overlay")
     args = ap.parse_args()
     load0 = os.getloadavg()
@@ -103,21 +111,30 @@ def main() -> None:
         _report(res, _summary(res, t0, load0), args.out)
         return
     labels = boolean_am(args.size)
+    known, hidden = dict(KNOWN), dict(HIDDEN)
+    for flag, name in (
+        (args.free_angle, "contact_angle_deg"),
+        (args.free_void, "max_void_diameter_nm"),
+    ):
+        if flag:
+            known.pop(name)
+            hidden[name] = FREE_HIDDEN[name]
     measured = cbd_mip_curve(
-        labels, voxel_size_nm=VOXEL_NM, cbd_to_am_volume_ratio=RATIO, parameters=KNOWN | HIDDEN
+        labels, voxel_size_nm=VOXEL_NM, cbd_to_am_volume_ratio=RATIO, parameters=known | hidden
     )
+    start = known | ({"contact_angle_deg": 25.0} if args.free_angle else {})
     res = calibrate_cbd(
         labels,
         measured,
         voxel_size_nm=VOXEL_NM,
         cbd_to_am_volume_ratio=RATIO,
-        free=tuple(HIDDEN),
-        start=KNOWN,
+        free=tuple(hidden),
+        start=start,
         max_voxels=args.max_voxels,
         global_samples=args.global_samples,
         max_evaluations=args.max_evaluations,
     )
-    _report(res, _summary(res, t0, load0, HIDDEN), args.out)
+    _report(res, _summary(res, t0, load0, hidden), args.out)
 
 
 def _report(res, summary: dict, out: str | None) -> None:

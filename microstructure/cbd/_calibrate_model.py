@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_MAX_DIAMETER_NM",
     "DEFAULT_MAX_VOID_DIAMETER_NM",
     "DEFAULT_PSD_WEIGHT",
+    "JUMPY_PARAMETERS",
     "RADII_PER_DECADE",
     "cbd_mip_curve",
     "default_radii_nm",
@@ -69,6 +70,9 @@ DEFAULT_FREE: tuple[str, ...] = (
     "nanopore_mean_nm",
     "nanopore_std_nm",
 )
+#: Parameters that act on the voxel configuration of the gas in jumps (they move, add and
+#: remove whole gas balls); the search profiles them (``_calibrate_search.profile_polish``).
+JUMPY_PARAMETERS: tuple[str, ...] = ("contact_angle_deg", "max_void_diameter_nm")
 #: Weight of the PSD term in the objective (see :func:`resolved_misfit`).
 DEFAULT_PSD_WEIGHT = 0.5
 #: Largest Washburn diameter (nm) of the default intrusion radii (as the twin's MIP stage).

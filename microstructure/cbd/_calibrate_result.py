@@ -16,7 +16,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CbdCalibration"]
+__all__ = ["CbdCalibration", "DETERMINED_FRACTION"]
+
+#: A fitted parameter counts as determined by the curve when its sensitivity is below this
+#: fraction of its band (the +- interval covers at most half the band).
+DETERMINED_FRACTION = 0.25
 
 
 @dataclass
@@ -50,7 +54,7 @@ class CbdCalibration:
     def quality(self) -> dict[str, Any]:
         """Quality block: the fitted curve within the tolerance (and within the realisation
         spread) at every diameter; every free parameter determined by the curve (sensitivity
-        below half its band)."""
+        below a quarter of its band, :data:`DETERMINED_FRACTION`)."""
         from microstructure.quality import check, quality_block
 
         tol = float(self.settings.get("tolerance", 0.02))
@@ -72,8 +76,9 @@ class CbdCalibration:
             lo, hi = self.bounds[name]
             checks[f"determined_{name}"] = check(
                 self.sensitivity[name],
-                0.5 * (hi - lo),
-                meaning=f"sensitivity of {name} against half its band",
+                DETERMINED_FRACTION * (hi - lo),
+                meaning=f"sensitivity of {name} against a quarter of its band (the curve "
+                "narrows the band to at most half its width)",
             )
         return quality_block(checks)
 

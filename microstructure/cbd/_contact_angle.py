@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from scipy import ndimage as ndi
 
-from microstructure.cbd._voxels import _edt, _mean_voxel, _take_ranked
+from microstructure.cbd._voxels import _edt, _mean_voxel, _take_ranked, _tie_key
 
 #: Volumes with at least this many voxels search the contact-angle ball radius on every second
 #: voxel first (``_contact_angle_fill``).
@@ -398,7 +398,7 @@ def _select(
     dist_c = kept[r_hi]
     sel = np.flatnonzero(dist_c > r_hi + half)
     # keep the n_add voxels farthest from the gas balls: the meniscus recedes uniformly
-    keep = _take_ranked(flat_pore[sel], -dist_c[sel], s.n_add, rng)
+    keep = _take_ranked(flat_pore[sel], -dist_c[sel], s.n_add, _tie_key(rng))
     mask = np.zeros(s.pore.shape, dtype=bool)
     mask.ravel()[keep] = True
     return mask, {"ball_radius_nm": r_hi, "fallback": False, "contact_angle_voxels": s.n_add}
@@ -490,7 +490,7 @@ def _void_regime(
         n_gas=s.flat_pore.size - s.n_add,
         n_all=s.flat_pore.size - n_cap,
         distribution=distribution,
-        rng=rng,
+        tie_key=_tie_key(rng),
         tick=tick,
     )
     mask = s.pore.copy()

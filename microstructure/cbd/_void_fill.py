@@ -11,21 +11,27 @@ modelled as a Boolean model of balls, Graefensteiner et al. 2025 [2]_).
 When the equilibrium needs gas balls larger than ``max_void_diameter_nm``, the gas here is the
 union of balls of radius ``rho = max_void_diameter_nm / 2`` centred on a *subset* of the
 centres the contact angle allows at ``rho`` (a ball meets the nearest wall at theta or less
-steeply, so the CBD still holds the contacts and the gaps narrower than the ball). The subset
-grows in the order of the distribution mode until the gas volume is the pore volume minus the
-CBD target:
+steeply, so the CBD still holds the contacts and the gaps narrower than the ball). The balls
+open one after another in the order of the distribution mode until the gas volume is the pore
+volume minus the CBD target (the last ball in part); the order is a weighted random order
+(each voxel's own random number, weights graded over one voxel of wall distance, see
+``_centre_order``):
 
 ``"contact"``
-    Centres closest to the active material first: the gas opens along the free particle
+    Centres close to the active material preferred: the gas opens along the free particle
     surfaces (the CBD detaches there as it shrinks) while the CBD keeps the contacts, the
     narrow gaps and the interior of the voids.
 ``"random"``
     Centres in random order: gas bubbles dispersed through the CBD (a Boolean model of balls
     restricted to the pore space, [2]_).
 ``"surface"``
-    Centres farthest from the active material first: the CBD coats the particle surfaces
+    Centres far from the active material preferred: the CBD coats the particle surfaces
     and the gas gathers in the middle of the voids (adjacent balls merge; this mode can leave
     large voids).
+
+The random numbers belong to the voxels, not to a draw sequence, so a contact angle or a
+ball size that adds or removes a few allowed centres leaves the order of the others as it was
+(common random numbers for :func:`microstructure.cbd.calibrate_cbd`).
 
 References
 ----------
@@ -35,6 +41,8 @@ References
 .. [2] Graefensteiner, P. et al. Data-driven stochastic 3D modeling of the nanoporous
    binder-conductive additive phase in battery cathodes. J. Math. Ind. 2025.
    https://doi.org/10.1186/s13362-025-00174-z
+.. [3] Efraimidis, P. S.; Spirakis, P. G. Weighted random sampling with a reservoir.
+   Inf. Process. Lett. 2006, 97, 181-185. https://doi.org/10.1016/j.ipl.2005.11.003
 """
 
 from __future__ import annotations
@@ -42,9 +50,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 
-from microstructure.cbd._voxels import _edt, _take_ranked
+from microstructure.cbd._voxels import _take_ranked, _voxel_uniform
 
 __all__ = ["DISTRIBUTIONS", "void_filling_gas"]
 
@@ -52,13 +61,35 @@ __all__ = ["DISTRIBUTIONS", "void_filling_gas"]
 DISTRIBUTIONS: tuple[str, ...] = ("contact", "random", "surface")
 
 
-def _centre_order(w_centres: np.ndarray, distribution: str, rng: np.random.Generator) -> np.ndarray:
-    """Order in which the allowed centres open gas (ties at random)."""
-    tie = rng.random(w_centres.size)
+def _centre_order(
+    w_centres: np.ndarray,
+    flat_centres: np.ndarray,
+    distribution: str,
+    tie_key: int,
+    decay_nm: float,
+) -> np.ndarray:
+    """Order in which the allowed centres open gas: a weighted random order.
+
+    Efraimidis-Spirakis [3]_: ordering by ``-ln(u) / weight`` (``u`` uniform) draws without
+    replacement with probabilities in proportion to the weights; here ``u`` is each voxel's
+    own number (:func:`~microstructure.cbd._voxels._voxel_uniform`) and the weight
+    ``exp(-w / decay_nm)`` (``"contact"``), ``exp(+w / decay_nm)`` (``"surface"``) or 1
+    (``"random"``), ``w`` the wall distance. The preference for (or against) the walls is
+    graded over ``decay_nm`` (a voxel: the resolution of ``w``) rather than strict, so a
+    centre the contact angle or the ball size adds or removes changes the order of the others
+    by one place, not the whole front (a strict order by the voxel-quantised ``w`` put all
+    the gas on the one distance level above the contact-angle limit, and a change of the
+    angle by 0.1 deg moved it elsewhere).
+    """
+    u = _voxel_uniform(flat_centres, tie_key)
+    # ln(-ln u): the log of an exponential variable; u is never 0 but may round to 1
+    log_e = np.log(-np.log(np.clip(u, 2.0**-53, 1.0 - 2.0**-53)))
     if distribution == "random":
-        return np.argsort(tie, kind="stable")
-    key = w_centres if distribution == "contact" else -w_centres
-    return np.lexsort((tie, key))
+        key = log_e
+    else:
+        sign = 1.0 if distribution == "contact" else -1.0
+        key = log_e + sign * np.asarray(w_centres, dtype=np.float64) / float(decay_nm)
+    return np.argsort(key, kind="stable")
 
 
 def void_filling_gas(
@@ -73,11 +104,17 @@ def void_filling_gas(
     n_gas: int,
     n_all: int,
     distribution: str,
-    rng: np.random.Generator,
-    rel_tol: float = 0.05,
+    tie_key: int,
     tick: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Flat indices of exactly ``n_gas`` pore voxels forming the gas (the rest is CBD).
+
+    The gas balls open one after another in the order of the distribution mode until the
+    gas holds ``n_gas`` voxels; the last ball opens in part (its voxels nearest to its
+    centre, ties by the voxels' own random numbers). Each voxel's ball is painted once
+    (:func:`_paint_in_order`), so the result is the exact prefix of the order whatever the
+    amount, and a parameter change that adds or removes a few centres changes the gas by
+    about as many balls (no search path, no re-drawn random numbers).
 
     Parameters
     ----------
@@ -97,72 +134,104 @@ def void_filling_gas(
         Number of gas voxels with every allowed centre open (more than ``n_gas``).
     distribution
         ``"contact"``, ``"random"`` or ``"surface"`` (module docstring).
-    rng
-        Random generator (ties and the random order).
-    rel_tol
-        Relative tolerance of the gas amount before the exact trim.
+    tie_key
+        Key of the voxels' random numbers (:func:`~microstructure.cbd._voxels._voxel_uniform`):
+        ties and the random order.
     tick
-        Called once per distance transform (progress).
+        Called once when the gas is painted (progress).
 
     Returns
     -------
     (numpy.ndarray, dict)
-        Flat indices of the gas voxels and ``{"void_centres": k, "void_evaluations": n}``.
+        Flat indices of the gas voxels and ``{"void_centres": k}`` (balls opened, the last
+        one in part).
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(
             f"distribution: expected one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}"
         )
+    if not 0 <= n_gas < n_all:
+        raise ValueError(f"n_gas: {n_gas} gas voxels cannot be reached (at most {n_all - 1})")
     idx = np.flatnonzero(allowed)
-    order = _centre_order(w_pore[idx], distribution, rng)
-    centres = flat_pore[idx[order]]
+    order = _centre_order(w_pore[idx], flat_pore[idx], distribution, tie_key, 2.0 * half_nm)
+    centres = np.ascontiguousarray(flat_pore[idx[order]], dtype=np.int64)
     del idx, order
+    offsets, dist = _ball_offsets(vs, rho_nm + half_nm)
+    pore_u8 = np.ascontiguousarray(pore, dtype=np.uint8).ravel()
+    covered = np.zeros(pore_u8.size, dtype=np.uint8)
+    shape = np.array(pore.shape, dtype=np.int64)
+    k, n_before = _paint_in_order(pore_u8, shape, centres, offsets, n_gas, covered)
+    if n_before < n_gas:
+        # the last ball: its new voxels nearest to its centre
+        new, d_new = _ball_voxels(pore_u8, covered, shape, int(centres[k]), offsets, dist)
+        take = _take_ranked(new, d_new, n_gas - n_before, tie_key)
+        covered[take] = 1
+        k += 1
+    if tick is not None:
+        tick()
+    return np.flatnonzero(covered), {"void_centres": int(k)}
 
-    def gas_distance(k: int) -> np.ndarray:
-        c = np.ones(pore.shape, dtype=np.uint8)
-        c.ravel()[centres[:k]] = 0
-        d = _edt(c, vs).ravel()[flat_pore]
-        if tick is not None:
-            tick()
-        return d
 
-    limit = np.float32(rho_nm + half_nm)
-    memo: dict[int, int] = {}
+def _ball_offsets(
+    vs: tuple[float, float, float], radius_nm: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer offsets (z, y, x) of the voxels whose centres lie within ``radius_nm`` of a
+    voxel centre, and their distances (nm)."""
+    ext = [int(np.floor(radius_nm / v)) for v in vs]
+    g = np.mgrid[-ext[0] : ext[0] + 1, -ext[1] : ext[1] + 1, -ext[2] : ext[2] + 1]
+    off = g.reshape(3, -1).T.astype(np.int64)
+    dist = np.sqrt(np.sum((off * np.asarray(vs, dtype=np.float64)) ** 2, axis=1))
+    keep = dist <= np.float32(radius_nm)
+    return np.ascontiguousarray(off[keep]), dist[keep]
 
-    def count(k: int) -> int:
-        if k not in memo:
-            memo[k] = int(np.count_nonzero(gas_distance(k) <= limit))
-        return memo[k]
 
-    # The gas grows with the number of centres k. As for a Boolean model, the covered
-    # fraction of the gas reachable with all centres (n_all) is about 1 - exp(-c k): the
-    # search interpolates x = -ln(1 - n / n_all), about linear in k (secant, bisection-guarded).
-    def x_of(n: int) -> float:
-        return -float(np.log1p(-min(n, n_all - 1) / n_all))
+def _ball_voxels(
+    pore_u8: np.ndarray,
+    covered: np.ndarray,
+    shape: np.ndarray,
+    centre: int,
+    offsets: np.ndarray,
+    dist: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices and centre distances of the pore voxels of one ball not yet covered."""
+    c = np.array(np.unravel_index(centre, tuple(shape)), dtype=np.int64)
+    pos = c[None, :] + offsets
+    inside = np.all((pos >= 0) & (pos < shape[None, :]), axis=1)
+    flat = np.ravel_multi_index(tuple(pos[inside].T), tuple(shape))
+    free = (pore_u8[flat] == 1) & (covered[flat] == 0)
+    return flat[free], dist[inside][free]
 
-    x_target = x_of(n_gas)
-    ball = 4.0 / 3.0 * np.pi * float(limit) ** 3 / float(np.prod(vs))
-    lo, n_lo = 0, 0
-    hi = int(min(max(1, n_gas / max(ball, 1.0)), centres.size))
-    n_hi = count(hi)
-    while n_hi < n_gas and hi < centres.size:
-        lo, n_lo = hi, n_hi
-        guess = hi * x_target / max(x_of(n_hi), 1e-12)
-        hi = int(min(max(1.3 * guess, 2 * hi), centres.size))
-        n_hi = count(hi)
-    tol = max(1, int(rel_tol * n_gas))
-    while hi - lo > 1 and n_hi - n_gas > tol:
-        x_lo, x_hi = x_of(n_lo), x_of(n_hi)
-        t = (x_target - x_lo) / max(x_hi - x_lo, 1e-12)
-        mid = lo + int(round((hi - lo) * min(max(t, 0.05), 0.95)))
-        mid = min(max(mid, lo + 1), hi - 1)
-        n_mid = count(mid)
-        if n_mid >= n_gas:
-            hi, n_hi = mid, n_mid
-        else:
-            lo, n_lo = mid, n_mid
-    d = gas_distance(hi)
-    # exactly n_gas: the voxels nearest to the ball centres (the gas balls shrink uniformly)
-    sel = np.flatnonzero(d <= limit)
-    gas = _take_ranked(flat_pore[sel], d[sel], n_gas, rng)
-    return gas, {"void_centres": int(hi), "void_evaluations": len(memo) + 1}
+
+@numba.njit(cache=True)
+def _paint_in_order(pore_u8, shape, centres, offsets, n_gas, covered):  # pragma: no cover
+    """Paint the balls of ``centres`` in order into ``covered`` (pore voxels only) while the
+    total stays below ``n_gas``; return the index of the first ball that would reach it
+    (not painted) and the count painted before it."""
+    nz, ny, nx = shape[0], shape[1], shape[2]
+    count = 0
+    for j in range(centres.size):
+        c = centres[j]
+        cz = c // (ny * nx)
+        cy = (c // nx) % ny
+        cx = c % nx
+        new = 0
+        for m in range(offsets.shape[0]):
+            z = cz + offsets[m, 0]
+            y = cy + offsets[m, 1]
+            x = cx + offsets[m, 2]
+            if 0 <= z < nz and 0 <= y < ny and 0 <= x < nx:
+                f = (z * ny + y) * nx + x
+                if pore_u8[f] == 1 and covered[f] == 0:
+                    new += 1
+        if count + new >= n_gas:
+            return j, count
+        for m in range(offsets.shape[0]):
+            z = cz + offsets[m, 0]
+            y = cy + offsets[m, 1]
+            x = cx + offsets[m, 2]
+            if 0 <= z < nz and 0 <= y < ny and 0 <= x < nx:
+                f = (z * ny + y) * nx + x
+                if pore_u8[f] == 1:
+                    covered[f] = 1
+        count += new
+    return centres.size, count

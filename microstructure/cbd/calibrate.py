@@ -19,12 +19,20 @@ the RMS, the area (decades) and the D50 of both inside the range.
 
 Sensitivity of a fitted parameter: the change whose systematic effect moves the simulated
 curve by ``tolerance`` (0.02 saturation) at some diameter with the other free parameters
-re-fitted: the larger of a linearised profile at 3-12 % of the band (largest difference
+re-fitted: the largest of a linearised profile at 3-24 % of the band (largest difference
 fitted as jump + slope x change, so the jumps of the voxelised model are not taken for
 sensitivity; widened by the variance inflation of correlated effects, e.g. nanopore mean and
-std) and the spread of all simulated parameter sets whose curve lies within the tolerance of
-the fitted one. A parameter whose sensitivity is larger than half its band is not
-determined by the curve (quality block).
+std), the jump allowance (the change whose systematic effect is the tolerance plus the
+largest jump of any free parameter: a re-drawn voxel configuration can hide that much), the
+reach along the valley of compensating parameters measured on the model, and the spread of
+all simulated parameter sets whose curve lies within the tolerance of the fitted one. A
+parameter whose sensitivity is larger than a quarter of its band is not determined by the
+curve (quality block).
+
+The contact angle and the largest gas void act on the voxel configuration in jumps (they
+move, add and remove whole gas balls): when they are free, the search ends with a profile
+over each of them with the smooth parameters re-fitted
+(:func:`~microstructure.cbd._calibrate_search.profile_polish`).
 
 References
 ----------
@@ -51,6 +59,7 @@ from microstructure.cbd._calibrate_model import (
     DEFAULT_MAX_DIAMETER_NM,
     DEFAULT_MAX_VOID_DIAMETER_NM,
     DEFAULT_PSD_WEIGHT,
+    JUMPY_PARAMETERS,
     _check_fits,
     _prepare_labels,
     cbd_mip_curve,
@@ -213,7 +222,9 @@ def calibrate_cbd(
     distribution, inlet, thickness_axis, top_at, radii_nm, seed
         Forward model settings (:func:`cbd_mip_curve`).
     max_evaluations, global_samples
-        Budget of the local stage; size of the Latin hypercube (default ``10 * len(free)``).
+        Budget of the local stage (and the same again for the profile search when the
+        contact angle or the largest void is free); size of the Latin hypercube (default
+        ``10 * len(free)``).
     max_voxels
         Search on a crop of at most this many voxels (whole electrode thickness, placed
         where its pore fraction is closest to the whole volume's); the fitted parameters are
@@ -356,7 +367,7 @@ def _search(
     seed: int,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Global Latin hypercube, then local Nelder-Mead; the fitted parameters and a summary."""
-    from microstructure.cbd._calibrate_search import global_stage, local_stage
+    from microstructure.cbd._calibrate_search import global_stage, local_stage, profile_polish
 
     def params_of(x: np.ndarray) -> dict[str, float]:
         p = dict(base)
@@ -383,6 +394,11 @@ def _search(
     x = min(ends, key=lambda t: t[0])[1]
     # polish the best with the rest of the budget and a smaller simplex
     x = local_stage(score, x, max(step, 0.05) / 3.0, max_evaluations - len(starts) * share)
+    jumpy = [i for i, n in enumerate(free) if n in JUMPY_PARAMETERS]
+    if jumpy:
+        # the parameters that act in jumps: a profile search, the smooth ones re-fitted
+        smooth = [i for i in range(len(free)) if i not in jumpy]
+        x = profile_polish(score, x, jumpy, smooth, max_evaluations)
     stages = {
         "global_samples": n_global,
         "global_best_objective": float(ranked[0][0]),
@@ -405,13 +421,18 @@ def _sensitivity(
     (:func:`~microstructure.cbd._calibrate_search.profile_sensitivity`) and the spread of the
     simulated parameter sets the curve cannot tell from the fit
     (:func:`~microstructure.cbd._calibrate_search.spread_of_equivalent`)."""
-    from microstructure.cbd._calibrate_search import profile_sensitivity, spread_of_equivalent
+    from microstructure.cbd._calibrate_search import (
+        profile_sensitivity,
+        spread_of_equivalent,
+        valley_extent,
+    )
 
     def difference(p: dict[str, float]) -> np.ndarray:
         m = prob.misfit(prob.evaluate(p)[1], fit_curve)
         return m["simulated"] - m["measured"]
 
     sens, detail = profile_sensitivity(fitted, free, b, difference, tolerance)
+    valley = valley_extent(fitted, free, b, difference, tolerance, detail)
     samples = [
         (dict(zip(CALIBRATION_PARAMETERS, key, strict=True)), _max_diff(prob, c, fit_curve))
         for key, (_, c) in prob.cache.items()
@@ -420,7 +441,8 @@ def _sensitivity(
     for name in free:
         detail[name]["linearised"] = sens[name]
         detail[name]["equivalent_spread"] = spread[name]
-        sens[name] = max(sens[name], spread[name])
+        detail[name]["valley_extent"] = valley[name]
+        sens[name] = max(sens[name], spread[name], valley[name])
     return sens, detail
 
 

@@ -156,7 +156,7 @@ def insert_cbd(
         Where those balls open first: ``"contact"``, ``"random"`` or ``"surface"``, the three
         CBD distributions named in [1]_ (:mod:`microstructure.cbd._void_fill`).
     progress
-        Called once per distance transform of the void filling (e.g. a tqdm ``update``).
+        Called when the void filling has painted the gas (e.g. a tqdm ``update``).
     return_info
         Also return a JSON-ready dict: method, ball radius, fallback, void filling.
 

@@ -230,7 +230,47 @@ def test_profile_sensitivity_widens_for_alike_effects_and_ignores_jumps():
     sens, detail = profile_sensitivity(fitted, ("a", "b"), bounds, jumpy, 0.02)
     assert sens["b"] == float("inf")
     assert detail["b"]["jump_saturation"] == pytest.approx(0.05)
-    assert sens["a"] == pytest.approx(0.02 / 0.004, rel=1e-6)
+    # a jump of b (a re-drawn configuration) can hide a systematic change of a up to its
+    # size: a is determined to (tolerance + jump) / slope, not tolerance / slope
+    assert detail["a"]["alone"] == pytest.approx(0.02 / 0.004, rel=1e-6)
+    assert sens["a"] == pytest.approx((0.02 + 0.05) / 0.004, rel=1e-6)
+
+
+def test_valley_extent_follows_compensating_parameters():
+    """Two parameters with the same effect: each alone is determined to tolerance / slope,
+    but along the valley (the other compensating) the curve does not change at all, so the
+    reach is the largest step inside the band; with independent effects there is no valley."""
+    from microstructure.cbd._calibrate_search import VALLEY_STEPS, valley_extent
+
+    x = np.linspace(0, 1, 64)
+    u = np.sin(np.pi * x) / np.sin(np.pi * x).max()
+    w = np.sin(2 * np.pi * x) / np.sin(2 * np.pi * x).max()
+    fitted = {"a": 50.0, "b": 50.0}
+    bounds = {"a": (0.0, 100.0), "b": (0.0, 100.0)}
+    slopes = {"a": 0.004, "b": 0.004}
+    for shapes, expected in (([u, u], 100.0 * max(VALLEY_STEPS)), ([u, w], 3.0)):
+        diff = _linear_effects(fitted, slopes, shapes)
+        sens, detail = profile_sensitivity(fitted, ("a", "b"), bounds, diff, 0.02)
+        reach = valley_extent(fitted, ("a", "b"), bounds, diff, 0.02, detail)
+        # independent: the largest step below 0.02 / 0.004 = 5 is 3 % of the band
+        assert reach["a"] == pytest.approx(expected), shapes
+
+
+def test_profile_polish_leaves_a_step_the_simplex_stops_on():
+    """A staircase parameter (x0) and a smooth one (x1): the simplex stops on the step it
+    starts on; the profile over x0 with x1 re-fitted finds the lower step and re-fits x1."""
+    from microstructure.cbd._calibrate_search import local_stage, profile_polish
+
+    def score(x):
+        step = 0.2 if not 0.65 <= x[0] <= 0.72 else 0.0
+        return step + (x[1] - 0.3) ** 2  # flat in x0 but for the one narrow step
+
+    x0 = np.array([0.5, 0.6])
+    stuck = local_stage(score, x0, 0.01, 60)
+    assert score(stuck) >= 0.2  # the simplex alone does not find the narrow step
+    best = profile_polish(score, stuck, [0], [1], 200)
+    assert 0.65 <= best[0] <= 0.72
+    assert best[1] == pytest.approx(0.3, abs=0.02)
 
 
 def test_equivalent_spread_and_crop():
@@ -283,6 +323,9 @@ def test_quality_block_fails_on_a_poor_fit():
         )
 
     assert res(0.01, 5.0).quality()["ok"] is True
+    # determined means a sensitivity below a quarter of the band (240 nm here)
+    assert res(0.01, 59.0).quality()["ok"] is True
+    assert res(0.01, 61.0).quality()["checks"]["determined_nanopore_mean_nm"]["passed"] is False
     q = res(0.05, float("inf")).quality()
     assert q["ok"] is False
     assert not q["checks"]["fit_max_difference"]["passed"]
@@ -329,6 +372,90 @@ def test_calibration_recovers_hidden_parameters(hidden):
         assert res.sensitivity[name] < 0.25 * (hi - lo), name
 
 
+_WIDER = {"cbd_porosity": 0.53, "nanopore_mean_nm": 140.0, "nanopore_std_nm": 45.0}
+_NARROWER = {"cbd_porosity": 0.49, "nanopore_mean_nm": 110.0, "nanopore_std_nm": 25.0}
+_ANGLE = {"contact_angle_deg": 37.0}  # off the profile grid (10, 20, ... 70 deg)
+_VOID = {"max_void_diameter_nm": 330.0}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        pytest.param(
+            {**_WIDER, **_ANGLE},
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="measured 2026-12-07: largest difference 0.0405 > 0.02; mean 155.7 +- "
+                "9.9 nm (hidden 140), std 35.3 +- 8.0 nm (hidden 45), porosity 0.551 +- 0.029, "
+                "angle 39.4 +- 29 deg (not determined): the angle re-draws the gas balls (one "
+                "ball about 0.03 at 64^3) and the search ends in another configuration",
+            ),
+            id="wider-angle",
+        ),
+        pytest.param({**_NARROWER, **_ANGLE}, id="narrower-angle"),
+        pytest.param(
+            {**_NARROWER, **_ANGLE, **_VOID},
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="measured 2026-12-07: largest difference 0.0378 > 0.02 (area 0.0065 "
+                "decades, D50 152.2 vs 152.7 nm); every parameter within its sensitivity: "
+                "porosity 0.513 +- 0.028, mean 105.5 +- 37, std 35.2 +- 22, angle 42.4 +- 9.3, "
+                "void 333.5 +- 90 nm",
+            ),
+            id="narrower-angle-void",
+        ),
+        pytest.param(
+            {**_WIDER, **_VOID},
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="measured 2026-12-07: largest difference 0.0464 > 0.02; mean 157.1 +- "
+                "12.6 nm (hidden 140), void 342 +- 196 nm (hidden 330): the void size moves the "
+                "gas balls in steps of the lattice shells and the allowed centres",
+            ),
+            id="wider-void",
+        ),
+    ],
+)
+def test_calibration_recovers_with_the_gas_parameters_free(hidden):
+    """The issue's full set: the contact angle (and the largest gas void) free too, the angle
+    starting at 25 deg. Both act on the gas balls in jumps (at 64^3 one moved ball changes
+    the curve by about 0.03 with no trend over the band); the search profiles them with the
+    smooth parameters re-fitted, and the sensitivities allow for the jumps. Asserted: fitted
+    curve within 0.02 at every diameter; every parameter within its stated sensitivity of the
+    hidden value, and either determined (sensitivity below a quarter of its band) or reported
+    as not determined by the quality block; the nanopore mean and std determined."""
+    labels = _boolean_am((64, 64, 64), 14.0, 0.27, seed=7)
+    known = {k: v for k, v in {**_ANGLE, **_VOID}.items() if k not in hidden}
+    measured = cbd_mip_curve(
+        labels,
+        voxel_size_nm=VOXEL_NM,
+        cbd_to_am_volume_ratio=RATIO,
+        parameters={**known, **hidden},
+    )
+    start = {**known, **({"contact_angle_deg": 25.0} if "contact_angle_deg" in hidden else {})}
+    res = calibrate_cbd(
+        labels,
+        measured,
+        voxel_size_nm=VOXEL_NM,
+        cbd_to_am_volume_ratio=RATIO,
+        free=tuple(hidden),
+        start=start,  # the rest at the defaults: 50.2 %, 100 +- 30 nm, void 500 nm
+        max_evaluations=300,
+    )
+    assert res.start_misfit["max_abs"] > 0.04
+    assert res.misfit["max_abs"] <= 0.02
+    checks = res.quality()["checks"]
+    for name, value in hidden.items():
+        assert abs(res.parameters[name] - value) <= res.sensitivity[name], name
+        # determined (sensitivity below a quarter of the band) or reported as not determined
+        lo, hi = res.bounds[name]
+        narrow = res.sensitivity[name] < 0.25 * (hi - lo)
+        assert checks[f"determined_{name}"]["passed"] is narrow, name
+    for name in ("nanopore_mean_nm", "nanopore_std_nm"):
+        assert checks[f"determined_{name}"]["passed"], name
+
+
 def test_cli_names_both_files_and_ranges(tmp_path, voids, capsys):
     import json
 
@@ -353,3 +480,36 @@ def test_cli_names_both_files_and_ranges(tmp_path, voids, capsys):
     assert "small_pores.csv" in err and "labels.tif" in err
     # the default radii are the MIP stage's capped run: half a voxel to 2 um
     assert "2.5-30 nm do not overlap the resolved range" in err and "37.2-2000 nm" in err
+
+
+def test_void_filling_is_a_prefix_of_one_fixed_order(voids):
+    """Common random numbers in the void filling: the gas is the first balls of one order
+    fixed by each voxel's own random number, the last ball in part. Removing an allowed
+    centre behind them changes nothing; removing the first one changes about two balls (a
+    tie-break drawn from a generator re-drew every number and moved the whole gas)."""
+    from microstructure.cbd._void_fill import _centre_order, void_filling_gas
+    from microstructure.cbd._voxels import _edt, _voxel_uniform
+
+    vs = (VOXEL_NM,) * 3
+    half = 0.5 * VOXEL_NM
+    pore = voids == 0
+    flat = np.flatnonzero(pore)
+    w = _edt(pore, vs).ravel()[flat] - half
+    allowed = w >= 2 * VOXEL_NM
+    rho = 3 * VOXEL_NM
+    n_gas = int(0.3 * flat.size)
+    kw = dict(flat_pore=flat, w_pore=w, rho_nm=rho, half_nm=half, n_gas=n_gas)
+    kw.update(n_all=flat.size, distribution="contact", tie_key=11)
+    gas, info = void_filling_gas(pore, vs, allowed=allowed, **kw)
+    assert gas.size == n_gas and np.all(pore.ravel()[gas])
+    k = info["void_centres"]
+    idx = np.flatnonzero(allowed)
+    order = idx[_centre_order(w[idx], flat[idx], "contact", 11, 2 * half)]
+    for position, most in ((k + 5, 0), (0, 2 * 4 / 3 * np.pi * (rho / VOXEL_NM + 0.5) ** 3)):
+        fewer = allowed.copy()
+        fewer[order[position]] = False
+        other, _ = void_filling_gas(pore, vs, allowed=fewer, **kw)
+        changed = np.setxor1d(gas, other).size / 2
+        assert changed <= most, (position, changed)
+    # each voxel's number does not depend on the others drawn
+    assert np.array_equal(_voxel_uniform(flat[5:9], 3), _voxel_uniform(flat, 3)[5:9])

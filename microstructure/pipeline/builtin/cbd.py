@@ -186,7 +186,7 @@ class CbdStage(Stage):
                 # the closed pores take no CBD: hide them as solid during the insertion
                 domain = labels.copy()
                 domain[closed] = Phase.AM
-        bar = ctx.progress_bar(desc="cbd: void filling", unit="distance transform")
+        bar = ctx.progress_bar(desc="cbd: void filling", unit="step")
         out, info = insert_cbd(
             domain,
             voxel_size_nm=vs,
