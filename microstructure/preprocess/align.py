@@ -6,22 +6,27 @@ images; peak refined by cubic-spline interpolation) against its ``neighbors`` pr
 positions; these are solved for by least squares, first reweighted towards the L1 solution,
 then with per-distance noise scales, Huber weights and rejection of gross outliers, so
 single-pair errors do not add up along the stack as they do when pairwise shifts are
-chained. In refinement passes every band-passed slice is first moved back by its current
-position (exact Fourier shift) and windowed over the region common to all slices, so all
-pairs compare the same piece of structure whatever the drift (updates damped by 0.5 from
-the third pass on).
+chained. Registration on a region (``roi`` given, or the cap ``roi = "auto"`` finds) runs
+``refine`` refinement passes: every band-passed slice is first moved back by its current
+position (exact Fourier shift) and windowed over the region, so all pairs compare the same
+piece of structure whatever the drift (updates damped by 0.5 from the third pass on).
 
 A random structure has an apparent slant of its own (registering an undrifted stack finds
-a few pixels of "drift"), which depends on the region registered on; ``registration_roi``
-in the report records that region so the answer can be reproduced on another stack of the
-same structure (e.g. an undrifted phantom rendering). This error accumulates along the stack
-(2.7-3.4 px RMS on 64 slices of 160 x 160 px of the realistic phantom, artefact-free, ~1 px
-on 320 x 320 px); neither more reference slices nor robust weights remove it (registering
-against 15 predecessors instead of 5 makes it larger: the farther slice pairs share only the
-longest-lived, most slanted particles). The report estimates it from disjoint tiles
-(``drift_uncertainty_px``, :mod:`._align_uncertainty`), and ``roi`` (or ``"auto"``)
-registers on what does not change with depth, a fiducial cap, as slice-and-view practice
-does (0.16-0.25 px on the same phantom with a cap).
+a few pixels of "drift"): cross-sections of particles cut at an angle move from slice to
+slice, and it grows as the registered region shrinks. So the whole field is registered in
+one pass, each slice windowed over its whole field: a refinement there would window the
+region common to all pre-shifted slices, smaller by the drift's range, and on the realistic
+phantom (64 slices of 160 x 160 px, after the recipe's preprocessing) that took the error
+against the true drift from 1.6 / 2.4 / 2.6 px RMS (one pass) to 2.9 / 3.6 / 3.0 px (three
+refinements; old phantom 1.8 / 2.1 / 0.9 against 2.2 / 2.1 / 1.0). The error still
+accumulates along the stack; neither more reference slices nor robust weights remove it
+(registering against 15 predecessors instead of 5 makes it larger: the farther slice pairs
+share only the longest-lived, most slanted particles). ``registration_roi`` in the report
+records the region registered on, so the answer can be reproduced on another stack of the
+same structure. The report estimates the error from disjoint tiles (``drift_uncertainty_px``,
+:mod:`._align_uncertainty`), and ``roi`` (or ``"auto"``) registers on what does not change
+with depth, a fiducial cap, as slice-and-view practice does (0.16-0.44 px on the same
+phantom with a cap).
 
 By default (``keep_trend=False``) the whole measured drift is removed: on real slice-and-view
 stacks the stage/beam drift is tens of pixels per slice (26-38 px between consecutive FEI
@@ -332,17 +337,27 @@ def _registration(
         return positions, saved["passes"]
     auto = isinstance(roi, str)
     one = dict(neighbors=neighbors, upsample_factor=upsample_factor, band=band, mask=mask)
-    more = dict(refine=refine, refine_tol_px=refine_tol_px, workers=workers, progress=progress)
-    # first on the whole field; a region (given or found) is then registered from there, so
-    # a narrow band (a fiducial cap) is compared in the sample's frame from the first pass
+    more = dict(refine_tol_px=refine_tol_px, workers=workers, progress=progress)
+    # first on the whole field, in one pass: a refinement pass there windows the region
+    # common to all pre-shifted slices, which is smaller, and the structure's apparent
+    # slant grows as the window shrinks (module docstring); a region (given or found) is
+    # then registered from there with the refinement passes, so a narrow band (a fiducial
+    # cap) is compared in the sample's frame from the first pass
     positions, passes = _positions(
-        arr, chunked, roi=None, reg_slices=registration_slices, **one, **more
+        arr, chunked, roi=None, reg_slices=registration_slices, refine=0, **one, **more
     )
     first, first_passes = positions, passes
     found, ref = static_region(arr, positions, band) if auto else (roi, None)
     if found is not None:
         positions, passes = _positions(
-            arr, chunked, roi=found, reg_slices=registration_slices, initial=first, **one, **more
+            arr,
+            chunked,
+            roi=found,
+            reg_slices=registration_slices,
+            initial=first,
+            refine=refine,
+            **one,
+            **more,
         )
     if auto and found is not None:
         if np.ptp(positions, axis=0).max() < 0.5 < np.ptp(first, axis=0).max() - 2.0:
@@ -577,9 +592,10 @@ def align_slices(
         register on (e.g. excluding a protective layer or a fiducial).
     roi
         Optional (y0, y1, x0, x1) region of the *sample*, in the frame of slice 0 (floats
-        allowed, half-open), to register on (default: the region common to all slices; the
-        report's ``registration_roi`` is the one used), e.g. the protective cap with milled
-        fiducial marks, which does not change with depth as the sectioned structure does.
+        allowed, half-open), to register on (default: the whole field of every slice, one
+        pass; the report's ``registration_roi`` is the one used), e.g. the protective cap
+        with milled fiducial marks, which does not change with depth as the sectioned
+        structure does.
         The slices are registered on the whole field first and then on the roi from those
         positions, so even a narrow band is compared in the sample's frame from its first
         pass. ``"auto"``: look for a band of rows or columns that stays the same over 8
@@ -590,9 +606,10 @@ def align_slices(
         Slices whose content does not cover the whole roi see wrapped-around content at the
         window edge (the taper suppresses it): keep the roi inside what every slice sees.
     refine
-        Up to this many extra registration passes on slices moved back by the positions
-        found so far, so all pairs compare the same region of structure; stops early when
-        no position changes by more than ``refine_tol_px``.
+        Up to this many extra passes of the registration on a region (``roi`` given or
+        found) on slices moved back by the positions found so far, so all pairs compare the
+        same region; stops early when no position changes by more than ``refine_tol_px``.
+        The whole-field registration is one pass (see the module notes).
     refine_tol_px
         Convergence threshold of the refinement passes, px.
     order

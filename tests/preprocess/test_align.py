@@ -16,19 +16,44 @@ def _rms(e: np.ndarray) -> float:
 
 
 def test_phantom_random_walk_drift_recovered_below_half_pixel(drift_pair):
+    """Registered on a given region (with refinement passes), the drifted stack and the
+    undrifted one see the same piece of structure: their difference is the drift."""
+    from microstructure.preprocess._registration import common_region
+
     drifted, still = drift_pair
     truth = drifted.shifts_px
     assert np.ptp(truth, axis=0).max() >= 20.0  # >= 20 px of drift over 100 slices
-    _, s1, info = align_slices_report(drifted.image, keep_trend=False)
+    y0, ly, x0, lx = common_region(truth, drifted.image.shape[1:])
+    roi = (y0, y0 + ly + 1, x0, x0 + lx + 1)
+    _, s1, _ = align_slices_report(drifted.image, keep_trend=False, roi=roi)
     # the structure's own apparent slant: the aligner's answer on the undrifted stack over
-    # the same piece of structure (the region the drifted run registered on)
-    _, s0, _ = align_slices_report(
-        still.image, keep_trend=False, roi=tuple(info["registration_roi"])
-    )
+    # the same piece of structure
+    _, s0, _ = align_slices_report(still.image, keep_trend=False, roi=roi)
     assert _rms(s0) > 1.0  # the slant is real and would dominate a naive comparison
     err = s1 - s0 - truth
     assert _rms(err) < 0.5
     assert np.abs(err).max() < 1.5
+
+
+def test_whole_field_registration_is_one_pass_and_closer_to_the_drift(drift_pair):
+    """Without a region the slices are registered on the whole field in one pass: a
+    refinement on the region common to all pre-shifted slices (smaller) shows more of the
+    structure's apparent slant (measured on this stack: 3.1 against 5.0 px RMS)."""
+    from microstructure.preprocess._registration import common_region
+
+    drifted, _ = drift_pair
+    truth = np.asarray(drifted.shifts_px)
+    _, whole, info = align_slices_report(drifted.image, keep_trend=False, refine=3)
+    assert info["passes"] == 1
+    assert info["registration_roi"] == [0.0, 128.0, 0.0, 128.0]
+    y0, ly, x0, lx = common_region(whole, drifted.image.shape[1:])
+    roi = (y0, y0 + ly + 1, x0, x0 + lx + 1)
+    _, common, _ = align_slices_report(drifted.image, keep_trend=False, roi=roi, refine=3)
+
+    def off(s: np.ndarray) -> float:
+        return _rms(s - truth - (s - truth).mean(axis=0))
+
+    assert off(whole) < 0.75 * off(common)
 
 
 def _shifted_copies(shifts: np.ndarray, seed: int = 0, noise: float = 0.0) -> np.ndarray:
