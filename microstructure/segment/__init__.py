@@ -9,7 +9,9 @@ Public entry points (see ``ARCHITECTURE.md``)::
     ... pore_backs="auto"|"off"|"on"                           # shine-through (pore backs),
                                                               # see microstructure.segment.shine;
                                                               # closed pores lit by their back
-                                                              # wall: ...segment.closed_backs
+                                                              # wall: ...segment.closed_backs;
+                                                              # lit particle fronts trimmed:
+                                                              # ...segment.front_trim
     ... refine="auto"|"none"|"local-means"                     # boundary at the local midpoint
                                                               # (auto: blurred two-phase stacks)
     remove_specks(mask), fill_small_holes(am_mask), closed_pore_stats(closed)

@@ -578,12 +578,14 @@ def _closed_backs_whole(
 ) -> tuple[Any, Any, int, np.ndarray]:
     """The in-memory step :func:`~microstructure.segment.closed_backs.complete_closed_pores`
     (each closed pore continued along +z through the whole stack) on a chunked segmentation
-    when shine-through asks for it: run on the whole volume when it fits the memory budget
+    and the trim of the lit particle fronts (:func:`~microstructure.segment.am.lit_fronts`)
+    when shine-through asks for them: run on the whole volume when it fits the memory budget
     (then equal to in memory), else recorded as not applied (closed pores undercounted)."""
     import dask.array as da
 
     from microstructure.parallel.support import memory_budget_bytes
     from microstructure.segment._components import enclosed_pores
+    from microstructure.segment.am import lit_fronts
     from microstructure.segment.closed_backs import complete_closed_pores
 
     shine = info.get("shine_through") or {}
@@ -593,15 +595,16 @@ def _closed_backs_whole(
     if need > budget:
         shine["closed_pore_backs"] = {
             "applied": False,
-            "note": f"closed pores' lit backs not completed: the whole-volume step needs about "
-            f"{need / 2**30:.2f} GiB, {budget / 2**30:.2f} GiB available; closed pores are "
-            "undercounted",
+            "note": f"closed pores' lit backs not completed and lit particle fronts not trimmed: "
+            f"the whole-volume step needs about {need / 2**30:.2f} GiB, {budget / 2**30:.2f} "
+            "GiB available; closed pores are undercounted and the AM fraction too high",
         }
         return am, closed, *counts
     img = np.asarray(arr.compute(), dtype=np.float32)
     new, shine["closed_pore_backs"] = complete_closed_pores(
         img, np.asarray(am.compute(), dtype=bool), contrast=float(info["grey_stats"]["contrast"])
     )
+    new = lit_fronts(img, new, info)
     del img
     shut, sizes = enclosed_pores(new, connectivity=conn)
     chunks = arr.chunks

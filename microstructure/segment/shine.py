@@ -36,7 +36,10 @@ AM fraction is too high. The population statistic that still sees it: the median
 value ``FRONT_BACK_OFFSET`` slices in front of particle fronts minus behind particle backs.
 Shine-through lights only the pores in front of uncut material; blur, partial volume and
 rims are z-symmetric. Above :data:`FRONT_BACK_LIMIT` (times the contrast) and pore backs not
-removed, the quality check fails.
+removed, the quality check fails. When it sees shine-through the segmentation trims the dim
+fronts of the solid runs (:mod:`microstructure.segment.front_trim`, which takes most of the
+bias; the pore backs one slice in front of a particle stay) and the check passes, with a
+note of what was trimmed.
 
 A slice-to-slice brightness drift or flicker would also make voxels rise: the median step
 between consecutive slices (over voxels solid in both, :func:`slice_steps`) is removed first.
@@ -306,7 +309,8 @@ def front_back_info(profile: np.ndarray) -> dict[str, Any]:
 
 def closed_pore_backs_wanted(shine: dict[str, Any]) -> bool:
     """Whether the lit backs of the closed pores are completed
-    (:mod:`microstructure.segment.closed_backs`) for a segmentation's ``shine_through``
+    (:mod:`microstructure.segment.closed_backs`) and the lit fronts of the solid trimmed
+    (:mod:`microstructure.segment.front_trim`) for a segmentation's ``shine_through``
     description: pore backs not switched off, shine-through seen in front of the solid and
     not removed by the z-profile rule (whose rise criterion already takes the lit backs)."""
     return (
@@ -439,15 +443,17 @@ def segment_quality(info: dict[str, Any]) -> dict[str, Any]:
             meaning="excess of +z- over -z-rising solid voxels left in the mask (pore backs "
             "seen through pores, labelled solid; 0 when removed)",
         )
+        trimmed = bool((shine.get("front_trim") or {}).get("applied"))
         if "front_back_asymmetry" in shine:
             checks["shine_through_unhandled"] = check(
-                0.0 if shine["removed"] else shine["front_back_asymmetry"],
+                0.0 if shine["removed"] or trimmed else shine["front_back_asymmetry"],
                 FRONT_BACK_LIMIT,
                 meaning="pore grey value in front of particle fronts minus behind particle "
                 "backs (x contrast): shine-through lighting the pores in front of uncut "
-                "material, whose pore backs stay labelled solid (0 when removed)",
+                "material, whose pore backs stay labelled solid (0 when removed or the lit "
+                "fronts trimmed)",
             )
-            if shine["seen_in_front"] and not shine["removed"]:
+            if shine["seen_in_front"] and not shine["removed"] and not trimmed:
                 notes.append(
                     f"shine-through seen in front of the solid (pores "
                     f"{shine['front_back_asymmetry']:.2f} x contrast brighter in front of "
@@ -480,21 +486,35 @@ def segment_quality(info: dict[str, Any]) -> dict[str, Any]:
                 f"{shine['forward_rising_fraction']:.0%} of the solid voxels brighten towards "
                 "+z: a brightness trend along z, not shine-through (pore backs not removed)"
             )
-        notes.extend(_closed_back_notes(shine.get("closed_pore_backs")))
+        notes.extend(_closed_back_notes(shine.get("closed_pore_backs"), trimmed=trimmed))
+        ft = shine.get("front_trim") or {}
+        if ft and not trimmed:
+            notes.append(str(ft.get("note", "lit particle fronts not trimmed")))
+        if trimmed:
+            notes.append(
+                f"shine-through seen in front of the solid (pores "
+                f"{shine['front_back_asymmetry']:.2f} x contrast brighter in front of particles "
+                f"than behind them): {ft['trimmed_voxels']} voxels "
+                f"({ft['trimmed_fraction']:.2%} of the volume) at the fronts of the solid runs "
+                f"below grey {ft['front_level']:.3f} relabelled pore (at most "
+                f"{ft['max_slices']} slices per run); pore backs one slice in front of a "
+                "particle, as bright as the cut, stay solid (AM fraction still somewhat high)"
+            )
     elif "note" in shine:
         notes.append(shine["note"])
     return quality_block(checks, notes)
 
 
-def _closed_back_notes(closed: dict[str, Any] | None) -> list[str]:
-    """The report's note on the completion of the closed pores' lit backs."""
+def _closed_back_notes(closed: dict[str, Any] | None, *, trimmed: bool = False) -> list[str]:
+    """The report's note on the completion of the closed pores' lit backs (``trimmed``: the
+    lit particle fronts were trimmed too, with a note of their own)."""
     if not closed:
         return []
     if not closed.get("applied"):
         return [str(closed.get("note", "closed pores' lit backs not completed"))]
+    fronts = "" if trimmed else "; the pore backs in front of the particles stay labelled solid"
     return [
         f"closed pores completed through their lit backs: {closed['relabelled_voxels']} "
         f"voxels ({closed['relabelled_fraction']:.2%} of the volume) relabelled pore "
-        f"(closed-pore voxels before: {closed['closed_pore_voxels_before']}); the pore backs "
-        "in front of the particles stay labelled solid"
+        f"(closed-pore voxels before: {closed['closed_pore_voxels_before']}){fronts}"
     ]

@@ -115,11 +115,14 @@ def test_runs_only_when_shine_through_is_seen_and_is_reported() -> None:
     cb = shine["closed_pore_backs"]
     assert cb["applied"] and cb["relabelled_voxels"] > 0
     assert any("lit backs" in f for f in seg.info["quality"]["flags"])
-    # still flagged: the pore backs in front of particles are not handled by this step
-    assert not seg.info["quality"]["checks"]["shine_through_unhandled"]["passed"]
+    # the lit fronts of the solid are trimmed in the same step: then the check passes
+    ft = shine["front_trim"]
+    assert ft["applied"] and ft["trimmed_voxels"] >= 0
+    assert seg.info["quality"]["checks"]["shine_through_unhandled"]["passed"]
     # the chunked path runs the same whole-volume step (it fits the memory budget here)
     lazy = segmentation(img, method="otsu", refine="none", chunks=16)
     assert lazy.info["shine_through"]["closed_pore_backs"] == cb
+    assert lazy.info["shine_through"]["front_trim"] == ft
     np.testing.assert_array_equal(np.asarray(lazy.am), np.asarray(seg.am))
 
 

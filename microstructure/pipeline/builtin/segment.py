@@ -9,7 +9,9 @@ shine-through seen in front of the solid but not removed (front/back pore asymme
 (:func:`microstructure.segment.shine.segment_quality`). When shine-through is seen there but
 the z-profile rule does not remove it, the lit backs of the closed pores are given back to the
 closed pores (``segmentation.shine_through.closed_pore_backs``, in memory only;
-:mod:`microstructure.segment.closed_backs`). Figure:
+:mod:`microstructure.segment.closed_backs`) and the dim fronts of the solid runs along +z are
+trimmed (``segmentation.shine_through.front_trim``; :mod:`microstructure.segment.front_trim`).
+Figure:
 ``segment_overlay.png`` (the segmentation over one slice of the input).
 
 The stage is one call of :func:`microstructure.segment.segmentation`; its options and defaults
@@ -109,8 +111,8 @@ class SegmentParams(StageParams):
         _default("pore_backs"),
         description="shine-through: relabel pore backs (solid seen through a pore, cut only "
         "in later slices) as pore; auto = when detected (global thresholds); auto and on "
-        "also complete closed pores lit by their back wall when shine-through is seen in "
-        "front of the solid but not removed",
+        "also complete closed pores lit by their back wall and trim the dim particle fronts "
+        "when shine-through is seen in front of the solid but not removed",
     )
     pore_back_slices: int = Field(
         _default("pore_back_slices"),
