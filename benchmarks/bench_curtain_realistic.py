@@ -1,6 +1,7 @@
 """Curtaining on the ``realistic`` phantom: true residual, what it is made of, and the report.
 
     python benchmarks/bench_curtain_realistic.py [--seeds 1 2 3] [--shape 64,160,160]
+        [--method fade] [--iterations 2] [--case image|sample|cap]
 
 Per seed: ``generate_phantom(shape, seed, preset="realistic")`` (dense 1-3 px curtains tilted
 2 deg, fading down from pores/edges near the top, rms about 0.01, under band-limited noise of
@@ -16,12 +17,19 @@ image in 0..1 (as ``docs/scripts/realistic_phantom_eval.py`` does). Printed:
   the curtains; true tilt): what the structure alone costs;
 - the self-report: tilt, ``curtains_detected``, stripe energy left +- its standard error and
   the quality verdict (``ok``), with the failed checks.
+
+``--case``: ``image`` (default: the preset's curtains, static in the acquired frame),
+``sample`` (``curtain_frame="sample"``: the curtains drift with the sample) or ``cap`` (a
+protective cap seen over 24 rows by every slice, as ``docs/scripts/realistic_phantom_eval.py
+--fiducial 24`` makes it; everything is scored below the cap's lowest interface row, and
+``cap_rows`` is the number of rows the destriper left out).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 
 import numpy as np
@@ -40,8 +48,21 @@ def _split(removed: np.ndarray, curtain: np.ndarray) -> dict[str, float]:
     }
 
 
-def run(seed: int, shape: tuple[int, int, int], **kw: object) -> dict:
-    ph = generate_phantom(shape, seed=seed, preset="realistic")
+def _phantom(seed: int, shape: tuple[int, int, int], case: str) -> tuple[object, int]:
+    """The phantom of ``case`` and the first row scored (below the cap, 0 without)."""
+    frame = {"curtain_frame": "sample"} if case == "sample" else {}
+    ph = generate_phantom(shape, seed=seed, preset="realistic", **frame)
+    if case != "cap":
+        return ph, 0
+    from microstructure.phantom.acquisition import with_fiducial
+
+    dy = np.asarray(ph.shifts_px)[:, 0]
+    ph = with_fiducial(ph, 24 + math.ceil(max(0.0, -float(dy.min()))), seed=seed)
+    return ph, ph.truth["fiducial"]["rows"] + math.ceil(max(0.0, float(dy.max())))
+
+
+def run(seed: int, shape: tuple[int, int, int], case: str = "image", **kw: object) -> dict:
+    ph, r0 = _phantom(seed, shape, case)
     img = ph.image.astype(np.float32) / 255.0
     curtain = np.asarray(ph.curtain, dtype=np.float32)
     t0 = time.perf_counter()
@@ -49,11 +70,16 @@ def run(seed: int, shape: tuple[int, int, int], **kw: object) -> dict:
     seconds = time.perf_counter() - t0
     q = info["quality"]
     clean = np.asarray(ph.stripe_free, dtype=np.float32) + curtain
+    c = curtain[:, r0:]
+    true_tilt = img - remove_curtaining(img, angle_deg=2.0, **kw)
+    no_noise = clean - remove_curtaining(clean, angle_deg=2.0, **kw)
     return {
         "seed": seed,
-        **_split(img - out, curtain),
-        "true_tilt": _split(img - remove_curtaining(img, angle_deg=2.0, **kw), curtain),
-        "without_noise": _split(clean - remove_curtaining(clean, angle_deg=2.0, **kw), curtain),
+        "case": case,
+        "cap_rows": info["cap_rows"],
+        **_split((img - out)[:, r0:], c),
+        "true_tilt": _split(true_tilt[:, r0:], c),
+        "without_noise": _split(no_noise[:, r0:], c),
         "angle_deg": info["angle_deg"],
         "curtains_detected": info["curtains_detected"],
         "stripe_energy_left": round(info["stripe_energy_left_fraction"], 3),
@@ -71,13 +97,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--shape", default="64,160,160")
     ap.add_argument("--method", default=None, help="curtaining method (default: the default)")
+    ap.add_argument("--iterations", type=int, default=None, help="passes (default: default)")
+    ap.add_argument("--case", default="image", choices=("image", "sample", "cap"))
     args = ap.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
-    kw = {} if args.method is None else {"method": args.method}
+    kw: dict[str, object] = {} if args.method is None else {"method": args.method}
+    if args.iterations is not None:
+        kw["iterations"] = args.iterations
     for seed in args.seeds:
-        print(
-            json.dumps({"method": args.method or "default", **run(seed, shape, **kw)}), flush=True
-        )
+        row = run(seed, shape, args.case, **kw)
+        print(json.dumps({"method": args.method or "default", **kw, **row}), flush=True)
 
 
 if __name__ == "__main__":

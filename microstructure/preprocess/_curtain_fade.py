@@ -226,17 +226,37 @@ def _amplitudes(
     return out
 
 
-def _window_sums(a: np.ndarray, zw: int) -> np.ndarray:
-    """Sum over ``zw`` slices around each slice (window shifted inside the stack at its
-    ends), exact: fixed-point int64 cumulative sums, so a slab gives the same numbers as the
-    whole stack."""
-    nz = a.shape[0]
-    zw = min(int(zw), nz)
-    q = np.rint(a.astype(np.float64) * _FIX).astype(np.int64)
-    c = np.zeros((nz + 1,) + a.shape[1:], np.int64)
-    np.cumsum(q, axis=0, out=c[1:])
-    st = np.clip(np.arange(nz) - zw // 2, 0, nz - zw)
-    return (c[st + zw] - c[st]).astype(np.float64) / _FIX
+@numba.njit(parallel=True, cache=True)
+def _zsums_kernel(
+    a: np.ndarray, starts: np.ndarray, widths: np.ndarray, fix: float
+) -> np.ndarray:  # pragma: no cover - numba
+    """Exact window sums along z (see :func:`_window_sums`), one row of pixels per task."""
+    nz, ny, nx = a.shape
+    nw = widths.shape[0]
+    out = np.empty((nw, nz, ny, nx), dtype=np.float64)
+    for y in numba.prange(ny):
+        c = np.zeros((nz + 1, nx), dtype=np.int64)
+        for z in range(nz):
+            for x in range(nx):
+                c[z + 1, x] = c[z, x] + np.int64(np.rint(np.float64(a[z, y, x]) * fix))
+        for k in range(nw):
+            zw = widths[k]
+            for z in range(nz):
+                s0 = starts[k, z]
+                for x in range(nx):
+                    out[k, z, y, x] = (c[s0 + zw, x] - c[s0, x]) / fix
+    return out
+
+
+def _window_sums(a: np.ndarray, *widths: int) -> np.ndarray:
+    """Sums over ``zw`` slices around each slice, for each ``zw`` of ``widths`` (window
+    shifted inside the stack at its ends), exact: fixed-point int64 cumulative sums along z
+    (one pass for all the widths), so a slab gives the same numbers as the whole stack."""
+    arr = np.ascontiguousarray(a, dtype=np.float32)
+    nz = arr.shape[0]
+    zws = np.array([min(int(w), nz) for w in widths], dtype=np.int64)
+    starts = np.stack([np.clip(np.arange(nz) - zw // 2, 0, nz - zw) for zw in zws])
+    return _zsums_kernel(arr, starts.astype(np.int64), zws, _FIX)
 
 
 def _smooth(r: np.ndarray) -> np.ndarray:
@@ -343,18 +363,21 @@ def fade_stripe_estimate(
         mask = np.abs(_smooth(h - est)) > FADE_MASK_K * sig_s
         w = (~ndimage.binary_dilation(mask, dil)).astype(np.float32)
         wh = w * h
+        wh_long, wh_short = _window_sums(wh, zws, zw)
+        w_long, w_short = _window_sums(w, zws, zw)
         sel = _select(
-            _window_sums(wh, zws),
-            _window_sums(w, zws),
+            wh_long,
+            w_long,
             rs,
             var_row,
             FADE_SELECT_Z,
             FADE_ATOMS,
             min_rows,
         )
+        del wh_long, w_long
         est = _amplitudes(
-            _window_sums(wh, zw),
-            _window_sums(w, zw),
+            wh_short,
+            w_short,
             rs,
             sel,
             var_row,

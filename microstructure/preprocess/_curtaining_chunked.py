@@ -114,11 +114,13 @@ def destripe_lazy(
     in_s = sample_slices(arr, sample)
     _, info = destripe(in_s, workers=1, method=method, **{**options, "keep_dtype": False})
     # the tilt is a global parameter: fixed on the sample slices before slabbing
-    options = {**options, "angle_deg": info["angle_deg"]}
+    # and so is the protective cap left out at the top
+    options = {**options, "angle_deg": info["angle_deg"], "cap_rows": info["cap_rows"]}
     if method == "fade":  # and so is the noise, measured on pairs of neighbouring slices
         pairs = sample_slices(arr, fade_noise_pairs(nz)).astype(np.float32)
         if options["direction"] == "horizontal":
             pairs = np.swapaxes(pairs, 1, 2)
+        pairs = pairs[:, info["cap_rows"] :]
         options["noise"] = fade_noise(
             pairs, info["angle_deg"], options["stripe_width_px"], options["edge_gamma"]
         )
@@ -144,7 +146,8 @@ def destripe_lazy(
         a, b = in_u, outs[name]
         if options["direction"] == "horizontal":
             a, b = np.swapaxes(a, 1, 2), np.swapaxes(b, 1, 2)
-        metrics[name] = method_metrics(a, b, info["angle_deg"], windows)
+        cap = info["cap_rows"]  # judged below the cap, as in memory
+        metrics[name] = method_metrics(a[:, cap:], b[:, cap:], info["angle_deg"], windows)
     chosen = min(candidates, key=lambda n: metrics[n]["damage_score"])
     info["method"] = chosen
     info["metrics"] = metrics

@@ -25,6 +25,7 @@ from microstructure.preprocess._curtain_angle import (
     estimate_curtain_angle,
     shear_rows,
 )
+from microstructure.preprocess._curtain_cap import detect_cap_rows
 from microstructure.preprocess._curtain_fade import (
     fade_noise_levels,
     fade_noise_pairs,
@@ -421,10 +422,14 @@ def destripe(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     noise: tuple[float, float] | None = None,
+    cap_rows: int | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Destripe a whole stack in memory; the report of
     :func:`~microstructure.preprocess.remove_curtaining_report` (without the variance
-    numbers)."""
+    numbers).
+
+    ``cap_rows``: rows at the top left untouched (a protective cap); None detects them on
+    the sample slices (:func:`._curtain_cap.detect_cap_rows`, vertical curtains only)."""
     arr = check_volume(stack, name="stack")
     check_options(
         method=method,
@@ -452,6 +457,16 @@ def destripe(
         lo = float(work.min())
         offset = 1e-3 * (float(work.max()) - lo) + 1e-6 - lo
         work = np.log(work + np.float32(offset))
+    if cap_rows is None:
+        cap = detect_cap_rows(work[_sample_slices(nz)]) if direction == "vertical" else 0
+    else:
+        cap = int(cap_rows)
+    if not 0 <= cap <= ny - 8:
+        raise ValueError(f"cap_rows: expected 0..{ny - 8} rows (or None), got {cap_rows!r}")
+    # the cap (and its milled marks) is left as it is: the curtains are the sample's
+    full_work = work
+    work = work[:, cap:]
+    ny = ny - cap
     length = int(min(ny, int(length_px)))
     angle = resolve_angle(work, angle_deg, stripe_width_px)
 
@@ -488,6 +503,8 @@ def destripe(
         metrics[name] = method_metrics(in_u, out_u, angle, windows)
     chosen = min(candidates, key=lambda n: metrics[n]["damage_score"])
     out = full[chosen] if chosen in full else run_wavelet(work, progress)
+    if cap:
+        out = np.concatenate([full_work[:, :cap].astype(np.float32), out], axis=1)
     if log_transform:
         out = np.exp(out) - np.float32(offset)
     if direction == "horizontal":
@@ -509,6 +526,7 @@ def destripe(
         "sigma": float(sigma),
         "angle_requested": None if angle_deg is None else float(angle_deg),
         "fade_noise": None if noise is None else [float(noise[0]), float(noise[1])],
+        "cap_rows": cap,
         "metrics": metrics,
         "sample_slices": sample.tolist(),
         **dict(metrics[chosen].items()),

@@ -85,3 +85,45 @@ def test_self_report_fails_on_bad_removals(seed3):
     _, wav = remove_curtaining_report(img, method="wavelet-fft")
     assert not wav["quality"]["checks"]["wedge_energy_overremoved"]["passed"]
     assert not wav["quality"]["ok"]
+
+
+def test_uncertain_stripe_energy_left_is_checked_at_its_upper_bound(seed2):
+    """Seed 2: stripe energy left 0.00 +- 0.25 (faint curtains), true residual 0.52 (above
+    the 0.35 target). The report used to skip the check as "too uncertain" and pass; it now
+    checks the upper one-sided 95 % bound (0.41) and fails."""
+    img, curtain = seed2
+    out, info = remove_curtaining_report(img)
+    residual = float(np.mean((img - out - curtain) ** 2) / np.mean(curtain**2))
+    assert residual > 0.35  # measured 0.52
+    assert info["curtains_detected"]
+    assert info["stripe_energy_left_se"] > 0.15  # measured 0.25
+    chk = info["quality"]["checks"]["stripe_energy_left"]
+    left, se = info["stripe_energy_left_fraction"], info["stripe_energy_left_se"]
+    assert chk["value"] == pytest.approx(left + 1.645 * se)
+    assert not chk["passed"]
+    assert not info["quality"]["ok"]
+
+
+def test_quality_upper_bound_passes_a_clear_low_number():
+    from microstructure.preprocess._curtain_metrics import curtain_quality
+
+    base = {
+        "curtains_detected": True,
+        "wedge_energy_overremoved": 0.0,
+        "energy_changed_outside_wedge": 0.0,
+        "removed_stripe_fraction": 1.0,
+        "removed_energy": 1.0,
+        "angle_deg": 0.0,
+    }
+    ok = curtain_quality(
+        {**base, "stripe_energy_left_fraction": 0.02, "stripe_energy_left_se": 0.18}
+    )
+    assert ok["checks"]["stripe_energy_left"]["passed"]  # 0.02 + 1.645 * 0.18 = 0.32
+    bad = curtain_quality(
+        {**base, "stripe_energy_left_fraction": 0.1, "stripe_energy_left_se": 0.2}
+    )
+    assert not bad["checks"]["stripe_energy_left"]["passed"]  # 0.43
+    sure = curtain_quality(
+        {**base, "stripe_energy_left_fraction": 0.3, "stripe_energy_left_se": 0.1}
+    )
+    assert sure["checks"]["stripe_energy_left"]["value"] == pytest.approx(0.3)  # as before
