@@ -149,6 +149,7 @@ def chunked_measure(
     mask: np.ndarray | None,
     roi: tuple[float, float, float, float] | None,
     registration_slices: int | None,
+    tile_px: int = 0,
 ) -> Callable[[np.ndarray | None], tuple[np.ndarray, np.ndarray]]:
     """``measure(prior) -> (pairs, measured)`` of one registration pass as Dask tasks."""
     import dask
@@ -162,7 +163,12 @@ def chunked_measure(
     )
     if step < 1:
         raise ValueError(f"registration_slices: expected >= 1, got {registration_slices}")
-    options = {"neighbors": n, "upsample_factor": int(upsample_factor), "bandpass_px": bandpass_px}
+    options = {
+        "neighbors": n,
+        "upsample_factor": int(upsample_factor),
+        "bandpass_px": bandpass_px,
+        "tile_px": int(tile_px),
+    }
     mask_d = None if mask is None else dask.delayed(mask)
 
     def measure(prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,21 @@ least-squares solve of the slice positions (the machinery behind
 
 The defaults of the registration options live here, once (:data:`DEFAULT_NEIGHBORS`,
 :data:`DEFAULT_UPSAMPLE_FACTOR`, :data:`DEFAULT_BANDPASS_PX`, :data:`DEFAULT_REFINE`,
-:data:`DEFAULT_REFINE_TOL_PX`); the public functions and the ``align`` stage read them.
+:data:`DEFAULT_REFINE_TOL_PX`, :data:`DEFAULT_TILE_PX`); the public functions and the ``align``
+stage read them.
+
+Tile median (whole-field registration, ``tile_px > 0``): after the pair's whole-field
+correlation, both band-passed slices are cut into tiles of ``tile_px`` (spaced half a tile,
+wider on large slices so a pair has at most :data:`MAX_TILES`; the moving slice's tiles
+offset by the whole-field shift rounded to pixels), each tile pair is
+correlated (Tukey-windowed, batched FFT; sub-pixel peak by a three-point Gaussian fit per
+axis, parabolic where the correlation is not positive) and the pair's shift is the median of
+the tile shifts. Cross-sections of particles cut at an angle move from slice to slice; one
+large slanted particle moves the correlation of the whole field, but only the tiles it
+covers, which the median ignores. On the realistic phantom after the recipe's preprocessing
+the error against the true drift went from 1.6 / 2.4 / 2.6 px RMS (whole-field correlation,
+64 x 160 x 160) and 1.1 / 1.0 / 0.5 px (48 x 395 x 481) to about half (numbers in
+docs/validation_real_data.md).
 
 References
 ----------
@@ -12,6 +26,9 @@ Guizar-Sicairos, M., Thurman, S. T. and Fienup, J. R. (2008). Efficient subpixel
 registration algorithms. Opt. Lett. 33, 156-158. doi:10.1364/OL.33.000156
 Huber, P. J. (1964). Robust estimation of a location parameter. Ann. Math. Statist. 35,
 73-101. doi:10.1214/aoms/1177703732
+Zitova, B. and Flusser, J. (2003). Image registration methods: a survey. Image Vis. Comput.
+21, 977-1000 (local, window-wise correlation and robust combination of local shifts).
+doi:10.1016/S0262-8856(03)00137-9
 """
 
 from __future__ import annotations
@@ -25,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve
 
@@ -34,6 +52,7 @@ __all__ = [
     "DEFAULT_BANDPASS_PX",
     "DEFAULT_REFINE",
     "DEFAULT_REFINE_TOL_PX",
+    "DEFAULT_TILE_PX",
     "measure_pair_shifts",
     "pair_setup",
     "pair_rows",
@@ -54,6 +73,12 @@ DEFAULT_BANDPASS_PX = (1.0, 10.0)
 DEFAULT_REFINE = 3
 #: refinement stops when no position changes by more than this (px)
 DEFAULT_REFINE_TOL_PX = 0.05
+#: side of the tiles of the whole-field registration (px; 0 = one correlation per pair)
+DEFAULT_TILE_PX = 40
+#: fewest tiles a pair needs for the tile median (else its whole-field correlation is kept)
+MIN_TILES = 6
+#: most tiles per pair: on large slices the tiles are spaced wider than half a tile
+MAX_TILES = 160
 
 
 @functools.lru_cache(maxsize=8)
@@ -71,7 +96,8 @@ def _prepare(
     band: tuple[float, float],
     shift: np.ndarray | None = None,
     soft_mask: np.ndarray | None = None,
-) -> tuple[np.ndarray, bool]:
+    keep_bandpassed: bool = False,
+) -> tuple[Any, ...]:
     """Band-pass, move by ``-shift`` (Fourier shift), window and FFT one slice.
 
     The difference-of-Gaussians band-pass and the sub-pixel shift are one multiplication
@@ -79,7 +105,8 @@ def _prepare(
     slice by minus its current position estimate before windowing means every slice is
     windowed over the same piece of structure (the window is fixed in the aligned frame),
     so the measured residual shifts carry no bias from content entering or leaving the
-    window. Returns the rfft2 spectrum and a flag that is False for featureless slices.
+    window. Returns the rfft2 spectrum and a flag that is False for featureless slices (and,
+    with ``keep_bandpassed``, the band-passed slice before windowing, for the tile median).
     """
     img = sl.astype(np.float32, copy=False)
     ny, nx = img.shape
@@ -96,10 +123,12 @@ def _prepare(
     bp = np.fft.irfft2(f, s=(ny, nx)).astype(np.float32)
     wsum = float(window.sum())
     mean = float((bp * window).sum()) / wsum if wsum > 0 else 0.0
-    bp = (bp - np.float32(mean)) * window
+    windowed = (bp - np.float32(mean)) * window
     scale = float(np.abs(img).max()) + 1e-30
-    ok = bool(np.std(bp) > 1e-6 * scale)
-    return np.fft.rfft2(bp), ok
+    ok = bool(np.std(windowed) > 1e-6 * scale)
+    if keep_bandpassed:
+        return np.fft.rfft2(windowed), ok, bp
+    return np.fft.rfft2(windowed), ok
 
 
 def _correlation_shift(
@@ -223,6 +252,7 @@ def measure_pair_shifts(
     roi: tuple[float, float, float, float] | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    tile_px: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Measure relative shifts between each slice and its ``neighbors`` predecessors.
 
@@ -252,6 +282,8 @@ def measure_pair_shifts(
         Threads (default: all cores).
     progress
         Called with the number of slices finished (for progress bars).
+    tile_px
+        Tile side of the tile median (whole-field pass without a mask only; 0 = off).
 
     Returns
     -------
@@ -279,6 +311,7 @@ def measure_pair_shifts(
             soft_mask=soft,
             positions=pos,
             progress=progress,
+            tile_px=tile_px,
         )
 
     with ThreadPoolExecutor(workers) as ex:
@@ -304,6 +337,74 @@ def pair_setup(
     return win, soft, pos
 
 
+def _tile_window(tile_px: int) -> np.ndarray:
+    """Tukey window of one tile."""
+    w = _taper_1d(tile_px, 0.0, tile_px - 1.0)
+    return np.outer(w, w).astype(np.float32)
+
+
+def _subpixel_offsets(m: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Peak offsets in [-0.5, 0.5] from the correlation at -1, 0, +1 (arrays): a Gaussian
+    through the three values where all are positive, else a parabola."""
+    with np.errstate(all="ignore"):
+        pos = (m > 0) & (c > 0) & (p > 0)
+        lm, lc, lp = (np.log(np.where(pos, v, 1.0)) for v in (m, c, p))
+        gauss = (lm - lp) / (2.0 * (lm - 2.0 * lc + lp))
+        parab = (m - p) / (2.0 * (m - 2.0 * c + p))
+    d = np.where(pos, gauss, parab)
+    return np.clip(np.nan_to_num(d, nan=0.0, posinf=0.0, neginf=0.0), -0.5, 0.5)
+
+
+def tile_median_shift(
+    ref_bp: np.ndarray, mov_bp: np.ndarray, coarse_px: np.ndarray, tile_px: int
+) -> np.ndarray | None:
+    """Median of the tile-wise shifts of ``mov_bp`` relative to ``ref_bp`` (band-passed slices).
+
+    The tiles (``tile_px``, spaced ``tile_px // 2`` or wider so there are at most
+    :data:`MAX_TILES`) of the moving slice are taken at the
+    reference tiles' places moved by ``coarse_px`` (the whole-field shift) rounded to pixels;
+    tiles that would leave the slice are skipped. Returns (dy, dx), or None when fewer than
+    :data:`MIN_TILES` tiles carry structure (the caller keeps ``coarse_px``).
+    """
+    t = int(tile_px)
+    ny, nx = ref_bp.shape
+    gy, gx = (int(round(float(v))) for v in coarse_px)
+    step = max(1, t // 2, int(math.ceil(math.sqrt((ny - t) * (nx - t) / MAX_TILES))))
+    ys = np.arange(max(0, -gy), min(ny - t, ny - t - gy) + 1)
+    xs = np.arange(max(0, -gx), min(nx - t, nx - t - gx) + 1)
+    ys, xs = ys[ys % step == 0], xs[xs % step == 0]
+    if ys.size * xs.size < MIN_TILES:
+        return None
+    view_r = np.lib.stride_tricks.sliding_window_view(ref_bp, (t, t))
+    view_m = np.lib.stride_tricks.sliding_window_view(mov_bp, (t, t))
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    yy, xx = yy.ravel(), xx.ravel()
+    a = view_r[yy, xx].astype(np.float32)
+    b = view_m[yy + gy, xx + gx].astype(np.float32)
+    w = _tile_window(t)
+    a = (a - a.mean(axis=(1, 2), keepdims=True)) * w
+    b = (b - b.mean(axis=(1, 2), keepdims=True)) * w
+    sa, sb = a.std(axis=(1, 2)), b.std(axis=(1, 2))
+    scale = float(max(np.abs(ref_bp).max(), np.abs(mov_bp).max())) + 1e-30
+    live = (sa > 1e-6 * scale) & (sb > 1e-6 * scale)
+    if int(live.sum()) < MIN_TILES:
+        return None
+    a, b = a[live], b[live]
+    cc = sp_fft.irfft2(sp_fft.rfft2(b) * np.conj(sp_fft.rfft2(a)), s=(t, t))
+    n = cc.shape[0]
+    py, px = np.unravel_index(cc.reshape(n, -1).argmax(axis=1), (t, t))
+    k = np.arange(n)
+    c = cc[k, py, px]
+    sy = py + _subpixel_offsets(cc[k, (py - 1) % t, px], c, cc[k, (py + 1) % t, px])
+    sx = px + _subpixel_offsets(cc[k, py, (px - 1) % t], c, cc[k, py, (px + 1) % t])
+    sy = np.where(sy > t / 2, sy - t, sy)
+    sx = np.where(sx > t / 2, sx - t, sx)
+    near = (np.abs(sy) < t / 4) & (np.abs(sx) < t / 4)
+    if int(near.sum()) < MIN_TILES:
+        return None
+    return np.array([float(np.median(sy[near])) + gy, float(np.median(sx[near])) + gx])
+
+
 def pair_rows(
     get_slice: Callable[[int], np.ndarray],
     start: int,
@@ -316,33 +417,41 @@ def pair_rows(
     soft_mask: np.ndarray | None,
     positions: np.ndarray | None,
     progress: Callable[[int], None] | None = None,
+    tile_px: int = 0,
 ) -> list[tuple[int, int, float, float]]:
     """``(i, j, dy, dx)`` of slices ``start <= i < stop`` against their ``neighbors``
     predecessors ``j`` (``get_slice(k)`` returns slice ``k``; slices from
     ``start - neighbors`` on are read). Every pair is computed the same way whatever the
-    range, so splitting the stack into ranges (threads, Dask tasks) gives the same rows."""
+    range, so splitting the stack into ranges (threads, Dask tasks) gives the same rows.
+    ``tile_px > 0`` (whole-field pass only: no prior positions, no mask): each pair's shift
+    is the median of its tile shifts (:func:`tile_median_shift`)."""
     shape = window.shape
     pos = positions
+    tiles = int(tile_px) > 0 and pos is None and soft_mask is None
 
-    def prep(k: int) -> tuple[np.ndarray, bool]:
+    def prep(k: int) -> tuple[Any, ...]:
         sl = np.asarray(get_slice(k))
-        return _prepare(sl, window, bandpass_px, None if pos is None else pos[k], soft_mask)
+        got = _prepare(sl, window, bandpass_px, None if pos is None else pos[k], soft_mask, tiles)
+        return got if tiles else (*got, None)
 
     out: list[tuple[int, int, float, float]] = []
-    buf: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=neighbors)
+    buf: deque[tuple[Any, ...]] = deque(maxlen=neighbors)
     for j in range(max(0, start - neighbors), start):
         buf.append((j, *prep(j)))
     for i in range(start, stop):
-        fi, oki = prep(i)
-        for j, fj, okj in buf:
+        fi, oki, bi = prep(i)
+        for j, fj, okj, bj in buf:
             if oki and okj:
                 shift = _correlation_shift(fj, fi, upsample_factor, shape)
                 if pos is not None:  # residual of the pre-shifted pair + the prior
                     shift = shift + pos[i] - pos[j]
+                elif tiles:
+                    local = tile_median_shift(bj, bi, shift, int(tile_px))
+                    shift = shift if local is None else local
                 out.append((i, j, float(shift[0]), float(shift[1])))
             else:
                 out.append((i, j, math.nan, math.nan))
-        buf.append((i, fi, oki))
+        buf.append((i, fi, oki, bi))
         if progress is not None:
             progress(1)
     return out

@@ -87,6 +87,7 @@ from microstructure.preprocess._registration import (
     DEFAULT_NEIGHBORS,
     DEFAULT_REFINE,
     DEFAULT_REFINE_TOL_PX,
+    DEFAULT_TILE_PX,
     DEFAULT_UPSAMPLE_FACTOR,
     common_region,
     estimate_positions,
@@ -105,6 +106,7 @@ __all__ = [
     "DEFAULT_BANDPASS_PX",
     "DEFAULT_REFINE",
     "DEFAULT_REFINE_TOL_PX",
+    "DEFAULT_TILE_PX",
     "DEFAULT_KEEP_TREND",
     "DEFAULT_TREND_DEGREE",
     "DEFAULT_ORDER",
@@ -202,6 +204,7 @@ def check_align_options(
     bandpass_px: tuple[float, float],
     mask: Any,
     roi: Any,
+    tile_px: int = 0,
 ) -> tuple[tuple[float, float], np.ndarray | None, tuple[float, float, float, float] | None]:
     """Validate the options of :func:`align_slices_report` for slices of ``shape``; return the
     band-pass sigmas, the boolean mask and the roi as floats."""
@@ -216,6 +219,11 @@ def check_align_options(
         raise ValueError(f"refine: must be >= 0, got {refine!r}")
     if int(trend_degree) < 0:
         raise ValueError(f"trend_degree: must be >= 0, got {trend_degree!r}")
+    ok_tile = isinstance(tile_px, int | np.integer) and not isinstance(tile_px, bool)
+    if not ok_tile or not (int(tile_px) == 0 or 16 <= int(tile_px) <= 512):
+        raise ValueError(
+            f"tile_px: expected 0 (off) or an integer from 16 to 512 px, got {tile_px!r}"
+        )
     lo, hi = (float(v) for v in bandpass_px)
     if not (0 <= lo < hi):
         raise ValueError(f"bandpass_px: need 0 <= fine < coarse sigma, got {bandpass_px!r}")
@@ -315,6 +323,7 @@ def _registration(
     progress: Callable[[int], None] | None,
     registration_slices: int | None,
     resume_dir: str | os.PathLike | None,
+    tile_px: int = 0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Slice positions and the pass report, in memory (threads) or as Dask tasks; read from
     ``resume_dir`` when an earlier run with the same shape and options saved them there."""
@@ -330,6 +339,7 @@ def _registration(
             "roi": roi if roi is None or isinstance(roi, str) else list(roi),
             "refine": int(refine),
             "refine_tol_px": float(refine_tol_px),
+            "tile_px": int(tile_px),
         }
         store, saved = open_registration(resume_dir, manifest, mask)
     if saved is not None:
@@ -344,7 +354,14 @@ def _registration(
     # then registered from there with the refinement passes, so a narrow band (a fiducial
     # cap) is compared in the sample's frame from the first pass
     positions, passes = _positions(
-        arr, chunked, roi=None, reg_slices=registration_slices, refine=0, **one, **more
+        arr,
+        chunked,
+        roi=None,
+        reg_slices=registration_slices,
+        refine=0,
+        tile_px=int(tile_px),
+        **one,
+        **more,
     )
     first, first_passes = positions, passes
     found, ref = static_region(arr, positions, band) if auto else (roi, None)
@@ -387,9 +404,11 @@ def _positions(
     progress: Callable[[int], None] | None,
     reg_slices: int | None,
     initial: np.ndarray | None = None,
+    tile_px: int = 0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """One registration (all its passes) on ``roi`` (None: the common region), from the
-    positions ``initial`` when given."""
+    """One registration (all its passes) on ``roi`` (None: the whole field, then the common
+    region), from the positions ``initial`` when given; ``tile_px``: tile median of the
+    passes without prior positions."""
     nz, ny, nx = (int(s) for s in arr.shape)
     if chunked:
         measure = chunked_measure(
@@ -400,6 +419,7 @@ def _positions(
             mask=mask,
             roi=roi,
             registration_slices=reg_slices,
+            tile_px=tile_px,
         )
     else:
 
@@ -414,11 +434,14 @@ def _positions(
                 roi=roi,
                 workers=workers,
                 progress=progress,
+                tile_px=tile_px,
             )
 
-    return estimate_positions(
+    positions, report = estimate_positions(
         measure, nz, (ny, nx), roi=roi, refine=refine, refine_tol_px=refine_tol_px, initial=initial
     )
+    report["tile_px"] = int(tile_px) if initial is None else 0
+    return positions, report
 
 
 @_CHUNKED
@@ -434,6 +457,7 @@ def align_slices_report(
     roi: tuple[float, float, float, float] | str | None = None,
     refine: int = DEFAULT_REFINE,
     refine_tol_px: float = DEFAULT_REFINE_TOL_PX,
+    tile_px: int = DEFAULT_TILE_PX,
     order: int = DEFAULT_ORDER,
     crop: bool = True,
     drop_reference: bool = True,
@@ -494,6 +518,7 @@ def align_slices_report(
         bandpass_px=bandpass_px,
         mask=mask,
         roi=roi,
+        tile_px=tile_px,
     )
     if chunked:
         featureless = featureless_lazy(arr)
@@ -513,6 +538,7 @@ def align_slices_report(
         progress=progress,
         registration_slices=registration_slices,
         resume_dir=resume_dir,
+        tile_px=int(tile_px),
     )
     region = tuple(float(v) for v in passes["registration_roi"])
     step = max(int(arr.chunks[0][0]), 4 * int(neighbors)) if chunked else None
@@ -557,6 +583,7 @@ def align_slices(
     roi: tuple[float, float, float, float] | str | None = None,
     refine: int = DEFAULT_REFINE,
     refine_tol_px: float = DEFAULT_REFINE_TOL_PX,
+    tile_px: int = DEFAULT_TILE_PX,
     order: int = DEFAULT_ORDER,
     crop: bool = True,
     drop_reference: bool = True,
@@ -612,6 +639,12 @@ def align_slices(
         The whole-field registration is one pass (see the module notes).
     refine_tol_px
         Convergence threshold of the refinement passes, px.
+    tile_px
+        Tiles of the whole-field registration, px (0: one correlation per slice pair): each
+        pair's shift is the median of the shifts of its tiles (spaced half a tile or wider)
+        (:func:`~microstructure.preprocess._registration.tile_median_shift`), so a few
+        particles whose cross-sections move do not move the slice; pairs with fewer than 6
+        tiles keep the whole-field correlation. Not used with a ``mask`` or on a region.
     order
         Spline order of the sub-pixel shift (1 linear, 3 cubic).
     crop
@@ -658,6 +691,7 @@ def align_slices(
         roi=roi,
         refine=refine,
         refine_tol_px=refine_tol_px,
+        tile_px=tile_px,
         order=order,
         crop=crop,
         drop_reference=drop_reference,

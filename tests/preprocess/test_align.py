@@ -151,3 +151,57 @@ def test_constant_slice_is_interpolated_and_reported():
     assert np.allclose(found[5], (found[4] + found[6]) / 2, atol=0.05)
     keep = np.arange(nz) != 5
     assert _rms(found[keep] - shifts[keep]) < 0.1
+
+
+def test_tile_median_shift_recovers_a_subpixel_shift() -> None:
+    from microstructure.preprocess._registration import tile_median_shift
+
+    rng = np.random.default_rng(5)
+    base = ndimage.gaussian_filter(rng.standard_normal((200, 200)), 2.0)
+    f = np.fft.fft2(base)
+    true = np.array([3.3, -5.7])
+    moved = np.fft.ifft2(ndimage.fourier_shift(f, tuple(true))).real
+    a, b = base[20:-20, 20:-20], moved[20:-20, 20:-20]
+    got = tile_median_shift(a, b, np.array([3.0, -6.0]), 40)
+    assert got is not None and np.abs(got - true).max() < 0.08
+    # too small for six tiles: None (the caller keeps its whole-field shift)
+    assert tile_median_shift(a[:50, :50], b[:50, :50], np.zeros(2), 40) is None
+
+
+def test_tile_median_ignores_a_region_that_moves_on_its_own() -> None:
+    """A bright patch (a tenth of the field) moves 0.4 px per slice on top of the drift (a
+    slanted particle's cross-section): one correlation per pair follows it in part, the
+    median of the tiles, most of which do not see it, much less."""
+    rng = np.random.default_rng(7)
+    nz, n = 24, 160
+    big = ndimage.gaussian_filter(rng.standard_normal((n + 64, n + 64)), 2.0)
+    blob = ndimage.gaussian_filter(rng.standard_normal((n + 64, n + 64)), 2.0) * 2.0
+    truth = np.cumsum(rng.normal(0.0, 0.7, (nz, 2)), axis=0)
+    truth -= truth[0]
+    fb, fo = np.fft.fft2(big), np.fft.fft2(blob)
+    region = np.zeros((n, n), bool)
+    region[40:90, 60:110] = True
+    slices = []
+    for z in range(nz):
+        s = truth[z]
+        bg = np.fft.ifft2(ndimage.fourier_shift(fb, tuple(s))).real[32:-32, 32:-32]
+        own = s + np.array([0.0, 0.4 * z])
+        fg = np.fft.ifft2(ndimage.fourier_shift(fo, tuple(own))).real[32:-32, 32:-32]
+        slices.append(np.where(region, fg, bg))
+    stack = np.stack(slices).astype(np.float32)
+
+    def off(tile_px: int) -> float:
+        _, found, _ = align_slices_report(stack, tile_px=tile_px)
+        e = found - truth
+        return _rms(e - e.mean(axis=0))
+
+    whole, tiles = off(0), off(40)
+    assert whole > 1.0
+    assert tiles < 0.35 * whole
+
+
+def test_tile_px_is_validated() -> None:
+    stack = np.zeros((3, 64, 64), np.float32)
+    for bad in (8, -1, 2.5, True, "40"):
+        with pytest.raises(ValueError, match="tile_px"):
+            align_slices_report(stack, tile_px=bad)

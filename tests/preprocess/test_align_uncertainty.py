@@ -73,7 +73,9 @@ def test_uncertainty_fails_where_the_structure_drives_the_error(realistic) -> No
     ph = realistic
     _, found, info = align_slices_report(ph.image.astype(np.float32) / 255.0)
     err = _rms_about_mean(found, ph.shifts_px)
-    assert err > 1.0  # measured 1.95: the sectioned particles move from slice to slice
+    # measured 0.82 (1.95 before the tile median): the sectioned particles move from slice
+    # to slice, and the error is still above the 0.5 px limit
+    assert err > 0.6
     u = info["drift_uncertainty_px"]
     assert 0.4 * err < u < 1.5 * err
     check = info["quality"]["checks"]["drift_uncertainty_px"]

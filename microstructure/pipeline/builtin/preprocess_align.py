@@ -37,6 +37,7 @@ from microstructure.preprocess.align import (
     DEFAULT_ORDER,
     DEFAULT_REFINE,
     DEFAULT_REFINE_TOL_PX,
+    DEFAULT_TILE_PX,
     DEFAULT_TREND_DEGREE,
     DEFAULT_UPSAMPLE_FACTOR,
     align_slices_report,
@@ -78,6 +79,12 @@ class AlignParams(StageParams):
     refine: int = Field(DEFAULT_REFINE, ge=0, description="extra passes on pre-aligned slices")
     refine_tol_px: float = Field(
         DEFAULT_REFINE_TOL_PX, ge=0.0, description="refinement stops below this change, px"
+    )
+    tile_px: int = Field(
+        DEFAULT_TILE_PX,
+        ge=0,
+        le=512,
+        description="tiles of the whole-field registration, px (median of tile shifts; 0 = off)",
     )
     order: Literal[1, 3] = DEFAULT_ORDER
     crop: bool = Field(
@@ -152,6 +159,7 @@ class AlignStage(Stage):
             roi=params.roi if params.roi is None or params.roi == "auto" else tuple(params.roi),
             refine=params.refine,
             refine_tol_px=params.refine_tol_px,
+            tile_px=params.tile_px,
             order=params.order,
             crop=params.crop,
             drop_reference=params.drop_reference,
