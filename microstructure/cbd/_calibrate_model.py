@@ -120,6 +120,7 @@ def cbd_mip_curve(
     radii_nm: Sequence[float] | None = None,
     seed: int = 0,
     _prepared: tuple[np.ndarray, np.ndarray, float] | None = None,
+    _geometry_cache: dict[str, Any] | None = None,
 ) -> Any:
     """Simulated MIP curve of a labels volume after CBD insertion and nanopores.
 
@@ -169,6 +170,7 @@ def cbd_mip_curve(
         max_void_diameter_nm=p["max_void_diameter_nm"],
         distribution=distribution,  # type: ignore[arg-type]
         seed=seed,
+        _geometry_cache=_geometry_cache,
     )
     out[closed] = Phase.PORE
     out = add_nanopores(

@@ -208,7 +208,12 @@ def profile_polish(
 
 
 def _fit_subset(
-    score: Callable[[np.ndarray], float], x: np.ndarray, coords: list[int], max_evaluations: int
+    score: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    coords: list[int],
+    max_evaluations: int,
+    step: float = 0.05,
+    restart: bool = False,
 ) -> np.ndarray:
     """Bounded Nelder-Mead over ``coords`` of the unit box, the others held at ``x``."""
 
@@ -217,7 +222,7 @@ def _fit_subset(
         z[coords] = y
         return score(z)
 
-    y = local_stage(part, x[coords], 0.05, max_evaluations, restart=False)
+    y = local_stage(part, x[coords], step, max_evaluations, restart=restart)
     z = x.copy()
     z[coords] = y
     return z

@@ -201,6 +201,16 @@ Count = Callable[[float], int]
 Bracket = tuple[float, int, float, int]
 
 
+def _geometry_key(
+    pore: np.ndarray, vs: tuple[float, float, float], curvature: bool
+) -> tuple[Any, ...]:
+    """Identity of a pore space for the geometry cache of :class:`_RadiusSearch`."""
+    import hashlib
+
+    digest = hashlib.blake2b(np.packbits(pore, axis=None).tobytes(), digest_size=16).hexdigest()
+    return (pore.shape, tuple(float(v) for v in vs), curvature, digest)
+
+
 class _RadiusSearch:
     """The CBD amount as a function of the ball radius, and the search for ``n_add`` voxels.
 
@@ -222,6 +232,7 @@ class _RadiusSearch:
         n_scan: int,
         max_iter: int,
         rel_tol: float,
+        geometry_cache: dict[str, Any] | None = None,
     ) -> None:
         self.pore, self.vs, self.n_add, self.cos_t = pore, vs, n_add, cos_t
         self.n_scan, self.max_iter, self.rel_tol = n_scan, max_iter, rel_tol
@@ -237,14 +248,26 @@ class _RadiusSearch:
         # radius R at theta_eff, cos(theta_eff) = cos(theta) - rho sin(theta)^2 / (2 R): too
         # steep when rho ~ R.
         self.half = 0.5 * _mean_voxel(vs)
-        d_in = _edt(pore, vs)
-        self.flat_pore = np.flatnonzero(pore)
-        self.w_pore = d_in.ravel()[self.flat_pore] - np.float32(self.half)
-        del d_in
-        if curvature and theta_deg > 0.0:
-            self.kappa = _wall_curvature(pore, vs, self.flat_pore)
+        use_kappa = bool(curvature and theta_deg > 0.0)
+        key = _geometry_key(pore, vs, use_kappa) if geometry_cache is not None else None
+        if key is not None and geometry_cache.get("key") == key:
+            self.flat_pore = geometry_cache["flat_pore"]
+            self.w_pore = geometry_cache["w_pore"]
+            self.kappa = geometry_cache["kappa"]
         else:
-            self.kappa = np.zeros(self.w_pore.size, dtype=np.float32)
+            d_in = _edt(pore, vs)
+            self.flat_pore = np.flatnonzero(pore)
+            self.w_pore = d_in.ravel()[self.flat_pore] - np.float32(self.half)
+            del d_in
+            if use_kappa:
+                self.kappa = _wall_curvature(pore, vs, self.flat_pore)
+            else:
+                self.kappa = np.zeros(self.w_pore.size, dtype=np.float32)
+            if geometry_cache is not None:
+                geometry_cache.clear()
+                geometry_cache.update(
+                    key=key, flat_pore=self.flat_pore, w_pore=self.w_pore, kappa=self.kappa
+                )
         self.rho_top = _top_radius(self.w_pore, self.kappa, cos_t)
         self.cache: dict[float, int] = {}
         self.kept: dict[float, np.ndarray] = {}
@@ -419,6 +442,7 @@ def _contact_angle_fill(
     max_void_diameter_nm: float | None = None,
     distribution: str = "contact",
     tick: Callable[[], None] | None = None,
+    geometry_cache: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Boolean mask of ``n_add`` pore voxels forming the CBD at contact angle ``theta_deg``.
 
@@ -432,6 +456,10 @@ def _contact_angle_fill(
     With ``max_void_diameter_nm``, an equilibrium that needs gas balls wider than that keeps
     balls of that diameter on a subset of the allowed centres, ordered by ``distribution``
     (:func:`microstructure.cbd._void_fill.void_filling_gas`): the CBD fills the voids.
+
+    ``geometry_cache``: a dict kept by the caller across calls on the same pore space (a
+    calibration); the wall distances and curvatures, which do not depend on the angle or
+    the amount, are computed once (the pore mask is checked by a digest).
     """
     cos_t = math.cos(math.radians(theta_deg))
     s = _RadiusSearch(
@@ -444,6 +472,7 @@ def _contact_angle_fill(
         n_scan=n_scan,
         max_iter=max_iter,
         rel_tol=rel_tol,
+        geometry_cache=geometry_cache,
     )
     if max_void_diameter_nm is not None:
         filled = _void_regime(s, 0.5 * float(max_void_diameter_nm), distribution, rng, tick)

@@ -55,7 +55,7 @@ import numpy as np
 
 from microstructure.cbd._voxels import _take_ranked, _voxel_uniform
 
-__all__ = ["DISTRIBUTIONS", "void_filling_gas"]
+__all__ = ["DISTRIBUTIONS", "void_filling_gas", "void_stencil_levels"]
 
 #: Distribution modes of :func:`void_filling_gas` (``insert_cbd(distribution=...)``).
 DISTRIBUTIONS: tuple[str, ...] = ("contact", "random", "surface")
@@ -170,6 +170,35 @@ def void_filling_gas(
     if tick is not None:
         tick()
     return np.flatnonzero(covered), {"void_centres": int(k)}
+
+
+def void_stencil_levels(
+    vs: tuple[float, float, float], d_low_nm: float, d_high_nm: float
+) -> np.ndarray:
+    """Void diameters (nm) in ``[d_low_nm, d_high_nm]``, one inside each interval of equal
+    gas-ball stencil.
+
+    A gas ball of diameter ``d`` paints the voxels whose centres lie within ``d / 2 + h / 2``
+    of its centre (``h`` the geometric-mean voxel edge, :func:`void_filling_gas`), so the
+    ball is the same voxel set for every ``d`` between two consecutive lattice distances
+    ``D_k``: ``d`` in ``[2 (D_k - h / 2), 2 (D_k+1 - h / 2))``. Returned: the middle of each
+    such interval that meets the range (clipped to it). A scan over these values sees every
+    ball stencil once; inside one interval the void size acts only through the contact-angle
+    condition of the centres (``w >= w*(d / 2, theta)``).
+    """
+    if not 0 < d_low_nm <= d_high_nm:
+        raise ValueError(f"d_low_nm, d_high_nm: need 0 < low <= high, got {d_low_nm}, {d_high_nm}")
+    half = 0.5 * float(np.prod(vs) ** (1.0 / 3.0))
+    _, dist = _ball_offsets(vs, 0.5 * d_high_nm + half + max(vs))
+    levels = np.unique(dist.astype(np.float32).astype(np.float64))
+    edges = 2.0 * (levels - half)
+    edges = edges[edges > 0]
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        a, b = max(lo, d_low_nm), min(hi, d_high_nm)
+        if a <= b and hi > d_low_nm and lo <= d_high_nm:
+            out.append(0.5 * (a + b))
+    return np.unique(np.asarray(out, dtype=np.float64))
 
 
 def _ball_offsets(

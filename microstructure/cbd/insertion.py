@@ -130,6 +130,7 @@ def insert_cbd(
     distribution: Literal["contact", "random", "surface"] = "contact",
     progress: Callable[[], None] | None = None,
     return_info: bool = False,
+    _geometry_cache: dict[str, Any] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
     """Distribute a non-porous CBD (label 2) in the pore space (label 0).
 
@@ -159,6 +160,9 @@ def insert_cbd(
         Called when the void filling has painted the gas (e.g. a tqdm ``update``).
     return_info
         Also return a JSON-ready dict: method, ball radius, fallback, void filling.
+    _geometry_cache
+        Private: a dict the caller keeps across calls on the same pore space (the
+        calibration); the wall distances and curvatures are then computed once.
 
     Returns
     -------
@@ -210,6 +214,7 @@ def insert_cbd(
                 max_void_diameter_nm=cap,
                 distribution=distribution,
                 tick=progress,
+                geometry_cache=_geometry_cache,
             )
             cinfo["max_void_diameter_nm"] = cap
             cinfo["distribution"] = distribution if cap is not None else "contact"

@@ -136,7 +136,13 @@ def add_parsers(sub: Any) -> None:
     c.add_argument("--bounds", default=None, help="NAME=LOW:HIGH,... e.g. cbd_porosity=0.45:0.55")
     c.add_argument("--distribution", default="contact", choices=("contact", "random", "surface"))
     c.add_argument("--inlet", default="all-but-bottom", help="mercury inlet faces")
-    c.add_argument("--max-evaluations", type=int, default=80, help="simulations of the local stage")
+    c.add_argument(
+        "--max-evaluations",
+        type=int,
+        default=80,
+        help="simulations of the local stage; with the void or angle free, half again for "
+        "their profile and about the same for the gas scan",
+    )
     c.add_argument(
         "--global-samples",
         type=int,
