@@ -424,9 +424,8 @@ def destripe(
     noise: tuple[float, float] | None = None,
     cap_rows: int | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Destripe a whole stack in memory; the report of
-    :func:`~microstructure.preprocess.remove_curtaining_report` (without the variance
-    numbers).
+    """Destripe a whole stack in memory; the report of :func:`~.remove_curtaining_report`
+    (without the variance numbers).
 
     ``cap_rows``: rows at the top left untouched (a protective cap); None detects them on
     the sample slices (:func:`._curtain_cap.detect_cap_rows`, vertical curtains only)."""
@@ -452,17 +451,8 @@ def destripe(
     lev, wmax = wavelet_levels(
         ny, nx, wavelet=wavelet, level=level, stripe_width_px=stripe_width_px, method=method
     )
-    offset = 0.0
-    if log_transform:
-        lo = float(work.min())
-        offset = 1e-3 * (float(work.max()) - lo) + 1e-6 - lo
-        work = np.log(work + np.float32(offset))
-    if cap_rows is None:
-        cap = detect_cap_rows(work[_sample_slices(nz)]) if direction == "vertical" else 0
-    else:
-        cap = int(cap_rows)
-    if not 0 <= cap <= ny - 8:
-        raise ValueError(f"cap_rows: expected 0..{ny - 8} rows (or None), got {cap_rows!r}")
+    work, offset = _log_work(work, log_transform)
+    cap = _cap(work, cap_rows, direction)
     # the cap (and its milled marks) is left as it is: the curtains are the sample's
     full_work = work
     work = work[:, cap:]
@@ -531,12 +521,38 @@ def destripe(
         "sample_slices": sample.tolist(),
         **dict(metrics[chosen].items()),
     }
-    if keep_dtype and np.issubdtype(in_dtype, np.integer):
-        ii = np.iinfo(in_dtype)
-        out = np.clip(np.rint(out), ii.min, ii.max).astype(in_dtype)
-    elif keep_dtype:
-        out = out.astype(in_dtype)
-    return out, info
+    return _as_dtype(out, in_dtype) if keep_dtype else out, info
+
+
+def _log_work(work: np.ndarray, log_transform: bool) -> tuple[np.ndarray, float]:
+    """The stack in log space (offset so its minimum maps to a small positive value), or as
+    it is; and the offset."""
+    if not log_transform:
+        return work, 0.0
+    lo = float(work.min())
+    offset = 1e-3 * (float(work.max()) - lo) + 1e-6 - lo
+    return np.log(work + np.float32(offset)), offset
+
+
+def _cap(work: np.ndarray, cap_rows: int | None, direction: str) -> int:
+    """Rows of a protective cap at the top to leave untouched (``None``: detected on the
+    sample slices, vertical curtains only), checked against the slice height."""
+    nz, ny = work.shape[0], work.shape[1]
+    if cap_rows is None:
+        cap = detect_cap_rows(work[_sample_slices(nz)]) if direction == "vertical" else 0
+    else:
+        cap = int(cap_rows)
+    if not 0 <= cap <= ny - 8:
+        raise ValueError(f"cap_rows: expected 0..{ny - 8} rows (or None), got {cap_rows!r}")
+    return cap
+
+
+def _as_dtype(out: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``out`` in the input's dtype (integers rounded and clipped to the type's range)."""
+    if np.issubdtype(dtype, np.integer):
+        ii = np.iinfo(dtype)
+        return np.clip(np.rint(out), ii.min, ii.max).astype(dtype)
+    return out.astype(dtype)
 
 
 def destripe_block(block: np.ndarray, **options: Any) -> np.ndarray:

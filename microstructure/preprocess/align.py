@@ -68,18 +68,16 @@ import numpy as np
 from microstructure.parallel.support import chunked_support
 from microstructure.preprocess._align_chunked import (
     aligned_row,
-    chunked_measure,
     featureless_lazy,
-    open_registration,
-    save_registration,
     shift_lazy,
 )
+from microstructure.preprocess._align_passes import register_positions
 from microstructure.preprocess._align_quality import (
     add_quality,
     expected_trend,
     face_recession_nm_per_slice,
 )
-from microstructure.preprocess._align_reference import drop_reference_band, static_region
+from microstructure.preprocess._align_reference import drop_reference_band
 from microstructure.preprocess._align_uncertainty import position_uncertainty
 from microstructure.preprocess._chunks import finish, lazy_input, runs_chunked, slabs
 from microstructure.preprocess._registration import (
@@ -90,7 +88,6 @@ from microstructure.preprocess._registration import (
     DEFAULT_TILE_PX,
     DEFAULT_UPSAMPLE_FACTOR,
     common_region,
-    estimate_positions,
     measure_pair_shifts,
     pair_arrays,
     pair_rows,
@@ -308,142 +305,6 @@ def trend_report(
     return applied, info
 
 
-def _registration(
-    arr: Any,
-    chunked: bool,
-    *,
-    neighbors: int,
-    upsample_factor: int,
-    band: tuple[float, float],
-    mask: np.ndarray | None,
-    roi: Any,
-    refine: int,
-    refine_tol_px: float,
-    workers: int | None,
-    progress: Callable[[int], None] | None,
-    registration_slices: int | None,
-    resume_dir: str | os.PathLike | None,
-    tile_px: int = 0,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Slice positions and the pass report, in memory (threads) or as Dask tasks; read from
-    ``resume_dir`` when an earlier run with the same shape and options saved them there."""
-    nz, ny, nx = (int(s) for s in arr.shape)
-    store = saved = None
-    if resume_dir is not None:
-        manifest = {
-            "shape": [nz, ny, nx],
-            "dtype": np.dtype(arr.dtype).str,
-            "neighbors": int(neighbors),
-            "upsample_factor": int(upsample_factor),
-            "bandpass_px": list(band),
-            "roi": roi if roi is None or isinstance(roi, str) else list(roi),
-            "refine": int(refine),
-            "refine_tol_px": float(refine_tol_px),
-            "tile_px": int(tile_px),
-        }
-        store, saved = open_registration(resume_dir, manifest, mask)
-    if saved is not None:
-        positions = np.asarray(saved["positions_px"], dtype=np.float64).reshape(nz, 2)
-        return positions, saved["passes"]
-    auto = isinstance(roi, str)
-    one = dict(neighbors=neighbors, upsample_factor=upsample_factor, band=band, mask=mask)
-    more = dict(refine_tol_px=refine_tol_px, workers=workers, progress=progress)
-    # first on the whole field, in one pass: a refinement pass there windows the region
-    # common to all pre-shifted slices, which is smaller, and the structure's apparent
-    # slant grows as the window shrinks (module docstring); a region (given or found) is
-    # then registered from there with the refinement passes, so a narrow band (a fiducial
-    # cap) is compared in the sample's frame from the first pass
-    positions, passes = _positions(
-        arr,
-        chunked,
-        roi=None,
-        reg_slices=registration_slices,
-        refine=0,
-        tile_px=int(tile_px),
-        **one,
-        **more,
-    )
-    first, first_passes = positions, passes
-    found, ref = static_region(arr, positions, band) if auto else (roi, None)
-    if found is not None:
-        positions, passes = _positions(
-            arr,
-            chunked,
-            roi=found,
-            reg_slices=registration_slices,
-            initial=first,
-            refine=refine,
-            **one,
-            **more,
-        )
-    if auto and found is not None:
-        if np.ptp(positions, axis=0).max() < 0.5 < np.ptp(first, axis=0).max() - 2.0:
-            # static in the image frame (a data bar, a detector artefact), not on the
-            # sample: it would "find" no drift at all
-            positions, passes = first, first_passes
-            ref.update(found=False, note="the static region does not move with the sample")
-    if auto:
-        passes["reference_region"] = ref
-    if store is not None:
-        save_registration(store, positions, passes)
-    return positions, passes
-
-
-def _positions(
-    arr: Any,
-    chunked: bool,
-    *,
-    neighbors: int,
-    upsample_factor: int,
-    band: tuple[float, float],
-    mask: np.ndarray | None,
-    roi: tuple[float, float, float, float] | None,
-    refine: int,
-    refine_tol_px: float,
-    workers: int | None,
-    progress: Callable[[int], None] | None,
-    reg_slices: int | None,
-    initial: np.ndarray | None = None,
-    tile_px: int = 0,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """One registration (all its passes) on ``roi`` (None: the whole field, then the common
-    region), from the positions ``initial`` when given; ``tile_px``: tile median of the
-    passes without prior positions."""
-    nz, ny, nx = (int(s) for s in arr.shape)
-    if chunked:
-        measure = chunked_measure(
-            arr,
-            neighbors=neighbors,
-            upsample_factor=upsample_factor,
-            bandpass_px=band,
-            mask=mask,
-            roi=roi,
-            registration_slices=reg_slices,
-            tile_px=tile_px,
-        )
-    else:
-
-        def measure(prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-            return measure_pair_shifts(
-                arr,
-                neighbors=int(neighbors),
-                upsample_factor=int(upsample_factor),
-                bandpass_px=band,
-                mask=mask,
-                positions=prior,
-                roi=roi,
-                workers=workers,
-                progress=progress,
-                tile_px=tile_px,
-            )
-
-    positions, report = estimate_positions(
-        measure, nz, (ny, nx), roi=roi, refine=refine, refine_tol_px=refine_tol_px, initial=initial
-    )
-    report["tile_px"] = int(tile_px) if initial is None else 0
-    return positions, report
-
-
 @_CHUNKED
 def align_slices_report(
     stack: Any,
@@ -500,8 +361,7 @@ def align_slices_report(
         ``drift_uncertainty_max_px`` and the tile counts, ``reference_region`` (with
         ``roi="auto"``) and the ``quality`` block (fails when a residual exceeds 0.5 px,
         the drift uncertainty exceeds 0.5 px or a kept trend is not explained by the given
-        geometry by more than 1 px over the stack). The same keys and values on both
-        paths.
+        geometry by more than 1 px over the stack). The same on both paths.
     """
     chunked = runs_chunked(stack, chunks)
     if chunked:
@@ -524,7 +384,7 @@ def align_slices_report(
         featureless = featureless_lazy(arr)
     else:
         featureless = [k for k in range(nz) if float(arr[k].max()) == float(arr[k].min())]
-    positions, passes = _registration(
+    positions, passes = register_positions(
         arr,
         chunked,
         neighbors=neighbors,
@@ -565,9 +425,7 @@ def align_slices_report(
     used = region if roi_t is not None and (not isinstance(roi_t, str) or found) else None
     add_quality(aligned, positions, info, keep_trend, expected, voxel_size_nm, used)
     aligned = drop_reference_band(aligned, positions, info) if drop_reference else aligned
-    if not chunked:
-        return aligned, positions, info
-    return finish(aligned, stack), positions, info
+    return (finish(aligned, stack) if chunked else aligned), positions, info
 
 
 @_CHUNKED
@@ -680,25 +538,8 @@ def align_slices(
     Featureless (constant) slices cannot be registered; they get the position interpolated
     from their neighbours (listed as ``featureless_slices`` in the report).
     """
-    aligned, shifts, _ = align_slices_report(
-        stack,
-        keep_trend=keep_trend,
-        trend_degree=trend_degree,
-        neighbors=neighbors,
-        upsample_factor=upsample_factor,
-        bandpass_px=bandpass_px,
-        mask=mask,
-        roi=roi,
-        refine=refine,
-        refine_tol_px=refine_tol_px,
-        tile_px=tile_px,
-        order=order,
-        crop=crop,
-        drop_reference=drop_reference,
-        workers=workers,
-        chunks=chunks,
-        resume_dir=resume_dir,
-    )
+    options = {name: value for name, value in locals().items() if name != "stack"}
+    aligned, shifts, _ = align_slices_report(stack, **options)
     return aligned, shifts
 
 

@@ -578,15 +578,15 @@ def _closed_backs_whole(
 ) -> tuple[Any, Any, int, np.ndarray]:
     """The in-memory step :func:`~microstructure.segment.closed_backs.complete_closed_pores`
     (each closed pore continued along +z through the whole stack) on a chunked segmentation
-    and the trim of the lit particle fronts (:func:`~microstructure.segment.am.lit_fronts`)
+    and the trim of the lit particle fronts (:func:`~microstructure.segment.front_trim.lit_fronts`)
     when shine-through asks for them: run on the whole volume when it fits the memory budget
     (then equal to in memory), else recorded as not applied (closed pores undercounted)."""
     import dask.array as da
 
     from microstructure.parallel.support import memory_budget_bytes
     from microstructure.segment._components import enclosed_pores
-    from microstructure.segment.am import lit_fronts
     from microstructure.segment.closed_backs import complete_closed_pores
+    from microstructure.segment.front_trim import lit_fronts
 
     shine = info.get("shine_through") or {}
     if "grey_stats" not in info or not _shine.closed_pore_backs_wanted(shine):

@@ -30,7 +30,7 @@ from microstructure.segment.cleanup import (
     remove_specks,
 )
 from microstructure.segment.closed_backs import complete_closed_pores
-from microstructure.segment.front_trim import trim_lit_fronts
+from microstructure.segment.front_trim import lit_fronts
 from microstructure.segment.shine import (
     DEFAULT_PORE_BACK_RISE,
     DEFAULT_PORE_BACK_SLICES,
@@ -183,31 +183,6 @@ def _closed_pore_backs(arr: np.ndarray, mask: np.ndarray, info: dict[str, Any]) 
         arr, mask, contrast=float(info["grey_stats"]["contrast"])
     )
     return lit_fronts(arr, mask, info)
-
-
-def lit_fronts(arr: np.ndarray, mask: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-    """The mask with the dim fronts of its runs along +z relabelled pore
-    (:func:`~microstructure.segment.front_trim.trim_lit_fronts`), recorded in
-    ``info["shine_through"]["front_trim"]``; the caller has checked that shine-through is seen
-    in front of the solid (:func:`~microstructure.segment.shine.closed_pore_backs_wanted`)."""
-    shine = info["shine_through"]
-    hi = info["grey_stats"]["class_medians"][1]
-    if (info.get("refine") or {}).get("method") == "local-means":
-        # the refinement has already decided every boundary voxel (run fronts included) by
-        # the local phase means; a global front level would override it (on the real
-        # nanopore volume it removed 4 % of the volume and spread the per-third porosity)
-        shine["front_trim"] = {
-            "applied": False,
-            "note": "lit particle fronts not trimmed: the boundary was refined by local means",
-        }
-        return mask
-    if hi is None:
-        return mask
-    mask, trim = trim_lit_fronts(
-        arr, mask, threshold=float(info["threshold"]), solid_level=float(hi)
-    )
-    shine["front_trim"] = {"applied": True, **trim}
-    return mask
 
 
 def _refine(

@@ -161,7 +161,7 @@ def test_interrupted_chunked_align_stage_resumes_at_the_first_unwritten_slab(
     rerun neither runs geometry again nor registers again (the registration was kept in the
     stage's chunk folder) and writes only the 3 missing slabs; the result equals in memory."""
     from microstructure.parallel import dask_scheduler, set_chunk_hook
-    from microstructure.preprocess import align as align_module
+    from microstructure.preprocess import _align_passes as align_module
 
     path = tmp_path / "stack.tif"
     write_volume(path, Volume(jittered, (20.0, 10.0, 10.0), {"tilt_corrected": True}))
