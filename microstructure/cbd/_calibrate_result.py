@@ -82,6 +82,15 @@ class CbdCalibration:
             )
         return quality_block(checks)
 
+    def covers(self, values: dict[str, float]) -> dict[str, bool]:
+        """For each free parameter in ``values``: whether the value lies within the stated
+        sensitivity of the fitted one (always true for a parameter not determined)."""
+        return {
+            name: bool(abs(float(v) - self.parameters[name]) <= self.sensitivity[name])
+            for name, v in values.items()
+            if name in self.free
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready numbers (curves left out; see the overlay figure and the CSV)."""
 
@@ -95,11 +104,17 @@ class CbdCalibration:
             "sensitivity": {
                 k: (v if math.isfinite(v) else None) for k, v in self.sensitivity.items()
             },
-            "sensitivity_meaning": "parameter change whose systematic effect moves the simulated "
-            "curve by the tolerance (saturation) at some diameter of the resolved range, the "
-            "other free parameters re-fitted; null: the curve does not determine the "
-            "parameter. profile.*.realisation_limited: the change whose effect equals the "
-            "spread of two realisations (the limit against a real measurement)",
+            "sensitivity_meaning": "half-width around the fitted value that covers (a) the "
+            "range of the parameter over the tolerance set: every simulated parameter set whose "
+            "curve is within the tolerance (saturation) of the measured or of the fitted curve "
+            "at every diameter of the resolved range, pushed outwards along its trade-offs "
+            "(profile.*.tolerance_set: low, high, members) and (b) the change whose systematic "
+            "effect moves the curve by the tolerance with the other free parameters re-fitted "
+            "(linearised profile with jump allowance, profile.*.linearised); null: the curve "
+            "does not determine the parameter (no systematic effect, or the tolerance set "
+            "spans its band). The tolerance set is an inner estimate (only simulated sets "
+            "count). profile.*.realisation_limited: the change whose effect equals the spread "
+            "of two realisations (the limit against a real measurement)",
             "profile": self.profile,
             "misfit": clean(self.misfit),
             "fit_misfit": clean(self.fit_misfit),

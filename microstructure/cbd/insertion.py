@@ -221,14 +221,7 @@ def insert_cbd(
             info.update(cinfo)
             if cinfo["fallback"]:
                 out[add_mask] = Phase.CBD
-                _deposit(out, n_add - int(cinfo["contact_angle_voxels"]), w, rng)
-                warnings.warn(
-                    f"contact angle {theta:g} deg holds at most "
-                    f"{cinfo['contact_angle_voxels'] / lab.size:.4f} of the volume as CBD; "
-                    f"surface deposition added the rest to reach {frac:.4f}",
-                    CbdFallbackWarning,
-                    stacklevel=2,
-                )
+                _fallback_deposit(out, n_add, cinfo, w, rng, theta, frac)
                 add_mask = None
         elif method == "bridge":
             add_mask, binfo = _bridge_fill(pore, vs, n_add, rng)
@@ -239,9 +232,28 @@ def insert_cbd(
             add_mask = None
         if add_mask is not None:
             out[add_mask] = Phase.CBD
-    if return_info:
-        return out, info
-    return out
+    return (out, info) if return_info else out
+
+
+def _fallback_deposit(
+    out: np.ndarray,
+    n_add: int,
+    cinfo: dict[str, Any],
+    w: float,
+    rng: np.random.Generator,
+    theta: float,
+    frac: float,
+) -> None:
+    """Surface deposition of what the contact-angle filling could not hold (in place), with
+    a :class:`CbdFallbackWarning`."""
+    _deposit(out, n_add - int(cinfo["contact_angle_voxels"]), w, rng)
+    warnings.warn(
+        f"contact angle {theta:g} deg holds at most "
+        f"{cinfo['contact_angle_voxels'] / out.size:.4f} of the volume as CBD; "
+        f"surface deposition added the rest to reach {frac:.4f}",
+        CbdFallbackWarning,
+        stacklevel=3,
+    )
 
 
 def _check_options(

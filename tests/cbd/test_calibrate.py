@@ -251,11 +251,11 @@ def test_valley_extent_follows_compensating_parameters():
     fitted = {"a": 50.0, "b": 50.0}
     bounds = {"a": (0.0, 100.0), "b": (0.0, 100.0)}
     slopes = {"a": 0.004, "b": 0.004}
-    for shapes, expected in (([u, u], 100.0 * max(VALLEY_STEPS)), ([u, w], 3.0)):
+    for shapes, expected in (([u, u], 100.0 * max(VALLEY_STEPS)), ([u, w], 0.0)):
         diff = _linear_effects(fitted, slopes, shapes)
         sens, detail = profile_sensitivity(fitted, ("a", "b"), bounds, diff, 0.02)
         reach = valley_extent(fitted, ("a", "b"), bounds, diff, 0.02, detail)
-        # independent: the largest step below 0.02 / 0.004 = 5 is 3 % of the band
+        # independent: every step (6 % of the band and more) is beyond 0.02 / 0.004 = 5
         assert reach["a"] == pytest.approx(expected), shapes
 
 
@@ -304,6 +304,62 @@ def test_equivalent_spread_and_crop():
     assert representative_crop(lab, None, keep_axis=1) == (slice(None),) * 3
 
 
+def test_tolerance_set_range_and_band():
+    """The range over the members of the tolerance set (the fit always counts); a range
+    across the whole band marks the parameter as not determined; a value far outside the
+    members is outside the range."""
+    from microstructure.cbd._calibrate_search import tolerance_set_range
+
+    fitted = {"a": 1.0, "b": 10.0}
+    bounds = {"a": (0.0, 4.0), "b": (0.0, 20.0)}
+    samples = [
+        ({"a": 1.5, "b": 8.0}, True),
+        ({"a": 3.9, "b": 12.0}, False),  # not a member: ignored
+        ({"a": 0.1, "b": 19.5}, True),
+        ({"a": 3.95, "b": 0.5}, True),
+    ]
+    r = tolerance_set_range(fitted, ("a", "b"), bounds, samples)
+    assert (r["a"]["low"], r["a"]["high"]) == (0.1, 3.95) and r["a"]["members"] == 3
+    assert r["a"]["spans_band"] and r["b"]["spans_band"]
+    r = tolerance_set_range(fitted, ("a", "b"), bounds, samples[:2])
+    assert (r["a"]["low"], r["a"]["high"]) == (1.0, 1.5) and not r["a"]["spans_band"]
+    assert (r["b"]["low"], r["b"]["high"]) == (8.0, 10.0)
+    assert not r["b"]["low"] <= 16.0 <= r["b"]["high"]  # far outside: not covered
+
+
+def test_walk_follows_a_curved_valley_and_stops_at_its_end():
+    """A narrow curved valley y = 0.3 + 1.5 (x - 0.3)^2 (width 0.01) that ends at x = 0.75:
+    straight extrapolation from the fit through a member leaves the valley within a step; the
+    profile step (x held, y re-fitted) follows the bend to the valley's end and no further."""
+    from microstructure.cbd._calibrate_search import walk_tolerance_set
+
+    def valley(x):
+        return 0.3 + 1.5 * (x - 0.3) ** 2
+
+    def inside(z):
+        return abs(z[1] - valley(z[0])) <= 0.01 and z[0] <= 0.75
+
+    def correct(z, i):
+        assert i == 0  # the walked coordinate is held
+        return np.array([z[0], valley(z[0])])
+
+    x_fit = np.array([0.3, 0.3])
+    member = np.array([0.4, valley(0.4)])
+    straight = walk_tolerance_set(inside, x_fit, [member], coordinates=[0])
+    assert all(inside(z) for z in straight)
+    reach_straight = max([0.4] + [z[0] for z in straight])
+    assert reach_straight < 0.45
+    steps = (1.5, 2.0, 3.0, 4.0, 5.0)
+    bent = walk_tolerance_set(
+        inside, x_fit, [member], multiples=steps, correct=correct, coordinates=[0]
+    )
+    assert all(inside(z) for z in bent)
+    reach = max(z[0] for z in bent)
+    assert 0.65 <= reach <= 0.75  # along the bend, up to the end of the valley
+    # a parameter set far from the valley is not a member and lies outside the reach
+    assert not inside(np.array([0.9, valley(0.9)])) and 0.9 > reach
+
+
 def test_quality_block_fails_on_a_poor_fit():
     from microstructure.cbd.calibrate import CbdCalibration
 
@@ -334,6 +390,9 @@ def test_quality_block_fails_on_a_poor_fit():
     assert not q["checks"]["fit_max_difference"]["passed"]
     assert not q["checks"]["determined_nanopore_mean_nm"]["passed"]
     assert res(0.05, float("inf")).to_dict()["sensitivity"]["nanopore_mean_nm"] is None
+    # a value far outside the stated sensitivity is reported as not covered
+    assert res(0.01, 5.0).covers({"nanopore_mean_nm": 104.0}) == {"nanopore_mean_nm": True}
+    assert res(0.01, 5.0).covers({"nanopore_mean_nm": 140.0}) == {"nanopore_mean_nm": False}
 
 
 @pytest.mark.slow
@@ -389,10 +448,11 @@ _VOID = {"max_void_diameter_nm": 330.0}
             {**_WIDER, **_ANGLE},
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="measured 2026-12-07 (gas scan, 150 evaluations): largest difference "
-                "0.0249 > 0.02; porosity 0.548 +- 0.022, mean 151.7 +- 12.3 nm (hidden 140), "
-                "std 43.8 +- 12.3 nm, angle 35.7 +- 43 deg (not determined): the search ends "
-                "in a neighbouring gas configuration (0.0228 with 300 evaluations)",
+                reason="measured 2026-12-07 17:37 (150 evaluations, 452 simulations): largest "
+                "difference 0.0249 > 0.02; porosity 0.548 +- 0.022 (tolerance set 0.533-0.559), "
+                "mean 151.7 +- 12.3 nm (set 145.9-161.5, hidden 140), std 43.8 +- 13.7 nm, angle "
+                "35.7 +- 42.8 deg (not determined, set 10-43.7): every hidden value is within its "
+                "sensitivity, the curve is not within 0.02 (a neighbouring gas configuration)",
             ),
             id="wider-angle",
         ),
@@ -400,10 +460,12 @@ _VOID = {"max_void_diameter_nm": 330.0}
             {**_NARROWER, **_ANGLE},
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="measured 2026-12-07 (gas scan, 150 evaluations): the curve fits (largest "
-                "difference 0.0142) but the nanopore std 45.5 +- 14.4 nm misses the hidden 25 "
-                "(mean 88.3 +- 31.3, hidden 110): the stated sensitivity under-states the curved "
-                "mean/std valley; passes with 300 evaluations (0.0153, std 42.1 +- 26.3) in 80 s",
+                reason="measured 2026-12-07 17:37 (150 evaluations, 448 simulations): the curve "
+                "fits (0.0142) but the nanopore std 45.5 +- 14.4 nm misses the hidden 25: the "
+                "tolerance set (97 simulated sets within 0.02, walked outwards) reaches std "
+                "32.3-50.9 nm and mean 72.1-107.3 nm (hidden 110); the hidden set is a member "
+                "(difference 0) but an island: mean 105, std 28, porosity 0.49 at the same gas "
+                "configuration is about 0.035 off, so the inner estimate does not reach it",
             ),
             id="narrower-angle",
         ),
@@ -411,10 +473,11 @@ _VOID = {"max_void_diameter_nm": 330.0}
             {**_NARROWER, **_ANGLE, **_VOID},
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="measured 2026-12-07 (gas scan, 150 evaluations): largest difference "
-                "0.0352 > 0.02 (D50 150.9 vs 152.7 nm); fitted void 345.8 nm and angle 40.8 deg "
-                "(hidden 330, 37): the scan's re-fits do not reach the hidden stencil with the "
-                "smooth parameters off (porosity 0.511); 0.0274 with 300 evaluations",
+                reason="measured 2026-12-07 17:37 (150 evaluations, 482 simulations): largest "
+                "difference 0.0352 > 0.02; void 345.8 +- 106 nm and angle 40.8 +- 20.8 deg "
+                "(hidden 330, 37), porosity 0.511 +- 0.065 (not determined), std 33.5 +- 30.3 nm "
+                "(not determined): the hidden values are within their sensitivities, the curve "
+                "is not; the scan's re-fits do not reach the hidden stencil",
             ),
             id="narrower-angle-void",
         ),
@@ -428,7 +491,8 @@ def test_calibration_recovers_with_the_gas_parameters_free(hidden):
     about 1 deg of 37 give a curve within 0.02 (every other configuration nearby 0.022-0.05),
     so the curve tells them apart but as a needle; the search profiles them with the smooth
     parameters re-fitted, then scans every stencil and centre condition near the best (the
-    gas scan), and the sensitivities allow for the jumps. Asserted: fitted
+    gas scan), and the sensitivities cover the tolerance set (every simulated set within
+    0.02, walked outwards) and allow for the jumps. Asserted: fitted
     curve within 0.02 at every diameter; every parameter within its stated sensitivity of the
     hidden value, and either determined (sensitivity below a quarter of its band) or reported
     as not determined by the quality block; the nanopore mean and std determined."""
@@ -550,7 +614,8 @@ def test_void_stencil_levels_give_each_ball_stencil_once():
 def test_gas_candidates_follow_the_centre_condition():
     """Both gas parameters free: one void per stencil, the angles centred on the one that
     keeps rho cos(theta) of the start (the compensating direction)."""
-    from microstructure.cbd.calibrate import DEFAULT_BOUNDS, _gas_candidates
+    from microstructure.cbd._calibrate_gas import _gas_candidates
+    from microstructure.cbd.calibrate import DEFAULT_BOUNDS
 
     p = {"max_void_diameter_nm": 330.0, "contact_angle_deg": 37.0}
     both = _gas_candidates(
