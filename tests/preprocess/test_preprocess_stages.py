@@ -78,3 +78,18 @@ def test_stage_errors_name_the_stage(small_stack, tmp_path):
         run_pipeline(parse_recipe(doc), stack, tmp_path / "bad", progress=False)
     with pytest.raises(ValueError, match="bandpass_px"):
         parse_recipe({"stage": [{"name": "align", "bandpass_px": [5.0, 2.0]}]})
+
+
+def test_curtaining_stage_takes_the_cap_rows(small_stack, tmp_path):
+    """``cap_rows`` reaches the destriper: the given rows come back untouched and are
+    reported; a negative count is refused naming the key."""
+    stack, _ = small_stack
+    doc = {"stage": [{"name": "curtaining", "length_px": 32, "cap_rows": 10}]}
+    report = run_pipeline(parse_recipe(doc), stack, tmp_path / "cap", progress=False)
+    assert report["numbers"]["curtaining"]["cap_rows"] == 10
+    src = read_volume(stack).data.astype(np.float32)
+    out = read_volume(tmp_path / "cap" / "01-curtaining" / "volume.tif").data
+    np.testing.assert_allclose(out[:, :10], src[:, :10], atol=1e-3 * float(np.ptp(src)))
+    assert not np.allclose(out[:, 10:], src[:, 10:], atol=1e-3 * float(np.ptp(src)))
+    with pytest.raises(ValueError, match="cap_rows"):
+        parse_recipe({"stage": [{"name": "curtaining", "cap_rows": -1}]})

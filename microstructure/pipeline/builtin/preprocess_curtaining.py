@@ -96,6 +96,11 @@ class CurtainingParams(StageParams):
         _DEFAULTS["log_transform"].default,
         description="destripe log(image) (multiplicative stripes); in memory only",
     )
+    cap_rows: int | None = Field(
+        _DEFAULTS["cap_rows"].default,
+        ge=0,
+        description="rows of a protective cap at the top left untouched (None = detected)",
+    )
     chunks: int | None = CHUNKS_FIELD
 
 
@@ -144,6 +149,7 @@ class CurtainingStage(Stage):
             direction=params.direction,
             angle_deg=params.angle_deg,
             log_transform=params.log_transform,
+            cap_rows=params.cap_rows,
             progress=ctx.progress.counter(total=int(data.shape[0]), message="slices"),
             chunks=slab,
         )
