@@ -337,10 +337,13 @@ def pair_setup(
     return win, soft, pos
 
 
+@functools.lru_cache(maxsize=8)
 def _tile_window(tile_px: int) -> np.ndarray:
-    """Tukey window of one tile."""
+    """Tukey window of one tile (cached: the same for every pair; read-only)."""
     w = _taper_1d(tile_px, 0.0, tile_px - 1.0)
-    return np.outer(w, w).astype(np.float32)
+    out = np.outer(w, w).astype(np.float32)
+    out.setflags(write=False)
+    return out
 
 
 def _subpixel_offsets(m: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
