@@ -17,7 +17,7 @@ from microstructure.preprocess._align_chunked import (
     open_registration,
     save_registration,
 )
-from microstructure.preprocess._align_reference import static_region
+from microstructure.preprocess._align_reference import region_axes, static_region
 from microstructure.preprocess._registration import estimate_positions, measure_pair_shifts
 
 __all__ = ["register_positions"]
@@ -97,11 +97,50 @@ def register_positions(
             # sample: it would "find" no drift at all
             positions, passes = first, first_passes
             ref.update(found=False, note="the static region does not move with the sample")
+        else:
+            positions = _axes_from_region(arr, positions, first, found, band, ref)
+            ref["whole_field_roi"] = [float(v) for v in first_passes["registration_roi"]]
+            if not ref["axes_from_region"]:
+                positions, passes = first, first_passes
+                ref.update(found=False)
     if auto:
         passes["reference_region"] = ref
     if store is not None:
         save_registration(store, positions, passes)
     return positions, passes
+
+
+def _axes_from_region(
+    arr: Any,
+    positions: np.ndarray,
+    first: np.ndarray,
+    found: tuple[float, float, float, float],
+    band: tuple[float, float],
+    ref: dict[str, Any],
+) -> np.ndarray:
+    """Keep the region's positions only along the axes it fixes (:func:`region_axes`); the
+    others come from the whole field (``first``); none: ``first`` (``ref["axes_from_region"]``
+    empty). ``ref`` records what was done."""
+    axes = region_axes(arr, positions, found, band)
+    ref["axes"] = axes
+    keep = axes["informative"]
+    if all(keep):
+        ref["axes_from_region"] = ["y", "x"]
+        return positions
+    if not any(keep):
+        ref["axes_from_region"] = []
+        ref["note"] = "the static region fixes neither axis: positions from the whole field"
+        return first
+    out = np.array(positions, dtype=np.float64, copy=True)
+    lost = 1 if keep[0] else 0
+    out[:, lost] = first[:, lost]
+    name, other = ("y", "x")[lost], ("y", "x")[1 - lost]
+    ref["axes_from_region"] = [other]
+    ref["note"] = (
+        f"the static region has no structure along {name} (e.g. a cap without milled marks): "
+        f"{other} registered on it, {name} on the whole field (the structure)"
+    )
+    return out
 
 
 def _positions(

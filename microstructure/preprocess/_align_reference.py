@@ -44,7 +44,10 @@ __all__ = [
     "REFERENCE_MIN_CORR",
     "REFERENCE_KEEP",
     "REFERENCE_MIN_RUN_PX",
+    "REFERENCE_AXIS_SNR",
+    "REFERENCE_AXIS_SHARE",
     "static_region",
+    "region_axes",
     "reference_crop",
     "drop_reference_band",
 ]
@@ -64,6 +67,17 @@ REFERENCE_MIN_CORR = 0.5
 REFERENCE_MIN_RUN_PX = 12
 #: smallest ratio of the correlation at ``REFERENCE_DISTANCE`` to that at distance 1
 REFERENCE_KEEP = 0.8
+#: slices averaged into the static image of a found region (:func:`region_axes`)
+REFERENCE_AXIS_SLICES = 16
+#: smallest ratio of the static image's gradient energy along an axis to what the slices'
+#: changing content leaves in a mean of that many slices: below it the region does not fix
+#: that axis (a smooth cap: Pt grain drawn anew per slice, edges only along x; on the
+#: realistic phantom with a 24-row cap, seeds 1-3: x 1.8-5.8 without milled marks, 77-235
+#: with them; y 16-55 from the cap/structure interface)
+REFERENCE_AXIS_SNR = 8.0
+#: ... and smallest share of the other axis's static gradient energy (the same cases: x/y
+#: 0.04-0.17 without marks, 1.4-3.7 with them)
+REFERENCE_AXIS_SHARE = 0.25
 
 
 def _moved_back(sl: Any, shift: np.ndarray, band: tuple[float, float]) -> np.ndarray:
@@ -173,6 +187,46 @@ def static_region(
             "structure)"
         )
     return best, info
+
+
+def region_axes(
+    arr: Any,
+    positions: np.ndarray,
+    region: tuple[float, float, float, float],
+    band: tuple[float, float],
+) -> dict[str, Any]:
+    """Which axes a static region fixes: ``{"informative": [y, x], ...}``.
+
+    A protective cap without milled marks is static and edged along x only (its top and its
+    interface with the structure): registered on it, y is right and x is whatever the Pt
+    grain gives (2-5 px RMS off on the realistic phantom). The slices (up to
+    ``REFERENCE_AXIS_SLICES``, evenly spaced) are band-passed, moved back by ``positions``
+    and cut to ``region``; their mean is the static image. An axis is informative when the
+    static image's gradient energy along it is at least ``REFERENCE_AXIS_SNR`` times the
+    slices' deviation from the mean divided by the number of slices (what a mean of
+    changing content keeps) and at least ``REFERENCE_AXIS_SHARE`` of the other axis's.
+    """
+    band = (
+        max(float(band[0]), REFERENCE_BANDPASS_PX[0]),
+        max(float(band[1]), REFERENCE_BANDPASS_PX[1]),
+    )
+    nz = int(arr.shape[0])
+    y0, y1, x0, x1 = (int(round(float(v))) for v in region)
+    ks = np.unique(np.linspace(0, nz - 1, min(nz, REFERENCE_AXIS_SLICES)).round().astype(int))
+    cut = np.stack([_moved_back(arr[k], positions[k], band)[y0:y1, x0:x1] for k in ks])
+    static = cut.mean(axis=0)
+    dev = cut - static
+    energy = [float(np.mean(np.diff(static, axis=a) ** 2)) for a in (0, 1)]
+    noise = [float(np.mean(np.diff(dev, axis=a + 1) ** 2)) / len(ks) for a in (0, 1)]
+    snr = [e / max(n, 1e-30) for e, n in zip(energy, noise, strict=True)]
+    share = [energy[0] / max(energy[1], 1e-30), energy[1] / max(energy[0], 1e-30)]
+    ok = [bool(snr[a] >= REFERENCE_AXIS_SNR and share[a] >= REFERENCE_AXIS_SHARE) for a in (0, 1)]
+    return {
+        "informative": ok,
+        "static_gradient_snr": [round(v, 2) for v in snr],
+        "static_gradient_share": [round(v, 3) for v in share],
+        "slices": int(len(ks)),
+    }
 
 
 def reference_crop(

@@ -215,8 +215,10 @@ def drift_uncertainty(
     d = np.asarray(traj)  # (K, nz, 2)
     dev = d - d.mean(axis=0)
     per_slice = np.sqrt(np.sum(dev**2, axis=(0, 2)) / (n_tiles * (n_tiles - 1)))
+    per_axis = np.sqrt(np.sum(dev**2, axis=(0, 1)) / (n_tiles * (n_tiles - 1) * nz))
     out.update(
         drift_uncertainty_px=float(np.sqrt(np.mean(per_slice**2))),
+        drift_uncertainty_axis_px=[float(per_axis[0]), float(per_axis[1])],
         drift_uncertainty_max_px=float(per_slice.max()),
         tile_drift_spread_px=float(np.sqrt(np.mean(np.sum(dev**2, axis=2)))),
     )
@@ -316,3 +318,28 @@ def position_uncertainty(
     if step is not None:
         return uncertainty_chunked(arr, positions, reg, bandpass_px=band, mask=mask, step=step)
     return uncertainty_in_memory(arr, positions, reg, bandpass_px=band, mask=mask, workers=workers)
+
+
+def split_axis_uncertainty(
+    on_region: dict[str, Any], on_field: dict[str, Any], from_region: list[str]
+) -> dict[str, Any]:
+    """The uncertainty when each axis was registered on a different region: the axes in
+    ``from_region`` (``"y"``/``"x"``) from ``on_region``'s tiles, the others from
+    ``on_field``'s (both :func:`position_uncertainty` reports); None when either lacks
+    its per-axis numbers."""
+    a = on_region.get("drift_uncertainty_axis_px")
+    b = on_field.get("drift_uncertainty_axis_px")
+    out = {**on_region, "drift_uncertainty_by_axis_from": {}}
+    if a is None or b is None:
+        out.update(drift_uncertainty_px=None, drift_uncertainty_max_px=None)
+        return out
+    axis = [a[i] if name in from_region else b[i] for i, name in enumerate(("y", "x"))]
+    out["drift_uncertainty_by_axis_from"] = {
+        name: ("reference region" if name in from_region else "whole field") for name in "yx"
+    }
+    out.update(
+        drift_uncertainty_axis_px=[float(v) for v in axis],
+        drift_uncertainty_px=float(np.hypot(axis[0], axis[1])),
+        drift_uncertainty_max_px=None,
+    )
+    return out

@@ -78,7 +78,10 @@ from microstructure.preprocess._align_quality import (
     face_recession_nm_per_slice,
 )
 from microstructure.preprocess._align_reference import drop_reference_band
-from microstructure.preprocess._align_uncertainty import position_uncertainty
+from microstructure.preprocess._align_uncertainty import (
+    position_uncertainty,
+    split_axis_uncertainty,
+)
 from microstructure.preprocess._chunks import finish, lazy_input, runs_chunked, slabs
 from microstructure.preprocess._registration import (
     DEFAULT_BANDPASS_PX,
@@ -402,7 +405,7 @@ def align_slices_report(
     )
     region = tuple(float(v) for v in passes["registration_roi"])
     step = max(int(arr.chunks[0][0]), 4 * int(neighbors)) if chunked else None
-    unc = position_uncertainty(arr, positions, region, band, mask_arr, workers, step)
+    unc = _uncertainty(arr, positions, passes, band, mask_arr, workers, step)
     applied, info = trend_report(
         positions,
         keep_trend=keep_trend,
@@ -421,11 +424,41 @@ def align_slices_report(
         expected_trend_nm_per_slice, slice_thickness_nm, tilt_deg, tilt_corrected
     )
     info.update(unc)
-    found = info.get("reference_region", {}).get("found")
-    used = region if roi_t is not None and (not isinstance(roi_t, str) or found) else None
+    used = region if roi_t is not None and _region_fixes_both(roi_t, info) else None
     add_quality(aligned, positions, info, keep_trend, expected, voxel_size_nm, used)
     aligned = drop_reference_band(aligned, positions, info) if drop_reference else aligned
     return (finish(aligned, stack) if chunked else aligned), positions, info
+
+
+def _region_fixes_both(roi_t: Any, info: dict[str, Any]) -> bool:
+    """A roi given, or a reference region found that fixed both axes (one that fixed one
+    axis only: the neighbours are re-measured on the whole output)."""
+    ref = info.get("reference_region", {})
+    return not isinstance(roi_t, str) or bool(
+        ref.get("found") and len(ref.get("axes_from_region", "yx")) == 2
+    )
+
+
+def _uncertainty(
+    arr: Any,
+    positions: np.ndarray,
+    passes: dict[str, Any],
+    band: tuple[float, float],
+    mask_arr: np.ndarray | None,
+    workers: int | None,
+    step: int | None,
+) -> dict[str, Any]:
+    """The drift uncertainty on the registration region; when a reference region fixed one
+    axis only (a cap without marks), that axis from its tiles and the other from the whole
+    field's."""
+    region = tuple(float(v) for v in passes["registration_roi"])
+    unc = position_uncertainty(arr, positions, region, band, mask_arr, workers, step)
+    axes = (passes.get("reference_region") or {}).get("axes_from_region", ["y", "x"])
+    if len(axes) == 1:
+        field = tuple(float(v) for v in passes["reference_region"]["whole_field_roi"])
+        whole = position_uncertainty(arr, positions, field, band, mask_arr, workers, step)
+        unc = split_axis_uncertainty(unc, whole, axes)
+    return unc
 
 
 @_CHUNKED

@@ -107,6 +107,34 @@ def test_fiducial_cap_found_and_registered_on(realistic) -> None:
     assert not pinfo["quality"]["checks"]["drift_uncertainty_px"]["passed"]
 
 
+def test_cap_without_marks_fixes_y_only(realistic, monkeypatch) -> None:
+    """A smooth cap (no milled marks) is static but edged along x only: registered on it, x
+    was whatever the Pt grain gave (2.4 px RMS off on this stack, 2.4-5.1 px on seeds 1-3);
+    now y comes from the cap and x from the whole field, and the report says so."""
+    from microstructure.phantom import acquisition
+
+    ph = realistic
+    up = max(0.0, -float(ph.shifts_px[:, 0].min()))
+    monkeypatch.setattr(acquisition, "FIDUCIAL_MARK", acquisition.FIDUCIAL_CAP)
+    monkeypatch.setattr(acquisition, "FIDUCIAL_RIM", acquisition.FIDUCIAL_CAP)
+    smooth = with_fiducial(ph, 24 + math.ceil(up), seed=1)
+    stack = smooth.image.astype(np.float32) / 255.0
+    _, found, info = align_slices_report(stack, roi="auto")
+    ref = info["reference_region"]
+    assert ref["found"] and ref["axes"]["informative"] == [True, False]
+    assert ref["axes_from_region"] == ["y"] and "without milled marks" in ref["note"]
+    err = found - ph.shifts_px
+    err -= err.mean(axis=0)
+    rms_y, rms_x = np.sqrt(np.mean(err**2, axis=0))
+    assert rms_y < 0.5  # the cap's interface fixes y
+    _, field, _ = align_slices_report(stack)  # the whole field's x
+    np.testing.assert_allclose(found[:, 1], field[:, 1])
+    # the uncertainty takes y from the cap's tiles and x from the field's
+    assert info["drift_uncertainty_by_axis_from"] == {"y": "reference region", "x": "whole field"}
+    uy, ux = info["drift_uncertainty_axis_px"]
+    assert uy < 0.5 and 0.3 * rms_x < ux < 3.0 * rms_x
+
+
 def test_cap_is_dropped_from_the_aligned_stack(realistic) -> None:
     """The cap found by ``roi="auto"`` is Pt, not sample: the aligned stack starts below it
     (every output row lies in the structure of every slice), unless told to keep it."""
