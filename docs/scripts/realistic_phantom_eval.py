@@ -19,7 +19,11 @@ segment) with the runner. Printed per seed:
   the align stage left on it (its applied shift minus the true drift, ``shifts.csv`` against
   ``drift_shifts.csv``, nearest voxel): the segmentation's own Dice, without the misregistration
   of the slices that no segmentation can undo;
-- closed-pore fraction against the truth's closed porosity (target: within 10 %);
+- closed-pore fraction against the truth's closed porosity (target: within 10 %):
+  ``closed_fraction_truth`` is the phantom's (``truth.json``: the unsectioned labels, the whole
+  field), ``closed_fraction_truth_frame`` the one to compare with, defined as the segment stage
+  does: the sectioned labels moved as the aligned slices (``dice_registered``), cropped to the
+  aligned stack's frame, closed = not connected to a face of that frame, over its voxels;
 - curtain residual: ``remove_curtaining`` (defaults) on the raw image, energy of (removed -
   true curtain field) over the true curtain energy (target <= 0.35);
 - drift RMS: the align stage's measured positions against the true drift, after removing the
@@ -273,6 +277,18 @@ def _frame_fraction(mask: np.ndarray, truth: np.ndarray, dy: int, dx: int) -> fl
     return float(truth[:nz, y0 : y0 + my, x0 : x0 + mx].mean())
 
 
+def _frame_closed_porosity(mask: np.ndarray, labels: np.ndarray, dy: int, dx: int) -> float:
+    """The truth's closed porosity as the segment stage defines it, in the frame of ``mask``:
+    pore voxels of the non-AM components (26-connected) touching no face of the frame, over
+    the frame's voxels (``labels`` the sectioned labels, moved as the aligned slices)."""
+    from microstructure.segment import closed_pores
+
+    nz, my, mx = mask.shape
+    y0, x0 = max(0, dy), max(0, dx)
+    lab = labels[:nz, y0 : y0 + my, x0 : x0 + mx]
+    return float(np.count_nonzero(closed_pores(lab == 1) & (lab == 0)) / lab.size)
+
+
 def _shine_numbers(seg: dict) -> dict:
     """The segment stage's shine-through self-report (front/back asymmetry and its check)."""
     shine = seg.get("segmentation", {}).get("shine_through", {})
@@ -306,11 +322,12 @@ def evaluate(
     dy, dx = _best_offset(mask, truth)
     # the default preset's files carry no drift table: no registered Dice or drift numbers
     has_drift = (src / "drift_shifts.csv").exists()
-    reg = (
-        _registered_truth(truth, _stage_dir(out, "align"), src / "drift_shifts.csv")
+    reg_labels = (
+        _registered_truth(truth_labels, _stage_dir(out, "align"), src / "drift_shifts.csv")
         if has_drift
-        else truth
+        else truth_labels
     )
+    reg = reg_labels == 1
     ry, rx = _best_offset(mask, reg)
     seg = report["numbers"]["segment"]
     img = ph.image.astype(np.float32) / 255.0
@@ -337,6 +354,8 @@ def evaluate(
         "offset_px": (dy, dx),
         "closed_fraction": closed_found,
         "closed_fraction_truth": closed_truth,
+        # the same definition as the segment stage's: sectioned labels, aligned frame
+        "closed_fraction_truth_frame": _frame_closed_porosity(mask, reg_labels, ry, rx),
         "curtain_residual": residual,
         "curtain_residual_aligned": aligned_residual,
         **(

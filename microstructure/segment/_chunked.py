@@ -61,8 +61,9 @@ from microstructure.parallel.label import ChunkedLabels, label_chunked
 #: threshold methods available chunked (``local`` and ``trainable`` need the whole stack)
 CHUNKED_SEGMENT_METHODS: tuple[str, ...] = ("auto", "otsu", "multiotsu", "manual", "li")
 #: bytes per voxel of the whole-volume closed-pore completion on a chunked segmentation
-#: (float32 stack, masks, the two closed-pore labellings' int32 labels)
-CLOSED_BACKS_BYTES_PER_VOXEL = 24
+#: (float32 stack, masks, the two closed-pore labellings' int32 labels; the dim closed pores'
+#: float32 dip map and int32 labels)
+CLOSED_BACKS_BYTES_PER_VOXEL = 32
 
 
 # ------------------------------------------------------------------ dispatch helpers
@@ -585,7 +586,7 @@ def _closed_backs_whole(
 
     from microstructure.parallel.support import memory_budget_bytes
     from microstructure.segment._components import enclosed_pores
-    from microstructure.segment.closed_backs import complete_closed_pores
+    from microstructure.segment.closed_backs import complete_closed_pores_info
     from microstructure.segment.front_trim import lit_fronts
 
     shine = info.get("shine_through") or {}
@@ -595,15 +596,14 @@ def _closed_backs_whole(
     if need > budget:
         shine["closed_pore_backs"] = {
             "applied": False,
-            "note": f"closed pores' lit backs not completed and lit particle fronts not trimmed: "
+            "note": f"closed pores' lit backs not completed (nor dim ones found), lit particle "
+            "fronts not trimmed: "
             f"the whole-volume step needs about {need / 2**30:.2f} GiB, {budget / 2**30:.2f} "
             "GiB available; closed pores are undercounted and the AM fraction too high",
         }
         return am, closed, *counts
     img = np.asarray(arr.compute(), dtype=np.float32)
-    new, shine["closed_pore_backs"] = complete_closed_pores(
-        img, np.asarray(am.compute(), dtype=bool), contrast=float(info["grey_stats"]["contrast"])
-    )
+    new = complete_closed_pores_info(img, np.asarray(am.compute(), dtype=bool), info)
     new = lit_fronts(img, new, info)
     del img
     shut, sizes = enclosed_pores(new, connectivity=conn)

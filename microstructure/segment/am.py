@@ -29,7 +29,7 @@ from microstructure.segment.cleanup import (
     fill_small_holes,
     remove_specks,
 )
-from microstructure.segment.closed_backs import complete_closed_pores
+from microstructure.segment.closed_backs import complete_closed_pores_info
 from microstructure.segment.front_trim import lit_fronts
 from microstructure.segment.shine import (
     DEFAULT_PORE_BACK_RISE,
@@ -171,18 +171,17 @@ def _remove_pore_backs(
 
 
 def _closed_pore_backs(arr: np.ndarray, mask: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-    """The mask with the lit backs of its closed pores relabelled pore
-    (:func:`~microstructure.segment.closed_backs.complete_closed_pores`) and then the dim
-    fronts of its runs along +z (:func:`lit_fronts`) when shine-through is seen in front of
-    the solid; recorded in ``info["shine_through"]["closed_pore_backs"]`` and
+    """The mask with the dim closed pores found as 3D dips (and the noise dips among its
+    closed pores filled; :func:`~microstructure.segment.closed_backs.dim_closed_pores`,
+    ``info["shine_through"]["dim_closed_pores"]``), the lit backs of its closed pores
+    relabelled pore (:func:`~microstructure.segment.closed_backs.complete_closed_pores`) and
+    then the dim fronts of its runs along +z (:func:`lit_fronts`) when shine-through is seen
+    in front of the solid; recorded in ``info["shine_through"]["closed_pore_backs"]`` and
     ``["front_trim"]``."""
     shine = info.get("shine_through") or {}
     if "grey_stats" not in info or not closed_pore_backs_wanted(shine):
         return mask
-    mask, shine["closed_pore_backs"] = complete_closed_pores(
-        arr, mask, contrast=float(info["grey_stats"]["contrast"])
-    )
-    return lit_fronts(arr, mask, info)
+    return lit_fronts(arr, complete_closed_pores_info(arr, mask, info), info)
 
 
 def _refine(
@@ -365,11 +364,11 @@ def segment_am(
         shine-through is detected (reported in the description's ``shine_through``), ``"on"``
         always, ``"off"`` never. Global thresholds only; chunked with a z halo. When the
         front/back asymmetry sees shine-through in front of the solid and this rule removes
-        nothing (pore backs as bright as the cut), ``"auto"`` and ``"on"`` instead complete the
-        closed pores lit by their back wall (:mod:`microstructure.segment.closed_backs`) and
-        trim the dim fronts of the solid runs along +z
-        (:mod:`microstructure.segment.front_trim`; not after a local-means refinement);
-        ``"off"`` does neither.
+        nothing (pore backs as bright as the cut), ``"auto"`` and ``"on"`` instead find dim
+        closed pores as 3D dips and complete the closed pores lit by their back wall
+        (:mod:`microstructure.segment.closed_backs`) and trim the dim fronts of the solid
+        runs along +z (:mod:`microstructure.segment.front_trim`; not after a local-means
+        refinement); ``"off"`` does neither.
     min_speck_voxels
         AM components smaller than this are removed (0 = keep all).
     max_hole_voxels

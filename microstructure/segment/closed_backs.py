@@ -35,6 +35,19 @@ only when shine-through is seen in front of the solid
 the pore backs (:func:`~microstructure.segment.shine.closed_pore_backs_wanted`). In memory
 only: the chunked path records that it did not run.
 
+Before this completion, :func:`dim_closed_pores` finds the closed pores too lit to reach the
+threshold anywhere (3D dips of the stack smoothed along z, where the noise is independent from
+slice to slice) and fills the threshold's closed pores that are only a noise dip; after it,
+:func:`close_back_caps` continues every closed pore behind its last slice as a cone (the back
+cap, lit at every slice). :func:`complete_closed_pores_info` runs the three as the
+segmentation does. Measured with all three (stages 1-4 cached, 64 x 160 x 160, drift on):
+truth closed-pore voxels labelled closed 1473 / 1982 / 1727 -> 2134 / 2775 / 2560 (seeds 1-3)
+and 1934 / 2392 / 1594 -> 2688 / 3563 / 2374 (4-6, held out), other closed-pore voxels 3076 /
+1150 / 824 -> 1975 / 1415 / 1435 and 2107 / 2377 / 2573 -> 2624 / 3233 / 2138 (about half of
+them open pores of the truth that the segmentation encloses); the closed porosity stays at
+about half of the truth: about 40 % of the truth's closed-pore volume lies in pores that dip
+by less than the noise even after the z-smoothing.
+
 References
 ----------
 .. [1] Beuse, T. et al. Comprehensive Insights into the Porosity of Lithium-Ion Battery
@@ -59,6 +72,11 @@ from microstructure.segment._components import enclosed_pores
 
 __all__ = [
     "complete_closed_pores",
+    "dim_closed_pores",
+    "complete_closed_pores_info",
+    "close_back_caps",
+    "DEFAULT_DIM_LEVEL",
+    "DEFAULT_DIM_Z_SIGMA_SLICES",
     "DEFAULT_CLOSED_BACK_DIP",
     "DEFAULT_CLOSED_BACK_DEPTH_SLICES",
     "DEFAULT_CLOSED_BACK_RADIUS_PX",
@@ -74,6 +92,27 @@ DEFAULT_CLOSED_BACK_DEPTH_SLICES = 5
 #: radius (pixels) of the disk of the in-plane closing: about the radius of the closed pores
 #: (0.3 um at 60 nm pixels)
 DEFAULT_CLOSED_BACK_RADIUS_PX = 3
+
+#: in-plane dip (black top-hat of the z-smoothed stack, smoothed in-plane, x the contrast) a
+#: dim closed pore must reach (:func:`dim_closed_pores`); 0.12 / 0.16 / 0.20 tried on realistic
+#: seeds 1-3 (cached stages 1-4): 0.12 brings the closed porosity near the truth's but with
+#: 1.0-2.1 false closed-pore voxels per true one; 0.20 finds 13-17 % fewer true ones than 0.16
+DEFAULT_DIM_LEVEL = 0.16
+#: Gaussian sigma (slices) of the smoothing along z before the dip: the noise is independent
+#: from slice to slice, a pore's dip lasts over its dark slices (1.5 gave slightly less)
+DEFAULT_DIM_Z_SIGMA_SLICES = 1.0
+#: radius (pixels) of the disk of the dim-pore closing (3 found fewer true voxels)
+DEFAULT_DIM_RADIUS_PX = 4
+#: in-plane Gaussian sigma (pixels) of the dip map
+_DIM_XY_SIGMA_PX = 0.7
+#: a dim pore seed lies this many pixels (in-plane erosions) inside the solid, has at least
+#: _DIM_MIN_VOXELS voxels and is grown into the connected solid voxels above _DIM_GROW x level
+_DIM_ERODE_PX = 2
+_DIM_MIN_VOXELS = 8
+_DIM_GROW = 0.75
+#: a closed pore of the threshold is kept unless it is both shallow in the dip map and no
+#: darker on average than this fraction of the contrast below the threshold
+_DIM_DARK = 0.2
 
 _BIG = np.iinfo(np.int16).max
 _CROSS = ndimage.generate_binary_structure(2, 1)
@@ -196,3 +235,186 @@ def complete_closed_pores(
         "depth_slices": int(depth_slices),
         "radius_px": int(radius_px),
     }
+
+
+def _dip_map(arr: np.ndarray, *, contrast: float, z_sigma: float, radius_px: int) -> np.ndarray:
+    """In-plane dip (black top-hat with a disk, in-plane smoothed, / ``contrast``) of the
+    stack smoothed along z; float32, computed in place slice by slice."""
+    d = ndimage.gaussian_filter1d(np.asarray(arr, dtype=np.float32), float(z_sigma), axis=0)
+    footprint = _disk(int(radius_px))
+    inv = np.float32(1.0 / float(contrast))
+    for z in range(d.shape[0]):
+        top = _dip(d[z], footprint)
+        d[z] = ndimage.gaussian_filter(top, _DIM_XY_SIGMA_PX) * inv
+    return d
+
+
+def dim_closed_pores(
+    stack: np.ndarray,
+    am: np.ndarray,
+    *,
+    threshold: float,
+    contrast: float,
+    level: float = DEFAULT_DIM_LEVEL,
+    z_sigma_slices: float = DEFAULT_DIM_Z_SIGMA_SLICES,
+    radius_px: int = DEFAULT_DIM_RADIUS_PX,
+    connectivity: int = 26,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Closed pores that the shine-through of their back wall lifts above the threshold, found
+    as 3D dips, and the threshold's closed pores that are only noise, filled.
+
+    Under strong shine-through a small closed pore (0.3 um, 5 slices) is lit over most of its
+    depth: after the denoising its slices dip below the surrounding solid by 0.1-0.3 of the
+    contrast, as much as the noise makes a solid voxel dip in one slice, so neither the global
+    threshold nor a per-slice dip tells them apart. The noise is independent from slice to
+    slice while the pore's dip lasts over its dark slices: the stack is smoothed along z
+    (Gaussian, ``z_sigma_slices``) before the in-plane dip (black top-hat with a disk of
+    ``radius_px``, smoothed in-plane, / ``contrast``). Then
+
+    * solid voxels ``_DIM_ERODE_PX`` pixels inside the solid with a dip above ``level``, in
+      components of at least ``_DIM_MIN_VOXELS`` voxels, grown into the connected solid
+      voxels above ``_DIM_GROW`` x ``level``, are relabelled pore when they end enclosed
+      (a pore that reaches the open pore space is undone), and
+    * closed pores of ``am`` whose dip stays below ``level`` everywhere and whose mean grey
+      value is not ``_DIM_DARK`` x ``contrast`` below ``threshold`` (a noise dip near the
+      threshold in a dim part of the solid, not a pore) are filled.
+
+    Measured on the realistic phantom (stages 1-4 cached, 64 x 160 x 160, seeds 1-3 chosen,
+    4-6 held out; followed by :func:`complete_closed_pores` and the front trim): voxels of the
+    truth's closed pores labelled closed +32 / +29 / +38 % (seeds 1-3) and +29 / +38 / +37 %
+    (4-6); closed-pore voxels outside the truth's closed pores 3076 / 1150 / 824 -> 1842 /
+    1340 / 1318 and 2107 / 2377 / 2573 -> 2442 / 3061 / 1981; AM fraction error and Dice
+    within +-0.001 of before. Pores too small or too lit to dip by ``level`` after the
+    z-smoothing stay solid: about 40 % of the truth's closed-pore volume.
+
+    Parameters
+    ----------
+    stack
+        (z, y, x) grayscale stack (AM bright), milled towards +z.
+    am
+        Bool AM mask of ``stack``; not modified.
+    threshold
+        The global threshold ``am`` came from (grey value).
+    contrast
+        Grey-value contrast (solid median minus pore median).
+    level
+        Dip (fraction of ``contrast``) a dim closed pore must reach.
+    z_sigma_slices
+        Gaussian sigma of the smoothing along z (slices).
+    radius_px
+        Radius of the disk of the in-plane closing (pixels).
+    connectivity
+        Connectivity of the pore space for the closed pores (6, 18 or 26).
+
+    Returns
+    -------
+    (ndarray, dict)
+        The new AM mask and a JSON-ready description (``applied``, ``added_voxels`` relabelled
+        pore, ``filled_voxels`` relabelled AM, ``filled_pores`` and the parameters).
+    """
+    arr = np.asarray(stack, dtype=np.float32)
+    m = np.asarray(am, dtype=bool)
+    if arr.shape != m.shape or arr.ndim != 3:
+        raise ValueError(f"am: shape {m.shape} does not match the stack's {arr.shape}")
+    if not (np.isfinite(contrast) and contrast > 0):
+        raise ValueError(f"contrast: expected a grey-value contrast > 0, got {contrast!r}")
+    if not (np.isfinite(level) and level > 0) or not (z_sigma_slices > 0 and radius_px >= 1):
+        raise ValueError(
+            f"level, z_sigma_slices, radius_px: expected > 0, > 0 and >= 1, got {level!r}, "
+            f"{z_sigma_slices!r}, {radius_px!r}"
+        )
+    dip = _dip_map(arr, contrast=float(contrast), z_sigma=z_sigma_slices, radius_px=radius_px)
+    out = m.copy()
+    closed, _ = enclosed_pores(m, connectivity=connectivity)
+    lab, n = ndimage.label(closed, np.ones((3, 3, 3), bool))
+    n_filled = 0
+    if n:
+        idx = np.arange(1, n + 1)
+        deep = ndimage.maximum(dip, lab, idx) >= level
+        dark = ndimage.mean(arr, lab, idx) <= float(threshold) - _DIM_DARK * float(contrast)
+        fill = np.concatenate([[False], ~deep & ~dark])
+        n_filled = int(np.count_nonzero(fill))
+        out[fill[lab]] = True
+    del lab
+    inner = np.stack([ndimage.binary_erosion(s, iterations=_DIM_ERODE_PX) for s in out])
+    seeds = (dip > level) & inner
+    lab, n = ndimage.label(seeds, np.ones((3, 3, 3), bool))
+    if n:
+        big = np.bincount(lab.ravel()) >= _DIM_MIN_VOXELS
+        big[0] = False
+        grown = ndimage.binary_propagation(big[lab], mask=(dip > _DIM_GROW * level) & out)
+        cut = out & ~grown
+        # keep only what ends enclosed (a dip reaching the open pore space is undone)
+        out &= ~(grown & enclosed_pores(cut, connectivity=connectivity)[0])
+    return out, {
+        "applied": True,
+        "statistic": "3D dips (in-plane black top-hat of the z-smoothed stack) inside the "
+        "solid relabelled pore when enclosed; shallow, not dark closed pores filled",
+        "added_voxels": int(np.count_nonzero(m & ~out)),
+        "filled_voxels": int(np.count_nonzero(~m & out)),
+        "filled_pores": n_filled,
+        "level": float(level),
+        "z_sigma_slices": float(z_sigma_slices),
+        "radius_px": int(radius_px),
+    }
+
+
+def close_back_caps(am: np.ndarray, *, connectivity: int = 26) -> tuple[np.ndarray, dict[str, Any]]:
+    """Continue each closed pore behind its last slice as a cone: its cross-section, eroded by
+    one pixel (4-neighbourhood), into the solid of the next slice, and so on until it vanishes.
+
+    The back cap of a round pore is lit by the wall behind it at every slice (the last slices
+    as bright as the cut material), so neither the threshold nor the in-plane dip sees it; a
+    pore's cross-section shrinks over its back cap much like this cone. Only what ends in a
+    closed pore is kept (a cone reaching the open pore space is undone). Measured (realistic
+    phantom, stages 1-4 cached, 64 x 160 x 160, after :func:`dim_closed_pores` and
+    :func:`complete_closed_pores`): truth closed-pore voxels found +194 / +209 / +170 (seeds
+    1-3) and +201 / +252 / +186 (4-6, held out), closed-pore voxels outside the truth's closed
+    pores +133 / +75 / +117 and +182 / +172 / +157; Dice +0.0000 to +0.0002.
+
+    Parameters
+    ----------
+    am
+        (z, y, x) bool AM mask, milled towards +z; not modified.
+    connectivity
+        Connectivity of the pore space for the closed pores (6, 18 or 26).
+
+    Returns
+    -------
+    (ndarray, dict)
+        The new AM mask and a JSON-ready description (``relabelled_voxels``).
+    """
+    m = np.asarray(am, dtype=bool)
+    if m.ndim != 3:
+        raise ValueError(f"am: expected a 3D mask, got shape {m.shape}")
+    closed, _ = enclosed_pores(m, connectivity=connectivity)
+    out = m.copy()
+    prev = closed[0]
+    for z in range(1, m.shape[0]):
+        cone = ndimage.binary_erosion(prev, _CROSS) & out[z] if prev.any() else prev
+        out[z] &= ~cone
+        prev = closed[z] | cone
+    added = m & ~out
+    if added.any():
+        out = m & ~(added & enclosed_pores(out, connectivity=connectivity)[0])
+    return out, {"relabelled_voxels": int(np.count_nonzero(m & ~out))}
+
+
+def complete_closed_pores_info(arr: np.ndarray, am: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    """:func:`dim_closed_pores`, :func:`complete_closed_pores` and :func:`close_back_caps` on
+    the AM mask of a global-threshold segmentation described by ``info`` (``threshold``,
+    ``grey_stats``); recorded in ``info["shine_through"]["dim_closed_pores"]`` and
+    ``["closed_pore_backs"]`` (whose ``relabelled_voxels`` include the cones, also given as
+    ``back_cap_voxels``)."""
+    shine = info["shine_through"]
+    contrast = float(info["grey_stats"]["contrast"])
+    mask, shine["dim_closed_pores"] = dim_closed_pores(
+        arr, am, threshold=float(info["threshold"]), contrast=contrast
+    )
+    mask, backs = complete_closed_pores(arr, mask, contrast=contrast)
+    mask, caps = close_back_caps(mask)
+    backs["back_cap_voxels"] = caps["relabelled_voxels"]
+    backs["relabelled_voxels"] += caps["relabelled_voxels"]
+    backs["relabelled_fraction"] = backs["relabelled_voxels"] / max(1, mask.size)
+    shine["closed_pore_backs"] = backs
+    return mask

@@ -114,6 +114,8 @@ def test_runs_only_when_shine_through_is_seen_and_is_reported() -> None:
         pytest.fail(f"shine-through not seen on lit cavities: {shine['front_back_asymmetry']}")
     cb = shine["closed_pore_backs"]
     assert cb["applied"] and cb["relabelled_voxels"] > 0
+    # the dim closed pores (3D dips) and the back caps run in the same step, reported
+    assert shine["dim_closed_pores"]["applied"] and "back_cap_voxels" in cb
     assert any("lit backs" in f for f in seg.info["quality"]["flags"])
     # the lit fronts of the solid are trimmed in the same step: then the check passes
     ft = shine["front_trim"]
@@ -122,6 +124,7 @@ def test_runs_only_when_shine_through_is_seen_and_is_reported() -> None:
     # the chunked path runs the same whole-volume step (it fits the memory budget here)
     lazy = segmentation(img, method="otsu", refine="none", chunks=16)
     assert lazy.info["shine_through"]["closed_pore_backs"] == cb
+    assert lazy.info["shine_through"]["dim_closed_pores"] == shine["dim_closed_pores"]
     assert lazy.info["shine_through"]["front_trim"] == ft
     np.testing.assert_array_equal(np.asarray(lazy.am), np.asarray(seg.am))
 
