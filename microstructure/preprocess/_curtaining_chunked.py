@@ -22,9 +22,11 @@ from microstructure.parallel.chunked import map_slices
 from microstructure.preprocess._chunks import centered_sums, sample_slices, slabs, var_from_sums
 from microstructure.preprocess._curtain_fade import fade_noise_pairs, fade_shape_window
 from microstructure.preprocess._destripe import (
+    angle_index,
     destripe,
     destripe_block,
     fade_noise,
+    global_angle,
     method_metrics,
     metric_windows,
     sample_index,
@@ -112,8 +114,21 @@ def destripe_lazy(
     windows = metric_windows(nz)
     union = windows[0]
     in_s = sample_slices(arr, sample)
+    angle_requested = options["angle_deg"]
+    if angle_requested is None:  # estimated on more slices than the sample
+        options = {
+            **options,
+            "angle_deg": global_angle(
+                sample_slices(arr, angle_index(nz)),
+                in_s,
+                cap_rows=options["cap_rows"],
+                direction=options["direction"],
+                stripe_width_px=options["stripe_width_px"],
+            ),
+        }
     _, info = destripe(in_s, workers=1, method=method, **{**options, "keep_dtype": False})
-    # the tilt is a global parameter: fixed on the sample slices before slabbing
+    info["angle_requested"] = angle_requested
+    # the tilt is a global parameter: fixed on its slices (above) before slabbing
     # and so is the protective cap left out at the top
     options = {**options, "angle_deg": info["angle_deg"], "cap_rows": info["cap_rows"]}
     if method == "fade":  # and so is the noise, measured on pairs of neighbouring slices

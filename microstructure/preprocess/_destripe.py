@@ -50,6 +50,10 @@ __all__ = [
     "METRIC_Z_HALF",
     "metric_windows",
     "window_means",
+    "ANGLE_SLICES",
+    "angle_index",
+    "resolve_angle",
+    "global_angle",
 ]
 
 #: the curtaining methods (``auto`` chooses between robust and wavelet-fft)
@@ -349,12 +353,40 @@ def method_metrics(
     return m
 
 
+#: slices (evenly spaced) the curtain tilt is estimated on: with 8 the realistic phantom's
+#: 2 deg came out 0.5 deg off on some seeds (noise 7x the curtains' rms), with 16 within 0.05
+ANGLE_SLICES = 16
+
+
+def angle_index(nz: int) -> np.ndarray:
+    """The (up to ``ANGLE_SLICES``) evenly spaced slices the curtain tilt is estimated on."""
+    return _sample_slices(nz, ANGLE_SLICES)
+
+
 def resolve_angle(work: np.ndarray, angle_deg: float | None, stripe_width_px: float) -> float:
-    """The curtain tilt used: ``angle_deg`` when given, else estimated on the sample slices
-    of the (vertical-stripe) stack ``work``."""
+    """The curtain tilt used: ``angle_deg`` when given, else estimated on the
+    :func:`angle_index` slices of the (vertical-stripe, below the cap) stack ``work``."""
     if angle_deg is not None:
         return float(angle_deg)
-    return estimate_curtain_angle(work[_sample_slices(work.shape[0])], stripe_width_px)[0]
+    return estimate_curtain_angle(work[angle_index(work.shape[0])], stripe_width_px)[0]
+
+
+def global_angle(
+    angle_slices: np.ndarray,
+    sample: np.ndarray,
+    *,
+    cap_rows: int | None,
+    direction: str,
+    stripe_width_px: float,
+) -> float:
+    """The tilt :func:`destripe` estimates on a whole stack, from its :func:`angle_index`
+    slices and its :func:`sample_index` slices (the cap is detected on the latter) alone:
+    the chunked path fixes it before slabbing (float32 slices, no log transform)."""
+    a, b = np.asarray(angle_slices, np.float32), np.asarray(sample, np.float32)
+    if direction == "horizontal":
+        a, b = np.swapaxes(a, 1, 2), np.swapaxes(b, 1, 2)
+    cap = _cap(b, cap_rows, direction)
+    return resolve_angle(a[:, cap:], None, stripe_width_px)
 
 
 def fade_noise(
