@@ -7,6 +7,7 @@ Usage::
     python benchmarks/bench_segment.py nanomesh     # threshold-method stability (real volume)
     python benchmarks/bench_segment.py speed        # timing vs scikit-image (docs/performance.md)
     python benchmarks/bench_segment.py trim         # cost of the lit-front trim (shine-through)
+    python benchmarks/bench_segment.py closed       # cost of the dim closed pores and back caps
 
 All numbers are printed as markdown tables. The machine has 2 cores and other jobs may run
 at the same time: absolute times vary; the ratios, measured in one process, are what count.
@@ -337,6 +338,52 @@ def speed() -> None:
     )
 
 
+def closed_speed(shape: tuple[int, int, int] = (64, 395, 481)) -> None:
+    """Cost of the dim-closed-pore search and the back-cap cones (shine-through) in the
+    segment stage's call, as :func:`trim_speed`: ``segmentation`` with them and with only the
+    earlier back completion (runs interleaved, best of 3 each, one process)."""
+    from scipy import ndimage
+
+    import microstructure.segment.closed_backs as cb
+    from microstructure.segment import segmentation
+
+    ph = generate_phantom(shape, seed=1, preset="realistic", drift_step_px=0.0)
+    x = ndimage.gaussian_filter(ph.image.astype(np.float32) / 255.0, (0, 1, 1))
+    vs = (60.0, 60.0, 60.0)
+    keep_dim, keep_caps = cb.dim_closed_pores, cb.close_back_caps
+
+    def run(new: bool) -> float:
+        if not new:
+            cb.dim_closed_pores = lambda arr, am, **kw: (am, {"applied": False})
+            cb.close_back_caps = lambda mask: (mask, {"relabelled_voxels": 0})
+        try:
+            t = time.perf_counter()
+            segmentation(x, method="auto", voxel_size_nm=vs, separate_particles=True)
+            return time.perf_counter() - t
+        finally:
+            cb.dim_closed_pores, cb.close_back_caps = keep_dim, keep_caps
+
+    def plain() -> float:  # no shine-through handling at all (the stage before issue 19)
+        t = time.perf_counter()
+        segmentation(x, method="auto", voxel_size_nm=vs, separate_particles=True, pore_backs="off")
+        return time.perf_counter() - t
+
+    on, off, none = [], [], []
+    for _ in range(3):
+        on.append(run(True))
+        off.append(run(False))
+        none.append(plain())
+    mvox = x.size / 1e6
+    print(f"## Dim closed pores and back caps, realistic phantom {shape} ({mvox:.1f} Mvoxel)\n")
+    print("| segmentation | best of 3 (s) |")
+    print("|---|---|")
+    print(f"| back completion only (before) | {min(off):.2f} |")
+    print(f"| with dim closed pores and back caps | {min(on):.2f} |")
+    print(f"| ratio | {min(on) / min(off):.2f} |")
+    print(f'| `pore_backs = "off"` (no shine-through steps) | {min(none):.2f} |')
+    print(f"| all shine-through steps against none | {min(on) / min(none):.2f} |")
+
+
 def trim_speed(shape: tuple[int, int, int] = (64, 395, 481)) -> None:
     """Cost of the lit-front trim (shine-through) in the segment stage's call: the realistic
     phantom at seed-size slices (drift off; a 1 px in-plane Gaussian stands in for the NLM),
@@ -392,5 +439,6 @@ if __name__ == "__main__":
             "nanomesh": nanomesh,
             "speed": speed,
             "trim": trim_speed,
+            "closed": closed_speed,
         }[w]()
         print()
