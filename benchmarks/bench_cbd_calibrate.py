@@ -63,6 +63,12 @@ def _summary(res, t0: float, load0: tuple[float, float, float], hidden=None) -> 
         "shape": res.settings["shape"],
         "fitted": {n: res.parameters[n] for n in res.free},
         "sensitivity": res.sensitivity,
+        "tolerance_set": {
+            n: [res.profile[n]["tolerance_set"]["low"], res.profile[n]["tolerance_set"]["high"]]
+            for n in res.free
+            if "tolerance_set" in res.profile.get(n, {})
+        },
+        "selected": res.stages.get("selected"),
         "misfit_max": m["max_abs"],
         "misfit_area_decades": m["area_decades"],
         "d50_simulated_nm": m["d50_simulated_nm"],

