@@ -11,6 +11,12 @@ energy. The spectra are those of the periodic component of each slice (Moisan's 
 plus smooth decomposition), so the wrap-around of a non-periodic slice adds no false
 stripe at the k_x axis.
 
+Faint curtains (the realistic phantom's: rms 0.01 under noise 0.07) make that excess uncertain,
+and below a protective cap it did not detect them at all. :func:`persistent_numbers` judges
+what persists along z instead: the wedge cross-power of sample windows far apart in z has
+expectation 0 without curtains (no noise in common, structure decorrelated) and the common
+curtains' energy with them; its jackknife error over the windows is the noise floor.
+
 References
 ----------
 Moisan, L. (2011). Periodic plus smooth image decomposition. J. Math. Imaging Vis. 39,
@@ -35,7 +41,9 @@ __all__ = [
     "OVERREMOVED_LIMIT",
     "STRIPE_LIKE_MIN",
     "K_MIN",
+    "PERSISTENT_Z",
     "wedge_numbers",
+    "persistent_numbers",
     "curtain_quality",
 ]
 
@@ -60,6 +68,13 @@ OUTSIDE_LIMIT = 0.25
 OVERREMOVED_LIMIT = 0.35
 #: removed component called stripe-like when at least this fraction of it is stripe energy
 STRIPE_LIKE_MIN = 0.5
+#: curtains count as persistent (present) when the input's wedge cross-power between sample
+#: windows far apart is at least this many jackknife standard errors above 0 (one-sided
+#: 97.7 %; no-curtain phantoms 12 cases <= 1.0, the realistic phantom's curtains 20 cases
+#: >= 2.1)
+PERSISTENT_Z = 2.0
+#: fewest window pairs far apart for the persistence numbers
+_MIN_FAR_PAIRS = 3
 #: curtains are "detected" when the excess is at least this fraction of the wedge power
 _DETECT = 0.1
 #: above this standard error the stripe_energy_left check is made on its upper bound
@@ -128,6 +143,85 @@ class _Wedge:
         return wp, fp * self.ratio, total - float(wp.sum()), total
 
 
+def _cross_power(spectra: list[np.ndarray], weights: np.ndarray) -> list[list[float]]:
+    """``M[i][j]``: weighted real cross-power ``sum w Re(F_i conj F_j)`` of slices' spectra
+    (mean-square units; the diagonal is the weighted power)."""
+    n = len(spectra)
+    size2 = float(spectra[0].size) ** 2 if n else 1.0
+    flat = np.stack([f.ravel() for f in spectra]) if n else np.zeros((0, 1), complex)
+    m = np.real((flat * weights.ravel()) @ np.conj(flat).T) / size2
+    return [[float(v) for v in row] for row in m]
+
+
+def _jackknife_mean(mat: np.ndarray, far: np.ndarray) -> tuple[float, float]:
+    """Mean of ``mat`` over the ``far`` pairs and its leave-one-window-out jackknife
+    standard error."""
+    n = mat.shape[0]
+    full = float(mat[far].mean())
+    parts = []
+    for k in range(n):
+        keep = far.copy()
+        keep[k, :] = False
+        keep[:, k] = False
+        if keep.any():
+            parts.append(float(mat[keep].mean()))
+    if len(parts) < 2:
+        return full, math.inf
+    th = np.asarray(parts)
+    return full, float(math.sqrt((len(th) - 1) / len(th) * np.sum((th - th.mean()) ** 2)))
+
+
+def persistent_numbers(
+    cross: dict[str, list[list[float]]], centres: list[int], min_gap: int
+) -> dict[str, Any]:
+    """Curtain energy that persists along z, before and after, from sample windows far apart.
+
+    Curtains persist over many slices; noise does not, and structure decorrelates (and
+    drifts) within a few tens of slices. The whitened stripe-wedge cross-power of two
+    windows at least ``min_gap`` slices apart (the destriper's z window plus the metric
+    window: no noise is shared through the removal either) therefore has expectation 0
+    without curtains and the energy of the curtains common to both with them: a noise
+    floor estimated from the data itself, with no flank model.
+
+    Parameters
+    ----------
+    cross
+        ``wedge_cross_power`` of :func:`wedge_numbers` (``before``, ``after``, ``removed``).
+    centres
+        Slice index of each sample window (the report's ``sample_slices``).
+    min_gap
+        Fewest slices between two windows taken as independent.
+
+    Returns
+    -------
+    dict
+        ``persistent_curtain_energy`` (before, whitened) and its jackknife standard error
+        ``persistent_curtain_energy_se``, ``curtains_persistent`` (energy at least
+        ``PERSISTENT_Z`` standard errors), ``persistent_curtain_left`` (after), its upper
+        one-sided 95 % bound over itself plus the persistent removed energy
+        (``persistent_curtain_left_fraction_upper``) and ``persistent_far_pairs``; only
+        ``persistent_far_pairs`` when fewer than 3 pairs are far enough apart.
+    """
+    c = np.asarray(centres, dtype=np.int64)
+    far = np.abs(c[:, None] - c[None, :]) >= int(min_gap)
+    pairs = int(far.sum()) // 2
+    if pairs < _MIN_FAR_PAIRS or len(cross.get("before", [])) != c.size:
+        return {"persistent_far_pairs": pairs}
+    b, se_b = _jackknife_mean(np.asarray(cross["before"]), far)
+    a, se_a = _jackknife_mean(np.asarray(cross["after"]), far)
+    r, _ = _jackknife_mean(np.asarray(cross["removed"]), far)
+    upper = max(a, 0.0) + _SE_Z * se_a
+    den = upper + max(r, 0.0)
+    return {
+        "persistent_far_pairs": pairs,
+        "persistent_curtain_energy": b,
+        "persistent_curtain_energy_se": se_b,
+        "curtains_persistent": bool(b > PERSISTENT_Z * se_b),
+        "persistent_curtain_left": a,
+        "persistent_curtain_left_fraction_upper": float(upper / den) if den > 0 else 0.0,
+    }
+
+
 def wedge_numbers(before: np.ndarray, after: np.ndarray, angle_deg: float) -> dict[str, Any]:
     """Stripe-wedge numbers of sample slices (n, y, x) before and after destriping.
 
@@ -191,6 +285,13 @@ def wedge_numbers(before: np.ndarray, after: np.ndarray, angle_deg: float) -> di
         se_left = float(math.sqrt(np.sum(resid**2) / (n * (n - 1))) * n / sb)
     else:
         se_left = None
+    # whitened wedge cross-power between the sample windows (for :func:`persistent_numbers`)
+    wmap = np.zeros(w.wedge.shape)
+    wmap[w.wedge] = wt[w.ring[w.wedge]]
+    fr = [x - y for x, y in zip(fb, fa, strict=True)]
+    cross = {
+        name: _cross_power(f, wmap) for name, f in (("before", fb), ("after", fa), ("removed", fr))
+    }
     e_before = max(0.0, sum(stripe(r) for r in rb))
     tot_b = sum(r[3] for r in rb)
     off_r = sum(r[2] for r in rr)
@@ -210,6 +311,7 @@ def wedge_numbers(before: np.ndarray, after: np.ndarray, angle_deg: float) -> di
         "energy_changed_outside_wedge": off_r / max(e_before, _FLOOR * tot_b, 1e-30),
         "removed_stripe_fraction": removed_frac,
         "removed_is_stripe_like": bool(tot_r > 0 and removed_frac >= STRIPE_LIKE_MIN),
+        "wedge_cross_power": cross,
     }
 
 
@@ -243,7 +345,30 @@ def curtain_quality(numbers: dict[str, Any]) -> dict[str, Any]:
             "structure counts as curtain)",
         )
     else:
-        notes.append("no curtains detected in the stripe wedge; stripe_energy_left not checked")
+        notes.append(
+            "no curtains detected in the stripe wedge; stripe_energy_left not checked"
+            + (
+                " (persistent along z: judged by persistent_curtain_left)"
+                if numbers.get("curtains_persistent")
+                else ""
+            )
+        )
+    if numbers.get("curtains_persistent") and numbers.get("removed_energy", 0.0) > 0:
+        # judged even where the flank-based excess does not "detect" the curtains (below a
+        # cap the realistic phantom's faint curtains were not, and the block said ok with
+        # 0.53-0.80 of their energy in the removal error)
+        checks["persistent_curtain_left"] = check(
+            numbers["persistent_curtain_left_fraction_upper"],
+            STRIPE_LEFT_LIMIT,
+            meaning="persistent stripe-wedge energy left (cross-power of windows far apart "
+            "in z), upper one-sided 95 % bound, over itself plus the persistent energy "
+            "removed",
+        )
+    elif numbers["curtains_detected"] and numbers.get("curtains_persistent") is False:
+        notes.append(
+            "curtains not persistent along z (windows far apart share none): "
+            "persistent_curtain_left not checked"
+        )
     if numbers["curtains_detected"]:
         checks["wedge_energy_overremoved"] = check(
             numbers["wedge_energy_overremoved"],

@@ -70,7 +70,13 @@ side, before and after: curtains persist from slice to slice and noise does not,
 curtains that no single slice shows are detected), the energy changed outside the wedge
 (over the stripe energy before), the fraction of the removed component that is stripe
 energy, and a quality block with checks that fail above ``STRIPE_LEFT_LIMIT`` (0.35),
-``OUTSIDE_LIMIT`` (0.25) and below ``STRIPE_LIKE_MIN`` (0.5).
+``OUTSIDE_LIMIT`` (0.25) and below ``STRIPE_LIKE_MIN`` (0.5). The persistent-curtain check
+(:func:`._curtain_metrics.persistent_numbers`) judges the curtains that persist along z,
+from the wedge cross-power of sample windows at least the z window plus the metric window
+apart (no noise in common; its expectation without curtains is 0): where they are present
+at ``PERSISTENT_Z`` jackknife errors, the upper 95 % bound of the persistent energy left
+over itself plus the persistent energy removed must be within ``STRIPE_LEFT_LIMIT`` (faint
+curtains below a cap, which the flank-based excess does not detect, are judged too).
 
 ``auto`` runs both and keeps the one with the lower *damage score*: stripe energy left in the
 output (power in a narrow wedge around the k_x axis in excess of what an isotropic image of
@@ -106,7 +112,7 @@ import numpy as np
 from microstructure.parallel.support import check_chunked, chunked_support
 from microstructure.preprocess._chunks import finish, runs_chunked
 from microstructure.preprocess._curtain_angle import MAX_ANGLE_DEG
-from microstructure.preprocess._curtain_metrics import curtain_quality
+from microstructure.preprocess._curtain_metrics import curtain_quality, persistent_numbers
 from microstructure.preprocess._curtaining_chunked import curtaining_z_halo, destripe_lazy
 from microstructure.preprocess._destripe import (
     DEFAULT_SIGMA,
@@ -164,10 +170,18 @@ _CHUNKED = chunked_support(
 
 
 def _variance_numbers(info: dict[str, Any], variance_in: float) -> None:
-    """Add the removed fraction of the input's variance and the quality block."""
+    """Add the removed fraction of the input's variance, the persistent-curtain numbers
+    (:func:`._curtain_metrics.persistent_numbers`, sample windows at least the z window
+    plus the metric window apart) and the quality block."""
     info["removed_fraction_of_variance"] = (
         info["removed_energy"] / variance_in if variance_in > 0 else 0.0
     )
+    cross = info.pop("wedge_cross_power", None)
+    for m in info.get("metrics", {}).values():  # the matrices stay out of the report
+        m.pop("wedge_cross_power", None)
+    if cross is not None and "sample_slices" in info:
+        gap = int(info.get("z_window", 1)) + int(info.get("metric_z_window", 1)) - 1
+        info.update(persistent_numbers(cross, info["sample_slices"], gap))
     info["quality"] = curtain_quality(info)
 
 
@@ -207,7 +221,10 @@ def remove_curtaining_report(
     on up to 8 sample slices (``metrics``: removed energy, stripe-likeness, non-stripe energy,
     stripe energy left in a 14 deg wedge (absolute), damage score; the applied method's
     values are repeated at the top level), the parameters actually used (level, length),
-    ``removed_fraction_of_variance`` (removed energy over the input's variance) and
+    ``removed_fraction_of_variance`` (removed energy over the input's variance),
+    the persistent-curtain numbers of :func:`._curtain_metrics.persistent_numbers`
+    (``curtains_persistent``, ``persistent_curtain_energy`` and its ``_se``,
+    ``persistent_curtain_left_fraction_upper``, ``persistent_far_pairs``) and
     ``removed_is_stripe_like`` (at least half of the removed energy is stripe-wedge excess;
     before it was a wide-wedge share at least twice the isotropic one, true for short
     vertical edge fragments). The same numbers on both paths (the chunked variance is
