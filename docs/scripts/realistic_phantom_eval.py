@@ -46,6 +46,12 @@ slice, as real slice-and-view images show it, and aligns with ``roi = "auto"``, 
 registers on the cap and drops it from the aligned stack (the artefact-free floor gets the
 same cap); the truth is compared in the frame of what is left.
 
+``--smooth-cap`` (with ``--fiducial``) draws the cap without its milled marks: static, but
+edged along x only, so the align stage takes y from it and x from the whole field.
+``--structure-motion`` instead registers the truth AM labels and the artefact-free render of
+each seed *without any drift* as the recipe's align stage does and prints their RMS apparent
+motion: the part of the drift error that comes from the structure itself.
+
 ``--attribute [EFFECT ...]`` instead switches the realistic effects off one at a time (all of
 them without a list; drift off throughout, so the slices line up with the truth) and prints
 the AM error against the whole field, the registered Dice and the closed pores: where the
@@ -104,6 +110,8 @@ def _stage_dir(out: Path, name: str) -> Path:
 #: ``--align-first``: the alignment moved right after the geometry stage (an experiment: the
 #: recipe destripes and denoises before aligning)
 ALIGN_FIRST = {"on": False}
+#: ``--smooth-cap``: the cap of ``--fiducial`` without its milled marks
+SMOOTH_CAP = {"on": False}
 #: phantom overrides for every phantom of a run (``--curtains-with-sample``)
 EXTRA: dict = {}
 
@@ -223,10 +231,18 @@ def _with_cap(ph, rows: int, seed: int):
     interface lies ``rows`` below the top of the slice that drifted furthest up)."""
     import math
 
-    from microstructure.phantom.acquisition import with_fiducial
+    from microstructure.phantom import acquisition
 
     up = max(0.0, -float(np.asarray(ph.shifts_px)[:, 0].min()))
-    return with_fiducial(ph, rows + math.ceil(up), seed=seed)
+    if not SMOOTH_CAP["on"]:
+        return acquisition.with_fiducial(ph, rows + math.ceil(up), seed=seed)
+    # a cap without milled marks: the marks and their rims drawn in the cap's own grey
+    keep = acquisition.FIDUCIAL_MARK, acquisition.FIDUCIAL_RIM
+    acquisition.FIDUCIAL_MARK = acquisition.FIDUCIAL_RIM = acquisition.FIDUCIAL_CAP
+    try:
+        return acquisition.with_fiducial(ph, rows + math.ceil(up), seed=seed)
+    finally:
+        acquisition.FIDUCIAL_MARK, acquisition.FIDUCIAL_RIM = keep
 
 
 def drift_only(
@@ -469,6 +485,28 @@ def nanomesh(figure: Path | None = None) -> dict:
     }
 
 
+def structure_motion(seed: int, shape: tuple[int, int, int]) -> dict:
+    """The structure's own apparent motion: the truth AM labels and the artefact-free render,
+    both without any drift, registered as the recipe's align stage does (RMS about the mean
+    position, px): what no registration of the structure can tell from drift."""
+    import tomllib
+
+    from microstructure.preprocess import align_slices_report
+
+    stage = next(s for s in tomllib.loads(RECIPE.read_text())["stage"] if s["name"] == "align")
+    opts = {k: stage[k] for k in ("neighbors", "refine", "roi") if k in stage}
+    still = {"drift_step_px": 0.0, "drift_jump_probability": 0.0}
+    ph = generate_phantom(
+        shape, seed=seed, preset="realistic", **{**ARTEFACTS_OFF, **EXTRA, **still}
+    )
+    labels = ph.labels_sectioned if ph.labels_sectioned is not None else ph.labels
+    out: dict = {"seed": seed}
+    for name, vol in (("labels", labels == 1), ("render", ph.image)):
+        _, pos, _ = align_slices_report(np.asarray(vol, dtype=np.float32), **opts)
+        out[f"structure_motion_{name}_px"] = _rms_about_mean(pos, np.zeros_like(pos))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
@@ -504,14 +542,28 @@ def main() -> None:
         action="store_true",
         help="render the curtains in the sample frame (they drift with the structure)",
     )
+    p.add_argument(
+        "--smooth-cap",
+        action="store_true",
+        help="with --fiducial: a cap without milled marks (static, edged along x only)",
+    )
+    p.add_argument(
+        "--structure-motion",
+        action="store_true",
+        help="instead: register the truth labels and the clean render without drift",
+    )
     args = p.parse_args()
     ALIGN_FIRST["on"] = args.align_first
+    SMOOTH_CAP["on"] = args.smooth_cap
     if args.curtains_with_sample:
         EXTRA["curtain_frame"] = "sample"
     shape = tuple(int(v) for v in args.shape.split(","))
     load_recipe(RECIPE)  # the recipe as shipped must load
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
+            if args.structure_motion:
+                print(json.dumps(structure_motion(seed, shape)))
+                continue
             if args.drift_only:
                 print(json.dumps(drift_only(seed, shape, Path(tmp), args.fiducial), default=str))
                 continue
