@@ -553,6 +553,8 @@ def main() -> None:
         help="instead: register the truth labels and the clean render without drift",
     )
     args = p.parse_args()
+    if args.smooth_cap and args.fiducial is None:
+        p.error("--smooth-cap: a cap needs --fiducial ROWS")
     ALIGN_FIRST["on"] = args.align_first
     SMOOTH_CAP["on"] = args.smooth_cap
     if args.curtains_with_sample:

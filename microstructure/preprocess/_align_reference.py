@@ -92,6 +92,14 @@ def _moved_back(sl: Any, shift: np.ndarray, band: tuple[float, float]) -> np.nda
     return np.fft.irfft2(f, s=(ny, nx))
 
 
+def _comparison_band(band: tuple[float, float]) -> tuple[float, float]:
+    """The registration's band-pass widened to at least ``REFERENCE_BANDPASS_PX``."""
+    return (
+        max(float(band[0]), REFERENCE_BANDPASS_PX[0]),
+        max(float(band[1]), REFERENCE_BANDPASS_PX[1]),
+    )
+
+
 def _profiles(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Normalised correlation of ``a`` and ``b`` per band of rows and per band of columns."""
     out = []
@@ -127,10 +135,7 @@ def static_region(
     """The static band of rows or columns to register on (y0, y1, x0, x1 in slice 0's frame,
     None when there is none) and the detection report; ``band`` is the registration's
     band-pass, widened to at least ``REFERENCE_BANDPASS_PX`` for the comparison."""
-    band = (
-        max(float(band[0]), REFERENCE_BANDPASS_PX[0]),
-        max(float(band[1]), REFERENCE_BANDPASS_PX[1]),
-    )
+    band = _comparison_band(band)
     nz, ny, nx = (int(s) for s in arr.shape)
     info: dict[str, Any] = {"requested": "auto", "found": False}
     dist = min(REFERENCE_DISTANCE, nz - 1)
@@ -206,10 +211,7 @@ def region_axes(
     slices' deviation from the mean divided by the number of slices (what a mean of
     changing content keeps) and at least ``REFERENCE_AXIS_SHARE`` of the other axis's.
     """
-    band = (
-        max(float(band[0]), REFERENCE_BANDPASS_PX[0]),
-        max(float(band[1]), REFERENCE_BANDPASS_PX[1]),
-    )
+    band = _comparison_band(band)
     nz = int(arr.shape[0])
     y0, y1, x0, x1 = (int(round(float(v))) for v in region)
     ks = np.unique(np.linspace(0, nz - 1, min(nz, REFERENCE_AXIS_SLICES)).round().astype(int))

@@ -156,6 +156,28 @@ def _continue_slice(
     return cand, age
 
 
+def _checked(stack: Any, am: Any, contrast: float) -> tuple[np.ndarray, np.ndarray]:
+    """The stack as float32 and the AM mask as bool, checked against each other, and the
+    contrast checked (one-line errors naming the parameter)."""
+    arr = np.asarray(stack, dtype=np.float32)
+    m = np.asarray(am, dtype=bool)
+    if arr.shape != m.shape or arr.ndim != 3:
+        raise ValueError(f"am: shape {m.shape} does not match the stack's {arr.shape}")
+    if not (np.isfinite(contrast) and contrast > 0):
+        raise ValueError(f"contrast: expected a grey-value contrast > 0, got {contrast!r}")
+    return arr, m
+
+
+def _keep_enclosed(before: np.ndarray, after: np.ndarray, connectivity: int) -> np.ndarray:
+    """``after`` (``before`` with voxels relabelled pore) keeping only the relabelled voxels
+    that end in a closed pore of ``after``: a continuation into the open pore space is
+    undone."""
+    added = before & ~after
+    if not added.any():
+        return after
+    return before & ~(added & enclosed_pores(after, connectivity=connectivity)[0])
+
+
 def complete_closed_pores(
     stack: np.ndarray,
     am: np.ndarray,
@@ -192,12 +214,7 @@ def complete_closed_pores(
         The new AM mask and a JSON-ready description (``applied``, ``closed_pore_voxels_before``,
         ``relabelled_voxels``, ``relabelled_fraction`` and the parameters).
     """
-    arr = np.asarray(stack, dtype=np.float32)
-    m = np.asarray(am, dtype=bool)
-    if arr.shape != m.shape or arr.ndim != 3:
-        raise ValueError(f"am: shape {m.shape} does not match the stack's {arr.shape}")
-    if not (np.isfinite(contrast) and contrast > 0):
-        raise ValueError(f"contrast: expected a grey-value contrast > 0, got {contrast!r}")
+    arr, m = _checked(stack, am, contrast)
     if not (np.isfinite(dip) and dip > 0):
         raise ValueError(f"dip: expected a fraction > 0 of the contrast, got {dip!r}")
     if int(depth_slices) < 1 or int(radius_px) < 1:
@@ -219,10 +236,7 @@ def complete_closed_pores(
             out[z] &= ~cand
             age = np.minimum(age, cand_age)
         age_prev = age
-    added = m & ~out
-    if added.any():
-        # keep only what completes a closed pore (a continuation into open pores is undone)
-        out = m & ~(added & enclosed_pores(out, connectivity=connectivity)[0])
+    out = _keep_enclosed(m, out, connectivity)
     n_rel = int(np.count_nonzero(m & ~out))
     return out, {
         "applied": True,
@@ -312,12 +326,7 @@ def dim_closed_pores(
         The new AM mask and a JSON-ready description (``applied``, ``added_voxels`` relabelled
         pore, ``filled_voxels`` relabelled AM, ``filled_pores`` and the parameters).
     """
-    arr = np.asarray(stack, dtype=np.float32)
-    m = np.asarray(am, dtype=bool)
-    if arr.shape != m.shape or arr.ndim != 3:
-        raise ValueError(f"am: shape {m.shape} does not match the stack's {arr.shape}")
-    if not (np.isfinite(contrast) and contrast > 0):
-        raise ValueError(f"contrast: expected a grey-value contrast > 0, got {contrast!r}")
+    arr, m = _checked(stack, am, contrast)
     if not (np.isfinite(level) and level > 0) or not (z_sigma_slices > 0 and radius_px >= 1):
         raise ValueError(
             f"level, z_sigma_slices, radius_px: expected > 0, > 0 and >= 1, got {level!r}, "
@@ -343,9 +352,7 @@ def dim_closed_pores(
         big = np.bincount(lab.ravel()) >= _DIM_MIN_VOXELS
         big[0] = False
         grown = ndimage.binary_propagation(big[lab], mask=(dip > _DIM_GROW * level) & out)
-        cut = out & ~grown
-        # keep only what ends enclosed (a dip reaching the open pore space is undone)
-        out &= ~(grown & enclosed_pores(cut, connectivity=connectivity)[0])
+        out = _keep_enclosed(out, out & ~grown, connectivity)
     return out, {
         "applied": True,
         "statistic": "3D dips (in-plane black top-hat of the z-smoothed stack) inside the "
@@ -394,9 +401,7 @@ def close_back_caps(am: np.ndarray, *, connectivity: int = 26) -> tuple[np.ndarr
         cone = ndimage.binary_erosion(prev, _CROSS) & out[z] if prev.any() else prev
         out[z] &= ~cone
         prev = closed[z] | cone
-    added = m & ~out
-    if added.any():
-        out = m & ~(added & enclosed_pores(out, connectivity=connectivity)[0])
+    out = _keep_enclosed(m, out, connectivity)
     return out, {"relabelled_voxels": int(np.count_nonzero(m & ~out))}
 
 
