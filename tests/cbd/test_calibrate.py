@@ -20,6 +20,12 @@ VOXEL_NM = 37.2
 RATIO = 11.46 / 88.54  # solid CBD / AM, Table 1 of doi:10.3390/batteries7040070
 
 
+def _known_limit(reason: str) -> list:
+    """A documented limit: a strict xfail that runs minutes to fail, so opt-in
+    (``pytest -m stress``) to keep the default suite within its time budget."""
+    return [pytest.mark.stress, pytest.mark.xfail(strict=True, reason=reason)]
+
+
 def _boolean_am(shape, radius_vox: float, pore_target: float, seed: int) -> np.ndarray:
     """Overlapping balls of one radius (AM, label 1) until the pore fraction is reached."""
     rng = np.random.default_rng(seed)
@@ -466,9 +472,8 @@ def test_quality_block_fails_on_a_poor_fit():
     [
         pytest.param(
             {"cbd_porosity": 0.53, "nanopore_mean_nm": 140.0, "nanopore_std_nm": 45.0},
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="measured 2026-12-07 19:32 (508 simulations): the curve fits (0.0180, D50 "
+            marks=_known_limit(
+                "measured 2026-12-07 19:32 (508 simulations): the curve fits (0.0180, D50 "
                 "166.0 vs 164.7 nm) and every hidden value is within its sensitivity, but the "
                 "CBD porosity 0.523 +- 0.0351 is not determined to a quarter of its band "
                 "(0.0325): the profile of the tolerance set (profile_edges) found simulated sets "
@@ -527,9 +532,8 @@ _VOID = {"max_void_diameter_nm": 330.0}
         pytest.param({**_NARROWER, **_ANGLE}, id="narrower-angle"),
         pytest.param(
             {**_NARROWER, **_ANGLE, **_VOID},
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="measured 2026-12-07 19:36 (150 evaluations, 657 simulations): largest "
+            marks=_known_limit(
+                "measured 2026-12-07 19:36 (150 evaluations, 657 simulations): largest "
                 "difference 0.0352 > 0.02 and no simulated set within 0.02; fitted void 345.8 nm "
                 "and angle 40.8 deg (hidden 330, 37) on the compensating line rho cos(theta), "
                 "porosity 0.511 (0.49), mean 106.9 (110), std 33.5 (25) nm; every hidden value "
