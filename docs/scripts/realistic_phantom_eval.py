@@ -305,6 +305,16 @@ def _frame_closed_porosity(mask: np.ndarray, labels: np.ndarray, dy: int, dx: in
     return float(np.count_nonzero(closed_pores(lab == 1) & (lab == 0)) / lab.size)
 
 
+def _sectioned_cracks(ph) -> np.ndarray:
+    """The phantom's crack voxels in the slices the stack really cuts (as ``labels_sectioned``:
+    the nearest truth slice to each acquired slice's position)."""
+    cracks = np.asarray(ph.cracks, dtype=bool)
+    if ph.labels_sectioned is None:
+        return cracks
+    k = np.clip(np.rint(ph.slice_positions_px).astype(int), 0, len(cracks) - 1)
+    return cracks[k]
+
+
 def _shine_numbers(seg: dict) -> dict:
     """The segment stage's shine-through self-report (front/back asymmetry and its check)."""
     shine = seg.get("segmentation", {}).get("shine_through", {})
@@ -357,6 +367,21 @@ def evaluate(
     r0 = 0 if fiducial is None else ph.truth["fiducial"]["rows"] + _drift_reach(ph)
     removed, curtain = removed[:, r0:], curtain[:, r0:]
     residual = float(np.mean((removed - curtain) ** 2) / max(np.mean(curtain**2), 1e-30))
+    # the cracks (two voxels wide) that the segmentation labels AM, in the Dice's frame
+    cracks = _sectioned_cracks(ph)
+    if has_drift:
+        cracks = (
+            _registered_truth(
+                cracks.astype(np.uint8), _stage_dir(out, "align"), src / "drift_shifts.csv"
+            )
+            > 0
+        )
+    nz, my, mx = mask.shape
+    y0, x0 = max(0, -ry), max(0, -rx)
+    y1, x1 = min(my, cracks.shape[1] - ry), min(mx, cracks.shape[2] - rx)
+    crack_am = np.count_nonzero(
+        mask[:, y0:y1, x0:x1] & cracks[:nz, y0 + ry : y1 + ry, x0 + rx : x1 + rx]
+    )
     closed_truth = float(ph.truth["closed_porosity"])
     closed_found = float(seg.get("closed_pore_fraction", np.nan))
     return {
@@ -367,6 +392,10 @@ def evaluate(
         "am_error": float(mask.mean() - _frame_fraction(mask, truth, dy, dx)),
         "dice": _dice_at_offset(mask, truth, dy, dx),
         "dice_registered": _dice_at_offset(mask, reg, ry, rx),
+        # cracks labelled AM (fraction of the volume) and the AM error with them counted AM
+        "crack_labelled_am": crack_am / mask.size,
+        "am_error_cracks_as_am": float(mask.mean() - _frame_fraction(mask, truth, dy, dx))
+        - crack_am / mask.size,
         "offset_px": (dy, dx),
         "closed_fraction": closed_found,
         "closed_fraction_truth": closed_truth,
