@@ -223,22 +223,26 @@ def resolved_misfit(
     d_low_nm: float,
     d_high_nm: float,
     psd_weight: float = DEFAULT_PSD_WEIGHT,
+    d50_weight: float = 0.0,
 ) -> dict[str, Any]:
     """Shape misfit of two intrusion curves inside ``[d_low_nm, d_high_nm]``.
 
     Each curve is re-normalised to the volume it intrudes between ``d_high_nm`` and
     ``d_low_nm`` (0 at ``d_high_nm``, 1 at ``d_low_nm``). The objective of the fit is
-    ``area_decades / width_decades + psd_weight * psd_difference``: the mean absolute
-    difference of the cumulative curves over log D plus the fraction of the volume the two
-    PSDs (binned at 10 bins per decade) put in different bins.
+    ``area_decades / width_decades + psd_weight * psd_difference + d50_weight *
+    |log10(D50_simulated / D50_measured)|``: the mean absolute difference of the cumulative
+    curves over log D, the fraction of the volume the two PSDs (binned at 10 bins per decade)
+    put in different bins, and the D50 in the range as a ratio (decades; 0 by default). The
+    D50 term weights what a voxel model can match when its PSD is a set of voxel-quantised
+    steps and the measured PSD is smooth (the median of the curve) over the fine shape.
 
     Returns
     -------
     dict
         ``objective``, ``rms``, ``max_abs`` (saturation), ``area_decades`` (area between the
         curves over log10 D), ``psd_difference`` (0..1), ``d50_simulated_nm``,
-        ``d50_measured_nm``, ``d50_difference_nm``, the grid ``diameter_nm`` and both
-        re-normalised curves (``simulated``, ``measured``).
+        ``d50_measured_nm``, ``d50_difference_nm``, ``d50_log_ratio`` (decades), the grid
+        ``diameter_nm`` and both re-normalised curves (``simulated``, ``measured``).
     """
     grid = np.geomspace(d_high_nm, d_low_nm, _GRID_POINTS)
     n_bins = max(2, int(math.ceil(10 * math.log10(d_high_nm / d_low_nm))))
@@ -264,8 +268,10 @@ def resolved_misfit(
         return float(10 ** np.interp(0.5, y, logd)) if y[-1] >= 0.5 else float("nan")
 
     d50_s, d50_m = d50(curves[0]), d50(curves[1])
+    log_ratio = abs(math.log10(d50_s / d50_m)) if d50_s > 0 and d50_m > 0 else 1.0
+    d50_term = float(d50_weight) * log_ratio if d50_weight else 0.0
     return {
-        "objective": area / width + float(psd_weight) * psd,
+        "objective": area / width + float(psd_weight) * psd + d50_term,
         "rms": float(np.sqrt(np.mean(diff**2))),
         "max_abs": float(np.max(np.abs(diff))),
         "area_decades": area,
@@ -273,6 +279,7 @@ def resolved_misfit(
         "d50_simulated_nm": d50_s,
         "d50_measured_nm": d50_m,
         "d50_difference_nm": d50_s - d50_m,
+        "d50_log_ratio": log_ratio,
         "diameter_nm": grid,
         "simulated": curves[0],
         "measured": curves[1],

@@ -141,9 +141,16 @@ def _check_free_bounds(
 
 
 def _check_budget(
-    max_evaluations: int, global_samples: int | None, max_voxels: int | None, tolerance: float
+    max_evaluations: int,
+    global_samples: int | None,
+    max_voxels: int | None,
+    tolerance: float,
+    weights: Mapping[str, float],
 ) -> None:
-    """One-line errors for a negative budget, a crop below 4096 voxels, a bad tolerance."""
+    """One-line errors for a negative budget, a crop below 4096 voxels, a bad tolerance, a
+    negative weight."""
+    if not all(math.isfinite(w) and w >= 0.0 for w in weights.values()):
+        raise ValueError(f"psd_weight, d50_weight: must be finite and >= 0, got {dict(weights)}")
     if int(max_evaluations) < 0:
         raise ValueError(f"max_evaluations: must be >= 0, got {max_evaluations}")
     if global_samples is not None and int(global_samples) < 0:
@@ -174,13 +181,13 @@ def _check_band(
 class _Problem:
     """The forward model on one volume with common random numbers, cached per parameter set."""
 
-    def __init__(self, labels, common, measured, range_nm, psd_weight, progress) -> None:
+    def __init__(self, labels, common, measured, range_nm, weights, progress) -> None:
         self.labels = labels
         self.prepared = _prepare_labels(labels)
         self.common = common
         self.measured = measured
         self.range_nm = range_nm
-        self.psd_weight = psd_weight
+        self.weights = dict(weights)  # psd_weight, d50_weight of resolved_misfit
         self.progress = progress
         self.cache: dict[tuple[float, ...], tuple[dict[str, Any], Any]] = {}
         self.geometry: dict[str, Any] = {}  # wall distances and curvatures, computed once
@@ -198,9 +205,13 @@ class _Problem:
             **kw,
         )
 
+    def on(self, labels: np.ndarray) -> _Problem:
+        """The same problem on other labels (e.g. the whole volume after a crop)."""
+        return _Problem(labels, self.common, self.measured, self.range_nm, self.weights, None)
+
     def misfit(self, curve: Any, other: Any) -> dict[str, Any]:
         lo, hi = self.range_nm
-        return resolved_misfit(curve, other, d_low_nm=lo, d_high_nm=hi, psd_weight=self.psd_weight)
+        return resolved_misfit(curve, other, d_low_nm=lo, d_high_nm=hi, **self.weights)
 
     def evaluate(self, p: Mapping[str, float]) -> tuple[dict[str, Any], Any]:
         key = tuple(round(float(p[n]), 9) for n in CALIBRATION_PARAMETERS)
@@ -233,16 +244,16 @@ def calibrate_cbd(
     global_samples: int | None = None,
     max_voxels: int | None = None,
     psd_weight: float = DEFAULT_PSD_WEIGHT,
+    d50_weight: float = 0.0,
+    whole_steps: int = 0,
     tolerance: float = 0.02,
     progress: Callable[[int, float], None] | None = None,
 ) -> CbdCalibration:
     """Fit CBD parameters so the simulated MIP matches a measured curve in the resolved range.
 
-    A Latin hypercube of the free parameters' bands (the global stage), then bounded
-    Nelder-Mead in band-scaled parameters (the local stage), all with one seed (common random
-    numbers), minimising the objective of :func:`resolved_misfit`; then the sensitivity of
-    each parameter from a profile (:mod:`microstructure.cbd._calibrate_search`) and one
-    realisation with another seed (the floor of the misfit).
+    Latin hypercube, then bounded Nelder-Mead in band-scaled parameters, one seed (common
+    random numbers), minimising :func:`resolved_misfit`'s objective; then the sensitivities
+    (:mod:`microstructure.cbd._calibrate_search`) and a realisation with another seed.
 
     Parameters
     ----------
@@ -257,15 +268,17 @@ def calibrate_cbd(
     distribution, inlet, thickness_axis, top_at, radii_nm, seed
         Forward model settings (:func:`cbd_mip_curve`).
     max_evaluations, global_samples
-        Budget of the local stage (when the contact angle or the largest void is free,
-        half of it again for their profile and as much for the gas scan; 1.6 times it for the
-        tolerance set's profile); size of the Latin hypercube (default ``10 * len(free)``).
+        Budget of the local stage (angle or void free: half again for their profile, as much
+        for the gas scan; 1.6 times for the tolerance set); Latin hypercube size (10 / free).
     max_voxels
-        Search on a crop of at most this many voxels (whole electrode thickness, placed
-        where its pore fraction is closest to the whole volume's); the fitted parameters are
-        then simulated once on the whole volume (``misfit``).
-    psd_weight, tolerance
-        Weight of the PSD term of the objective; saturation of the sensitivity.
+        Search on a crop of at most this many voxels (whole thickness, the volume's pore
+        fraction); the fitted parameters then run once on the whole volume (``misfit``).
+    psd_weight, d50_weight, tolerance
+        Weights of the PSD and of the D50 term of the objective (:func:`resolved_misfit`;
+        D50 term 0 by default: the shape alone); saturation of the sensitivity.
+    whole_steps
+        With a crop and a D50 weight: whole-volume simulations re-fitting one parameter to
+        the D50 (:func:`~microstructure.cbd._calibrate_whole.refine_on_whole`; default 0).
     progress
         Called after every forward simulation with (evaluations, best objective).
 
@@ -276,8 +289,8 @@ def calibrate_cbd(
     Raises
     ------
     ValueError
-        No overlap with the resolved range (both ranges named); a CBD envelope at the top of
-        the porosity band larger than the open pore space; bad names or bounds.
+        No overlap with the resolved range (both ranges named); a CBD envelope larger than
+        the pore space; bad names, bounds, budgets or weights.
     """
     from microstructure.cbd._calibrate_search import representative_crop
     from microstructure.faces import axis_index
@@ -285,14 +298,14 @@ def calibrate_cbd(
     t0 = time.perf_counter()
     vs = parse_voxel_size(voxel_size_nm)
     b = _check_free_bounds(free, bounds)
-    _check_budget(max_evaluations, global_samples, max_voxels, tolerance)
+    weights = {"psd_weight": float(psd_weight), "d50_weight": float(d50_weight)}
+    _check_budget(max_evaluations, global_samples, max_voxels, tolerance, weights)
     free = tuple(free)
     radii = np.asarray(default_radii_nm(vs) if radii_nm is None else radii_nm, dtype=float)
     range_nm = resolved_range(measured, vs, radii)
     _check_band(_prepare_labels(labels), cbd_to_am_volume_ratio, b, free, start)
     base = {**CALIBRATION_PARAMETERS, **dict(start or {})}
-    for name in free:
-        base[name] = float(np.clip(base[name], *b[name]))
+    base.update({name: float(np.clip(base[name], *b[name])) for name in free})
     common = {
         "voxel_size_nm": vs,
         "cbd_to_am_volume_ratio": cbd_to_am_volume_ratio,
@@ -305,17 +318,15 @@ def calibrate_cbd(
     }
     crop = representative_crop(labels, max_voxels, axis_index(thickness_axis))
     work = np.asarray(labels)[crop]
-    prob = _Problem(work, common, measured, range_nm, psd_weight, progress)
+    prob = _Problem(work, common, measured, range_nm, weights, progress)
     fitted, stages = _search(prob, free, b, base, max_evaluations, global_samples, seed)
     fitted = _accepted_best(prob, fitted, tolerance, stages)
     fit_misfit, fit_curve = prob.evaluate(fitted)
     realisation = prob.misfit(prob.curve(fitted, seed=seed + 1), fit_curve)
     sens, profile = _sensitivity(prob, fitted, free, b, fit_curve, tolerance, max_evaluations)
     _realisation_limited(profile, realisation["max_abs"], tolerance)
-    misfit, curve = fit_misfit, fit_curve
-    if work.shape != np.shape(labels):
-        whole = _Problem(labels, common, measured, range_nm, psd_weight, None)
-        misfit, curve = whole.evaluate(fitted)
+    whole = prob if work.shape == np.shape(labels) else prob.on(labels)
+    fitted, misfit, curve = _whole_volume(whole, fitted, free, b, weights, whole_steps, stages)
     return CbdCalibration(
         parameters=fitted,
         free=free,
@@ -328,7 +339,7 @@ def calibrate_cbd(
         range_nm=range_nm,
         simulated=curve,
         measured=measured,
-        settings=_settings(common, tolerance, psd_weight, vs, labels, crop),
+        settings=_settings(common, tolerance, weights, vs, labels, crop),
         fit_misfit=fit_misfit,
         realisation_misfit=realisation,
         profile=profile,
@@ -336,10 +347,36 @@ def calibrate_cbd(
     )
 
 
+#: The parameter the whole-volume D50 step re-fits: the first of these that is free.
+WHOLE_STEP_ORDER = ("cbd_porosity", "nanopore_mean_nm", "max_void_diameter_nm")
+
+
+def _whole_volume(
+    whole: _Problem,
+    fitted: dict[str, float],
+    free: tuple[str, ...],
+    b: dict[str, tuple[float, float]],
+    weights: dict[str, float],
+    steps: int,
+    stages: dict[str, Any],
+) -> tuple[dict[str, float], dict[str, Any], Any]:
+    """The fitted values on the whole volume (cached when the search ran on it), after the
+    D50 step there when it applies (a crop, the D50 weighted, the void free, ``steps``)."""
+    from microstructure.cbd._calibrate_whole import refine_on_whole
+
+    name = next((n for n in WHOLE_STEP_ORDER if n in free), None)
+    if whole.cache == {} and steps > 0 and weights["d50_weight"] > 0 and name is not None:
+        fitted, stages["whole_volume_d50"] = refine_on_whole(
+            whole.evaluate, fitted, b[name], steps, name
+        )
+    misfit, curve = whole.evaluate(fitted)
+    return fitted, misfit, curve
+
+
 def _settings(
     common: dict[str, Any],
     tolerance: float,
-    psd_weight: float,
+    weights: dict[str, float],
     vs: tuple[float, float, float],
     labels: np.ndarray,
     crop: tuple[slice, slice, slice],
@@ -349,7 +386,7 @@ def _settings(
     return {
         **{k: common[k] for k in ("distribution", "inlet", "seed", "cbd_to_am_volume_ratio")},
         "tolerance": tolerance,
-        "psd_weight": psd_weight,
+        **weights,
         "voxel_size_nm": list(vs),
         "shape": list(np.shape(labels)),
         "search_shape": list(work.shape),

@@ -69,6 +69,8 @@ def _calibrate(args: Any, vol: Any, vs: Any, measured: Any, free: Any, tick: Any
         global_samples=args.global_samples,
         max_voxels=args.max_voxels,
         **({} if args.psd_weight is None else {"psd_weight": args.psd_weight}),
+        d50_weight=args.d50_weight,
+        whole_steps=args.whole_steps,
         seed=args.seed,
         progress=tick,
     )
@@ -164,6 +166,20 @@ def add_parsers(sub: Any) -> None:
         help="weight of the PSD term (volume in other 0.1-decade bins) beside the area "
         "between the cumulative curves (default: DEFAULT_PSD_WEIGHT of "
         "microstructure.cbd.calibrate, 0.5)",
+    )
+    c.add_argument(
+        "--d50-weight",
+        type=float,
+        default=0.0,
+        help="weight of the D50 term (|log10| of the ratio of the simulated and measured D50 "
+        "in the resolved range) beside the shape terms (default 0: the shape alone)",
+    )
+    c.add_argument(
+        "--whole-steps",
+        type=int,
+        default=0,
+        help="with --max-voxels and --d50-weight: whole-volume simulations that re-fit one "
+        "parameter (CBD porosity, else nanopore mean, else void) to the D50 (default 0)",
     )
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--voxel-size-nm", type=float, default=None)

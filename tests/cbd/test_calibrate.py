@@ -173,6 +173,21 @@ def test_misfit_is_zero_for_identical_curves_and_sees_a_shift():
     assert m1["area_decades"] == pytest.approx(np.log10(2), rel=0.1)
 
 
+def test_d50_term_adds_the_log_ratio_and_is_off_by_default():
+    d = np.geomspace(2000.0, 20.0, 400)
+    s = 1.0 / (1.0 + (d / 200.0) ** 3)
+    half = 1.0 / (1.0 + (d / 100.0) ** 3)  # same shape, half the size
+    kw = {"d_low_nm": 37.2, "d_high_nm": 2000.0}
+    off = resolved_misfit(_curve(d, s), _curve(d, half), **kw)
+    on = resolved_misfit(_curve(d, s), _curve(d, half), d50_weight=2.0, **kw)
+    ratio = on["d50_simulated_nm"] / on["d50_measured_nm"]
+    assert on["d50_log_ratio"] == pytest.approx(abs(np.log10(ratio)))
+    assert 0.27 < on["d50_log_ratio"] < 0.31  # about log10(2) inside the range
+    assert on["objective"] - off["objective"] == pytest.approx(2.0 * on["d50_log_ratio"])
+    same = resolved_misfit(_curve(d, s), _curve(d, s), d50_weight=2.0, **kw)
+    assert same["objective"] == 0.0
+
+
 def test_psd_term_counts_the_volume_in_other_bins():
     d = np.geomspace(2000.0, 20.0, 400)
     big = (d <= 300.0).astype(float)  # all the volume enters at 300 nm
@@ -529,7 +544,7 @@ _VOID = {"max_void_diameter_nm": 330.0}
     "hidden",
     [
         pytest.param({**_WIDER, **_ANGLE}, id="wider-angle"),
-        pytest.param({**_NARROWER, **_ANGLE}, id="narrower-angle"),
+        pytest.param({**_NARROWER, **_ANGLE}, id="narrower-angle", marks=pytest.mark.extended),
         pytest.param(
             {**_NARROWER, **_ANGLE, **_VOID},
             marks=_known_limit(
@@ -545,7 +560,7 @@ _VOID = {"max_void_diameter_nm": 330.0}
             ),
             id="narrower-angle-void",
         ),
-        pytest.param({**_WIDER, **_VOID}, id="wider-void"),
+        pytest.param({**_WIDER, **_VOID}, id="wider-void", marks=pytest.mark.extended),
     ],
 )
 def test_calibration_recovers_with_the_gas_parameters_free(hidden):

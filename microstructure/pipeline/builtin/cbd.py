@@ -18,10 +18,11 @@ References
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from microstructure.cbd import (
     add_nanopores,
@@ -30,6 +31,13 @@ from microstructure.cbd import (
     composition,
     insert_cbd,
     nanopore_diameters,
+)
+from microstructure.cbd.calibrate import (
+    CALIBRATION_PARAMETERS,
+    DEFAULT_FREE,
+    DEFAULT_MAX_DIAMETER_NM,
+    DEFAULT_PSD_WEIGHT,
+    calibrate_cbd,
 )
 from microstructure.pipeline.stages import (
     Stage,
@@ -40,6 +48,80 @@ from microstructure.pipeline.stages import (
     register,
 )
 from microstructure.volume import Phase, Volume, require_3d
+
+#: How the report marks a value the calibration fitted (``{label}``: the curve's label).
+FITTED_ORIGIN = "fitted to the {label}"
+
+
+class CbdCalibrationParams(StageParams):
+    """``[stage.calibrate]`` of ``cbd``: fit the CBD model to a measured MIP curve first
+    (:func:`~microstructure.cbd.calibrate.calibrate_cbd`) and insert the fitted CBD; the
+    ``nanopores`` stage takes the fitted CBD porosity and diameters with
+    ``from_calibration = true``."""
+
+    curve: str = Field(
+        ...,
+        description="measured MIP curve (curve CSV or instrument export), path relative to "
+        "the working directory",
+    )
+    label: str = Field(
+        "measured curve",
+        description="what the curve is, for the report (e.g. 'synthetic "
+        "measured-like curve'): fitted values are marked 'fitted to the <label>'",
+    )
+    free: list[str] = Field(list(DEFAULT_FREE), description="parameters to fit")
+    bounds: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="name -> [low, high] (set the CBD porosity band)"
+    )
+    start: dict[str, float] = Field(
+        default_factory=dict,
+        description="starting values of the nanopore mean and std (nm); "
+        "the others start at the stage's own values",
+    )
+    max_evaluations: int = Field(40, ge=0, description="simulations of the local search")
+    global_samples: int | None = Field(None, ge=0, description="Latin hypercube points")
+    max_voxels: int | None = Field(
+        4_000_000,
+        ge=4096,
+        description="search on a representative crop of at most this many "
+        "voxels (whole thickness); the fitted values then run once on the whole volume",
+    )
+    psd_weight: float = Field(DEFAULT_PSD_WEIGHT, ge=0.0, description="weight of the PSD term")
+    d50_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="weight of the D50 term (|log10| of the D50 ratio in the resolved range)",
+    )
+    whole_steps: int = Field(
+        0,
+        ge=0,
+        description="with a crop and d50_weight: whole-volume simulations that re-fit one "
+        "parameter (CBD porosity, else nanopore mean, else void) to the D50 (the crop's D50 "
+        "need not be the whole volume's)",
+    )
+    tolerance: float = Field(0.02, gt=0.0, lt=1.0, description="saturation of the sensitivity")
+    inlet: str = Field("all-but-bottom", description="mercury inlet faces of the fit")
+    max_diameter_nm: float = Field(
+        DEFAULT_MAX_DIAMETER_NM, gt=0.0, description="largest simulated throat (the MIP stage's)"
+    )
+
+    @field_validator("curve")
+    @classmethod
+    def _exists(cls, v: str) -> str:
+        if not Path(v).expanduser().is_file():
+            raise ValueError(f"calibrate.curve: measured curve file {v!r} not found")
+        return v
+
+    @field_validator("free")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        bad = [n for n in v if n not in CALIBRATION_PARAMETERS]
+        if bad or not v:
+            raise ValueError(
+                f"calibrate.free: unknown or no parameters {bad}; known "
+                f"{list(CALIBRATION_PARAMETERS)}"
+            )
+        return v
 
 
 class CbdParams(StageParams):
@@ -107,6 +189,11 @@ class CbdParams(StageParams):
         description="also put CBD into closed pores (pore enclosed by AM, e.g. inside "
         "particles); by default they stay empty: the slurry cannot reach them",
     )
+    calibrate: CbdCalibrationParams | None = Field(
+        None,
+        description="fit contact angle, largest void, CBD porosity and nanopore diameters to "
+        "a measured MIP curve before inserting (the fitted values replace the stage's own)",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> CbdParams:
@@ -122,6 +209,18 @@ class CbdParams(StageParams):
             )
         if self.mass_fractions is not None and self.densities_g_per_cm3 is None:
             raise ValueError("mass_fractions needs densities_g_per_cm3")
+        if self.calibrate is not None and (
+            self.method != "contact-angle" or self.fill_closed_pores
+        ):
+            raise ValueError(
+                "calibrate: needs method 'contact-angle' and fill_closed_pores false (the "
+                "calibration's forward model)"
+            )
+        if self.calibrate is not None and self.volume_fraction is not None:
+            raise ValueError(
+                "calibrate: give the CBD amount as mass_fractions or cbd_to_am_volume_ratio "
+                "(the CBD porosity then sizes the envelope)"
+            )
         return self
 
 
@@ -173,7 +272,13 @@ class CbdStage(Stage):
         if params.replace_existing:
             labels = labels.copy()
             labels[(labels == Phase.CBD) | (labels == Phase.CBD_PORE)] = Phase.PORE
+        calibration = None
+        if params.calibrate is not None:
+            calibration, fitted = _calibrate(labels, vs, params, ctx)
+            params = params.model_copy(update=fitted)
         target, numbers = _target_envelope_fraction(labels, params)
+        if calibration is not None:
+            numbers["calibration"] = calibration
         numbers["target_envelope_fraction"] = target
         domain = labels
         closed = None
@@ -218,7 +323,80 @@ class CbdStage(Stage):
             title=f"CBD envelope {numbers['cbd_envelope_fraction']:.4f} (target {target:.4f})",
         )
         meta = {**volume.metadata, "cbd": {"method": params.method, "target": target}}
-        return StageOutput(volume=Volume(out, vs, meta), numbers=numbers, figures=["cbd.png"])
+        figures = ["cbd.png"]
+        if calibration is not None:
+            figures.append("calibration_overlay.png")
+        return StageOutput(volume=Volume(out, vs, meta), numbers=numbers, figures=figures)
+
+
+def _calibrate(
+    labels: np.ndarray, vs: tuple[float, float, float], params: CbdParams, ctx: StageContext
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Fit the CBD model to ``params.calibrate.curve`` on ``labels``; the report block
+    (fitted values with their sensitivity and origin, whole-volume misfit, settings) and
+    the stage options the fitted values replace."""
+    from microstructure.cbd._calibrate_model import default_radii_nm
+    from microstructure.cbd.calibrate import calibration_figure
+    from microstructure.plot import save_figure
+    from microstructure.porosimetry.measured import load_mip_curve
+
+    c = params.calibrate
+    assert c is not None
+    _, numbers = _target_envelope_fraction(labels, params)
+    try:
+        measured = load_mip_curve(Path(c.curve).expanduser())
+        start = {
+            "contact_angle_deg": params.contact_angle_deg,
+            "cbd_porosity": params.cbd_porosity,
+            **(
+                {"max_void_diameter_nm": params.max_void_diameter_nm}
+                if params.max_void_diameter_nm is not None
+                else {}
+            ),
+            **c.start,
+        }
+        res = calibrate_cbd(
+            labels,
+            measured,
+            voxel_size_nm=vs,
+            cbd_to_am_volume_ratio=float(numbers["cbd_to_am_volume_ratio"]),
+            free=c.free,
+            bounds=c.bounds,
+            start=start,
+            distribution=params.distribution,
+            inlet=c.inlet,
+            thickness_axis=ctx.thickness_axis,
+            top_at=ctx.top_at,
+            radii_nm=default_radii_nm(vs, c.max_diameter_nm),
+            seed=params.seed,
+            max_evaluations=c.max_evaluations,
+            global_samples=c.global_samples,
+            max_voxels=c.max_voxels,
+            psd_weight=c.psd_weight,
+            d50_weight=c.d50_weight,
+            whole_steps=c.whole_steps,
+            tolerance=c.tolerance,
+        )
+    except ValueError as exc:
+        raise ValueError(f"stage 'cbd': calibrate ({c.curve}): {exc}") from None
+    save_figure(calibration_figure(res), ctx.work_dir / "calibration_overlay.png")
+    block = res.to_dict()
+    origin = FITTED_ORIGIN.format(label=c.label)
+    block["curve"] = c.curve
+    block["label"] = c.label
+    block["origin"] = {
+        n: origin if n in res.free else "set by the recipe" for n in CALIBRATION_PARAMETERS
+    }
+    block["fitted"] = {
+        n: {"value": res.parameters[n], "sensitivity": block["sensitivity"][n], "origin": origin}
+        for n in res.free
+    }
+    fitted = {
+        "contact_angle_deg": res.parameters["contact_angle_deg"],
+        "max_void_diameter_nm": res.parameters["max_void_diameter_nm"],
+        "cbd_porosity": res.parameters["cbd_porosity"],
+    }
+    return block, fitted
 
 
 class NanoporesParams(StageParams):
@@ -253,6 +431,47 @@ class NanoporesParams(StageParams):
     )
     seed: int = Field(param_default(add_nanopores, "seed"), ge=0, description="random seed")
     measure: bool = Field(True, description="measure the diameters back (local thickness)")
+    from_calibration: bool = Field(
+        False,
+        description="take porosity, mean and std diameter from the calibration of the cbd "
+        "stage before this one ([stage.calibrate]); the values given here are then ignored",
+    )
+
+
+def _calibrated(params: NanoporesParams, ctx: StageContext) -> tuple[NanoporesParams, dict]:
+    """The stage options with porosity, mean and std from the latest calibrated ``cbd``
+    stage's results, and the report block saying so."""
+    blocks = [r["calibration"] for r in ctx.results.values() if "calibration" in r]
+    if not blocks:
+        raise ValueError(
+            "stage 'nanopores': from_calibration: no cbd stage with [stage.calibrate] runs "
+            "before this one"
+        )
+    cal = blocks[-1]
+    p = cal["parameters"]
+    fitted = {
+        "porosity": float(p["cbd_porosity"]),
+        "mean_diameter_nm": float(p["nanopore_mean_nm"]),
+        "std_diameter_nm": float(p["nanopore_std_nm"]),
+    }
+    names = {
+        "porosity": "cbd_porosity",
+        "mean_diameter_nm": "nanopore_mean_nm",
+        "std_diameter_nm": "nanopore_std_nm",
+    }
+    seed = int(cal.get("settings", {}).get("seed", params.seed))
+    block = {
+        "values": fitted,
+        "origin": {k: cal["origin"][n] for k, n in names.items()},
+        "sensitivity": {k: cal["sensitivity"].get(n) for k, n in names.items()},
+        "curve": cal.get("curve"),
+        # the calibration's forward model: fibre centres in the whole volume, its seed
+        "same_model_as_calibration": params.centres == "volume"
+        and params.seed == seed
+        and params.min_diameter_nm is None
+        and params.length_nm is None,
+    }
+    return params.model_copy(update=fitted), block
 
 
 @register
@@ -268,6 +487,9 @@ class NanoporesStage(Stage):
 
         vs = volume.require_voxel_size("CBD nanopores")
         require_3d(volume.data.shape, name="stage 'nanopores'", what="fibrous nanopores")
+        calibration = None
+        if params.from_calibration:
+            params, calibration = _calibrated(params, ctx)
         out, info = add_nanopores(
             volume.data,
             voxel_size_nm=vs,
@@ -285,6 +507,8 @@ class NanoporesStage(Stage):
             "cbd_porosity": float((out == Phase.CBD_PORE).sum() / n_cbd) if n_cbd else 0.0,
             "nanopores": info,
         }
+        if calibration is not None:
+            numbers["calibration"] = calibration
         tables: dict[str, dict[str, Any]] = {}
         if params.measure:
             measured = nanopore_diameters(out, voxel_size_nm=vs)

@@ -65,11 +65,12 @@ class ReferenceValue(StageParams):
     scale: float = Field(1.0, gt=0.0, description="display factor, e.g. 100 for %")
     unit: str = Field("", description="display unit after scaling")
     note: str = Field("", description="where the reference comes from, why it may differ")
-    origin: Literal["twin", "recipe", "seed"] = Field(
+    origin: Literal["twin", "recipe", "seed", "fitted"] = Field(
         "twin",
         description="where the run's number comes from: measured on the twin (a result), set "
-        "by the recipe (an input: agreeing with the reference proves nothing) or taken from "
-        "the reference source itself",
+        "by the recipe (an input: agreeing with the reference proves nothing), taken from "
+        "the reference source itself, or fitted by the cbd stage's calibration to a measured "
+        "curve (an input fitted to data)",
     )
 
     @model_validator(mode="after")
@@ -221,9 +222,10 @@ class ReferenceStage(Stage):
         }
         from microstructure.io.tables import atomic_write_text
 
-        atomic_write_text(
-            ctx.work_dir / "reference.md", _markdown(params.source, checks, relations)
-        )
+        origins = _origins(ctx.results)
+        text = _markdown(params.source, checks, relations, origins)
+        section = _calibration_markdown(ctx.results)
+        atomic_write_text(ctx.work_dir / "reference.md", text + ("\n" + section if section else ""))
         figures = []
         if checks:
             _figure(ctx.work_dir / "reference.png", checks, params.source)
@@ -241,7 +243,7 @@ class ReferenceStage(Stage):
                 "high": [_nan(c["high"]) * c["scale"] for c in checks],
                 "unit": [c["unit"] for c in checks],
                 "status": [c["status"] for c in checks],
-                "origin": [_ORIGIN[c["origin"]] for c in checks],
+                "origin": [origins[c["origin"]] for c in checks],
             }
         }
         return StageOutput(volume=None, numbers=numbers, tables=tables, figures=figures)
@@ -251,14 +253,86 @@ _ORIGIN = {
     "twin": "measured on the twin",
     "recipe": "set by the recipe",
     "seed": "taken from the reference",
+    "fitted": "fitted to the measured curve",
 }
+
+
+def _calibration_markdown(results: dict[str, Any]) -> str:
+    """A section on every stage's CBD calibration (``numbers.calibration`` with ``fitted``):
+    fitted values with their sensitivity and origin, and the misfit on the whole volume."""
+    lines: list[str] = []
+    for stage, numbers in results.items():
+        cal = numbers.get("calibration") if isinstance(numbers, dict) else None
+        if not isinstance(cal, dict) or "fitted" not in cal:
+            continue
+        m = cal.get("misfit", {})
+        lines += [
+            f"## CBD calibration (stage {stage}): fitted to the {cal.get('label', 'curve')}",
+            "",
+            f"Curve: `{cal.get('curve')}`; {cal.get('evaluations')} simulations, "
+            f"{float(cal.get('seconds', math.nan)):.0f} s; search volume "
+            f"{cal.get('settings', {}).get('search_shape')} of "
+            f"{cal.get('settings', {}).get('shape')}.",
+            "",
+            "| parameter | value | sensitivity (+-) | origin |",
+            "|---|---|---|---|",
+        ]
+        for name, f in cal["fitted"].items():
+            sens = f.get("sensitivity")
+            sens_text = "not determined" if sens is None else f"{sens:.3g}"
+            lines.append(f"| {name} | {f['value']:.4g} | {sens_text} | {f['origin']} |")
+        for name, origin in cal.get("origin", {}).items():
+            if name not in cal["fitted"]:
+                value = cal.get("parameters", {}).get(name, math.nan)
+                lines.append(f"| {name} | {value:.4g} | - | {origin} |")
+        lines += [
+            "",
+            "Whole volume against the curve (resolved range "
+            f"{_fmt(cal.get('resolved_range_nm', [math.nan])[0])}-"
+            f"{_fmt(cal.get('resolved_range_nm', [0, math.nan])[-1])} nm): largest difference "
+            f"{_fmt(m.get('max_abs'))}, area {_fmt(m.get('area_decades'))} decades, D50 "
+            f"{_fmt(m.get('d50_simulated_nm'))} vs {_fmt(m.get('d50_measured_nm'))} nm; "
+            f"quality {'ok' if cal.get('quality', {}).get('ok') else 'flagged'}. Sensitivities "
+            "from the search volume.",
+            "",
+        ]
+        step = cal.get("stages", {}).get("whole_volume_d50")
+        if step:
+            trail = ", ".join(
+                f"{t[step['parameter']]:.4g} (D50 {t['d50_simulated_nm']:.4g} nm)"
+                for t in step["steps"]
+            )
+            lines += [
+                f"D50 step on the whole volume: {step['parameter']} {trail}; kept "
+                f"{step['selected']:.4g}.",
+                "",
+            ]
+    return "\n".join(lines)
 
 
 def _nan(v: float | None) -> float:
     return float("nan") if v is None else float(v)
 
 
-def _markdown(source: str, checks: list[dict[str, Any]], relations: list[dict[str, Any]]) -> str:
+def _origins(results: dict[str, Any]) -> dict[str, str]:
+    """The origin texts; "fitted" names the curve of the run's CBD calibration when there
+    is one (e.g. "fitted to the synthetic measured-like curve ...")."""
+    labels = [
+        r["calibration"]["label"]
+        for r in results.values()
+        if isinstance(r, dict)
+        and isinstance(r.get("calibration"), dict)
+        and "label" in r["calibration"]
+    ]
+    return {**_ORIGIN, **({"fitted": f"fitted to the {labels[-1]}"} if labels else {})}
+
+
+def _markdown(
+    source: str,
+    checks: list[dict[str, Any]],
+    relations: list[dict[str, Any]],
+    origins: dict[str, str] = _ORIGIN,
+) -> str:
     lines = ["# Comparison with the reference", ""]
     if source:
         lines += [f"Reference: {source}", ""]
@@ -279,7 +353,7 @@ def _markdown(source: str, checks: list[dict[str, Any]], relations: list[dict[st
             ref = _fmt(c["reference"], s)
             ref = ref + u if ref != "n/a" else ""
             lines.append(
-                f"| {c['label']} | {_fmt(c['value'], s)}{u} | {_ORIGIN[c['origin']]} | {ref} | "
+                f"| {c['label']} | {_fmt(c['value'], s)}{u} | {origins[c['origin']]} | {ref} | "
                 f"{rng.strip()} | "
                 f"{c['status']} | {c['note']} |"
             )
