@@ -82,3 +82,35 @@ def test_realistic_phantom_drift_as_good_as_without_artefacts(realistic):
     # measured: 0.91 px on the realistic image, 1.41 px on the artefact-free rendering
     assert err < 1.5
     assert err <= floor + 0.25
+
+
+def test_subpixel_moved_is_a_cubic_shift_of_smooth_content() -> None:
+    from microstructure.preprocess._registration import subpixel_moved
+
+    rng = np.random.default_rng(0)
+    img = ndimage.gaussian_filter(rng.normal(size=(96, 96)), 3.0).astype(np.float32)
+    np.testing.assert_array_equal(subpixel_moved(img, np.zeros(2)), img)
+    for frac in ((0.3, 0.0), (-0.45, 0.3), (0.5, -0.5)):
+        f = np.asarray(frac)
+        want = ndimage.shift(img, -f, order=3, mode="nearest")
+        got = subpixel_moved(img, f)
+        move = np.abs(img - want)[4:-4, 4:-4].max()
+        assert move > 0.02 * np.ptp(img)  # a real move
+        # content moved by -frac as a cubic spline moves it, to 5 % of the move
+        assert np.abs(got - want)[4:-4, 4:-4].max() < 0.05 * move
+
+
+def test_tile_shifts_do_not_lock_to_whole_pixels(monkeypatch) -> None:
+    """The artefact-free realistic render with its sub-pixel drift (24 x 320 x 320, seed 2):
+    a single three-point fit per tile pulls every pair towards whole pixels and the positions
+    walk off (0.169 px RMS measured); measured again at the fraction found, 0.116 px."""
+    from microstructure.preprocess import _registration as reg
+
+    ph = generate_phantom((24, 320, 320), seed=2, preset="realistic", **ARTEFACTS_OFF)
+    img = ph.image.astype(np.float32)
+    _, found, _ = align_slices_report(img)
+    err = _rms_about_mean(found, ph.shifts_px)
+    monkeypatch.setattr(reg, "tile_median_shift", reg._tile_median_once)
+    _, once, _ = align_slices_report(img)
+    err_once = _rms_about_mean(once, ph.shifts_px)
+    assert err < 0.15 and err < 0.8 * err_once
