@@ -325,8 +325,7 @@ def calibrate_cbd(
     realisation = prob.misfit(prob.curve(fitted, seed=seed + 1), fit_curve)
     sens, profile = _sensitivity(prob, fitted, free, b, fit_curve, tolerance, max_evaluations)
     _realisation_limited(profile, realisation["max_abs"], tolerance)
-    whole = prob if work.shape == np.shape(labels) else prob.on(labels)
-    fitted, misfit, curve = _whole_volume(whole, fitted, free, b, weights, whole_steps, stages)
+    fitted, misfit, curve = _on_whole(prob, labels, fitted, free, b, weights, whole_steps, stages)
     return CbdCalibration(
         parameters=fitted,
         free=free,
@@ -351,8 +350,9 @@ def calibrate_cbd(
 WHOLE_STEP_ORDER = ("cbd_porosity", "nanopore_mean_nm", "max_void_diameter_nm")
 
 
-def _whole_volume(
-    whole: _Problem,
+def _on_whole(
+    prob: _Problem,
+    labels: np.ndarray,
     fitted: dict[str, float],
     free: tuple[str, ...],
     b: dict[str, tuple[float, float]],
@@ -360,12 +360,15 @@ def _whole_volume(
     steps: int,
     stages: dict[str, Any],
 ) -> tuple[dict[str, float], dict[str, Any], Any]:
-    """The fitted values on the whole volume (cached when the search ran on it), after the
-    D50 step there when it applies (a crop, the D50 weighted, the void free, ``steps``)."""
+    """The fitted values on the whole volume ``labels`` (from ``prob``'s cache when the search
+    ran on it), after the D50 step there when it applies: the search ran on a crop, ``steps``
+    > 0, the D50 weighted and one of :data:`WHOLE_STEP_ORDER` free (the first is re-fitted)."""
     from microstructure.cbd._calibrate_whole import refine_on_whole
 
+    cropped = prob.labels.shape != np.shape(labels)
+    whole = prob.on(labels) if cropped else prob
     name = next((n for n in WHOLE_STEP_ORDER if n in free), None)
-    if whole.cache == {} and steps > 0 and weights["d50_weight"] > 0 and name is not None:
+    if cropped and steps > 0 and weights["d50_weight"] > 0 and name is not None:
         fitted, stages["whole_volume_d50"] = refine_on_whole(
             whole.evaluate, fitted, b[name], steps, name
         )

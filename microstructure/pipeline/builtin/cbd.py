@@ -448,17 +448,12 @@ def _calibrated(params: NanoporesParams, ctx: StageContext) -> tuple[NanoporesPa
             "before this one"
         )
     cal = blocks[-1]
-    p = cal["parameters"]
-    fitted = {
-        "porosity": float(p["cbd_porosity"]),
-        "mean_diameter_nm": float(p["nanopore_mean_nm"]),
-        "std_diameter_nm": float(p["nanopore_std_nm"]),
-    }
-    names = {
+    names = {  # this stage's option -> the calibration's parameter
         "porosity": "cbd_porosity",
         "mean_diameter_nm": "nanopore_mean_nm",
         "std_diameter_nm": "nanopore_std_nm",
     }
+    fitted = {k: float(cal["parameters"][n]) for k, n in names.items()}
     seed = int(cal.get("settings", {}).get("seed", params.seed))
     block = {
         "values": fitted,
