@@ -146,9 +146,11 @@ def _check_budget(
     max_voxels: int | None,
     tolerance: float,
     weights: Mapping[str, float],
+    whole_steps: int = 0,
 ) -> None:
-    """One-line errors for a negative budget, a crop below 4096 voxels, a bad tolerance, a
-    negative weight."""
+    """One-line errors for negative budgets or weights, a crop below 4096 voxels, bad tolerance."""
+    if int(whole_steps) < 0:
+        raise ValueError(f"whole_steps: must be >= 0, got {whole_steps}")
     if not all(math.isfinite(w) and w >= 0.0 for w in weights.values()):
         raise ValueError(f"psd_weight, d50_weight: must be finite and >= 0, got {dict(weights)}")
     if int(max_evaluations) < 0:
@@ -299,7 +301,7 @@ def calibrate_cbd(
     vs = parse_voxel_size(voxel_size_nm)
     b = _check_free_bounds(free, bounds)
     weights = {"psd_weight": float(psd_weight), "d50_weight": float(d50_weight)}
-    _check_budget(max_evaluations, global_samples, max_voxels, tolerance, weights)
+    _check_budget(max_evaluations, global_samples, max_voxels, tolerance, weights, whole_steps)
     free = tuple(free)
     radii = np.asarray(default_radii_nm(vs) if radii_nm is None else radii_nm, dtype=float)
     range_nm = resolved_range(measured, vs, radii)

@@ -156,6 +156,8 @@ def test_bad_names_bounds_and_budgets_are_refused(voids):
         ({"bounds": {"nanopore_mean_nm": (200, 100)}}, "needs low < high"),
         ({"max_evaluations": -1}, "max_evaluations: must be >= 0"),
         ({"max_voxels": 100}, "max_voxels: must be at least 4096"),
+        ({"whole_steps": -1}, "whole_steps: must be >= 0"),
+        ({"d50_weight": -1.0}, "d50_weight: must be finite and >= 0"),
     ]
     for extra, message in cases:
         with pytest.raises(ValueError, match=message):
