@@ -72,6 +72,9 @@ def _render(
             if z < nz - 1:  # pores of slice z show the surface met behind them
                 pore = ~solid
                 contrib = p.shine_through * weight * (behind - p.intensity_pore)
+                # only pore pixels see through; their light spreads (sigma 1 px) but the
+                # material behind a solid pixel of this slice lends nothing to its neighbours
+                contrib[solid] = 0.0
                 contrib = ndimage.gaussian_filter(contrib, 1.0)
                 base[z][pore] += contrib[pore]
             # slice z becomes the nearest layer behind slice z - 1

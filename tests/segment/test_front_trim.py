@@ -72,16 +72,17 @@ def _denoised_realistic(seed: int, shape=(48, 128, 128)):
 @pytest.mark.parametrize("seed", [2, 3])
 def test_realistic_phantom_am_fraction_within_a_percent(seed: int) -> None:
     """Realistic phantom (shine-through with bright pore backs), 48 x 128 x 128, NLM only.
-    Measured: AM error +0.019 / +0.021 before the trim (closed pores completed), +0.0085 /
-    +0.0097 with it; Dice 0.9686 -> 0.9684, 0.9693 -> 0.9692; closed pores 0.0012 / 0.0023
-    (truth 0.0069 / 0.0072: the lit closed pores are not found, see front_trim's docstring)."""
+    Measured (eighth session: the phantom's shine-through no longer lights pore pixels next to
+    the solid): AM error +0.014 / +0.014 without the trim and the closed-pore steps, +0.0016 /
+    -0.0005 with them; Dice 0.9739 -> 0.9748, 0.9742 -> 0.9738; closed pores 0.0025 / 0.0030
+    -> 0.0053 / 0.0065 (truth 0.0069 / 0.0072)."""
     img, truth, closed_truth = _denoised_realistic(seed)
     seg = segmentation(img, method="auto")
     plain = segmentation(img, method="auto", pore_backs="off")
     shine = seg.info["shine_through"]
     assert shine["seen_in_front"] and shine["front_trim"]["applied"]
     err, err_plain = seg.am_fraction - truth.mean(), plain.am_fraction - truth.mean()
-    assert err_plain > 0.015  # the bias of the pore backs
+    assert err_plain > 0.01  # the bias of the pore backs
     assert abs(err) < 0.011, err
     assert dice(np.asarray(seg.am), truth) > dice(np.asarray(plain.am), truth) - 0.001
     # the self-report: handled

@@ -100,10 +100,12 @@ def _recipe_first_stages(n: int):
 @pytest.mark.slow
 def test_phantom_flags_where_pore_backs_bias_the_am_fraction(tmp_path) -> None:
     """Stages 1-5 of the default recipe at 48 x 128 x 128, drift off. Measured: realistic seeds
-    1-3 with the lit-front trim off (``pore_backs = "off"``): AM error +0.02 to +0.04, asymmetry
-    0.07-0.14 (flagged); with the default the fronts are trimmed, the check passes and the AM
-    error drops (seed 1: +0.033 -> +0.020); realistic with shine-through off and the default
-    phantom: asymmetry -0.01 to +0.02 (not flagged, nothing trimmed)."""
+    1-3 with the lit-front trim off (``pore_backs = "off"``): AM error +0.024 / +0.006 / +0.013
+    against the whole field, asymmetry 0.068 / 0.078 / 0.155 (flagged); with the default the
+    fronts are trimmed, the check passes and the AM error drops (+0.009 / -0.008 / -0.002;
+    eighth session, the phantom's shine-through confined to the pore pixels; before: +0.02 to
+    +0.04 untrimmed); realistic with shine-through off and the default phantom: asymmetry
+    -0.01 to +0.02 (not flagged, nothing trimmed)."""
     recipe = _recipe_first_stages(5)
     cases = [(s, "realistic", {}, True) for s in (1, 2, 3)]
     cases += [(1, "realistic", OFF, False), (1, "default", {}, False)]
@@ -130,12 +132,12 @@ def test_phantom_flags_where_pore_backs_bias_the_am_fraction(tmp_path) -> None:
             plain = segmentation(stack, method="auto", pore_backs="off")
             unhandled = plain.info["quality"]["checks"]["shine_through_unhandled"]
             assert not unhandled["passed"]
-            assert plain.am_fraction - truth > 0.01
+            assert plain.am_fraction - truth > 0.005
             assert not shine["removed"]
-            # the trim takes a good part of the bias (measured: 0.013 of the volume on seed 1;
-            # the truth here is the whole field, not the aligned frame)
+            # the trim takes a good part of the bias (measured: 0.0145 / 0.0148 / 0.0145 of the
+            # volume on seeds 1-3; the truth here is the whole field, not the aligned frame)
             err = trimmed.mean() - truth
-            assert err < plain.am_fraction - truth - 0.008, (seed, err)
+            assert err < plain.am_fraction - truth - 0.01, (seed, err)
             # at the top of the run's report, with the number
             flags = [f["message"] for f in report["quality"]["flags"] if f["stage"] == "segment"]
             assert any(f"{shine['front_back_asymmetry']:.2f} x contrast" in f for f in flags)
