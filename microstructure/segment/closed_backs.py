@@ -352,9 +352,16 @@ def dim_closed_pores(
     lab, n = ndimage.label(closed, np.ones((3, 3, 3), bool))
     n_filled = 0
     if n:
-        idx = np.arange(1, n + 1)
-        deep = ndimage.maximum(dip, lab, idx) >= level
-        dark = ndimage.mean(arr, lab, idx) <= float(threshold) - _DIM_DARK * float(contrast)
+        # per-pore maximum dip and mean grey value over the pore voxels only (scipy's
+        # labelled maximum sorts the whole volume: 17 s of 64 at the seed's size)
+        where = np.nonzero(lab)
+        ids = lab[where]
+        peak = np.full(n + 1, -np.inf)
+        np.maximum.at(peak, ids, dip[where])
+        count = np.bincount(ids, minlength=n + 1)
+        mean = np.bincount(ids, weights=arr[where], minlength=n + 1) / np.maximum(count, 1)
+        deep = peak[1:] >= level
+        dark = mean[1:] <= float(threshold) - _DIM_DARK * float(contrast)
         fill = np.concatenate([[False], ~deep & ~dark])
         n_filled = int(np.count_nonzero(fill))
         out[fill[lab]] = True
