@@ -11,7 +11,9 @@ the three Helios slice-and-view slices (real FIB/SEM, 1618 x 2007), both read fr
 
 - ``robust``: :func:`microstructure.preprocess.remove_curtaining` (defaults: tilt estimated);
   ``robust z5 t1.5``: the same with a 5-slice z window and garrote threshold 1.5 (curtains
-  that change within a few slices, as the nanomesh streaks do);
+  that change within a few slices, as the nanomesh streaks do); ``robust mask``: with
+  ``structure_mask=True`` (structure residues left out of the column medians,
+  :mod:`microstructure.preprocess._curtain_masked`);
 - ``fade``: the same with ``method="fade"`` (per-column start row and fade, structure
   masked, noise measured; :mod:`microstructure.preprocess._curtain_fade`);
 - ``wavelet-fft``: the Muench et al. (2009) filter as published (vertical stripes, automatic
@@ -126,6 +128,9 @@ def main() -> None:
             "wavelet-fft": lambda st: np.stack([wavelet_fft_destripe(s) for s in st]),
             "robust": lambda st: remove_curtaining(st, z_window=min(21, st.shape[0])),
             "robust z5 t1.5": lambda st: remove_curtaining(st, z_window=5, threshold=1.5),
+            "robust mask": lambda st: remove_curtaining(
+                st, z_window=min(21, st.shape[0]), structure_mask=True
+            ),
             "fade": lambda st: remove_curtaining(st, method="fade", z_window=min(21, st.shape[0])),
             "pyvsnr": lambda st, a=angle: _vsnr(st, a, args.vsnr_level),
         }

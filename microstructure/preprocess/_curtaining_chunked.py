@@ -21,6 +21,7 @@ import numpy as np
 from microstructure.parallel.chunked import map_slices
 from microstructure.preprocess._chunks import centered_sums, sample_slices, slabs, var_from_sums
 from microstructure.preprocess._curtain_fade import fade_noise_pairs, fade_shape_window
+from microstructure.preprocess._curtain_zadapt import z_windows
 from microstructure.preprocess._destripe import (
     angle_index,
     destripe,
@@ -36,15 +37,21 @@ from microstructure.preprocess._robust import DEFAULT_ITERATIONS
 __all__ = ["curtaining_z_halo", "destripe_lazy"]
 
 
-def _z_half(z_window: int, method: str) -> int:
-    """Half-width of the widest z window one pass of ``method`` reads."""
+def _z_half(z_window: int, method: str, z_adaptive: bool = False) -> int:
+    """Half-width of the widest z window one pass of ``method`` reads (with
+    ``z_adaptive`` the robust method's longest window, :func:`._curtain_zadapt.z_windows`)."""
     if method == "fade":
         return fade_shape_window(z_window) // 2
-    return int(z_window) // 2 if method in ("robust", "auto") else 0
+    if method not in ("robust", "auto"):
+        return 0
+    return (z_windows(z_window, 1 << 30)[-1] if z_adaptive else int(z_window)) // 2
 
 
 def curtaining_z_halo(
-    z_window: int, iterations: int = DEFAULT_ITERATIONS, method: str = "robust"
+    z_window: int,
+    iterations: int = DEFAULT_ITERATIONS,
+    method: str = "robust",
+    z_adaptive: bool = False,
 ) -> int:
     """Slices of overlap that make chunked curtaining removal exact.
 
@@ -53,11 +60,12 @@ def curtaining_z_halo(
     ``iterations * (z_window // 2)`` slices on each side; the fade method's passes read
     the long shape window (:func:`._curtain_fade.fade_shape_window`, ``3 * z_window``
     slices), after one robust pass: ``iterations * (3 * z_window // 2) + z_window // 2``;
-    wavelet-fft works per slice (0).
+    wavelet-fft works per slice (0). With ``z_adaptive`` the robust method reads its longest
+    window (:func:`._curtain_zadapt.z_windows`): ``iterations * (3 * (z_window // 2))``.
     """
     if int(z_window) < 1 or int(iterations) < 1:
         raise ValueError(f"z_window, iterations: expected >= 1, got {z_window}, {iterations}")
-    halo = int(iterations) * _z_half(z_window, method)
+    halo = int(iterations) * _z_half(z_window, method, z_adaptive)
     # the fade method starts from one pass of the robust estimate (z_window // 2 more)
     return halo + int(z_window) // 2 if method == "fade" else halo
 
@@ -77,10 +85,11 @@ def _slab_size(nz: int, per: int, half: int) -> int:
 
 def _graph(arr: Any, method: str, options: dict[str, Any], dtype: Any) -> Any:
     """The lazy result of one method (slabs of at least the halo; regular chunks for Zarr)."""
-    halo = curtaining_z_halo(options["z_window"], options["iterations"], method)
+    adaptive = bool(options.get("z_adaptive", False))
+    halo = curtaining_z_halo(options["z_window"], options["iterations"], method, adaptive)
     per = max(int(arr.chunks[0][0]), halo)
     if halo:
-        per = _slab_size(int(arr.shape[0]), per, _z_half(options["z_window"], method))
+        per = _slab_size(int(arr.shape[0]), per, _z_half(options["z_window"], method, adaptive))
     out = map_slices(
         destripe_block,
         arr,

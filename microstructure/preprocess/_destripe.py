@@ -31,8 +31,8 @@ from microstructure.preprocess._curtain_fade import (
     fade_noise_pairs,
     fade_stripe_estimate,
 )
+from microstructure.preprocess._curtain_masked import MASK_K, stripe_estimate
 from microstructure.preprocess._curtain_metrics import wedge_numbers
-from microstructure.preprocess._robust import robust_stripe_estimate
 from microstructure.volume import check_volume
 
 __all__ = [
@@ -419,13 +419,19 @@ def _run_z_method(
     length: int,
     noise: tuple[float, float] | None,
     zopts: dict[str, Any],
+    z_adaptive: bool = False,
+    structure_mask: bool = False,
 ) -> np.ndarray:
     """Destriped stack by a method that reads z neighbours (``robust`` or ``fade``), along
-    curtains tilted by ``angle``."""
+    curtains tilted by ``angle``; ``z_adaptive``, ``structure_mask``: the robust method's
+    options (:func:`._curtain_masked.stripe_estimate`)."""
+    mask_k = MASK_K if structure_mask else 0.0
 
     def one(sub: np.ndarray) -> np.ndarray:
-        if name == "robust":
-            est = robust_stripe_estimate(sub, length_px=length, **zopts)
+        if name == "robust":  # structure masked (:mod:`._curtain_masked`)
+            est = stripe_estimate(
+                sub, length_px=length, z_adaptive=z_adaptive, mask_k=mask_k, **zopts
+            )
         else:
             assert noise is not None
             est = fade_stripe_estimate(sub, noise=noise, **zopts)
@@ -455,12 +461,12 @@ def destripe(
     progress: Callable[[int], None] | None = None,
     noise: tuple[float, float] | None = None,
     cap_rows: int | None = None,
+    z_adaptive: bool = False,
+    structure_mask: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Destripe a whole stack in memory; the report of :func:`~.remove_curtaining_report`
-    (without the variance numbers).
-
-    ``cap_rows``: rows at the top left untouched (a protective cap); None detects them on
-    the sample slices (:func:`._curtain_cap.detect_cap_rows`, vertical curtains only)."""
+    without the variance numbers. ``cap_rows``: rows at the top left untouched (None: detected,
+    :func:`._curtain_cap.detect_cap_rows`); ``z_adaptive``: :mod:`._curtain_zadapt`."""
     arr = check_volume(stack, name="stack")
     check_options(
         method=method,
@@ -486,9 +492,7 @@ def destripe(
     work, offset = _log_work(work, log_transform)
     cap = _cap(work, cap_rows, direction)
     # the cap (and its milled marks) is left as it is: the curtains are the sample's
-    full_work = work
-    work = work[:, cap:]
-    ny = ny - cap
+    full_work, work, ny = work, work[:, cap:], ny - cap
     length = int(min(ny, int(length_px)))
     angle = resolve_angle(work, angle_deg, stripe_width_px)
 
@@ -501,6 +505,7 @@ def destripe(
         iterations=int(iterations),
         edge_gamma=float(edge_gamma),
     )
+    robust = (bool(z_adaptive), bool(structure_mask))
 
     def run_wavelet(sub: np.ndarray, prog: Callable[[int], None] | None = None) -> np.ndarray:
         def one(sl: np.ndarray) -> np.ndarray:
@@ -516,9 +521,8 @@ def destripe(
     union = windows[0]
     for name in candidates:
         in_u = work[union]
-        if name in ("robust", "fade"):
-            # needs z neighbours: run on the whole stack
-            full[name] = _run_z_method(name, work, angle, length, noise, zopts)
+        if name in ("robust", "fade"):  # needs z neighbours: the whole stack
+            full[name] = _run_z_method(name, work, angle, length, noise, zopts, *robust)
             out_u = full[name][union]
         else:
             out_u = run_wavelet(in_u)
@@ -539,6 +543,8 @@ def destripe(
         "stripe_width_px": float(stripe_width_px),
         "length_px": length,
         "z_window": int(z_window),
+        "z_adaptive": bool(z_adaptive),
+        "structure_mask": bool(structure_mask),
         "threshold": float(threshold),
         "iterations": int(iterations),
         "edge_gamma": float(edge_gamma),

@@ -37,6 +37,7 @@ from microstructure.preprocess.curtaining import (
     DEFAULT_METHOD,
     DEFAULT_SIGMA,
     DEFAULT_STRIPE_WIDTH_PX,
+    DEFAULT_STRUCTURE_MASK,
     DEFAULT_THRESHOLD,
     DEFAULT_WAVELET,
     DEFAULT_Z_WINDOW,
@@ -101,6 +102,14 @@ class CurtainingParams(StageParams):
         ge=0,
         description="rows of a protective cap at the top left untouched (None = detected)",
     )
+    structure_mask: bool = Field(
+        DEFAULT_STRUCTURE_MASK,
+        description="robust: strong structure residues left out of the column medians",
+    )
+    z_adaptive: bool = Field(
+        _DEFAULTS["z_adaptive"].default,
+        description="robust: z window per column among z_window, ~2x and ~3x (ICI rule)",
+    )
     chunks: int | None = CHUNKS_FIELD
 
 
@@ -121,7 +130,9 @@ class CurtainingStage(Stage):
         return refusals(remove_curtaining_report, {"log_transform": params.log_transform})
 
     def run(self, volume: Volume, params: CurtainingParams, ctx: StageContext) -> StageOutput:
-        halo = curtaining_z_halo(params.z_window, params.iterations, params.method)
+        halo = curtaining_z_halo(
+            params.z_window, params.iterations, params.method, params.z_adaptive
+        )
         # measured: robust ~8 float32 copies of the slices of a task, wavelet-fft ~10;
         # fade (float64 and int64 window sums of two arrays, estimate, mask): ~24 (estimated)
         slab = chunked_slices(
@@ -150,13 +161,17 @@ class CurtainingStage(Stage):
             angle_deg=params.angle_deg,
             log_transform=params.log_transform,
             cap_rows=params.cap_rows,
+            structure_mask=params.structure_mask,
+            z_adaptive=params.z_adaptive,
             progress=ctx.progress.counter(total=int(data.shape[0]), message="slices"),
             chunks=slab,
         )
         if slab is not None:
             info["chunked"] = {
                 "slices_per_chunk": int(out.chunks[0][0]),
-                "z_halo": curtaining_z_halo(params.z_window, params.iterations, info["method"]),
+                "z_halo": curtaining_z_halo(
+                    params.z_window, params.iterations, info["method"], params.z_adaptive
+                ),
             }
         return filter_output(
             volume,
