@@ -241,7 +241,10 @@ def resolved_misfit(
     dict
         ``objective``, ``rms``, ``max_abs`` (saturation), ``area_decades`` (area between the
         curves over log10 D), ``psd_difference`` (0..1), ``d50_simulated_nm``,
-        ``d50_measured_nm``, ``d50_difference_nm``, ``d50_log_ratio`` (decades), the grid
+        ``d50_measured_nm``, ``d50_difference_nm``, ``d50_log_ratio`` (decades),
+        ``saturation_at_d50_measured`` (the simulated re-normalised saturation at the
+        measured D50, where the measured one is 0.5; smooth in the CBD parameters where the
+        D50 of a bimodal curve jumps between its modes), the grid
         ``diameter_nm`` and both re-normalised curves (``simulated``, ``measured``).
     """
     grid = np.geomspace(d_high_nm, d_low_nm, _GRID_POINTS)
@@ -268,6 +271,10 @@ def resolved_misfit(
         return float(10 ** np.interp(0.5, y, logd)) if y[-1] >= 0.5 else float("nan")
 
     d50_s, d50_m = d50(curves[0]), d50(curves[1])
+    s_at = math.nan
+    if d50_m > 0:
+        v = _cumulative(simulated, np.array([d_high_nm, d_low_nm, d50_m]))
+        s_at = float(np.clip((v[2] - v[0]) / (v[1] - v[0]), 0.0, 1.0))
     log_ratio = abs(math.log10(d50_s / d50_m)) if d50_s > 0 and d50_m > 0 else 1.0
     d50_term = float(d50_weight) * log_ratio if d50_weight else 0.0
     return {
@@ -280,6 +287,7 @@ def resolved_misfit(
         "d50_measured_nm": d50_m,
         "d50_difference_nm": d50_s - d50_m,
         "d50_log_ratio": log_ratio,
+        "saturation_at_d50_measured": s_at,
         "diameter_nm": grid,
         "simulated": curves[0],
         "measured": curves[1],

@@ -96,6 +96,7 @@ from microstructure.cbd._calibrate_model import (
     resolved_range,
 )
 from microstructure.cbd._calibrate_result import CbdCalibration
+from microstructure.cbd._calibrate_whole import on_whole
 from microstructure.volume import Phase, parse_voxel_size
 
 __all__ = [
@@ -327,7 +328,7 @@ def calibrate_cbd(
     realisation = prob.misfit(prob.curve(fitted, seed=seed + 1), fit_curve)
     sens, profile = _sensitivity(prob, fitted, free, b, fit_curve, tolerance, max_evaluations)
     _realisation_limited(profile, realisation["max_abs"], tolerance)
-    fitted, misfit, curve = _on_whole(prob, labels, fitted, free, b, weights, whole_steps, stages)
+    fitted, misfit, curve = on_whole(prob, labels, fitted, free, b, whole_steps, stages)
     return CbdCalibration(
         parameters=fitted,
         free=free,
@@ -346,36 +347,6 @@ def calibrate_cbd(
         profile=profile,
         stages=stages,
     )
-
-
-#: The parameter the whole-volume D50 step re-fits: the first of these that is free.
-WHOLE_STEP_ORDER = ("cbd_porosity", "nanopore_mean_nm", "max_void_diameter_nm")
-
-
-def _on_whole(
-    prob: _Problem,
-    labels: np.ndarray,
-    fitted: dict[str, float],
-    free: tuple[str, ...],
-    b: dict[str, tuple[float, float]],
-    weights: dict[str, float],
-    steps: int,
-    stages: dict[str, Any],
-) -> tuple[dict[str, float], dict[str, Any], Any]:
-    """The fitted values on the whole volume ``labels`` (from ``prob``'s cache when the search
-    ran on it), after the D50 step there when it applies: the search ran on a crop, ``steps``
-    > 0, the D50 weighted and one of :data:`WHOLE_STEP_ORDER` free (the first is re-fitted)."""
-    from microstructure.cbd._calibrate_whole import refine_on_whole
-
-    cropped = prob.labels.shape != np.shape(labels)
-    whole = prob.on(labels) if cropped else prob
-    name = next((n for n in WHOLE_STEP_ORDER if n in free), None)
-    if cropped and steps > 0 and weights["d50_weight"] > 0 and name is not None:
-        fitted, stages["whole_volume_d50"] = refine_on_whole(
-            whole.evaluate, fitted, b[name], steps, name
-        )
-    misfit, curve = whole.evaluate(fitted)
-    return fitted, misfit, curve
 
 
 def _settings(

@@ -171,7 +171,7 @@ def test_from_calibration_without_a_calibrated_cbd_stage_is_refused(tmp_path):
         NanoporesStage().run(Volume(labels, (VOXEL_NM,) * 3, {}), params, ctx)
 
 
-def test_whole_volume_d50_step_meets_the_measured_d50_by_a_secant():
+def test_whole_volume_d50_step_meets_the_measured_d50():
     from microstructure.cbd._calibrate_whole import (
         D50_STEP_TOLERANCE_DECADES,
         refine_on_whole,
@@ -186,6 +186,8 @@ def test_whole_volume_d50_step_meets_the_measured_d50_by_a_secant():
         return {
             "d50_simulated_nm": d50,
             "d50_measured_nm": 248.0,
+            # simulated curve 1 / (1 + (D / D50)^3) at the measured D50
+            "saturation_at_d50_measured": 1.0 / (1.0 + (248.0 / d50) ** 3),
             "objective": ratio,
             "max_abs": 0.1,
         }, None
