@@ -11,6 +11,11 @@ from scipy import ndimage
 from microstructure.phantom.params import PhantomParams
 from microstructure.volume import Phase
 
+#: bump when the rendering changes the image of the same parameters (cached phantoms of a
+#: recipe's ``[phantom]`` section are then made again); 2: shine-through only from pore
+#: pixels (2026-12-08)
+RENDERING_VERSION = "2"
+
 
 def _render(
     labels: np.ndarray,

@@ -105,11 +105,13 @@ def _check_memory(params: Mapping[str, Any], where: str = "[phantom]") -> None:
 
 def _key(params: Mapping[str, Any]) -> str:
     import microstructure
+    from microstructure.phantom.rendering import RENDERING_VERSION
 
     doc = json.dumps(
         {
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
             "version": microstructure.__version__,
+            "rendering": RENDERING_VERSION,
         },
         sort_keys=True,
     )

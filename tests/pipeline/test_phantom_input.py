@@ -35,6 +35,21 @@ def test_phantom_section_generates_and_caches(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))
 
 
+def test_a_changed_rendering_makes_the_phantom_again(tmp_path, monkeypatch):
+    """The cache key holds the rendering's version: a phantom cached by an older rendering
+    of the same parameters is not reused."""
+    import microstructure.phantom.rendering as rendering
+
+    rec = parse_recipe(_doc({"shape": [8, 32, 32], "voxel_size_nm": 60.0, "seed": 1}))
+    lines = []
+    path = prepare_phantom(rec.phantom, tmp_path, log=lines.append)
+    prepare_phantom(rec.phantom, tmp_path, log=lines.append)
+    assert "cached" in lines[-1]
+    monkeypatch.setattr(rendering, "RENDERING_VERSION", rendering.RENDERING_VERSION + "-next")
+    prepare_phantom(rec.phantom, tmp_path, log=lines.append)
+    assert "generated" in lines[-1] and path.exists()
+
+
 def test_phantom_section_file_is_relative_to_the_recipe(tmp_path):
     (tmp_path / "gen.toml").write_text("[phantom]\nshape = [16, 40, 40]\nsigma_log = 0.2\n")
     rec = parse_recipe(_doc({"file": "gen.toml", "seed": 5}), path=str(tmp_path / "r.toml"))

@@ -262,6 +262,9 @@ class CbdStage(Stage):
     Params = CbdParams
     consumes = "labels"
     produces = "labels"
+    #: 2: the calibration's whole-volume D50 step root-finds the saturation at the measured
+    #: D50 (2026-12-08)
+    version = "2"
 
     def run(self, volume: Volume, params: CbdParams, ctx: StageContext) -> StageOutput:
         from microstructure.plot import labels_slice_figure

@@ -265,6 +265,8 @@ class SegmentStage(Stage):
     Params = SegmentParams
     consumes = "grayscale"
     produces = "labels"
+    #: 2: dim closed-pore level 0.16 -> 0.30 (2026-12-08)
+    version = "2"
     #: runs chunked (global thresholds, hysteresis, cleanup, closed pores) with its ``chunks``
     #: option or above the runner's size threshold
     supports_dask = True
