@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -386,7 +387,18 @@ def swap_in_store(target: Path, write: Any) -> None:
         else:
             os.replace(store, target)
     finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        _remove_tree(tmpdir)
+
+
+def _remove_tree(path: Path, *, attempts: int = 40, wait_s: float = 0.05) -> None:
+    """Remove a temporary folder, again while it keeps appearing: when a write fails (a full
+    disk), chunk writes already handed to the store's threads may still create files after
+    the error reached us, and one ``rmtree`` then leaves the folder behind (seen in CI)."""
+    for _ in range(attempts):
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            return
+        time.sleep(wait_s)
 
 
 class OmeZarrImage:
