@@ -51,7 +51,7 @@ by less than the noise even after the z-smoothing.
 Those numbers were measured on a phantom whose shine-through also lit the pore pixels beside
 the solid (fixed in the eighth session). On the fixed phantom the former dim level (0.16)
 overshot the closed porosity by 13-62 %; at 0.30 (end to end, seeds 1-6) found / truth is
-0.96 / 0.73 / 1.08 / 1.07 / 1.07 / 1.01, with 0.51-0.65 of the true closed-pore voxels found
+0.96 / 0.75 / 1.07 / 1.09 / 1.03 / 0.99, with 0.51-0.65 of the true closed-pore voxels found
 and 0.24-0.46 false ones per true one (mostly a voxel of solid around a found pore): the
 total agrees because the two errors cancel (docs/validation_real_data.md, "Eighth session").
 

@@ -53,8 +53,8 @@ seeds 5-12 within 0.01 (seed 4: +0.013) but leaves the error without the cracks 
 
 The numbers above were measured on a phantom whose shine-through also lit the pore pixels
 beside the solid (cracks and pore rims included; fixed in the eighth session). On the fixed
-phantom, end to end on seeds 1-6: AM error -0.004 / -0.004 / -0.003 / +0.007 / +0.001 /
--0.004, held out 7-16 (segmentation on cached stacks) -0.0045 to +0.0077 except seed 9, whose
+phantom, end to end on seeds 1-6: AM error -0.004 / -0.003 / -0.003 / +0.008 / +0.002 /
+-0.003, held out 7-16 (segmentation on cached stacks) -0.0045 to +0.0077 except seed 9, whose
 front/back asymmetry (0.0325) stays under the gate
 (:data:`~microstructure.segment.shine.FRONT_BACK_LIMIT`): +0.016 (docs/validation_real_data.md,
 "Eighth session"); level and depth unchanged.
